@@ -1,0 +1,320 @@
+//! Key generation, private-key parsing, signing and verifying on aws-lc-rs.
+
+use std::fmt;
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, ParsedPublicKey,
+    RsaKeyPair, VerificationAlgorithm,
+};
+use keysmith_crypto::certificate::hmac_secret_from_random;
+use keysmith_crypto::{
+    Error, GeneratedKey, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, SigningKey, VerifyingKey,
+    VerifyingMaterial,
+};
+use keysmith_model::{Algorithm, Curve, KeyType, PrivateMaterial, RSA_MIN_PRIVATE_BITS, SecretBytes};
+
+use crate::{AwsLcBackend, NAME, unspecified, x509};
+
+pub(crate) fn generate(
+    backend: &AwsLcBackend,
+    algorithm: Algorithm,
+    length: Option<u32>,
+) -> Result<GeneratedKey, Error> {
+    let (pkcs8, spki): (Vec<u8>, Vec<u8>) = match algorithm.key_type() {
+        KeyType::Rsa => {
+            let size = match length {
+                Some(2048) => KeySize::Rsa2048,
+                Some(3072) => KeySize::Rsa3072,
+                Some(4096) => KeySize::Rsa4096,
+                _ => return Err(Error::rejected("RSA length must be 2048, 3072 or 4096")),
+            };
+            let pair = RsaKeyPair::generate(size).map_err(unspecified)?;
+            let pkcs8: Pkcs8V1Der<'static> = pair.as_der().map_err(unspecified)?;
+            let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+            (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+        }
+        KeyType::Ec => {
+            let pair = EcdsaKeyPair::generate(ecdsa_signing(algorithm)?).map_err(unspecified)?;
+            let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
+            let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+            (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+        }
+        KeyType::Okp => {
+            let pair = Ed25519KeyPair::generate().map_err(unspecified)?;
+            // v1, not v2: OpenSSL 3.0 and Python's cryptography reject PKCS#8 v2.
+            let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
+            let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+            (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+        }
+        KeyType::Hmac => {
+            let len = algorithm.hmac_secret_len().unwrap_or(64);
+            let mut random = zeroize::Zeroizing::new(vec![0u8; len]);
+            backend.fill_random(&mut random)?;
+            return Ok(GeneratedKey {
+                private: PrivateMaterial::HmacSecret(hmac_secret_from_random(&random)),
+                public: None,
+            });
+        }
+    };
+    Ok(GeneratedKey {
+        private: PrivateMaterial::Pkcs8(SecretBytes::new(pkcs8)),
+        public: Some(x509::parse_public_key(&spki)?),
+    })
+}
+
+fn ecdsa_signing(algorithm: Algorithm) -> Result<&'static EcdsaSigningAlgorithm, Error> {
+    match algorithm {
+        Algorithm::ES256 => Ok(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
+        Algorithm::ES384 => Ok(&signature::ECDSA_P384_SHA384_FIXED_SIGNING),
+        Algorithm::ES512 => Ok(&signature::ECDSA_P521_SHA512_FIXED_SIGNING),
+        other => Err(Error::rejected(format!("{other} is not an ECDSA algorithm"))),
+    }
+}
+
+const EC_ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::ES384, Algorithm::ES512];
+
+pub(crate) fn parse_private_key(der: &[u8], format: PrivateKeyFormat) -> Result<PrivateKeyInfo, Error> {
+    let not_parsed = || Error::malformed("not a supported private key");
+    let (pkcs8, spki): (Vec<u8>, Vec<u8>) = match format {
+        PrivateKeyFormat::Pkcs1Rsa => rsa_parts(RsaKeyPair::from_der(der).map_err(|_| rsa_failure(der))?)?,
+        PrivateKeyFormat::Sec1Ec => {
+            let pair = EC_ALGORITHMS
+                .iter()
+                .find_map(|alg| EcdsaKeyPair::from_private_key_der(ecdsa_signing(*alg).ok()?, der).ok())
+                .ok_or_else(not_parsed)?;
+            ec_parts(&pair)?
+        }
+        PrivateKeyFormat::Pkcs8 => {
+            // aws-lc-rs cannot tell a PKCS#8 key's type, so each parser is tried in turn.
+            if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
+                rsa_parts(pair)?
+            } else if let Some(pair) = EC_ALGORITHMS
+                .iter()
+                .find_map(|alg| EcdsaKeyPair::from_pkcs8(ecdsa_signing(*alg).ok()?, der).ok())
+            {
+                ec_parts(&pair)?
+            } else if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
+                let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
+                let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+                (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+            } else {
+                return Err(rsa_failure(der));
+            }
+        }
+    };
+    Ok(PrivateKeyInfo {
+        pkcs8_der: SecretBytes::new(pkcs8),
+        public: x509::parse_public_key(&spki)?,
+    })
+}
+
+/// aws-lc-rs refuses RSA private keys under 2048 bits without saying why; say it.
+fn rsa_failure(der: &[u8]) -> Error {
+    match x509::rsa_private_modulus_bits(der) {
+        Some(bits) if bits < RSA_MIN_PRIVATE_BITS => Error::rejected(format!(
+            "RSA private keys must be at least {RSA_MIN_PRIVATE_BITS} bits; this one has {bits}"
+        )),
+        _ => Error::malformed("not a supported private key"),
+    }
+}
+
+fn rsa_parts(pair: RsaKeyPair) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let pkcs8: Pkcs8V1Der<'static> = pair.as_der().map_err(unspecified)?;
+    let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+    Ok((pkcs8.as_ref().to_vec(), spki.as_ref().to_vec()))
+}
+
+fn ec_parts(pair: &EcdsaKeyPair) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
+    let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+    Ok((pkcs8.as_ref().to_vec(), spki.as_ref().to_vec()))
+}
+
+enum Signer {
+    Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+    Hmac(hmac::Key),
+}
+
+struct AwsLcSigningKey {
+    algorithm: Algorithm,
+    signer: Signer,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for AwsLcSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AwsLcSigningKey({}, [REDACTED])", self.algorithm)
+    }
+}
+
+impl SigningKey for AwsLcSigningKey {
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        match &self.signer {
+            Signer::Rsa(pair, encoding) => {
+                let mut out = vec![0u8; pair.public_modulus_len()];
+                pair.sign(*encoding, &self.rng, message, &mut out).map_err(unspecified)?;
+                Ok(out)
+            }
+            Signer::Ecdsa(pair) => Ok(pair.sign(&self.rng, message).map_err(unspecified)?.as_ref().to_vec()),
+            Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            Signer::Hmac(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
+        }
+    }
+}
+
+fn hmac_algorithm(algorithm: Algorithm) -> Option<hmac::Algorithm> {
+    match algorithm {
+        Algorithm::HS256 => Some(hmac::HMAC_SHA256),
+        Algorithm::HS384 => Some(hmac::HMAC_SHA384),
+        Algorithm::HS512 => Some(hmac::HMAC_SHA512),
+        _ => None,
+    }
+}
+
+fn wrong_material(algorithm: Algorithm) -> Error {
+    Error::Mismatch(format!("the key material does not fit {algorithm}"))
+}
+
+pub(crate) fn signing_key(algorithm: Algorithm, private: &PrivateMaterial) -> Result<Box<dyn SigningKey>, Error> {
+    let signer = match (algorithm.key_type(), private) {
+        (KeyType::Hmac, PrivateMaterial::HmacSecret(secret)) => {
+            let alg = hmac_algorithm(algorithm).ok_or_else(|| wrong_material(algorithm))?;
+            Signer::Hmac(hmac::Key::new(alg, secret.expose()))
+        }
+        (KeyType::Rsa, PrivateMaterial::Pkcs8(der)) => {
+            let pair = RsaKeyPair::from_pkcs8(der.expose()).map_err(|_| wrong_material(algorithm))?;
+            let encoding: &'static dyn signature::RsaEncoding = match algorithm {
+                Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+                Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+                Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
+                Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+                Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+                _ => &signature::RSA_PSS_SHA512,
+            };
+            Signer::Rsa(pair, encoding)
+        }
+        (KeyType::Ec, PrivateMaterial::Pkcs8(der)) => Signer::Ecdsa(
+            EcdsaKeyPair::from_pkcs8(ecdsa_signing(algorithm)?, der.expose()).map_err(|_| wrong_material(algorithm))?,
+        ),
+        (KeyType::Okp, PrivateMaterial::Pkcs8(der)) => Signer::Ed25519(
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.expose()).map_err(|_| wrong_material(algorithm))?,
+        ),
+        _ => return Err(wrong_material(algorithm)),
+    };
+    Ok(Box::new(AwsLcSigningKey {
+        algorithm,
+        signer,
+        rng: SystemRandom::new(),
+    }))
+}
+
+enum Verifier {
+    Public(ParsedPublicKey),
+    Hmac(hmac::Key),
+}
+
+struct AwsLcVerifyingKey {
+    algorithm: Algorithm,
+    verifier: Verifier,
+}
+
+impl fmt::Debug for AwsLcVerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AwsLcVerifyingKey({})", self.algorithm)
+    }
+}
+
+impl VerifyingKey for AwsLcVerifyingKey {
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &self.verifier {
+            Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
+            // hmac::verify compares in constant time.
+            Verifier::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+        }
+    }
+}
+
+/// The aws-lc-rs verifier for `algorithm` and a public key of `bits` (RSA) or its curve.
+fn verification_algorithm(
+    algorithm: Algorithm,
+    rsa_bits: u32,
+) -> Result<&'static dyn VerificationAlgorithm, Error> {
+    let legacy = rsa_bits < 2048;
+    let unsupported = || Error::Unsupported {
+        backend: NAME,
+        what: format!("{algorithm} with RSA keys under 2048 bits"),
+    };
+    Ok(match algorithm {
+        Algorithm::RS256 if legacy => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        Algorithm::RS512 if legacy => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+        Algorithm::RS384 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 if legacy => {
+            return Err(unsupported());
+        }
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
+        Algorithm::Ed25519 => &signature::ED25519,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return Err(wrong_material(algorithm)),
+    })
+}
+
+pub(crate) fn verifying_key(
+    algorithm: Algorithm,
+    material: VerifyingMaterial<'_>,
+) -> Result<Box<dyn VerifyingKey>, Error> {
+    let verifier = match material {
+        VerifyingMaterial::HmacSecret(secret) => {
+            let alg = hmac_algorithm(algorithm).ok_or_else(|| wrong_material(algorithm))?;
+            Verifier::Hmac(hmac::Key::new(alg, secret))
+        }
+        VerifyingMaterial::PublicKey(spki) => {
+            let info = x509::parse_public_key(spki)?;
+            let fits = info.key_type == algorithm.key_type()
+                && (algorithm.curve().is_none() || algorithm.curve() == info.curve);
+            if !fits {
+                return Err(wrong_material(algorithm));
+            }
+            let bits = if info.key_type == KeyType::Rsa { info.length } else { 0 };
+            let verification = verification_algorithm(algorithm, bits)?;
+            Verifier::Public(ParsedPublicKey::new(verification, spki).map_err(|_| wrong_material(algorithm))?)
+        }
+    };
+    Ok(Box::new(AwsLcVerifyingKey { algorithm, verifier }))
+}
+
+/// Checks a parsed public key with aws-lc itself (an EC point on its curve, a valid Ed25519
+/// key, a sane RSA modulus), using a verifier of the key's family.
+pub(crate) fn validate_public_key(spki: &[u8], key_type: KeyType, curve: Option<Curve>, rsa_bits: u32) -> Result<(), Error> {
+    let verification: &'static dyn VerificationAlgorithm = match (key_type, curve) {
+        (KeyType::Rsa, _) if rsa_bits < 1024 || rsa_bits > 8192 => return Ok(()), // size policy is the caller's
+        (KeyType::Rsa, _) => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+        (KeyType::Ec, Some(Curve::P256)) => &signature::ECDSA_P256_SHA256_FIXED,
+        (KeyType::Ec, Some(Curve::P384)) => &signature::ECDSA_P384_SHA384_FIXED,
+        (KeyType::Ec, Some(Curve::P521)) => &signature::ECDSA_P521_SHA512_FIXED,
+        (KeyType::Okp, _) => &signature::ED25519,
+        _ => return Err(Error::malformed("unsupported public key")),
+    };
+    ParsedPublicKey::new(verification, spki)
+        .map(|_| ())
+        .map_err(|_| Error::malformed("the public key is not valid"))
+}

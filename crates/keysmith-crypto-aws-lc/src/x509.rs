@@ -1,0 +1,149 @@
+//! Certificates and public keys: built with rcgen, read with x509-parser.
+
+use keysmith_crypto::der::{self, oid_to_dotted};
+use keysmith_crypto::dn::{Attribute, AttributeValue, Rdn};
+use keysmith_crypto::{CertificateFields, CertificateParams, Error, PublicKeyComponents, PublicKeyInfo};
+use keysmith_model::{Algorithm, Curve, KeyType, SecretBytes};
+use rcgen::{DistinguishedName, DnType, SerialNumber};
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::keys::validate_public_key;
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC: &str = "1.2.840.10045.2.1";
+const OID_ED25519: &str = "1.3.101.112";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_P384: &str = "1.3.132.0.34";
+const OID_P521: &str = "1.3.132.0.35";
+
+pub(crate) fn self_signed(
+    algorithm: Algorithm,
+    private_key: &SecretBytes,
+    params: &CertificateParams<'_>,
+) -> Result<Vec<u8>, Error> {
+    let signature: &'static rcgen::SignatureAlgorithm = match algorithm {
+        Algorithm::RS256 | Algorithm::PS256 => &rcgen::PKCS_RSA_SHA256,
+        Algorithm::RS384 | Algorithm::PS384 => &rcgen::PKCS_RSA_SHA384,
+        Algorithm::RS512 | Algorithm::PS512 => &rcgen::PKCS_RSA_SHA512,
+        Algorithm::ES256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        Algorithm::ES384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        Algorithm::ES512 => &rcgen::PKCS_ECDSA_P521_SHA512,
+        Algorithm::Ed25519 => &rcgen::PKCS_ED25519,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            return Err(Error::rejected("HMAC keys have no certificate"));
+        }
+    };
+    let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(private_key.expose());
+    let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, signature)
+        .map_err(|_| Error::Mismatch(format!("the private key does not fit {algorithm}")))?;
+    let mut cert = rcgen::CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, params.common_name);
+    cert.distinguished_name = name;
+    cert.serial_number = Some(SerialNumber::from_slice(params.serial));
+    cert.not_before = unix_to_datetime(params.not_before)?;
+    cert.not_after = unix_to_datetime(params.not_after)?;
+    let built = cert.self_signed(&key_pair).map_err(Error::backend)?;
+    Ok(built.der().to_vec())
+}
+
+fn unix_to_datetime(unix: i64) -> Result<OffsetDateTime, Error> {
+    OffsetDateTime::from_unix_timestamp(unix).map_err(|_| Error::rejected("validity out of range"))
+}
+
+pub(crate) fn parse_certificate(der: &[u8]) -> Result<CertificateFields, Error> {
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|_| Error::malformed("not an X.509 certificate"))?;
+    if !rest.is_empty() {
+        return Err(Error::malformed("trailing data after the certificate"));
+    }
+    let validity = cert.validity();
+    Ok(CertificateFields {
+        der: der.to_vec(),
+        subject: rdns(cert.subject()),
+        issuer: rdns(cert.issuer()),
+        serial: der::strip_leading_zeros(cert.raw_serial()).to_vec(),
+        not_before: validity.not_before.timestamp(),
+        not_after: validity.not_after.timestamp(),
+        public_key: parse_public_key(cert.public_key().raw)?,
+    })
+}
+
+fn rdns(name: &X509Name<'_>) -> Vec<Rdn> {
+    name.iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| Attribute {
+                    oid: oid_to_dotted(atv.attr_type().as_bytes()).unwrap_or_default(),
+                    value: match atv.as_str() {
+                        Ok(text) => AttributeValue::Text(text.to_owned()),
+                        Err(_) => {
+                            let value = atv.attr_value();
+                            AttributeValue::Der(der::tlv(value.header.tag().0 as u8, value.data.as_ref()))
+                        }
+                    },
+                })
+                .collect()
+        })
+        .collect()
+}
+
+pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> {
+    let bad = || Error::malformed("not a supported public key");
+    let (rest, spki) = SubjectPublicKeyInfo::from_der(spki_der).map_err(|_| bad())?;
+    if !rest.is_empty() {
+        return Err(Error::malformed("trailing data after the public key"));
+    }
+    let algorithm = oid_to_dotted(spki.algorithm.algorithm.as_bytes()).ok_or_else(bad)?;
+    let key_bytes: &[u8] = spki.subject_public_key.data.as_ref();
+    let (key_type, curve, components, length) = match algorithm.as_str() {
+        OID_RSA => {
+            let (n, e) = der::rsa_public_components(key_bytes)?;
+            let bits = der::unsigned_bits(&n);
+            (KeyType::Rsa, None, PublicKeyComponents::Rsa { n, e }, bits)
+        }
+        OID_EC => {
+            let params = spki.algorithm.parameters.as_ref().ok_or_else(bad)?;
+            let curve_oid = params.as_oid().map_err(|_| bad())?;
+            let curve = match oid_to_dotted(curve_oid.as_bytes()).as_deref() {
+                Some(OID_P256) => Curve::P256,
+                Some(OID_P384) => Curve::P384,
+                Some(OID_P521) => Curve::P521,
+                _ => return Err(Error::rejected("unsupported elliptic curve: use P-256, P-384 or P-521")),
+            };
+            let len = curve.coordinate_len();
+            let point = key_bytes;
+            if point.first() != Some(&0x04) || point.len() != 1 + 2 * len {
+                return Err(Error::rejected("EC public keys must be uncompressed points"));
+            }
+            let components = PublicKeyComponents::Ec {
+                curve,
+                x: point[1..=len].to_vec(),
+                y: point[1 + len..].to_vec(),
+            };
+            (KeyType::Ec, Some(curve), components, curve.key_length())
+        }
+        OID_ED25519 => {
+            if key_bytes.len() != 32 {
+                return Err(bad());
+            }
+            let components = PublicKeyComponents::Okp { curve: Curve::Ed25519, x: key_bytes.to_vec() };
+            (KeyType::Okp, Some(Curve::Ed25519), components, Curve::Ed25519.key_length())
+        }
+        _ => return Err(Error::rejected("unsupported key type: use RSA, EC (P-256/384/521) or Ed25519")),
+    };
+    validate_public_key(spki_der, key_type, curve, length)?;
+    Ok(PublicKeyInfo {
+        key_type,
+        length,
+        curve,
+        spki_der: spki_der.to_vec(),
+        components,
+    })
+}
+
+pub(crate) fn rsa_private_modulus_bits(der: &[u8]) -> Option<u32> {
+    der::rsa_private_modulus_bits(der)
+}

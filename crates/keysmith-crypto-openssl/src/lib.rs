@@ -1,0 +1,140 @@
+//! Keysmith's [`KeyBackend`] on the system's OpenSSL 3, through the `openssl` crate.
+//!
+//! Everything, certificates included, is done by OpenSSL except the certs-only PKCS#7 wrapper,
+//! which the crate's safe API cannot build and which `keysmith_crypto::pkcs7` writes for every
+//! backend.
+//!
+//! OpenSSL 3 decodes keys through its provider framework, which costs about half a millisecond
+//! per PKCS#8 key. So [`KeyBackend::generate_with_certificate`] signs the certificate with the
+//! key still in memory, and callers keep [`SigningKey`]s rather than reloading them.
+//!
+//! ```
+//! use keysmith_crypto::KeyBackend;
+//! let backend = keysmith_crypto_openssl::OpenSslBackend::new();
+//! assert_eq!(backend.name(), "openssl");
+//! ```
+//!
+//! # Crate features
+//! None. Links the system's libssl/libcrypto (Debian: `libssl-dev`, `pkg-config`).
+
+mod keys;
+mod x509;
+
+use keysmith_crypto::{
+    CertificateFields, CertificateParams, Error, GeneratedKey, KeyBackend, PrivateKeyFormat,
+    PrivateKeyInfo, PublicKeyInfo, SigningKey, VerifyingKey, VerifyingMaterial,
+};
+use keysmith_model::{Algorithm, HashAlgorithm, PrivateMaterial, SecretBytes};
+use openssl::hash::{MessageDigest, hash};
+
+/// The OpenSSL backend.
+#[derive(Debug, Default)]
+pub struct OpenSslBackend {
+    _private: (),
+}
+
+impl OpenSslBackend {
+    /// A backend on the process's OpenSSL library context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The name this backend reports.
+pub const NAME: &str = "openssl";
+
+pub(crate) fn ossl(err: openssl::error::ErrorStack) -> Error {
+    Error::backend(err)
+}
+
+pub(crate) fn message_digest(hash: HashAlgorithm) -> MessageDigest {
+    match hash {
+        HashAlgorithm::Md5 => MessageDigest::md5(),
+        HashAlgorithm::Sha1 => MessageDigest::sha1(),
+        HashAlgorithm::Sha256 => MessageDigest::sha256(),
+        HashAlgorithm::Sha384 => MessageDigest::sha384(),
+        HashAlgorithm::Sha512 => MessageDigest::sha512(),
+    }
+}
+
+impl KeyBackend for OpenSslBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn is_fips(&self) -> bool {
+        // With OpenSSL 3 in FIPS mode the default properties require `fips=yes`, and MD5, which
+        // only the non-FIPS default provider implements, cannot be fetched. Probing that avoids
+        // an unsafe call to EVP_default_properties_is_fips_enabled.
+        hash(MessageDigest::md5(), b"").is_err()
+    }
+
+    fn generate(&self, algorithm: Algorithm, length: Option<u32>) -> Result<GeneratedKey, Error> {
+        keys::generate(algorithm, length).map(|(generated, _)| generated)
+    }
+
+    fn self_signed_certificate(
+        &self,
+        algorithm: Algorithm,
+        private_key: &SecretBytes,
+        params: &CertificateParams<'_>,
+    ) -> Result<Vec<u8>, Error> {
+        let pkey = openssl::pkey::PKey::private_key_from_pkcs8(private_key.expose())
+            .map_err(|_| Error::malformed("not a PKCS#8 private key"))?;
+        x509::self_signed(algorithm, &pkey, params)
+    }
+
+    fn generate_with_certificate(
+        &self,
+        algorithm: Algorithm,
+        length: Option<u32>,
+        params: &CertificateParams<'_>,
+    ) -> Result<(GeneratedKey, Vec<u8>), Error> {
+        let (generated, pkey) = keys::generate(algorithm, length)?;
+        let pkey = pkey.ok_or_else(|| Error::rejected("HMAC keys have no certificate"))?;
+        let certificate = x509::self_signed(algorithm, &pkey, params)?;
+        Ok((generated, certificate))
+    }
+
+    fn parse_private_key(
+        &self,
+        der: &[u8],
+        format: PrivateKeyFormat,
+    ) -> Result<PrivateKeyInfo, Error> {
+        keys::parse_private_key(der, format)
+    }
+
+    fn parse_public_key(&self, spki_der: &[u8]) -> Result<PublicKeyInfo, Error> {
+        keys::parse_public_key(spki_der)
+    }
+
+    fn parse_certificate(&self, der: &[u8]) -> Result<CertificateFields, Error> {
+        x509::parse_certificate(der)
+    }
+
+    fn digest(&self, hash_algorithm: HashAlgorithm, data: &[u8]) -> Result<Vec<u8>, Error> {
+        hash(message_digest(hash_algorithm), data)
+            .map(|d| d.to_vec())
+            .map_err(ossl)
+    }
+
+    fn fill_random(&self, out: &mut [u8]) -> Result<(), Error> {
+        openssl::rand::rand_bytes(out).map_err(ossl)
+    }
+
+    fn signing_key(
+        &self,
+        algorithm: Algorithm,
+        private: &PrivateMaterial,
+    ) -> Result<Box<dyn SigningKey>, Error> {
+        keys::signing_key(algorithm, private)
+    }
+
+    fn verifying_key(
+        &self,
+        algorithm: Algorithm,
+        public: VerifyingMaterial<'_>,
+    ) -> Result<Box<dyn VerifyingKey>, Error> {
+        keys::verifying_key(algorithm, public)
+    }
+}

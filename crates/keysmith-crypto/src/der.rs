@@ -1,0 +1,229 @@
+//! Just enough DER to write a certs-only PKCS#7, wrap a PKCS#1 public key in an SPKI, and read
+//! the outer layers of a structure. Nothing here is cryptographic.
+
+use crate::Error;
+
+/// DER tag: INTEGER.
+pub const TAG_INTEGER: u8 = 0x02;
+/// DER tag: BIT STRING.
+pub const TAG_BIT_STRING: u8 = 0x03;
+/// DER tag: OCTET STRING.
+pub const TAG_OCTET_STRING: u8 = 0x04;
+/// DER tag: NULL.
+pub const TAG_NULL: u8 = 0x05;
+/// DER tag: OBJECT IDENTIFIER.
+pub const TAG_OID: u8 = 0x06;
+/// DER tag: SEQUENCE (constructed).
+pub const TAG_SEQUENCE: u8 = 0x30;
+/// DER tag: SET (constructed).
+pub const TAG_SET: u8 = 0x31;
+/// DER tag: context-specific constructed `[0]`.
+pub const TAG_CONTEXT_0: u8 = 0xa0;
+
+/// The content bytes of OID 1.2.840.113549.1.1.1 (rsaEncryption).
+pub const OID_RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+
+/// Writes one TLV.
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    out.push(tag);
+    push_length(&mut out, content.len());
+    out.extend_from_slice(content);
+    out
+}
+
+/// Writes a constructed TLV whose content is the concatenation of `parts`.
+pub fn constructed(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    tlv(tag, &parts.concat())
+}
+
+/// Writes a non-negative INTEGER from its big-endian magnitude (leading zeros dropped, a zero
+/// byte added when the top bit is set so the value stays positive).
+pub fn unsigned_integer(magnitude: &[u8]) -> Vec<u8> {
+    let trimmed = strip_leading_zeros(magnitude);
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(trimmed);
+    tlv(TAG_INTEGER, &content)
+}
+
+/// `bytes` without leading zero bytes (an all-zero input gives an empty slice).
+pub fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+fn push_length(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8); // < 0x80, fits
+        return;
+    }
+    let bytes = len.to_be_bytes();
+    let significant = strip_leading_zeros(&bytes);
+    out.push(0x80 | significant.len() as u8); // at most 8 bytes
+    out.extend_from_slice(significant);
+}
+
+/// Reads one TLV from the front of `input`: `(tag, content, rest)`. Only definite lengths of
+/// at most four bytes, single-byte tags, and minimal length encodings are accepted.
+pub fn read_tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), Error> {
+    let bad = || Error::malformed("invalid DER");
+    let (&tag, rest) = input.split_first().ok_or_else(bad)?;
+    if tag & 0x1f == 0x1f {
+        return Err(bad());
+    }
+    let (&first, rest) = rest.split_first().ok_or_else(bad)?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n || rest[0] == 0 {
+            return Err(bad());
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        if len < 0x80 {
+            return Err(bad());
+        }
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return Err(bad());
+    }
+    Ok((tag, &rest[..len], &rest[len..]))
+}
+
+/// Reads exactly one TLV with `tag` filling all of `input`, and returns its content.
+pub fn expect_only(input: &[u8], tag: u8) -> Result<&[u8], Error> {
+    let (found, content, rest) = read_tlv(input)?;
+    if found != tag || !rest.is_empty() {
+        return Err(Error::malformed("unexpected DER structure"));
+    }
+    Ok(content)
+}
+
+/// Wraps a PKCS#1 `RSAPublicKey` in a SubjectPublicKeyInfo with the rsaEncryption algorithm.
+pub fn rsa_spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
+    let algorithm = constructed(TAG_SEQUENCE, &[&tlv(TAG_OID, OID_RSA_ENCRYPTION), &tlv(TAG_NULL, &[])]);
+    let mut bits = Vec::with_capacity(pkcs1.len() + 1);
+    bits.push(0); // no unused bits
+    bits.extend_from_slice(pkcs1);
+    constructed(TAG_SEQUENCE, &[&algorithm, &tlv(TAG_BIT_STRING, &bits)])
+}
+
+
+/// The dotted form of an OID's content bytes (`2.5.4.3`); `None` if they are not a valid OID.
+pub fn oid_to_dotted(content: &[u8]) -> Option<String> {
+    let mut arcs: Vec<u128> = Vec::new();
+    let mut value: u128 = 0;
+    let mut in_arc = false;
+    for &b in content {
+        if !in_arc && b == 0x80 {
+            return None; // non-minimal encoding
+        }
+        value = value.checked_mul(128)?.checked_add(u128::from(b & 0x7f))?;
+        in_arc = b & 0x80 != 0;
+        if !in_arc {
+            arcs.push(value);
+            value = 0;
+        }
+    }
+    if in_arc || arcs.is_empty() {
+        return None;
+    }
+    let first = arcs[0];
+    let (a, b) = if first < 40 { (0, first) } else if first < 80 { (1, first - 40) } else { (2, first - 80) };
+    let mut out = format!("{a}.{b}");
+    for arc in &arcs[1..] {
+        out.push('.');
+        out.push_str(&arc.to_string());
+    }
+    Some(out)
+}
+
+/// The number of significant bits in a big-endian unsigned magnitude.
+pub fn unsigned_bits(magnitude: &[u8]) -> u32 {
+    let trimmed = strip_leading_zeros(magnitude);
+    match trimmed.first() {
+        None => 0,
+        Some(first) => (trimmed.len() as u32 - 1) * 8 + (8 - first.leading_zeros()),
+    }
+}
+
+/// The modulus and public exponent of a PKCS#1 `RSAPublicKey`, without leading zero bytes.
+pub fn rsa_public_components(pkcs1: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let body = expect_only(pkcs1, TAG_SEQUENCE)?;
+    let (tag_n, n, rest) = read_tlv(body)?;
+    let (tag_e, e, rest) = read_tlv(rest)?;
+    if tag_n != TAG_INTEGER || tag_e != TAG_INTEGER || !rest.is_empty() {
+        return Err(Error::malformed("invalid RSA public key"));
+    }
+    if n.first().is_some_and(|b| b & 0x80 != 0) || e.first().is_some_and(|b| b & 0x80 != 0) {
+        return Err(Error::malformed("negative RSA public key value"));
+    }
+    Ok((strip_leading_zeros(n).to_vec(), strip_leading_zeros(e).to_vec()))
+}
+
+/// The modulus size of an RSA private key given as PKCS#1 or as PKCS#8 (rsaEncryption), read
+/// from its structure without any cryptography; `None` if it is neither.
+pub fn rsa_private_modulus_bits(der: &[u8]) -> Option<u32> {
+    let body = expect_only(der, TAG_SEQUENCE).ok()?;
+    let (tag, _version, rest) = read_tlv(body).ok()?;
+    if tag != TAG_INTEGER {
+        return None;
+    }
+    let (tag, second, rest) = read_tlv(rest).ok()?;
+    match tag {
+        TAG_INTEGER => Some(unsigned_bits(second)), // PKCS#1: version, modulus, ...
+        TAG_SEQUENCE => {
+            let (oid_tag, oid, _) = read_tlv(second).ok()?;
+            if oid_tag != TAG_OID || oid != OID_RSA_ENCRYPTION {
+                return None;
+            }
+            let (octets_tag, inner, _) = read_tlv(rest).ok()?;
+            (octets_tag == TAG_OCTET_STRING).then_some(())?;
+            rsa_private_modulus_bits(inner)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn integers_stay_positive_and_minimal() {
+        assert_eq!(unsigned_integer(&[0x78, 0x0e]), vec![0x02, 0x02, 0x78, 0x0e]);
+        assert_eq!(unsigned_integer(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(unsigned_integer(&[0, 0, 0x01]), vec![0x02, 0x01, 0x01]);
+        assert_eq!(unsigned_integer(&[]), vec![0x02, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn oids_print_dotted() {
+        assert_eq!(oid_to_dotted(&[0x55, 0x04, 0x03]).as_deref(), Some("2.5.4.3"));
+        assert_eq!(oid_to_dotted(OID_RSA_ENCRYPTION).as_deref(), Some("1.2.840.113549.1.1.1"));
+        assert_eq!(oid_to_dotted(&[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19]).as_deref(), Some("0.9.2342.19200300.100.1.25"));
+        assert_eq!(oid_to_dotted(&[0x55, 0x84]), None);
+        assert_eq!(oid_to_dotted(&[]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn tlv_round_trips(tag in 0u8..0x1f, content in proptest::collection::vec(any::<u8>(), 0..70000)) {
+            let encoded = tlv(tag, &content);
+            let (t, c, rest) = read_tlv(&encoded).unwrap();
+            prop_assert_eq!(t, tag);
+            prop_assert_eq!(c, &content[..]);
+            prop_assert!(rest.is_empty());
+        }
+
+        #[test]
+        fn reader_never_panics(input in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = read_tlv(&input);
+        }
+    }
+}

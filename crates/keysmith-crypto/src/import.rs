@@ -1,0 +1,320 @@
+//! The import rules, the same for every backend: which inputs are accepted, how the algorithm
+//! is inferred, which sizes are allowed, and that the pieces of a key belong together.
+//!
+//! Errors come back in FusionAuth's shape with the request's field paths (`key.privateKey`,
+//! ...), and never quote the input.
+
+use keysmith_model::{RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS};
+use keysmith_model::{Algorithm, Errors, KeyType, PrivateMaterial, Reason, SecretBytes};
+
+use crate::backend::{
+    CertificateFields, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, PublicKeyInfo,
+};
+use crate::{Error, der, pem};
+
+/// The largest PEM, certificate or secret text accepted, in bytes. An RSA-8192 private key
+/// in PEM is about 6.3 KB; this leaves room for long certificates.
+pub const MAX_MATERIAL_LEN: usize = 32 * 1024;
+
+/// The key material of an import request, as text from the JSON body.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportInput<'a> {
+    /// The declared algorithm, if any (inferred otherwise).
+    pub algorithm: Option<Algorithm>,
+    /// The declared key type, if any.
+    pub key_type: Option<KeyType>,
+    /// A certificate: PEM, or bare base64 DER.
+    pub certificate: Option<&'a str>,
+    /// A public key: SPKI PEM (`PUBLIC KEY`) or PKCS#1 PEM (`RSA PUBLIC KEY`).
+    pub public_key: Option<&'a str>,
+    /// A private key: PKCS#8, PKCS#1 or SEC1 PEM, or bare base64 PKCS#8 DER.
+    pub private_key: Option<&'a str>,
+    /// An HMAC secret. Its UTF-8 bytes are the HMAC key.
+    pub secret: Option<&'a str>,
+}
+
+/// Key material that passed every rule.
+#[derive(Debug)]
+pub struct ImportedMaterial {
+    /// The algorithm the key is bound to (declared or inferred).
+    pub algorithm: Algorithm,
+    /// The key type.
+    pub key_type: KeyType,
+    /// RSA bits or curve length; `None` for HMAC.
+    pub length: Option<u32>,
+    /// The public key; `None` for HMAC.
+    pub public_key: Option<PublicKeyInfo>,
+    /// The certificate, if one was given.
+    pub certificate: Option<CertificateFields>,
+    /// The private key (PKCS#8 v1) or HMAC secret, if one was given.
+    pub private: Option<PrivateMaterial>,
+}
+
+const F_ALGORITHM: &str = "key.algorithm";
+const F_TYPE: &str = "key.type";
+const F_CERTIFICATE: &str = "key.certificate";
+const F_PUBLIC_KEY: &str = "key.publicKey";
+const F_PRIVATE_KEY: &str = "key.privateKey";
+const F_SECRET: &str = "key.secret";
+
+/// Applies the import rules. Every problem found is reported at once.
+pub fn import(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
+    let present = |v: Option<&str>| v.is_some_and(|t| !t.trim().is_empty());
+    let wants_hmac = input.key_type == Some(KeyType::Hmac)
+        || input.algorithm.is_some_and(|a| a.key_type() == KeyType::Hmac)
+        || (present(input.secret)
+            && !present(input.certificate)
+            && !present(input.public_key)
+            && !present(input.private_key));
+    if wants_hmac {
+        import_hmac(input)
+    } else {
+        import_asymmetric(backend, input)
+    }
+}
+
+fn import_hmac(input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
+    let mut errors = Errors::new();
+    for (field, value) in [
+        (F_CERTIFICATE, input.certificate),
+        (F_PUBLIC_KEY, input.public_key),
+        (F_PRIVATE_KEY, input.private_key),
+    ] {
+        if value.is_some_and(|t| !t.trim().is_empty()) {
+            errors.add_field(field, Reason::NotAllowed, "HMAC keys take only a secret.");
+        }
+    }
+    if input.key_type.is_some_and(|t| t != KeyType::Hmac) {
+        errors.add_field(F_TYPE, Reason::Mismatch, "An HMAC algorithm needs the HMAC key type.");
+    }
+    let algorithm = input.algorithm.unwrap_or(Algorithm::HS256);
+    if algorithm.key_type() != KeyType::Hmac {
+        errors.add_field(F_ALGORITHM, Reason::Mismatch, "HMAC keys take HS256, HS384 or HS512.");
+    }
+    let secret = input.secret.unwrap_or_default();
+    let min = algorithm.hmac_secret_len().unwrap_or(32);
+    if secret.is_empty() {
+        errors.add_field(F_SECRET, Reason::Blank, "A secret is required to import an HMAC key.");
+    } else if secret.len() < min {
+        errors.add_field(
+            F_SECRET,
+            Reason::Invalid,
+            format!("The secret must be at least {min} bytes for {algorithm}."),
+        );
+    } else if secret.len() > MAX_MATERIAL_LEN {
+        errors.add_field(F_SECRET, Reason::TooLong, format!("The secret is longer than {MAX_MATERIAL_LEN} bytes."));
+    }
+    errors.into_result(())?;
+    Ok(ImportedMaterial {
+        algorithm,
+        key_type: KeyType::Hmac,
+        length: None,
+        public_key: None,
+        certificate: None,
+        private: Some(PrivateMaterial::HmacSecret(SecretBytes::new(secret.as_bytes().to_vec()))),
+    })
+}
+
+fn import_asymmetric(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
+    let mut errors = Errors::new();
+    if input.secret.is_some_and(|t| !t.trim().is_empty()) {
+        errors.add_field(F_SECRET, Reason::NotAllowed, "Only HMAC keys take a secret.");
+    }
+    let certificate = parse_field(&mut errors, F_CERTIFICATE, input.certificate, |text| {
+        decode_certificate(backend, text)
+    });
+    let public = parse_field(&mut errors, F_PUBLIC_KEY, input.public_key, |text| {
+        decode_public_key(backend, text)
+    });
+    let private = parse_field(&mut errors, F_PRIVATE_KEY, input.private_key, |text| {
+        decode_private_key(backend, text)
+    });
+    if input.certificate.is_none() && input.public_key.is_none() && input.private_key.is_none() {
+        errors.add_field(
+            F_PUBLIC_KEY,
+            Reason::Blank,
+            "Give a certificate, a public key or a private key (or a secret for an HMAC key).",
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    // Every piece given must describe the same key.
+    let from_certificate = certificate.as_ref().map(|c| &c.public_key);
+    if let (Some(cert_key), Some(public)) = (from_certificate, &public)
+        && cert_key.components != public.components
+    {
+        errors.add_field(F_PUBLIC_KEY, Reason::Mismatch, "The public key is not the certificate's key.");
+    }
+    if let Some(private) = &private {
+        let given = from_certificate.or(public.as_ref());
+        if given.is_some_and(|g| g.components != private.public.components) {
+            errors.add_field(
+                F_PRIVATE_KEY,
+                Reason::Mismatch,
+                "The private key does not belong to the given public key or certificate.",
+            );
+        }
+    }
+    let effective = from_certificate
+        .or(public.as_ref())
+        .or(private.as_ref().map(|p| &p.public))
+        .cloned();
+    let Some(effective) = effective else {
+        return Err(errors);
+    };
+
+    if let Some(declared) = input.key_type
+        && declared != effective.key_type
+    {
+        errors.add_field(
+            F_TYPE,
+            Reason::Mismatch,
+            format!("The key material is {}, not {declared}.", effective.key_type),
+        );
+    }
+    let algorithm = match input.algorithm {
+        Some(alg) if alg.key_type() == effective.key_type && (alg.curve().is_none() || alg.curve() == effective.curve) => Some(alg),
+        Some(alg) => {
+            errors.add_field(
+                F_ALGORITHM,
+                Reason::Mismatch,
+                format!("{alg} cannot be used with this {} key.", effective.key_type),
+            );
+            None
+        }
+        None => Algorithm::default_for(effective.key_type, effective.curve),
+    };
+    if effective.key_type == KeyType::Rsa {
+        check_rsa_size(&mut errors, &effective, private.is_some());
+    }
+    errors.into_result(())?;
+    let algorithm = algorithm.ok_or_else(|| Errors::field(F_ALGORITHM, Reason::Invalid, "No algorithm fits this key."))?;
+    Ok(ImportedMaterial {
+        algorithm,
+        key_type: effective.key_type,
+        length: Some(effective.length),
+        public_key: Some(effective),
+        certificate,
+        private: private.map(|p| PrivateMaterial::Pkcs8(p.pkcs8_der)),
+    })
+}
+
+fn check_rsa_size(errors: &mut Errors, key: &PublicKeyInfo, has_private: bool) {
+    let bits = key.length;
+    if has_private && bits < RSA_MIN_PRIVATE_BITS {
+        errors.add_field(
+            F_PRIVATE_KEY,
+            Reason::Invalid,
+            format!("RSA private keys must be at least {RSA_MIN_PRIVATE_BITS} bits; this one has {bits}. Smaller keys are accepted only as verify-only public keys or certificates."),
+        );
+    } else if bits < RSA_MIN_PUBLIC_BITS {
+        errors.add_field(
+            F_PUBLIC_KEY,
+            Reason::Invalid,
+            format!("RSA keys must be at least {RSA_MIN_PUBLIC_BITS} bits; this one has {bits}."),
+        );
+    } else if bits > RSA_MAX_BITS {
+        errors.add_field(
+            F_PUBLIC_KEY,
+            Reason::Invalid,
+            format!("RSA keys may be at most {RSA_MAX_BITS} bits; this one has {bits}."),
+        );
+    }
+}
+
+fn parse_field<T>(
+    errors: &mut Errors,
+    field: &str,
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, Error>,
+) -> Option<T> {
+    let text = value?;
+    if text.trim().is_empty() {
+        errors.add_field(field, Reason::Blank, format!("{field} is empty."));
+        return None;
+    }
+    if text.len() > MAX_MATERIAL_LEN {
+        errors.add_field(field, Reason::TooLong, format!("{field} is longer than {MAX_MATERIAL_LEN} bytes."));
+        return None;
+    }
+    match parse(text) {
+        Ok(v) => Some(v),
+        Err(err) => {
+            let reason = match err {
+                Error::Mismatch(_) => Reason::Mismatch,
+                _ => Reason::Invalid,
+            };
+            errors.add_field(field, reason, describe(field, &err));
+            None
+        }
+    }
+}
+
+/// A message for people about a parse failure. Backend errors are reduced to "could not be
+/// parsed" so that no library text (which might echo input) reaches a response.
+fn describe(field: &str, err: &Error) -> String {
+    match err {
+        Error::Malformed(m) | Error::Rejected(m) | Error::Mismatch(m) => format!("{field} is not acceptable: {m}."),
+        Error::Unsupported { backend, what } => format!("{field}: the {backend} backend does not support {what}."),
+        _ => format!("{field} could not be parsed."),
+    }
+}
+
+/// Decodes a certificate given as PEM (`CERTIFICATE`) or as bare base64 DER.
+pub fn decode_certificate(backend: &dyn KeyBackend, text: &str) -> Result<CertificateFields, Error> {
+    let der = if pem::looks_like_pem(text) {
+        let block = pem::decode(text)?;
+        if block.label != "CERTIFICATE" {
+            return Err(Error::rejected(format!("expected a CERTIFICATE, got {}", block.label)));
+        }
+        block.contents
+    } else {
+        pem::decode_base64(text)?
+    };
+    backend.parse_certificate(&der)
+}
+
+/// Decodes a public key given as SPKI PEM (`PUBLIC KEY`) or PKCS#1 PEM (`RSA PUBLIC KEY`).
+pub fn decode_public_key(backend: &dyn KeyBackend, text: &str) -> Result<PublicKeyInfo, Error> {
+    let block = pem::decode(text)?;
+    match block.label.as_str() {
+        "PUBLIC KEY" => backend.parse_public_key(&block.contents),
+        "RSA PUBLIC KEY" => {
+            let info = backend.parse_public_key(&der::rsa_spki_from_pkcs1(&block.contents))?;
+            Ok(info)
+        }
+        other => Err(Error::rejected(format!("expected a PUBLIC KEY, got {other}"))),
+    }
+}
+
+/// Decodes a private key given as PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1
+/// (`EC PRIVATE KEY`) PEM, or as bare base64 PKCS#8 DER. The label decides the parser, so a
+/// label that contradicts the content is refused.
+pub fn decode_private_key(backend: &dyn KeyBackend, text: &str) -> Result<PrivateKeyInfo, Error> {
+    if !pem::looks_like_pem(text) {
+        let der = pem::decode_base64(text)?;
+        return backend.parse_private_key(&der, PrivateKeyFormat::Pkcs8);
+    }
+    let block = pem::decode(text)?;
+    let format = match block.label.as_str() {
+        "PRIVATE KEY" => PrivateKeyFormat::Pkcs8,
+        "RSA PRIVATE KEY" => PrivateKeyFormat::Pkcs1Rsa,
+        "EC PRIVATE KEY" => PrivateKeyFormat::Sec1Ec,
+        "ENCRYPTED PRIVATE KEY" => {
+            return Err(Error::rejected("encrypted private keys are not supported: import the key decrypted"));
+        }
+        other => return Err(Error::rejected(format!("expected a private key, got {other}"))),
+    };
+    let info = backend.parse_private_key(&block.contents, format)?;
+    let expected = match format {
+        PrivateKeyFormat::Pkcs1Rsa => Some(KeyType::Rsa),
+        PrivateKeyFormat::Sec1Ec => Some(KeyType::Ec),
+        PrivateKeyFormat::Pkcs8 => None,
+    };
+    if expected.is_some_and(|t| t != info.public.key_type) {
+        return Err(Error::Mismatch(format!("the PEM label {} does not match the key inside", block.label)));
+    }
+    Ok(info)
+}

@@ -1,0 +1,118 @@
+//! JSON Web Keys (RFC 7517) for public keys.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use keysmith_model::{Algorithm, CertificateInformation, Curve, KeyUse};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{PublicKeyComponents, PublicKeyInfo};
+use crate::fingerprint::{base64url, from_base64url};
+
+/// A public JWK. Fields that do not apply are left out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// `RSA`, `EC` or `OKP`.
+    pub kty: String,
+    /// The key id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kid: Option<String>,
+    /// The JWS algorithm (`EdDSA` for Ed25519).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alg: Option<String>,
+    /// `sig` or `enc`.
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none", default)]
+    pub key_use: Option<String>,
+    /// RSA modulus, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub n: Option<String>,
+    /// RSA exponent, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub e: Option<String>,
+    /// Curve name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crv: Option<String>,
+    /// EC x coordinate or the OKP public key, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x: Option<String>,
+    /// EC y coordinate, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y: Option<String>,
+    /// The certificate chain, standard base64 DER, leaf first.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x5c: Option<Vec<String>>,
+    /// SHA-1 thumbprint of the certificate, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x5t: Option<String>,
+    /// SHA-256 thumbprint of the certificate, base64url.
+    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none", default)]
+    pub x5t_s256: Option<String>,
+}
+
+impl Jwk {
+    /// The JWK of a public key with `kid`, `alg` and `use`.
+    pub fn new(public: &PublicKeyInfo, kid: &str, algorithm: Algorithm, key_use: KeyUse) -> Self {
+        let mut jwk = Jwk {
+            kty: public.key_type.as_str().to_owned(),
+            kid: Some(kid.to_owned()),
+            alg: Some(algorithm.jws_name().to_owned()),
+            key_use: Some(key_use.jwk_use().to_owned()),
+            n: None,
+            e: None,
+            crv: None,
+            x: None,
+            y: None,
+            x5c: None,
+            x5t: None,
+            x5t_s256: None,
+        };
+        match &public.components {
+            PublicKeyComponents::Rsa { n, e } => {
+                jwk.n = Some(base64url(n));
+                jwk.e = Some(base64url(e));
+            }
+            PublicKeyComponents::Ec { curve, x, y } => {
+                jwk.crv = Some(curve.jwk_name().to_owned());
+                jwk.x = Some(base64url(x));
+                jwk.y = Some(base64url(y));
+            }
+            PublicKeyComponents::Okp { curve, x } => {
+                jwk.crv = Some(curve.jwk_name().to_owned());
+                jwk.x = Some(base64url(x));
+            }
+        }
+        jwk
+    }
+
+    /// Adds `x5c`, `x5t` and `x5t#S256` for the key's certificate.
+    pub fn with_certificate(mut self, der: &[u8], info: &CertificateInformation) -> Self {
+        self.x5c = Some(vec![STANDARD.encode(der)]);
+        self.x5t = Some(info.sha1_thumbprint.clone());
+        self.x5t_s256 = Some(info.sha256_thumbprint.clone());
+        self
+    }
+
+    /// Reads the key's numbers back; `None` if the JWK is not a well-formed public key.
+    pub fn components(&self) -> Option<PublicKeyComponents> {
+        let curve = |name: &str| {
+            [Curve::P256, Curve::P384, Curve::P521, Curve::Ed25519]
+                .into_iter()
+                .find(|c| c.jwk_name() == name)
+        };
+        match self.kty.as_str() {
+            "RSA" => Some(PublicKeyComponents::Rsa {
+                n: from_base64url(self.n.as_deref()?)?,
+                e: from_base64url(self.e.as_deref()?)?,
+            }),
+            "EC" => Some(PublicKeyComponents::Ec {
+                curve: curve(self.crv.as_deref()?).filter(|c| *c != Curve::Ed25519)?,
+                x: from_base64url(self.x.as_deref()?)?,
+                y: from_base64url(self.y.as_deref()?)?,
+            }),
+            "OKP" => Some(PublicKeyComponents::Okp {
+                curve: curve(self.crv.as_deref()?).filter(|c| *c == Curve::Ed25519)?,
+                x: from_base64url(self.x.as_deref()?)?,
+            }),
+            _ => None,
+        }
+    }
+}
