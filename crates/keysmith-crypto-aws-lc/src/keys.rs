@@ -15,7 +15,9 @@ use keysmith_crypto::{
     Error, GeneratedKey, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, SigningKey, VerifyingKey,
     VerifyingMaterial,
 };
-use keysmith_model::{Algorithm, Curve, KeyType, PrivateMaterial, RSA_MIN_PRIVATE_BITS, SecretBytes};
+use keysmith_model::{
+    Algorithm, Curve, KeyType, PrivateMaterial, RSA_MIN_PRIVATE_BITS, SecretBytes,
+};
 
 use crate::{AwsLcBackend, NAME, unspecified, x509};
 
@@ -34,20 +36,23 @@ pub(crate) fn generate(
             };
             let pair = RsaKeyPair::generate(size).map_err(unspecified)?;
             let pkcs8: Pkcs8V1Der<'static> = pair.as_der().map_err(unspecified)?;
-            let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+            let spki: PublicKeyX509Der<'static> =
+                pair.public_key().as_der().map_err(unspecified)?;
             (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
         }
         KeyType::Ec => {
             let pair = EcdsaKeyPair::generate(ecdsa_signing(algorithm)?).map_err(unspecified)?;
             let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
-            let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+            let spki: PublicKeyX509Der<'static> =
+                pair.public_key().as_der().map_err(unspecified)?;
             (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
         }
         KeyType::Okp => {
             let pair = Ed25519KeyPair::generate().map_err(unspecified)?;
             // v1, not v2: OpenSSL 3.0 and Python's cryptography reject PKCS#8 v2.
             let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
-            let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+            let spki: PublicKeyX509Der<'static> =
+                pair.public_key().as_der().map_err(unspecified)?;
             (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
         }
         KeyType::Hmac => {
@@ -71,20 +76,29 @@ fn ecdsa_signing(algorithm: Algorithm) -> Result<&'static EcdsaSigningAlgorithm,
         Algorithm::ES256 => Ok(&signature::ECDSA_P256_SHA256_FIXED_SIGNING),
         Algorithm::ES384 => Ok(&signature::ECDSA_P384_SHA384_FIXED_SIGNING),
         Algorithm::ES512 => Ok(&signature::ECDSA_P521_SHA512_FIXED_SIGNING),
-        other => Err(Error::rejected(format!("{other} is not an ECDSA algorithm"))),
+        other => Err(Error::rejected(format!(
+            "{other} is not an ECDSA algorithm"
+        ))),
     }
 }
 
 const EC_ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::ES384, Algorithm::ES512];
 
-pub(crate) fn parse_private_key(der: &[u8], format: PrivateKeyFormat) -> Result<PrivateKeyInfo, Error> {
+pub(crate) fn parse_private_key(
+    der: &[u8],
+    format: PrivateKeyFormat,
+) -> Result<PrivateKeyInfo, Error> {
     let not_parsed = || Error::malformed("not a supported private key");
     let (pkcs8, spki): (Vec<u8>, Vec<u8>) = match format {
-        PrivateKeyFormat::Pkcs1Rsa => rsa_parts(RsaKeyPair::from_der(der).map_err(|_| rsa_failure(der))?)?,
+        PrivateKeyFormat::Pkcs1Rsa => {
+            rsa_parts(RsaKeyPair::from_der(der).map_err(|_| rsa_failure(der))?)?
+        }
         PrivateKeyFormat::Sec1Ec => {
             let pair = EC_ALGORITHMS
                 .iter()
-                .find_map(|alg| EcdsaKeyPair::from_private_key_der(ecdsa_signing(*alg).ok()?, der).ok())
+                .find_map(|alg| {
+                    EcdsaKeyPair::from_private_key_der(ecdsa_signing(*alg).ok()?, der).ok()
+                })
                 .ok_or_else(not_parsed)?;
             ec_parts(&pair)?
         }
@@ -99,7 +113,8 @@ pub(crate) fn parse_private_key(der: &[u8], format: PrivateKeyFormat) -> Result<
                 ec_parts(&pair)?
             } else if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
                 let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
-                let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(unspecified)?;
+                let spki: PublicKeyX509Der<'static> =
+                    pair.public_key().as_der().map_err(unspecified)?;
                 (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
             } else {
                 return Err(rsa_failure(der));
@@ -138,7 +153,8 @@ enum Signer {
     Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
-    Hmac(hmac::Key),
+    // Boxed: an hmac::Key is several times larger than the other variants.
+    Hmac(Box<hmac::Key>),
 }
 
 struct AwsLcSigningKey {
@@ -162,10 +178,15 @@ impl SigningKey for AwsLcSigningKey {
         match &self.signer {
             Signer::Rsa(pair, encoding) => {
                 let mut out = vec![0u8; pair.public_modulus_len()];
-                pair.sign(*encoding, &self.rng, message, &mut out).map_err(unspecified)?;
+                pair.sign(*encoding, &self.rng, message, &mut out)
+                    .map_err(unspecified)?;
                 Ok(out)
             }
-            Signer::Ecdsa(pair) => Ok(pair.sign(&self.rng, message).map_err(unspecified)?.as_ref().to_vec()),
+            Signer::Ecdsa(pair) => Ok(pair
+                .sign(&self.rng, message)
+                .map_err(unspecified)?
+                .as_ref()
+                .to_vec()),
             Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
             Signer::Hmac(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
         }
@@ -185,14 +206,18 @@ fn wrong_material(algorithm: Algorithm) -> Error {
     Error::Mismatch(format!("the key material does not fit {algorithm}"))
 }
 
-pub(crate) fn signing_key(algorithm: Algorithm, private: &PrivateMaterial) -> Result<Box<dyn SigningKey>, Error> {
+pub(crate) fn signing_key(
+    algorithm: Algorithm,
+    private: &PrivateMaterial,
+) -> Result<Box<dyn SigningKey>, Error> {
     let signer = match (algorithm.key_type(), private) {
         (KeyType::Hmac, PrivateMaterial::HmacSecret(secret)) => {
             let alg = hmac_algorithm(algorithm).ok_or_else(|| wrong_material(algorithm))?;
-            Signer::Hmac(hmac::Key::new(alg, secret.expose()))
+            Signer::Hmac(Box::new(hmac::Key::new(alg, secret.expose())))
         }
         (KeyType::Rsa, PrivateMaterial::Pkcs8(der)) => {
-            let pair = RsaKeyPair::from_pkcs8(der.expose()).map_err(|_| wrong_material(algorithm))?;
+            let pair =
+                RsaKeyPair::from_pkcs8(der.expose()).map_err(|_| wrong_material(algorithm))?;
             let encoding: &'static dyn signature::RsaEncoding = match algorithm {
                 Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
                 Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
@@ -204,10 +229,12 @@ pub(crate) fn signing_key(algorithm: Algorithm, private: &PrivateMaterial) -> Re
             Signer::Rsa(pair, encoding)
         }
         (KeyType::Ec, PrivateMaterial::Pkcs8(der)) => Signer::Ecdsa(
-            EcdsaKeyPair::from_pkcs8(ecdsa_signing(algorithm)?, der.expose()).map_err(|_| wrong_material(algorithm))?,
+            EcdsaKeyPair::from_pkcs8(ecdsa_signing(algorithm)?, der.expose())
+                .map_err(|_| wrong_material(algorithm))?,
         ),
         (KeyType::Okp, PrivateMaterial::Pkcs8(der)) => Signer::Ed25519(
-            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.expose()).map_err(|_| wrong_material(algorithm))?,
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.expose())
+                .map_err(|_| wrong_material(algorithm))?,
         ),
         _ => return Err(wrong_material(algorithm)),
     };
@@ -220,7 +247,7 @@ pub(crate) fn signing_key(algorithm: Algorithm, private: &PrivateMaterial) -> Re
 
 enum Verifier {
     Public(ParsedPublicKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 struct AwsLcVerifyingKey {
@@ -274,7 +301,9 @@ fn verification_algorithm(
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
         Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
         Algorithm::Ed25519 => &signature::ED25519,
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return Err(wrong_material(algorithm)),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            return Err(wrong_material(algorithm));
+        }
     })
 }
 
@@ -285,7 +314,7 @@ pub(crate) fn verifying_key(
     let verifier = match material {
         VerifyingMaterial::HmacSecret(secret) => {
             let alg = hmac_algorithm(algorithm).ok_or_else(|| wrong_material(algorithm))?;
-            Verifier::Hmac(hmac::Key::new(alg, secret))
+            Verifier::Hmac(Box::new(hmac::Key::new(alg, secret)))
         }
         VerifyingMaterial::PublicKey(spki) => {
             let info = x509::parse_public_key(spki)?;
@@ -294,19 +323,33 @@ pub(crate) fn verifying_key(
             if !fits {
                 return Err(wrong_material(algorithm));
             }
-            let bits = if info.key_type == KeyType::Rsa { info.length } else { 0 };
+            let bits = if info.key_type == KeyType::Rsa {
+                info.length
+            } else {
+                0
+            };
             let verification = verification_algorithm(algorithm, bits)?;
-            Verifier::Public(ParsedPublicKey::new(verification, spki).map_err(|_| wrong_material(algorithm))?)
+            Verifier::Public(
+                ParsedPublicKey::new(verification, spki).map_err(|_| wrong_material(algorithm))?,
+            )
         }
     };
-    Ok(Box::new(AwsLcVerifyingKey { algorithm, verifier }))
+    Ok(Box::new(AwsLcVerifyingKey {
+        algorithm,
+        verifier,
+    }))
 }
 
 /// Checks a parsed public key with aws-lc itself (an EC point on its curve, a valid Ed25519
 /// key, a sane RSA modulus), using a verifier of the key's family.
-pub(crate) fn validate_public_key(spki: &[u8], key_type: KeyType, curve: Option<Curve>, rsa_bits: u32) -> Result<(), Error> {
+pub(crate) fn validate_public_key(
+    spki: &[u8],
+    key_type: KeyType,
+    curve: Option<Curve>,
+    rsa_bits: u32,
+) -> Result<(), Error> {
     let verification: &'static dyn VerificationAlgorithm = match (key_type, curve) {
-        (KeyType::Rsa, _) if rsa_bits < 1024 || rsa_bits > 8192 => return Ok(()), // size policy is the caller's
+        (KeyType::Rsa, _) if !(1024..=8192).contains(&rsa_bits) => return Ok(()), // size policy is the caller's
         (KeyType::Rsa, _) => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
         (KeyType::Ec, Some(Curve::P256)) => &signature::ECDSA_P256_SHA256_FIXED,
         (KeyType::Ec, Some(Curve::P384)) => &signature::ECDSA_P384_SHA384_FIXED,

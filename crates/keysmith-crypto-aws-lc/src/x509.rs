@@ -2,7 +2,9 @@
 
 use keysmith_crypto::der::{self, oid_to_dotted};
 use keysmith_crypto::dn::{Attribute, AttributeValue, Rdn};
-use keysmith_crypto::{CertificateFields, CertificateParams, Error, PublicKeyComponents, PublicKeyInfo};
+use keysmith_crypto::{
+    CertificateFields, CertificateParams, Error, PublicKeyComponents, PublicKeyInfo,
+};
 use keysmith_model::{Algorithm, Curve, KeyType, SecretBytes};
 use rcgen::{DistinguishedName, DnType, SerialNumber};
 use time::OffsetDateTime;
@@ -81,7 +83,7 @@ fn rdns(name: &X509Name<'_>) -> Vec<Rdn> {
                         Ok(text) => AttributeValue::Text(text.to_owned()),
                         Err(_) => {
                             let value = atv.attr_value();
-                            AttributeValue::Der(der::tlv(value.header.tag().0 as u8, value.data.as_ref()))
+                            AttributeValue::Der(der::tlv(value.header.tag().0 as u8, value.data))
                         }
                     },
                 })
@@ -111,12 +113,18 @@ pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> 
                 Some(OID_P256) => Curve::P256,
                 Some(OID_P384) => Curve::P384,
                 Some(OID_P521) => Curve::P521,
-                _ => return Err(Error::rejected("unsupported elliptic curve: use P-256, P-384 or P-521")),
+                _ => {
+                    return Err(Error::rejected(
+                        "unsupported elliptic curve: use P-256, P-384 or P-521",
+                    ));
+                }
             };
             let len = curve.coordinate_len();
             let point = key_bytes;
             if point.first() != Some(&0x04) || point.len() != 1 + 2 * len {
-                return Err(Error::rejected("EC public keys must be uncompressed points"));
+                return Err(Error::rejected(
+                    "EC public keys must be uncompressed points",
+                ));
             }
             let components = PublicKeyComponents::Ec {
                 curve,
@@ -129,10 +137,22 @@ pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> 
             if key_bytes.len() != 32 {
                 return Err(bad());
             }
-            let components = PublicKeyComponents::Okp { curve: Curve::Ed25519, x: key_bytes.to_vec() };
-            (KeyType::Okp, Some(Curve::Ed25519), components, Curve::Ed25519.key_length())
+            let components = PublicKeyComponents::Okp {
+                curve: Curve::Ed25519,
+                x: key_bytes.to_vec(),
+            };
+            (
+                KeyType::Okp,
+                Some(Curve::Ed25519),
+                components,
+                Curve::Ed25519.key_length(),
+            )
         }
-        _ => return Err(Error::rejected("unsupported key type: use RSA, EC (P-256/384/521) or Ed25519")),
+        _ => {
+            return Err(Error::rejected(
+                "unsupported key type: use RSA, EC (P-256/384/521) or Ed25519",
+            ));
+        }
     };
     validate_public_key(spki_der, key_type, curve, length)?;
     Ok(PublicKeyInfo {

@@ -61,7 +61,9 @@ pub(crate) fn generate(
         (KeyType::Ec, None) => return Err(Error::rejected("EC algorithm without a curve")),
     };
     let generated = GeneratedKey {
-        private: PrivateMaterial::Pkcs8(SecretBytes::new(pkey.private_key_to_pkcs8().map_err(ossl)?)),
+        private: PrivateMaterial::Pkcs8(SecretBytes::new(
+            pkey.private_key_to_pkcs8().map_err(ossl)?,
+        )),
         public: Some(public_key_info(&pkey)?),
     };
     Ok((generated, Some(pkey)))
@@ -75,7 +77,15 @@ fn public_key_info<T: HasPublic>(pkey: &PKeyRef<T>) -> Result<PublicKeyInfo, Err
             let rsa = pkey.rsa().map_err(ossl)?;
             let n = rsa.n().to_vec();
             let length = u32::try_from(rsa.n().num_bits()).unwrap_or(0);
-            (KeyType::Rsa, None, PublicKeyComponents::Rsa { n, e: rsa.e().to_vec() }, length)
+            (
+                KeyType::Rsa,
+                None,
+                PublicKeyComponents::Rsa {
+                    n,
+                    e: rsa.e().to_vec(),
+                },
+                length,
+            )
         }
         Id::EC => {
             let ec = pkey.ec_key().map_err(ossl)?;
@@ -84,7 +94,11 @@ fn public_key_info<T: HasPublic>(pkey: &PKeyRef<T>) -> Result<PublicKeyInfo, Err
                 Some(Nid::X9_62_PRIME256V1) => Curve::P256,
                 Some(Nid::SECP384R1) => Curve::P384,
                 Some(Nid::SECP521R1) => Curve::P521,
-                _ => return Err(Error::rejected("unsupported elliptic curve: use P-256, P-384 or P-521")),
+                _ => {
+                    return Err(Error::rejected(
+                        "unsupported elliptic curve: use P-256, P-384 or P-521",
+                    ));
+                }
             };
             let mut ctx = BigNumContext::new().map_err(ossl)?;
             let (mut x, mut y) = (BigNum::new().map_err(ossl)?, BigNum::new().map_err(ossl)?);
@@ -101,28 +115,54 @@ fn public_key_info<T: HasPublic>(pkey: &PKeyRef<T>) -> Result<PublicKeyInfo, Err
         }
         Id::ED25519 => {
             let x = pkey.raw_public_key().map_err(ossl)?;
-            let components = PublicKeyComponents::Okp { curve: Curve::Ed25519, x };
-            (KeyType::Okp, Some(Curve::Ed25519), components, Curve::Ed25519.key_length())
+            let components = PublicKeyComponents::Okp {
+                curve: Curve::Ed25519,
+                x,
+            };
+            (
+                KeyType::Okp,
+                Some(Curve::Ed25519),
+                components,
+                Curve::Ed25519.key_length(),
+            )
         }
-        _ => return Err(Error::rejected("unsupported key type: use RSA, EC (P-256/384/521) or Ed25519")),
+        _ => {
+            return Err(Error::rejected(
+                "unsupported key type: use RSA, EC (P-256/384/521) or Ed25519",
+            ));
+        }
     };
-    Ok(PublicKeyInfo { key_type, length, curve, spki_der, components })
+    Ok(PublicKeyInfo {
+        key_type,
+        length,
+        curve,
+        spki_der,
+        components,
+    })
 }
 
 pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> {
-    let pkey = PKey::public_key_from_der(spki_der).map_err(|_| Error::malformed("not a supported public key"))?;
+    let pkey = PKey::public_key_from_der(spki_der)
+        .map_err(|_| Error::malformed("not a supported public key"))?;
     let mut info = public_key_info(&pkey)?;
     // Keep the caller's encoding: it is what was imported, and it is valid DER.
     info.spki_der = spki_der.to_vec();
     Ok(info)
 }
 
-pub(crate) fn parse_private_key(der: &[u8], format: PrivateKeyFormat) -> Result<PrivateKeyInfo, Error> {
+pub(crate) fn parse_private_key(
+    der: &[u8],
+    format: PrivateKeyFormat,
+) -> Result<PrivateKeyInfo, Error> {
     let bad = |_| Error::malformed("not a supported private key");
     let pkey = match format {
         PrivateKeyFormat::Pkcs8 => PKey::private_key_from_pkcs8(der).map_err(bad)?,
-        PrivateKeyFormat::Pkcs1Rsa => PKey::from_rsa(Rsa::private_key_from_der(der).map_err(bad)?).map_err(ossl)?,
-        PrivateKeyFormat::Sec1Ec => PKey::from_ec_key(EcKey::private_key_from_der(der).map_err(bad)?).map_err(ossl)?,
+        PrivateKeyFormat::Pkcs1Rsa => {
+            PKey::from_rsa(Rsa::private_key_from_der(der).map_err(bad)?).map_err(ossl)?
+        }
+        PrivateKeyFormat::Sec1Ec => {
+            PKey::from_ec_key(EcKey::private_key_from_der(der).map_err(bad)?).map_err(ossl)?
+        }
     };
     match pkey.id() {
         Id::RSA => {
@@ -131,7 +171,11 @@ pub(crate) fn parse_private_key(der: &[u8], format: PrivateKeyFormat) -> Result<
                 return Err(Error::malformed("the RSA private key is inconsistent"));
             }
         }
-        Id::EC => pkey.ec_key().map_err(ossl)?.check_key().map_err(|_| Error::malformed("the EC private key is invalid"))?,
+        Id::EC => pkey
+            .ec_key()
+            .map_err(ossl)?
+            .check_key()
+            .map_err(|_| Error::malformed("the EC private key is invalid"))?,
         _ => {}
     }
     let public = public_key_info(&pkey)?;
@@ -147,11 +191,15 @@ fn wrong_material(algorithm: Algorithm) -> Error {
 
 /// Whether a key's type (and curve) is the one `algorithm` needs.
 fn fits(algorithm: Algorithm, info: &PublicKeyInfo) -> bool {
-    info.key_type == algorithm.key_type() && (algorithm.curve().is_none() || algorithm.curve() == info.curve)
+    info.key_type == algorithm.key_type()
+        && (algorithm.curve().is_none() || algorithm.curve() == info.curve)
 }
 
 enum Key {
-    Asymmetric { pkey: PKey<Private>, coordinate_len: usize },
+    Asymmetric {
+        pkey: PKey<Private>,
+        coordinate_len: usize,
+    },
     Hmac(PKey<Private>),
 }
 
@@ -175,7 +223,8 @@ macro_rules! configure_rsa {
     ($ctx:expr, $algorithm:expr) => {
         if $algorithm.is_pss() {
             $ctx.set_rsa_padding(Padding::PKCS1_PSS).map_err(ossl)?;
-            $ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH).map_err(ossl)?;
+            $ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
+                .map_err(ossl)?;
             if let Some(md) = digest_of($algorithm) {
                 $ctx.set_rsa_mgf1_md(md).map_err(ossl)?;
             }
@@ -198,7 +247,10 @@ impl SigningKey for OpenSslSigningKey {
                 let mut signer = Signer::new(md, pkey).map_err(ossl)?;
                 signer.sign_oneshot_to_vec(message).map_err(ossl)
             }
-            Key::Asymmetric { pkey, coordinate_len } => {
+            Key::Asymmetric {
+                pkey,
+                coordinate_len,
+            } => {
                 let mut signer = match digest_of(algorithm) {
                     Some(md) => Signer::new(md, pkey).map_err(ossl)?,
                     None => Signer::new_without_digest(pkey).map_err(ossl)?,
@@ -219,25 +271,39 @@ impl SigningKey for OpenSslSigningKey {
     }
 }
 
-pub(crate) fn signing_key(algorithm: Algorithm, private: &PrivateMaterial) -> Result<Box<dyn SigningKey>, Error> {
+pub(crate) fn signing_key(
+    algorithm: Algorithm,
+    private: &PrivateMaterial,
+) -> Result<Box<dyn SigningKey>, Error> {
     let key = match (algorithm.key_type(), private) {
-        (KeyType::Hmac, PrivateMaterial::HmacSecret(secret)) => Key::Hmac(PKey::hmac(secret.expose()).map_err(ossl)?),
-        (KeyType::Hmac, _) | (_, PrivateMaterial::HmacSecret(_)) => return Err(wrong_material(algorithm)),
+        (KeyType::Hmac, PrivateMaterial::HmacSecret(secret)) => {
+            Key::Hmac(PKey::hmac(secret.expose()).map_err(ossl)?)
+        }
+        (KeyType::Hmac, _) | (_, PrivateMaterial::HmacSecret(_)) => {
+            return Err(wrong_material(algorithm));
+        }
         (_, PrivateMaterial::Pkcs8(der)) => {
-            let pkey = PKey::private_key_from_pkcs8(der.expose()).map_err(|_| wrong_material(algorithm))?;
+            let pkey = PKey::private_key_from_pkcs8(der.expose())
+                .map_err(|_| wrong_material(algorithm))?;
             let info = public_key_info(&pkey)?;
             if !fits(algorithm, &info) {
                 return Err(wrong_material(algorithm));
             }
             let coordinate_len = info.curve.map_or(0, Curve::coordinate_len);
-            Key::Asymmetric { pkey, coordinate_len }
+            Key::Asymmetric {
+                pkey,
+                coordinate_len,
+            }
         }
     };
     Ok(Box::new(OpenSslSigningKey { algorithm, key }))
 }
 
 enum Check {
-    Public { pkey: PKey<Public>, coordinate_len: usize },
+    Public {
+        pkey: PKey<Public>,
+        coordinate_len: usize,
+    },
     /// The HMAC key bytes, kept to recompute the tag.
     Hmac(PKey<Private>),
 }
@@ -263,7 +329,10 @@ impl OpenSslVerifyingKey {
                 let expected = signer.sign_oneshot_to_vec(message).map_err(ossl)?;
                 Ok(expected.len() == signature.len() && openssl::memcmp::eq(&expected, signature))
             }
-            Check::Public { pkey, coordinate_len } => {
+            Check::Public {
+                pkey,
+                coordinate_len,
+            } => {
                 let der_signature;
                 let signature = if algorithm.key_type() == KeyType::Ec {
                     if signature.len() != 2 * coordinate_len {
@@ -301,17 +370,28 @@ impl VerifyingKey for OpenSslVerifyingKey {
     }
 }
 
-pub(crate) fn verifying_key(algorithm: Algorithm, material: VerifyingMaterial<'_>) -> Result<Box<dyn VerifyingKey>, Error> {
+pub(crate) fn verifying_key(
+    algorithm: Algorithm,
+    material: VerifyingMaterial<'_>,
+) -> Result<Box<dyn VerifyingKey>, Error> {
     let check = match (algorithm.key_type(), material) {
-        (KeyType::Hmac, VerifyingMaterial::HmacSecret(secret)) => Check::Hmac(PKey::hmac(secret).map_err(ossl)?),
-        (KeyType::Hmac, _) | (_, VerifyingMaterial::HmacSecret(_)) => return Err(wrong_material(algorithm)),
+        (KeyType::Hmac, VerifyingMaterial::HmacSecret(secret)) => {
+            Check::Hmac(PKey::hmac(secret).map_err(ossl)?)
+        }
+        (KeyType::Hmac, _) | (_, VerifyingMaterial::HmacSecret(_)) => {
+            return Err(wrong_material(algorithm));
+        }
         (_, VerifyingMaterial::PublicKey(spki)) => {
-            let pkey = PKey::public_key_from_der(spki).map_err(|_| Error::malformed("not a supported public key"))?;
+            let pkey = PKey::public_key_from_der(spki)
+                .map_err(|_| Error::malformed("not a supported public key"))?;
             let info = public_key_info(&pkey)?;
             if !fits(algorithm, &info) {
                 return Err(wrong_material(algorithm));
             }
-            Check::Public { pkey, coordinate_len: info.curve.map_or(0, Curve::coordinate_len) }
+            Check::Public {
+                pkey,
+                coordinate_len: info.curve.map_or(0, Curve::coordinate_len),
+            }
         }
     };
     Ok(Box::new(OpenSslVerifyingKey { algorithm, check }))

@@ -37,7 +37,9 @@ pub(crate) fn self_signed(
     builder.set_not_before(&not_before).map_err(ossl)?;
     builder.set_not_after(&not_after).map_err(ossl)?;
     builder.set_pubkey(pkey).map_err(ossl)?;
-    builder.sign(pkey, certificate_digest(algorithm)).map_err(ossl)?;
+    builder
+        .sign(pkey, certificate_digest(algorithm))
+        .map_err(ossl)?;
     builder.build().to_der().map_err(ossl)
 }
 
@@ -55,10 +57,14 @@ pub(crate) fn parse_certificate(der: &[u8]) -> Result<CertificateFields, Error> 
     let cert = X509::from_der(der).map_err(|_| Error::malformed("not an X.509 certificate"))?;
     // d2i ignores trailing bytes; a certificate with any is not the DER we were given.
     if cert.to_der().map_err(ossl)? != der {
-        return Err(Error::malformed("trailing or non-canonical data in the certificate"));
+        return Err(Error::malformed(
+            "trailing or non-canonical data in the certificate",
+        ));
     }
     let serial = cert.serial_number().to_bn().map_err(ossl)?.to_vec();
-    let public = cert.public_key().map_err(|_| Error::malformed("unsupported certificate key"))?;
+    let public = cert
+        .public_key()
+        .map_err(|_| Error::malformed("unsupported certificate key"))?;
     Ok(CertificateFields {
         der: der.to_vec(),
         subject: rdns(cert.subject_name()),

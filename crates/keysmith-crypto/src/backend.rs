@@ -50,6 +50,13 @@ pub struct PublicKeyInfo {
     pub components: PublicKeyComponents,
 }
 
+impl PublicKeyInfo {
+    /// The SPKI as PEM (`BEGIN PUBLIC KEY`, `\n` line ends): FusionAuth's `publicKey`.
+    pub fn to_pem(&self) -> String {
+        crate::pem::encode("PUBLIC KEY", &self.spki_der, crate::pem::LineEnding::Lf)
+    }
+}
+
 /// What a backend learned from a private key.
 #[derive(Debug)]
 pub struct PrivateKeyInfo {
@@ -87,6 +94,13 @@ pub struct CertificateFields {
     pub not_after: i64,
     /// The certified public key.
     pub public_key: PublicKeyInfo,
+}
+
+impl CertificateFields {
+    /// The certificate as PEM with `\n` line ends: FusionAuth's `certificate`.
+    pub fn to_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.der, crate::pem::LineEnding::Lf)
+    }
 }
 
 /// What a self-signed certificate says besides its key (FusionAuth's form).

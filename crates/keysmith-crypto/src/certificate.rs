@@ -59,7 +59,14 @@ pub fn create_with_certificate(
     algorithm: keysmith_model::Algorithm,
     length: Option<u32>,
     params: &CertificateParams<'_>,
-) -> Result<(crate::GeneratedKey, CertificateFields, CertificateInformation), Error> {
+) -> Result<
+    (
+        crate::GeneratedKey,
+        CertificateFields,
+        CertificateInformation,
+    ),
+    Error,
+> {
     let (key, der) = backend.generate_with_certificate(algorithm, length, params)?;
     let fields = backend.parse_certificate(&der)?;
     let info = information(backend, &fields)?;
@@ -84,7 +91,11 @@ pub fn add_years(unix: i64, years: u32) -> i64 {
     let secs_of_day = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let y2 = y + i64::from(years);
-    let d2 = if m == 2 && d == 29 && !is_leap(y2) { 28 } else { d };
+    let d2 = if m == 2 && d == 29 && !is_leap(y2) {
+        28
+    } else {
+        d
+    };
     days_from_civil(y2, m, d2) * 86_400 + secs_of_day
 }
 

@@ -82,7 +82,9 @@ pub fn read_tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), Error> {
         if n == 0 || n > 4 || rest.len() < n || rest[0] == 0 {
             return Err(bad());
         }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         if len < 0x80 {
             return Err(bad());
         }
@@ -105,13 +107,15 @@ pub fn expect_only(input: &[u8], tag: u8) -> Result<&[u8], Error> {
 
 /// Wraps a PKCS#1 `RSAPublicKey` in a SubjectPublicKeyInfo with the rsaEncryption algorithm.
 pub fn rsa_spki_from_pkcs1(pkcs1: &[u8]) -> Vec<u8> {
-    let algorithm = constructed(TAG_SEQUENCE, &[&tlv(TAG_OID, OID_RSA_ENCRYPTION), &tlv(TAG_NULL, &[])]);
+    let algorithm = constructed(
+        TAG_SEQUENCE,
+        &[&tlv(TAG_OID, OID_RSA_ENCRYPTION), &tlv(TAG_NULL, &[])],
+    );
     let mut bits = Vec::with_capacity(pkcs1.len() + 1);
     bits.push(0); // no unused bits
     bits.extend_from_slice(pkcs1);
     constructed(TAG_SEQUENCE, &[&algorithm, &tlv(TAG_BIT_STRING, &bits)])
 }
-
 
 /// The dotted form of an OID's content bytes (`2.5.4.3`); `None` if they are not a valid OID.
 pub fn oid_to_dotted(content: &[u8]) -> Option<String> {
@@ -133,7 +137,13 @@ pub fn oid_to_dotted(content: &[u8]) -> Option<String> {
         return None;
     }
     let first = arcs[0];
-    let (a, b) = if first < 40 { (0, first) } else if first < 80 { (1, first - 40) } else { (2, first - 80) };
+    let (a, b) = if first < 40 {
+        (0, first)
+    } else if first < 80 {
+        (1, first - 40)
+    } else {
+        (2, first - 80)
+    };
     let mut out = format!("{a}.{b}");
     for arc in &arcs[1..] {
         out.push('.');
@@ -162,7 +172,10 @@ pub fn rsa_public_components(pkcs1: &[u8]) -> Result<(Vec<u8>, Vec<u8>), Error> 
     if n.first().is_some_and(|b| b & 0x80 != 0) || e.first().is_some_and(|b| b & 0x80 != 0) {
         return Err(Error::malformed("negative RSA public key value"));
     }
-    Ok((strip_leading_zeros(n).to_vec(), strip_leading_zeros(e).to_vec()))
+    Ok((
+        strip_leading_zeros(n).to_vec(),
+        strip_leading_zeros(e).to_vec(),
+    ))
 }
 
 /// The modulus size of an RSA private key given as PKCS#1 or as PKCS#8 (rsaEncryption), read
@@ -196,7 +209,10 @@ mod tests {
 
     #[test]
     fn integers_stay_positive_and_minimal() {
-        assert_eq!(unsigned_integer(&[0x78, 0x0e]), vec![0x02, 0x02, 0x78, 0x0e]);
+        assert_eq!(
+            unsigned_integer(&[0x78, 0x0e]),
+            vec![0x02, 0x02, 0x78, 0x0e]
+        );
         assert_eq!(unsigned_integer(&[0x80]), vec![0x02, 0x02, 0x00, 0x80]);
         assert_eq!(unsigned_integer(&[0, 0, 0x01]), vec![0x02, 0x01, 0x01]);
         assert_eq!(unsigned_integer(&[]), vec![0x02, 0x01, 0x00]);
@@ -204,9 +220,18 @@ mod tests {
 
     #[test]
     fn oids_print_dotted() {
-        assert_eq!(oid_to_dotted(&[0x55, 0x04, 0x03]).as_deref(), Some("2.5.4.3"));
-        assert_eq!(oid_to_dotted(OID_RSA_ENCRYPTION).as_deref(), Some("1.2.840.113549.1.1.1"));
-        assert_eq!(oid_to_dotted(&[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19]).as_deref(), Some("0.9.2342.19200300.100.1.25"));
+        assert_eq!(
+            oid_to_dotted(&[0x55, 0x04, 0x03]).as_deref(),
+            Some("2.5.4.3")
+        );
+        assert_eq!(
+            oid_to_dotted(OID_RSA_ENCRYPTION).as_deref(),
+            Some("1.2.840.113549.1.1.1")
+        );
+        assert_eq!(
+            oid_to_dotted(&[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19]).as_deref(),
+            Some("0.9.2342.19200300.100.1.25")
+        );
         assert_eq!(oid_to_dotted(&[0x55, 0x84]), None);
         assert_eq!(oid_to_dotted(&[]), None);
     }

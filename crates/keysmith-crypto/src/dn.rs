@@ -119,13 +119,19 @@ mod tests {
         let rdns = vec![
             vec![text("2.5.4.6", "US")],
             vec![text("2.5.4.10", "Acme, Inc.")],
-            vec![text("2.5.4.3", "acme.com"), text("1.2.840.113549.1.9.1", "a@acme.com")],
+            vec![
+                text("2.5.4.3", "acme.com"),
+                text("1.2.840.113549.1.9.1", "a@acme.com"),
+            ],
         ];
         assert_eq!(
             format_rfc4514(&rdns),
             "CN=acme.com+emailAddress=a@acme.com,O=Acme\\, Inc.,C=US"
         );
-        assert_eq!(format_rfc4514(&[vec![text("2.5.4.3", " #x ")]]), "CN=\\ #x\\ ");
+        assert_eq!(
+            format_rfc4514(&[vec![text("2.5.4.3", " #x ")]]),
+            "CN=\\ #x\\ "
+        );
         assert_eq!(format_rfc4514(&[vec![text("2.5.4.3", "#x")]]), "CN=\\#x");
         assert_eq!(format_rfc4514(&[vec![text("1.2.3.4", "v")]]), "1.2.3.4=v");
         assert_eq!(format_rfc4514(&[]), "");

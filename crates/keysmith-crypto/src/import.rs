@@ -4,8 +4,8 @@
 //! Errors come back in FusionAuth's shape with the request's field paths (`key.privateKey`,
 //! ...), and never quote the input.
 
-use keysmith_model::{RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS};
 use keysmith_model::{Algorithm, Errors, KeyType, PrivateMaterial, Reason, SecretBytes};
+use keysmith_model::{RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS};
 
 use crate::backend::{
     CertificateFields, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, PublicKeyInfo,
@@ -58,10 +58,15 @@ const F_PRIVATE_KEY: &str = "key.privateKey";
 const F_SECRET: &str = "key.secret";
 
 /// Applies the import rules. Every problem found is reported at once.
-pub fn import(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
+pub fn import(
+    backend: &dyn KeyBackend,
+    input: &ImportInput<'_>,
+) -> Result<ImportedMaterial, Errors> {
     let present = |v: Option<&str>| v.is_some_and(|t| !t.trim().is_empty());
     let wants_hmac = input.key_type == Some(KeyType::Hmac)
-        || input.algorithm.is_some_and(|a| a.key_type() == KeyType::Hmac)
+        || input
+            .algorithm
+            .is_some_and(|a| a.key_type() == KeyType::Hmac)
         || (present(input.secret)
             && !present(input.certificate)
             && !present(input.public_key)
@@ -85,16 +90,28 @@ fn import_hmac(input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
         }
     }
     if input.key_type.is_some_and(|t| t != KeyType::Hmac) {
-        errors.add_field(F_TYPE, Reason::Mismatch, "An HMAC algorithm needs the HMAC key type.");
+        errors.add_field(
+            F_TYPE,
+            Reason::Mismatch,
+            "An HMAC algorithm needs the HMAC key type.",
+        );
     }
     let algorithm = input.algorithm.unwrap_or(Algorithm::HS256);
     if algorithm.key_type() != KeyType::Hmac {
-        errors.add_field(F_ALGORITHM, Reason::Mismatch, "HMAC keys take HS256, HS384 or HS512.");
+        errors.add_field(
+            F_ALGORITHM,
+            Reason::Mismatch,
+            "HMAC keys take HS256, HS384 or HS512.",
+        );
     }
     let secret = input.secret.unwrap_or_default();
     let min = algorithm.hmac_secret_len().unwrap_or(32);
     if secret.is_empty() {
-        errors.add_field(F_SECRET, Reason::Blank, "A secret is required to import an HMAC key.");
+        errors.add_field(
+            F_SECRET,
+            Reason::Blank,
+            "A secret is required to import an HMAC key.",
+        );
     } else if secret.len() < min {
         errors.add_field(
             F_SECRET,
@@ -102,7 +119,11 @@ fn import_hmac(input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
             format!("The secret must be at least {min} bytes for {algorithm}."),
         );
     } else if secret.len() > MAX_MATERIAL_LEN {
-        errors.add_field(F_SECRET, Reason::TooLong, format!("The secret is longer than {MAX_MATERIAL_LEN} bytes."));
+        errors.add_field(
+            F_SECRET,
+            Reason::TooLong,
+            format!("The secret is longer than {MAX_MATERIAL_LEN} bytes."),
+        );
     }
     errors.into_result(())?;
     Ok(ImportedMaterial {
@@ -111,14 +132,23 @@ fn import_hmac(input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
         length: None,
         public_key: None,
         certificate: None,
-        private: Some(PrivateMaterial::HmacSecret(SecretBytes::new(secret.as_bytes().to_vec()))),
+        private: Some(PrivateMaterial::HmacSecret(SecretBytes::new(
+            secret.as_bytes().to_vec(),
+        ))),
     })
 }
 
-fn import_asymmetric(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Result<ImportedMaterial, Errors> {
+fn import_asymmetric(
+    backend: &dyn KeyBackend,
+    input: &ImportInput<'_>,
+) -> Result<ImportedMaterial, Errors> {
     let mut errors = Errors::new();
     if input.secret.is_some_and(|t| !t.trim().is_empty()) {
-        errors.add_field(F_SECRET, Reason::NotAllowed, "Only HMAC keys take a secret.");
+        errors.add_field(
+            F_SECRET,
+            Reason::NotAllowed,
+            "Only HMAC keys take a secret.",
+        );
     }
     let certificate = parse_field(&mut errors, F_CERTIFICATE, input.certificate, |text| {
         decode_certificate(backend, text)
@@ -145,7 +175,11 @@ fn import_asymmetric(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Resul
     if let (Some(cert_key), Some(public)) = (from_certificate, &public)
         && cert_key.components != public.components
     {
-        errors.add_field(F_PUBLIC_KEY, Reason::Mismatch, "The public key is not the certificate's key.");
+        errors.add_field(
+            F_PUBLIC_KEY,
+            Reason::Mismatch,
+            "The public key is not the certificate's key.",
+        );
     }
     if let Some(private) = &private {
         let given = from_certificate.or(public.as_ref());
@@ -171,11 +205,19 @@ fn import_asymmetric(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Resul
         errors.add_field(
             F_TYPE,
             Reason::Mismatch,
-            format!("The key material is {}, not {declared}.", effective.key_type),
+            format!(
+                "The key material is {}, not {declared}.",
+                effective.key_type
+            ),
         );
     }
     let algorithm = match input.algorithm {
-        Some(alg) if alg.key_type() == effective.key_type && (alg.curve().is_none() || alg.curve() == effective.curve) => Some(alg),
+        Some(alg)
+            if alg.key_type() == effective.key_type
+                && (alg.curve().is_none() || alg.curve() == effective.curve) =>
+        {
+            Some(alg)
+        }
         Some(alg) => {
             errors.add_field(
                 F_ALGORITHM,
@@ -190,7 +232,9 @@ fn import_asymmetric(backend: &dyn KeyBackend, input: &ImportInput<'_>) -> Resul
         check_rsa_size(&mut errors, &effective, private.is_some());
     }
     errors.into_result(())?;
-    let algorithm = algorithm.ok_or_else(|| Errors::field(F_ALGORITHM, Reason::Invalid, "No algorithm fits this key."))?;
+    let algorithm = algorithm.ok_or_else(|| {
+        Errors::field(F_ALGORITHM, Reason::Invalid, "No algorithm fits this key.")
+    })?;
     Ok(ImportedMaterial {
         algorithm,
         key_type: effective.key_type,
@@ -236,7 +280,11 @@ fn parse_field<T>(
         return None;
     }
     if text.len() > MAX_MATERIAL_LEN {
-        errors.add_field(field, Reason::TooLong, format!("{field} is longer than {MAX_MATERIAL_LEN} bytes."));
+        errors.add_field(
+            field,
+            Reason::TooLong,
+            format!("{field} is longer than {MAX_MATERIAL_LEN} bytes."),
+        );
         return None;
     }
     match parse(text) {
@@ -256,18 +304,28 @@ fn parse_field<T>(
 /// parsed" so that no library text (which might echo input) reaches a response.
 fn describe(field: &str, err: &Error) -> String {
     match err {
-        Error::Malformed(m) | Error::Rejected(m) | Error::Mismatch(m) => format!("{field} is not acceptable: {m}."),
-        Error::Unsupported { backend, what } => format!("{field}: the {backend} backend does not support {what}."),
+        Error::Malformed(m) | Error::Rejected(m) | Error::Mismatch(m) => {
+            format!("{field} is not acceptable: {m}.")
+        }
+        Error::Unsupported { backend, what } => {
+            format!("{field}: the {backend} backend does not support {what}.")
+        }
         _ => format!("{field} could not be parsed."),
     }
 }
 
 /// Decodes a certificate given as PEM (`CERTIFICATE`) or as bare base64 DER.
-pub fn decode_certificate(backend: &dyn KeyBackend, text: &str) -> Result<CertificateFields, Error> {
+pub fn decode_certificate(
+    backend: &dyn KeyBackend,
+    text: &str,
+) -> Result<CertificateFields, Error> {
     let der = if pem::looks_like_pem(text) {
         let block = pem::decode(text)?;
         if block.label != "CERTIFICATE" {
-            return Err(Error::rejected(format!("expected a CERTIFICATE, got {}", block.label)));
+            return Err(Error::rejected(format!(
+                "expected a CERTIFICATE, got {}",
+                block.label
+            )));
         }
         block.contents
     } else {
@@ -285,7 +343,9 @@ pub fn decode_public_key(backend: &dyn KeyBackend, text: &str) -> Result<PublicK
             let info = backend.parse_public_key(&der::rsa_spki_from_pkcs1(&block.contents))?;
             Ok(info)
         }
-        other => Err(Error::rejected(format!("expected a PUBLIC KEY, got {other}"))),
+        other => Err(Error::rejected(format!(
+            "expected a PUBLIC KEY, got {other}"
+        ))),
     }
 }
 
@@ -303,9 +363,15 @@ pub fn decode_private_key(backend: &dyn KeyBackend, text: &str) -> Result<Privat
         "RSA PRIVATE KEY" => PrivateKeyFormat::Pkcs1Rsa,
         "EC PRIVATE KEY" => PrivateKeyFormat::Sec1Ec,
         "ENCRYPTED PRIVATE KEY" => {
-            return Err(Error::rejected("encrypted private keys are not supported: import the key decrypted"));
+            return Err(Error::rejected(
+                "encrypted private keys are not supported: import the key decrypted",
+            ));
         }
-        other => return Err(Error::rejected(format!("expected a private key, got {other}"))),
+        other => {
+            return Err(Error::rejected(format!(
+                "expected a private key, got {other}"
+            )));
+        }
     };
     let info = backend.parse_private_key(&block.contents, format)?;
     let expected = match format {
@@ -314,7 +380,10 @@ pub fn decode_private_key(backend: &dyn KeyBackend, text: &str) -> Result<Privat
         PrivateKeyFormat::Pkcs8 => None,
     };
     if expected.is_some_and(|t| t != info.public.key_type) {
-        return Err(Error::Mismatch(format!("the PEM label {} does not match the key inside", block.label)));
+        return Err(Error::Mismatch(format!(
+            "the PEM label {} does not match the key inside",
+            block.label
+        )));
     }
     Ok(info)
 }

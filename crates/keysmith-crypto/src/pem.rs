@@ -46,7 +46,11 @@ pub fn decode(text: &str) -> Result<Pem, Error> {
         .find(DASHES)
         .ok_or_else(|| Error::malformed("unterminated PEM BEGIN line"))?;
     let label = &after_begin[..label_end];
-    if label.len() > 64 || !label.chars().all(|c| c.is_ascii_uppercase() || c == ' ' || c.is_ascii_digit()) {
+    if label.len() > 64
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c == ' ' || c.is_ascii_digit())
+    {
         return Err(Error::malformed("invalid PEM label"));
     }
     let body_and_rest = &after_begin[label_end + DASHES.len()..];
@@ -57,14 +61,18 @@ pub fn decode(text: &str) -> Result<Pem, Error> {
     let body = &body_and_rest[..body_end];
     let rest = &body_and_rest[body_end + end_line.len()..];
     if rest.contains(BEGIN) {
-        return Err(Error::malformed("expected one PEM block, found more than one"));
+        return Err(Error::malformed(
+            "expected one PEM block, found more than one",
+        ));
     }
     if !rest.trim().is_empty() {
         return Err(Error::malformed("unexpected text after the PEM END line"));
     }
     if body.contains(':') {
         if body.contains("ENCRYPTED") {
-            return Err(Error::rejected("encrypted PEM is not supported: import the key decrypted"));
+            return Err(Error::rejected(
+                "encrypted PEM is not supported: import the key decrypted",
+            ));
         }
         return Err(Error::malformed("PEM headers are not supported"));
     }

@@ -321,9 +321,7 @@ impl Algorithm {
             (KeyType::Ec, Some(Curve::P256)) => Some(Algorithm::ES256),
             (KeyType::Ec, Some(Curve::P384)) => Some(Algorithm::ES384),
             (KeyType::Ec, Some(Curve::P521)) => Some(Algorithm::ES512),
-            (KeyType::Okp, Some(Curve::Ed25519)) | (KeyType::Okp, None) => {
-                Some(Algorithm::Ed25519)
-            }
+            (KeyType::Okp, Some(Curve::Ed25519)) | (KeyType::Okp, None) => Some(Algorithm::Ed25519),
             (KeyType::Hmac, _) => Some(Algorithm::HS256),
             _ => None,
         }
@@ -394,7 +392,12 @@ mod tests {
     #[test]
     fn default_algorithm_matches_key_type() {
         for t in KeyType::ALL {
-            for curve in [None, Some(Curve::P256), Some(Curve::P384), Some(Curve::P521)] {
+            for curve in [
+                None,
+                Some(Curve::P256),
+                Some(Curve::P384),
+                Some(Curve::P521),
+            ] {
                 if let Some(alg) = Algorithm::default_for(t, curve) {
                     assert_eq!(alg.key_type(), t);
                 }

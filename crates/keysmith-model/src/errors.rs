@@ -108,7 +108,11 @@ impl Errors {
 
     /// `Ok(value)` when empty, otherwise `Err(self)`.
     pub fn into_result<T>(self, value: T) -> Result<T, Errors> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 
     /// Every code, field errors first (in field order), then general errors.
@@ -124,7 +128,11 @@ impl Errors {
 
 impl fmt::Display for Errors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let details = self.field_errors.values().flatten().chain(&self.general_errors);
+        let details = self
+            .field_errors
+            .values()
+            .flatten()
+            .chain(&self.general_errors);
         for (i, detail) in details.enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
@@ -146,9 +154,18 @@ mod tests {
         let mut errors = Errors::field("key.name", Reason::Blank, "The name is required.");
         errors.add_field("key.length", Reason::Invalid, "Bad length.");
         let json = serde_json::to_value(&errors).unwrap();
-        assert_eq!(json["fieldErrors"]["key.name"][0]["code"], "[blank]key.name");
-        assert_eq!(json["fieldErrors"]["key.length"][0]["code"], "[invalid]key.length");
+        assert_eq!(
+            json["fieldErrors"]["key.name"][0]["code"],
+            "[blank]key.name"
+        );
+        assert_eq!(
+            json["fieldErrors"]["key.length"][0]["code"],
+            "[invalid]key.length"
+        );
         assert_eq!(json["generalErrors"], serde_json::json!([]));
-        assert_eq!(errors.codes(), vec!["[invalid]key.length", "[blank]key.name"]);
+        assert_eq!(
+            errors.codes(),
+            vec!["[invalid]key.length", "[blank]key.name"]
+        );
     }
 }

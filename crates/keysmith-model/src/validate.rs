@@ -140,7 +140,11 @@ pub fn required_text(
 ) -> Option<String> {
     match value.map(str::trim) {
         None | Some("") => {
-            errors.add_field(field, Reason::Blank, format!("A value for {field} is required."));
+            errors.add_field(
+                field,
+                Reason::Blank,
+                format!("A value for {field} is required."),
+            );
             None
         }
         Some(text) => printable(errors, field, text, max),
@@ -224,17 +228,27 @@ mod tests {
         let err = generate_spec(Some("XX999"), None, Some("  "), Some("a\u{0}b")).unwrap_err();
         assert_eq!(
             err.codes(),
-            vec!["[invalid]key.algorithm", "[invalid]key.issuer", "[blank]key.name"]
+            vec![
+                "[invalid]key.algorithm",
+                "[invalid]key.issuer",
+                "[blank]key.name"
+            ]
         );
         let long = "n".repeat(MAX_NAME_LENGTH + 1);
         let err = generate_spec(None, None, Some(&long), None).unwrap_err();
-        assert_eq!(err.codes(), vec!["[blank]key.algorithm", "[tooLong]key.name"]);
+        assert_eq!(
+            err.codes(),
+            vec!["[blank]key.algorithm", "[tooLong]key.name"]
+        );
     }
 
     #[test]
     fn kid_rules() {
         let mut errors = Errors::new();
-        assert_eq!(kid_field(&mut errors, "key.kid", Some("abc-123_X")), Some("abc-123_X".into()));
+        assert_eq!(
+            kid_field(&mut errors, "key.kid", Some("abc-123_X")),
+            Some("abc-123_X".into())
+        );
         assert_eq!(kid_field(&mut errors, "key.kid", None), None);
         assert!(errors.is_empty());
         assert_eq!(kid_field(&mut errors, "key.kid", Some("a b")), None);

@@ -106,11 +106,17 @@ pub fn select_backend(configured: Option<&str>) -> Result<SelectedBackend, Selec
     let compiled = compiled_backends();
     let error = |requested: &str| SelectBackendError {
         requested: requested.to_owned(),
-        available: compiled.iter().map(|k| k.config_name()).collect::<Vec<_>>().join(", "),
+        available: compiled
+            .iter()
+            .map(|k| k.config_name())
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     let (kind, reason) = match configured.map(str::trim).filter(|s| !s.is_empty()) {
         Some(name) => {
-            let kind = BackendKind::from_config_name(name).filter(|k| k.is_compiled()).ok_or_else(|| error(name))?;
+            let kind = BackendKind::from_config_name(name)
+                .filter(|k| k.is_compiled())
+                .ok_or_else(|| error(name))?;
             (kind, "configured")
         }
         None => match compiled {
@@ -119,8 +125,14 @@ pub fn select_backend(configured: Option<&str>) -> Result<SelectedBackend, Selec
             [] => return Err(error("any")),
         },
     };
-    let backend = kind.instantiate().ok_or_else(|| error(kind.config_name()))?;
-    Ok(SelectedBackend { backend, kind, reason })
+    let backend = kind
+        .instantiate()
+        .ok_or_else(|| error(kind.config_name()))?;
+    Ok(SelectedBackend {
+        backend,
+        kind,
+        reason,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,78 @@
+//! The conformance suite, once per backend (`aws_lc::...`, `openssl::...`), and interop.
+
+use keysmith_crypto::KeyBackend;
+use keysmith_crypto_aws_lc::AwsLcBackend;
+use keysmith_crypto_openssl::OpenSslBackend;
+use keysmith_tests::conformance as suite;
+
+macro_rules! conformance_suite {
+    ($module:ident, $backend:expr) => {
+        mod $module {
+            use super::*;
+
+            fn backend() -> Box<dyn KeyBackend> {
+                Box::new($backend)
+            }
+
+            #[test]
+            fn every_algorithm_end_to_end() {
+                suite::every_algorithm_end_to_end(&*backend());
+            }
+
+            #[test]
+            fn rsa_lengths() {
+                suite::rsa_lengths(&*backend());
+            }
+
+            #[test]
+            fn imports_every_form() {
+                suite::imports_every_form(&*backend());
+            }
+
+            #[test]
+            fn rejects_bad_material() {
+                suite::rejects_bad_material(&*backend());
+            }
+
+            #[test]
+            fn fusionauth_documented_certificate() {
+                suite::fusionauth_documented_certificate(&*backend());
+            }
+
+            #[test]
+            fn openssl_cli_accepts_everything() {
+                suite::openssl_cli_accepts_everything(&*backend());
+            }
+
+            #[test]
+            fn hostile_input_never_panics() {
+                suite::hostile_input_never_panics(&*backend());
+            }
+
+            #[test]
+            fn no_key_material_in_debug_or_errors() {
+                suite::no_key_material_in_debug_or_errors(&*backend());
+            }
+        }
+    };
+}
+
+conformance_suite!(aws_lc, AwsLcBackend::new());
+conformance_suite!(openssl, OpenSslBackend::new());
+
+#[test]
+fn interop_aws_lc_to_openssl() {
+    suite::interop(&AwsLcBackend::new(), &OpenSslBackend::new());
+}
+
+#[test]
+fn interop_openssl_to_aws_lc() {
+    suite::interop(&OpenSslBackend::new(), &AwsLcBackend::new());
+}
+
+#[test]
+fn backends_report_their_names() {
+    assert_eq!(AwsLcBackend::new().name(), "aws-lc-rs");
+    assert_eq!(OpenSslBackend::new().name(), "openssl");
+    assert!(!OpenSslBackend::new().is_fips());
+}
