@@ -81,7 +81,9 @@ impl KeyBackend for OpenSslBackend {
     ) -> Result<Vec<u8>, Error> {
         let pkey = openssl::pkey::PKey::private_key_from_pkcs8(private_key.expose())
             .map_err(|_| Error::malformed("not a PKCS#8 private key"))?;
-        x509::self_signed(algorithm, &pkey, params)
+        x509::self_signed(algorithm, &pkey, params)?
+            .to_der()
+            .map_err(ossl)
     }
 
     fn generate_with_certificate(
@@ -89,11 +91,17 @@ impl KeyBackend for OpenSslBackend {
         algorithm: Algorithm,
         length: Option<u32>,
         params: &CertificateParams<'_>,
-    ) -> Result<(GeneratedKey, Vec<u8>), Error> {
+    ) -> Result<(GeneratedKey, CertificateFields), Error> {
         let (generated, pkey) = keys::generate(algorithm, length)?;
         let pkey = pkey.ok_or_else(|| Error::rejected("HMAC keys have no certificate"))?;
+        let public = generated
+            .public
+            .clone()
+            .ok_or_else(|| Error::rejected("no public key"))?;
         let certificate = x509::self_signed(algorithm, &pkey, params)?;
-        Ok((generated, certificate))
+        let der = certificate.to_der().map_err(ossl)?;
+        let fields = x509::fields(&certificate, der, public)?;
+        Ok((generated, fields))
     }
 
     fn parse_private_key(

@@ -2,22 +2,22 @@
 
 use keysmith_crypto::der::{self, oid_to_dotted};
 use keysmith_crypto::dn::{Attribute, AttributeValue, Rdn};
-use keysmith_crypto::{CertificateFields, CertificateParams, Error};
+use keysmith_crypto::{CertificateFields, CertificateParams, Error, PublicKeyInfo};
 use keysmith_model::{Algorithm, KeyType};
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1ObjectRef, Asn1Time, Asn1TimeRef};
 use openssl::bn::BigNum;
 use openssl::nid::Nid;
 use openssl::pkey::{PKeyRef, Private};
-use openssl::x509::{X509, X509Builder, X509NameBuilder, X509NameRef};
+use openssl::x509::{X509, X509Builder, X509NameBuilder, X509NameRef, X509Ref};
 
-use crate::keys::{certificate_digest, parse_public_key};
+use crate::keys::{certificate_digest, public_key_info_with_spki};
 use crate::ossl;
 
 pub(crate) fn self_signed(
     algorithm: Algorithm,
     pkey: &PKeyRef<Private>,
     params: &CertificateParams<'_>,
-) -> Result<Vec<u8>, Error> {
+) -> Result<X509, Error> {
     if algorithm.key_type() == KeyType::Hmac {
         return Err(Error::rejected("HMAC keys have no certificate"));
     }
@@ -40,7 +40,7 @@ pub(crate) fn self_signed(
     builder
         .sign(pkey, certificate_digest(algorithm))
         .map_err(ossl)?;
-    builder.build().to_der().map_err(ossl)
+    Ok(builder.build())
 }
 
 fn asn1_time(unix: i64) -> Result<Asn1Time, Error> {
@@ -61,18 +61,30 @@ pub(crate) fn parse_certificate(der: &[u8]) -> Result<CertificateFields, Error> 
             "trailing or non-canonical data in the certificate",
         ));
     }
-    let serial = cert.serial_number().to_bn().map_err(ossl)?.to_vec();
-    let public = cert
+    let spki = der::certificate_spki(der)
+        .ok_or_else(|| Error::malformed("no public key in the certificate"))?;
+    let pkey = cert
         .public_key()
         .map_err(|_| Error::malformed("unsupported certificate key"))?;
+    let public = public_key_info_with_spki(&pkey, spki.to_vec())?;
+    fields(&cert, der.to_vec(), public)
+}
+
+/// The fields of a certificate whose DER and public key are already known.
+pub(crate) fn fields(
+    cert: &X509Ref,
+    der: Vec<u8>,
+    public_key: PublicKeyInfo,
+) -> Result<CertificateFields, Error> {
+    let serial = cert.serial_number().to_bn().map_err(ossl)?.to_vec();
     Ok(CertificateFields {
-        der: der.to_vec(),
+        der,
         subject: rdns(cert.subject_name()),
         issuer: rdns(cert.issuer_name()),
         serial: der::strip_leading_zeros(&serial).to_vec(),
         not_before: unix_seconds(cert.not_before())?,
         not_after: unix_seconds(cert.not_after())?,
-        public_key: parse_public_key(&public.public_key_to_der().map_err(ossl)?)?,
+        public_key,
     })
 }
 

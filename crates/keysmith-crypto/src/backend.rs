@@ -201,14 +201,16 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
         params: &CertificateParams<'_>,
     ) -> Result<Vec<u8>, Error>;
 
-    /// Generates a key and its self-signed certificate. Backends override this when they can
-    /// sign with the in-memory key rather than re-reading its PKCS#8 form.
+    /// Generates a key and its self-signed certificate, and returns the certificate's fields
+    /// (as [`KeyBackend::parse_certificate`] would). Backends override this when they can sign
+    /// with the in-memory key and read the fields from the certificate they just built, instead
+    /// of re-decoding both.
     fn generate_with_certificate(
         &self,
         algorithm: Algorithm,
         length: Option<u32>,
         params: &CertificateParams<'_>,
-    ) -> Result<(GeneratedKey, Vec<u8>), Error> {
+    ) -> Result<(GeneratedKey, CertificateFields), Error> {
         let key = self.generate(algorithm, length)?;
         let certificate = match &key.private {
             PrivateMaterial::Pkcs8(der) => self.self_signed_certificate(algorithm, der, params)?,
@@ -216,7 +218,8 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
                 return Err(Error::rejected("HMAC keys have no certificate"));
             }
         };
-        Ok((key, certificate))
+        let fields = self.parse_certificate(&certificate)?;
+        Ok((key, fields))
     }
 
     /// Parses a private key and derives its public half. Rejects keys of unknown types.

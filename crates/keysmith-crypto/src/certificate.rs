@@ -67,8 +67,7 @@ pub fn create_with_certificate(
     ),
     Error,
 > {
-    let (key, der) = backend.generate_with_certificate(algorithm, length, params)?;
-    let fields = backend.parse_certificate(&der)?;
+    let (key, fields) = backend.generate_with_certificate(algorithm, length, params)?;
     let info = information(backend, &fields)?;
     Ok((key, fields, info))
 }

@@ -202,6 +202,30 @@ pub fn rsa_private_modulus_bits(der: &[u8]) -> Option<u32> {
     }
 }
 
+/// The SubjectPublicKeyInfo TLV inside a DER certificate, found by walking the TBS structure
+/// (no decoding of the key itself); `None` if the structure is not a certificate.
+pub fn certificate_spki(certificate: &[u8]) -> Option<&[u8]> {
+    let cert = expect_only(certificate, TAG_SEQUENCE).ok()?;
+    let (tag, tbs, _) = read_tlv(cert).ok()?;
+    if tag != TAG_SEQUENCE {
+        return None;
+    }
+    let mut rest = tbs;
+    // [0] version (optional), serial, signature, issuer, validity, subject, then the SPKI.
+    if rest.first() == Some(&TAG_CONTEXT_0) {
+        rest = read_tlv(rest).ok()?.2;
+    }
+    for _ in 0..5 {
+        rest = read_tlv(rest).ok()?.2;
+    }
+    let (tag, content, _) = read_tlv(rest).ok()?;
+    if tag != TAG_SEQUENCE {
+        return None;
+    }
+    let header_len = rest.len() - content.len() - read_tlv(rest).ok()?.2.len();
+    Some(&rest[..header_len + content.len()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

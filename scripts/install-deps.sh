@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Keysmith builds and tests with, if they are missing:
+# the OpenSSL headers for the openssl backend, and the openssl command line the conformance
+# suite checks every artifact with.
+set -euo pipefail
+packages=(pkg-config libssl-dev openssl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages present: ${packages[*]}"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
