@@ -21,6 +21,7 @@
 mod algorithm;
 mod errors;
 mod key;
+pub mod search;
 mod secret;
 pub mod validate;
 

@@ -1,12 +1,19 @@
 //! Keysmith, the self-hosted key server: the library behind the `keysmith` binary.
 //!
-//! For now this crate chooses the crypto backend; the server, storage and API crates hang off
-//! it as they land.
+//! The binary only parses its command line and calls [`server::run`]; everything it does is
+//! here so that tests and other front ends can do the same.
+//!
+//! - [`backend`] chooses the crypto backend compiled in (by cargo features) and configured.
+//! - [`settings`] reads the built-in defaults, an optional file and `KEYSMITH_*` variables.
+//! - [`server`] opens the data file, sets up API keys and serves the HTTP API.
 //!
 //! # Crate features
 //! - `aws-lc` (default): the aws-lc-rs backend.
 //! - `openssl`: the OpenSSL 3 backend.
 //!
-//! At least one must be enabled. With both, configuration chooses (see [`select_backend`]).
+//! At least one must be enabled. With both, configuration chooses (see
+//! [`backend::select_backend`]).
 
 pub mod backend;
+pub mod server;
+pub mod settings;

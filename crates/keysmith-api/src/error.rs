@@ -1,0 +1,108 @@
+//! The one place that maps outcomes to HTTP status codes and wire error shapes.
+
+use actix_web::error::JsonPayloadError;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use keysmith_core::ServiceError;
+use keysmith_model::{Errors, Reason};
+
+/// Why a request failed, as the API reports it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400 with FusionAuth's Errors JSON.
+    #[error("bad request: {0}")]
+    BadRequest(Errors),
+    /// 401 with an empty body: no API key, or a wrong one.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 404 with an empty body.
+    #[error("not found")]
+    NotFound,
+    /// 500 with an empty body. The cause was logged where it happened.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    /// A JSON body that could not be read: FusionAuth's Errors JSON with a general error. The
+    /// message gives the position, never the content (which may be key material).
+    pub fn from_json_error(err: &JsonPayloadError) -> Self {
+        let message = match err {
+            JsonPayloadError::Overflow { limit }
+            | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                format!("The request body is larger than {limit} bytes.")
+            }
+            JsonPayloadError::Deserialize(e) | JsonPayloadError::Serialize(e) => {
+                let what = match e.classify() {
+                    serde_json::error::Category::Data => "does not have the expected shape",
+                    serde_json::error::Category::Eof => "ends too early",
+                    _ => "is not valid JSON",
+                };
+                format!(
+                    "The request body {what} (line {}, column {}).",
+                    e.line(),
+                    e.column()
+                )
+            }
+            JsonPayloadError::ContentType => "The request body must be JSON.".into(),
+            _ => "The request body could not be read.".into(),
+        };
+        ApiError::BadRequest(Errors::general(Reason::Invalid, "", message))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Invalid(errors) => ApiError::BadRequest(errors),
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Internal(cause) => internal(&*cause),
+            other => internal(&other),
+        }
+    }
+}
+
+impl From<Errors> for ApiError {
+    fn from(errors: Errors) -> Self {
+        ApiError::BadRequest(errors)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        internal(&err)
+    }
+}
+
+/// Logs the cause chain (inside the request's span, so under its request id) and hides it from
+/// the client. Causes are Keysmith's own error types, which never carry key material.
+fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut chain = cause.to_string();
+    let mut source = cause.source();
+    while let Some(next) = source {
+        chain.push_str(": ");
+        chain.push_str(&next.to_string());
+        source = next.source();
+    }
+    tracing::error!(error = %chain, "internal error");
+    ApiError::Internal
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::BadRequest(errors) => HttpResponse::BadRequest().json(errors),
+            other => HttpResponse::new(other.status_code()),
+        }
+    }
+}

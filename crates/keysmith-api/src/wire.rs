@@ -1,0 +1,105 @@
+//! Request and response bodies, exactly as FusionAuth's clients send and expect them.
+
+use keysmith_model::{Errors, Key, Reason};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `{"key": {...}}` in generate, import and update requests. Fields a request does not use
+/// are ignored, as FusionAuth ignores them.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct KeyRequest {
+    #[serde(default)]
+    pub key: Option<KeyFields>,
+}
+
+/// The fields of a key in a request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KeyFields {
+    pub algorithm: Option<String>,
+    pub name: Option<String>,
+    /// A number, or a string holding one (FusionAuth documents `length` as a String).
+    pub length: Option<Value>,
+    pub issuer: Option<String>,
+    pub kid: Option<String>,
+    pub certificate: Option<String>,
+    pub public_key: Option<String>,
+    pub private_key: Option<String>,
+    pub secret: Option<String>,
+    #[serde(rename = "type")]
+    pub key_type: Option<String>,
+}
+
+/// `{"search": {...}}` in `POST /api/key/search`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SearchRequestBody {
+    #[serde(default)]
+    pub search: Option<SearchFields>,
+}
+
+/// FusionAuth's key search criteria.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SearchFields {
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub key_type: Option<String>,
+    pub algorithm: Option<String>,
+    pub number_of_results: Option<Value>,
+    pub start_row: Option<Value>,
+    pub order_by: Option<String>,
+}
+
+/// `{"key": {...}}`.
+#[derive(Serialize)]
+pub(crate) struct KeyResponse<'a> {
+    pub key: &'a Key,
+}
+
+/// `{"keys": [...]}`.
+#[derive(Serialize)]
+pub(crate) struct KeysResponse<'a> {
+    pub keys: &'a [Key],
+}
+
+/// `{"keys": [...], "total": N}`.
+#[derive(Serialize)]
+pub(crate) struct SearchResponse<'a> {
+    pub keys: &'a [Key],
+    pub total: u64,
+}
+
+/// Reads an integer that may arrive as a JSON number or as a string.
+pub(crate) fn integer_field(
+    errors: &mut Errors,
+    field: &str,
+    value: Option<&Value>,
+) -> Option<i64> {
+    let parsed = match value? {
+        Value::Null => return None,
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) if s.trim().is_empty() => return None,
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    if parsed.is_none() {
+        errors.add_field(
+            field,
+            Reason::Invalid,
+            format!("{field} must be a whole number."),
+        );
+    }
+    parsed
+}
+
+/// An RSA length or curve length: a non-negative integer that fits in 32 bits.
+pub(crate) fn length_field(errors: &mut Errors, value: Option<&Value>) -> Option<u32> {
+    let number = integer_field(errors, "key.length", value)?;
+    match u32::try_from(number) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.add_field("key.length", Reason::Invalid, "key.length is out of range.");
+            None
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Keysmith's use cases, between the HTTP layer and storage.
+//!
+//! [`KeyService`] applies FusionAuth's semantics to keys: validation with FusionAuth's error
+//! codes, generation with FusionAuth's certificate conventions, import rules, unique names,
+//! rename-only updates and paged search. It knows no web framework and no storage engine: it
+//! holds an `Arc<dyn KeyBackend>` and an `Arc<dyn KeyStore>`.
+//!
+//! All methods block (crypto and durable writes); async callers run them on a blocking pool.
+//!
+//! # Crate features
+//! None.
+
+mod error;
+mod keys;
+
+pub use error::ServiceError;
+pub use keys::{GenerateRequest, ImportRequest, KeyService, SearchRequest, ServiceConfig};

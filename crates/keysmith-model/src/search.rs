@@ -1,0 +1,120 @@
+//! Key search: FusionAuth's search criteria, and how names match.
+
+use crate::algorithm::{Algorithm, KeyType};
+use crate::key::Key;
+
+/// The default page size, as FusionAuth's.
+pub const DEFAULT_NUMBER_OF_RESULTS: usize = 25;
+
+/// A field keys can be ordered by (FusionAuth's `orderBy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortField {
+    /// `name` (case-insensitive), the default.
+    #[default]
+    Name,
+    /// `insertInstant`: insertion order.
+    InsertInstant,
+    /// `id`.
+    Id,
+    /// `algorithm`.
+    Algorithm,
+    /// `type`.
+    Type,
+    /// `expiration` (`expirationInstant`; keys without one sort last).
+    Expiration,
+}
+
+impl SortField {
+    /// Parses FusionAuth's field name.
+    pub fn parse(field: &str) -> Option<Self> {
+        match field {
+            "name" => Some(SortField::Name),
+            "insertInstant" => Some(SortField::InsertInstant),
+            "id" => Some(SortField::Id),
+            "algorithm" => Some(SortField::Algorithm),
+            "type" => Some(SortField::Type),
+            "expiration" | "expirationInstant" => Some(SortField::Expiration),
+            _ => None,
+        }
+    }
+}
+
+/// A validated search.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Name pattern: case-insensitive, `*` matches any run of characters, and a pattern without
+    /// `*` matches names that contain it.
+    pub name: Option<String>,
+    /// Only keys of this type.
+    pub key_type: Option<KeyType>,
+    /// Only keys with this algorithm.
+    pub algorithm: Option<Algorithm>,
+    /// Sort field.
+    pub order_by: SortField,
+    /// Descending instead of ascending.
+    pub descending: bool,
+    /// Rows to skip.
+    pub start_row: usize,
+    /// Rows to return.
+    pub number_of_results: usize,
+}
+
+impl SearchQuery {
+    /// Whether `key` passes the filters.
+    pub fn matches(&self, key: &Key) -> bool {
+        self.key_type.is_none_or(|t| t == key.key_type)
+            && self.algorithm.is_none_or(|a| a == key.algorithm)
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|p| name_matches(p, &key.name))
+    }
+}
+
+/// FusionAuth's name matching: case-insensitive; `*` is a wildcard; no `*` means "contains".
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.to_lowercase();
+    let name = name.to_lowercase();
+    if !pattern.contains('*') {
+        return name.contains(&pattern);
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = parts.split_first().unwrap_or((&"", &[]));
+    let Some(mut remaining) = name.strip_prefix(first) else {
+        return false;
+    };
+    let (last, middle) = rest.split_last().unwrap_or((&"", &[]));
+    for part in middle {
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn wildcards_and_contains() {
+        assert!(name_matches("rsa", "My RSA key"));
+        assert!(name_matches("my*", "My RSA key"));
+        assert!(!name_matches("rsa*", "My RSA key"));
+        assert!(name_matches("*key", "My RSA key"));
+        assert!(name_matches("m*r*y", "My RSA key"));
+        assert!(name_matches("*", ""));
+        assert!(!name_matches("a*a", "a"));
+        assert!(name_matches("a*a", "aa"));
+    }
+
+    proptest! {
+        #[test]
+        fn a_name_matches_itself_and_star_matches_all(name in ".{0,40}") {
+            prop_assert!(name_matches(&name.replace('*', ""), &name.replace('*', "")));
+            prop_assert!(name_matches("*", &name));
+        }
+    }
+}

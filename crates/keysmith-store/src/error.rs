@@ -1,0 +1,72 @@
+//! The store's error type.
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique value is taken. Nothing was written.
+    #[error("a key with this {0} already exists")]
+    Duplicate(UniqueField),
+    /// The data file was written by a schema this build does not know. It was not modified.
+    #[error(
+        "the data file has schema version {found}, but this keysmith supports version {supported}; it was left untouched"
+    )]
+    UnknownSchemaVersion {
+        /// The version in the file.
+        found: u64,
+        /// The version this build reads and writes.
+        supported: u64,
+    },
+    /// The file exists but is not a Keysmith data file. It was not modified.
+    #[error("{0} is not a keysmith data file; it was left untouched")]
+    NotKeysmithData(String),
+    /// Another process has the data file open (a running server holds it).
+    #[error("the data file {0} is in use by another process (is a keysmith server running?)")]
+    Locked(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The storage engine failed (I/O, a full disk, ...).
+    #[error("storage failure")]
+    Engine(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Which unique value a [`StoreError::Duplicate`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UniqueField {
+    /// The key id.
+    Id,
+    /// The key name.
+    Name,
+    /// The kid.
+    Kid,
+}
+
+impl std::fmt::Display for UniqueField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UniqueField::Id => "id",
+            UniqueField::Name => "name",
+            UniqueField::Kid => "kid",
+        })
+    }
+}
+
+macro_rules! engine_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(err: $t) -> Self {
+                StoreError::Engine(Box::new(err))
+            }
+        }
+    )*};
+}
+
+engine_errors!(
+    redb::Error,
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);

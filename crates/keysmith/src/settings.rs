@@ -1,0 +1,204 @@
+//! Configuration: built-in defaults, then an optional file, then `KEYSMITH_*` variables, then
+//! command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The annotated defaults, embedded in the binary.
+pub const DEFAULTS: &str = include_str!("../../../config/keysmith.toml");
+
+/// The data file's name inside the data directory.
+pub const DATA_FILE: &str = "keysmith.redb";
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting. See `config/keysmith.toml` for what each does and its variable.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: String,
+    /// Data directory.
+    pub data: PathBuf,
+    /// Crypto backend name; empty for the default.
+    pub backend: String,
+    /// An API key in plain text; empty for none.
+    pub api_key: String,
+    /// Hex SHA-256 hashes of more API keys.
+    pub api_key_hashes: Vec<String>,
+    /// Issuer of generated keys.
+    pub default_issuer: String,
+    /// Certificate validity in years.
+    pub certificate_validity_years: u32,
+    /// Search page size limit.
+    pub max_search_results: usize,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+    /// Worker threads; 0 = cores.
+    pub workers: usize,
+    /// Graceful shutdown timeout.
+    pub shutdown_timeout_seconds: u64,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data", &self.data)
+            .field("backend", &self.backend)
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    ""
+                } else {
+                    "[REDACTED]"
+                },
+            )
+            .field("api_key_hashes", &self.api_key_hashes.len())
+            .field("default_issuer", &self.default_issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct SettingsError(String);
+
+/// Command-line overrides.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--bind`.
+    pub bind: Option<String>,
+    /// `--data`.
+    pub data: Option<PathBuf>,
+    /// `--backend`.
+    pub backend: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Reads the layers: defaults, `file` (if any), `KEYSMITH_*` variables, `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError(format!(
+                    "{} is not a readable file",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("KEYSMITH")
+                .prefix_separator("_")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("api_key_hashes"),
+        );
+        let mut settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| SettingsError(e.to_string()))?;
+        if let Some(bind) = &overrides.bind {
+            settings.bind = bind.clone();
+        }
+        if let Some(data) = &overrides.data {
+            settings.data = data.clone();
+        }
+        if let Some(backend) = &overrides.backend {
+            settings.backend = backend.clone();
+        }
+        if let Some(format) = overrides.log_format {
+            settings.log_format = format;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.bind.trim().is_empty() {
+            return Err(SettingsError("bind is empty".into()));
+        }
+        if self.default_issuer.trim().is_empty()
+            || self.default_issuer.len() > keysmith_model::MAX_ISSUER_LENGTH
+        {
+            return Err(SettingsError(
+                "default_issuer must be 1 to 255 characters".into(),
+            ));
+        }
+        if !(1..=100).contains(&self.certificate_validity_years) {
+            return Err(SettingsError(
+                "certificate_validity_years must be between 1 and 100".into(),
+            ));
+        }
+        if self.max_search_results == 0 || self.max_body_bytes < 1024 {
+            return Err(SettingsError(
+                "max_search_results must be at least 1 and max_body_bytes at least 1024".into(),
+            ));
+        }
+        for hash in &self.api_key_hashes {
+            if parse_hash(hash).is_none() {
+                return Err(SettingsError(
+                    "api_key_hashes holds a value that is not 64 hex characters".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The data file's path.
+    pub fn data_file(&self) -> PathBuf {
+        self.data.join(DATA_FILE)
+    }
+}
+
+/// A hex SHA-256 hash.
+pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse_and_validate() {
+        let settings = Settings::load(None, &Overrides::default()).unwrap();
+        assert_eq!(settings.bind, "127.0.0.1:9011");
+        assert_eq!(settings.data, PathBuf::from("./data"));
+        assert_eq!(settings.log_format, LogFormat::Text);
+        assert!(!format!("{settings:?}").contains("api_key: \"x"));
+    }
+
+    #[test]
+    fn hashes_parse() {
+        assert_eq!(parse_hash(&"ab".repeat(32)), Some([0xab; 32]));
+        assert_eq!(parse_hash("abc"), None);
+        assert_eq!(parse_hash(&"zz".repeat(32)), None);
+    }
+}
