@@ -59,16 +59,21 @@ impl RedbStore {
     /// Opens the data file at `path`, creating it (and nothing else) if it does not exist.
     ///
     /// An existing file is first checked read-only: if it is not a Keysmith file, or has a
-    /// schema version this build does not know, it is refused and left untouched.
+    /// schema version this build does not know, it is refused and left untouched. The one
+    /// exception is a file left by a crash (a process killed mid-write): redb must repair it
+    /// before it can be read at all, so it is repaired first and checked after.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if path.exists() {
-            let existing = ReadOnlyDatabase::open(path).map_err(|e| open_error(e, path))?;
-            let txn = existing.begin_read()?;
-            check_schema(&txn, path)?;
+            match ReadOnlyDatabase::open(path) {
+                Ok(existing) => check_schema(&existing.begin_read()?, path)?,
+                Err(DatabaseError::RepairAborted) => {}
+                Err(other) => return Err(open_error(other, path)),
+            }
         }
         let db = Database::builder()
             .create(path)
             .map_err(|e| open_error(e, path))?;
+        check_schema(&db.begin_read()?, path)?;
         let store = Self { db };
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;

@@ -78,8 +78,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %err, "keysmith stopped");
-            eprintln!("keysmith: {err}");
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(": ");
+                message.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::error!(error = %message, "keysmith stopped");
+            eprintln!("keysmith: {message}");
             ExitCode::FAILURE
         }
     }

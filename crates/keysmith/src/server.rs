@@ -20,7 +20,7 @@ pub enum ServerError {
     #[error(transparent)]
     Backend(#[from] crate::backend::SelectBackendError),
     /// The data directory could not be prepared.
-    #[error("data directory {path}: {source}")]
+    #[error("data directory {path}")]
     DataDir {
         /// The directory.
         path: String,
@@ -28,10 +28,10 @@ pub enum ServerError {
         source: std::io::Error,
     },
     /// The data file could not be opened.
-    #[error("data file: {0}")]
+    #[error("data file")]
     Store(#[from] keysmith_store::StoreError),
     /// The address could not be bound, or serving failed.
-    #[error("http server on {bind}: {source}")]
+    #[error("http server on {bind}")]
     Http {
         /// The address.
         bind: String,
@@ -39,7 +39,7 @@ pub enum ServerError {
         source: std::io::Error,
     },
     /// Key material could not be generated.
-    #[error("crypto: {0}")]
+    #[error("crypto")]
     Crypto(#[from] keysmith_crypto::Error),
 }
 
@@ -116,9 +116,25 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         handle.stop(true).await;
     });
     running.await.map_err(http_error)?;
-    drop(store);
-    tracing::info!("stopped; data file closed");
+    close_store(store).await;
     Ok(())
+}
+
+/// Drops the last reference to the store, which closes the redb file cleanly (a file not
+/// closed needs a repair pass at the next start). Worker threads release their clones of the
+/// app state shortly after the server stops, so wait for them briefly.
+async fn close_store(store: Arc<dyn KeyStore>) {
+    for _ in 0..200 {
+        if Arc::strong_count(&store) == 1 {
+            drop(store);
+            tracing::info!("stopped; data file closed");
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    tracing::warn!(
+        "stopped, but the data file was still in use; it will be checked at the next start"
+    );
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM.

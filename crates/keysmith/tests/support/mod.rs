@@ -1,0 +1,347 @@
+//! The test kit: starts the real `keysmith` binary on a free port with a temporary data
+//! directory, and talks HTTP/1.1 to it over a plain TCP socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The API key every test server accepts.
+pub const API_KEY: &str = "test-api-key-0123456789abcdef";
+
+/// A response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts a 400 with FusionAuth's Errors JSON and returns its codes.
+    pub fn error_codes(&self) -> Vec<String> {
+        assert_eq!(
+            self.status,
+            400,
+            "expected 400, got {}: {}",
+            self.status,
+            self.text()
+        );
+        assert!(
+            self.header("content-type")
+                .unwrap_or_default()
+                .starts_with("application/json")
+        );
+        let json = self.json();
+        let mut codes = Vec::new();
+        for details in json["fieldErrors"]
+            .as_object()
+            .expect("fieldErrors")
+            .values()
+        {
+            for d in details.as_array().unwrap() {
+                codes.push(d["code"].as_str().unwrap().to_owned());
+            }
+        }
+        for d in json["generalErrors"].as_array().expect("generalErrors") {
+            codes.push(d["code"].as_str().unwrap().to_owned());
+        }
+        codes
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    try_http(addr, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+}
+
+/// The same, with connection failures (a server that died) as errors.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("connection closed before the end of the headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16)
+                .unwrap();
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// A running server.
+pub struct Server {
+    child: Option<Child>,
+    pub addr: String,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// How to start a server.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub api_key: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+}
+
+impl Server {
+    /// A server with `backend` on a fresh data directory, accepting [`API_KEY`].
+    pub fn start(backend: &str) -> Server {
+        let temp = tempfile::tempdir().unwrap();
+        let data = temp.path().join("data");
+        let mut server = Self::start_in(
+            &data,
+            backend,
+            Options {
+                api_key: Some(API_KEY.into()),
+                ..Default::default()
+            },
+        );
+        server._temp = Some(temp);
+        server
+    }
+
+    /// A server on `data`.
+    pub fn start_in(data: &Path, backend: &str, options: Options) -> Server {
+        Self::try_start_in(data, backend, options)
+            .unwrap_or_else(|(status, log)| panic!("keysmith exited ({status:?}):\n{log}"))
+    }
+
+    /// A server on `data`, or its exit status and output if it stops before serving.
+    pub fn try_start_in(
+        data: &Path,
+        backend: &str,
+        options: Options,
+    ) -> Result<Server, (Option<ExitStatus>, String)> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keysmith"));
+        command
+            .args(["serve", "--bind", &addr, "--data"])
+            .arg(data)
+            .args(["--backend", backend]);
+        command.args(&options.args);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("KEYSMITH_") {
+                command.env_remove(name);
+            }
+        }
+        command.env("KEYSMITH_LOG", "info,actix_server=warn");
+        if let Some(key) = &options.api_key {
+            command.env("KEYSMITH_API_KEY", key);
+        }
+        for (name, value) in &options.env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start keysmith");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                let log = stderr.lock().unwrap().clone();
+                return Err((Some(status), log));
+            }
+            if TcpStream::connect(&addr).is_ok()
+                && http(&addr, "GET", "/api/status", &[], None).status == 200
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "keysmith did not become ready:\n{}",
+                stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Ok(Server {
+            child: Some(child),
+            addr,
+            stderr,
+            reader: Some(reader),
+            _temp: None,
+        })
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// A request with the test API key.
+    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+        let body = body.map(|b| b.to_string().into_bytes());
+        http(
+            &self.addr,
+            method,
+            path,
+            &[
+                ("Authorization", API_KEY),
+                ("Content-Type", "application/json"),
+            ],
+            body.as_deref(),
+        )
+    }
+
+    /// A request with explicit headers and a raw body.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Response {
+        http(&self.addr, method, path, headers, body)
+    }
+
+    /// Kills the process with SIGKILL: no chance to flush or close anything.
+    pub fn kill_9(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Sends SIGTERM, waits for the process to exit, and returns its status and whole log.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                if let Some(reader) = self.reader.take() {
+                    reader.join().unwrap();
+                }
+                return (status, self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "keysmith did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The backends this build of the binary has, by their config names.
+pub fn backends() -> Vec<&'static str> {
+    keysmith::backend::compiled_backends()
+        .iter()
+        .map(|k| k.config_name())
+        .collect()
+}
