@@ -778,3 +778,35 @@ fn acknowledged_writes_survive_kill_9() {
         );
     }
 }
+
+/// FusionAuth's official Python client (`fusionauth-client` from PyPI) against the real server.
+/// `.ci/run` installs it in a virtual environment and sets `KS_FUSIONAUTH_PYTHON` to its
+/// interpreter; without that variable the test says so and does nothing.
+#[test]
+fn fusionauth_python_client_works() {
+    let Some(python) = std::env::var_os("KS_FUSIONAUTH_PYTHON") else {
+        eprintln!(
+            "KS_FUSIONAUTH_PYTHON is not set: skipping the fusionauth-client check (.ci/run sets it)"
+        );
+        return;
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/python/fusionauth_client_check.py"
+    );
+    for backend in support::backends() {
+        let server = Server::start(backend);
+        let output = std::process::Command::new(&python)
+            .args([script, &format!("http://{}", server.addr), API_KEY])
+            .output()
+            .expect("run python");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        println!("{backend}:\n{stdout}");
+        assert!(
+            output.status.success(),
+            "fusionauth-client check failed on {backend}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("all checks passed"));
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# HTTP benchmarks of the real server against a trivial actix-web endpoint, over loopback, with
+# wrk (Debian package `wrk`). Results go to stdout; docs/benchmarks.md records a run.
+#   bash benches/http/run.sh [aws-lc|openssl]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+backend=${1:-aws-lc}
+duration=${DURATION:-10s}
+command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
+cargo build --release -q -p keysmith --features aws-lc,openssl
+cargo build --release -q -p keysmith-benches --bin ceiling
+data=$(mktemp -d)
+key=bench-api-key
+KEYSMITH_API_KEY=$key KEYSMITH_LOG=warn target/release/keysmith serve --bind 127.0.0.1:9311 --data "$data" --backend "$backend" &
+server=$!
+target/release/ceiling 127.0.0.1:9312 &
+ceiling=$!
+trap 'kill $server $ceiling 2>/dev/null; wait 2>/dev/null; rm -rf "$data"' EXIT
+sleep 1
+id=$(curl -s -X POST http://127.0.0.1:9311/api/key/generate -H "Authorization: $key" \
+  -d '{"key":{"algorithm":"ES256","name":"bench target"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"]["id"])')
+echo "### backend $backend, $(nproc) cores, wrk -t1 -c64 -d$duration"
+echo "--- ceiling: GET /ping (trivial actix-web endpoint)"
+wrk -t1 -c64 -d"$duration" --latency http://127.0.0.1:9312/ping | grep -E "Requests/sec|  50%|  99%"
+echo "--- GET /api/key/{id}"
+wrk -t1 -c64 -d"$duration" --latency -H "Authorization: $key" "http://127.0.0.1:9311/api/key/$id" | grep -E "Requests/sec|  50%|  99%|Non-2xx"
+for alg in ES256 HS256; do
+  echo "--- POST /api/key/generate $alg (one durable commit per key)"
+  KEY=$key ALG=$alg PREFIX=$backend wrk -t1 -c16 -d"$duration" --latency -s benches/http/generate.lua http://127.0.0.1:9311/api/key/generate | grep -E "Requests/sec|  50%|  99%|Non-2xx"
+done
