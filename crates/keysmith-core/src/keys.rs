@@ -374,10 +374,7 @@ impl KeyService {
 
     /// One key.
     pub fn retrieve(&self, id: &KeyId) -> Result<Key, ServiceError> {
-        self.store
-            .get(id)?
-            .map(|stored| stored.key)
-            .ok_or(ServiceError::NotFound)
+        self.store.get_key(id)?.ok_or(ServiceError::NotFound)
     }
 
     /// One key with its private half, for signing inside the server.

@@ -74,6 +74,24 @@ impl KeyBackend for AwsLcBackend {
         x509::self_signed(algorithm, private_key, params)
     }
 
+    /// Builds the certificate with rcgen and takes its fields from the parameters it was built
+    /// from, with the public key already known, instead of parsing the certificate back. (The
+    /// conformance suite checks that another backend parsing the certificate reads the same.)
+    fn generate_with_certificate(
+        &self,
+        algorithm: Algorithm,
+        length: Option<u32>,
+        params: &CertificateParams<'_>,
+    ) -> Result<(GeneratedKey, CertificateFields), Error> {
+        let key = keys::generate(self, algorithm, length)?;
+        let (PrivateMaterial::Pkcs8(pkcs8), Some(public)) = (&key.private, &key.public) else {
+            return Err(Error::rejected("HMAC keys have no certificate"));
+        };
+        let der = x509::self_signed(algorithm, pkcs8, params)?;
+        let fields = x509::fields_from_params(der, params, public.clone());
+        Ok((key, fields))
+    }
+
     fn parse_private_key(
         &self,
         der: &[u8],

@@ -51,6 +51,27 @@ pub(crate) fn self_signed(
     Ok(built.der().to_vec())
 }
 
+/// The fields of a certificate `self_signed` built from `params` for `public_key`.
+pub(crate) fn fields_from_params(
+    der: Vec<u8>,
+    params: &CertificateParams<'_>,
+    public_key: PublicKeyInfo,
+) -> CertificateFields {
+    let name = vec![vec![Attribute {
+        oid: "2.5.4.3".to_owned(),
+        value: AttributeValue::Text(params.common_name.to_owned()),
+    }]];
+    CertificateFields {
+        der,
+        subject: name.clone(),
+        issuer: name,
+        serial: der::strip_leading_zeros(params.serial).to_vec(),
+        not_before: params.not_before,
+        not_after: params.not_after,
+        public_key,
+    }
+}
+
 fn unix_to_datetime(unix: i64) -> Result<OffsetDateTime, Error> {
     OffsetDateTime::from_unix_timestamp(unix).map_err(|_| Error::rejected("validity out of range"))
 }

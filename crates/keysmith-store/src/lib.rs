@@ -58,6 +58,9 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// The key with `id`.
     fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError>;
 
+    /// The public record of the key with `id`, without reading its private half.
+    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError>;
+
     /// The key whose kid is `kid`.
     fn get_by_kid(&self, kid: &str) -> Result<Option<StoredKey>, StoreError>;
 

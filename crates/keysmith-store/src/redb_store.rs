@@ -281,6 +281,14 @@ impl KeyStore for RedbStore {
         get_in(&self.read()?, raw(id))
     }
 
+    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(KEYS)?;
+        keys.get(raw(id))?
+            .map(|bytes| decode_key(bytes.value()))
+            .transpose()
+    }
+
     fn get_by_kid(&self, kid: &str) -> Result<Option<StoredKey>, StoreError> {
         let txn = self.read()?;
         let id = txn.open_table(BY_KID)?.get(kid)?.map(|v| v.value());
