@@ -21,6 +21,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/key/generate/{id}").route(web::post().to(generate_with_id)))
         .service(web::resource("/api/key/import").route(web::post().to(import)))
         .service(web::resource("/api/key/import/{id}").route(web::post().to(import_with_id)))
+        .service(web::resource("/api/key/{id}/sign").route(web::post().to(sign)))
+        .service(web::resource("/api/key/{id}/verify").route(web::post().to(verify)))
         .service(
             web::resource("/api/key/{id}")
                 .route(web::get().to(retrieve))
@@ -30,7 +32,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Parses a JSON body after authorisation, so an unauthenticated caller learns nothing.
-fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -251,4 +253,38 @@ async fn search(
         keys: &page.keys,
         total: page.total,
     }))
+}
+
+/// Signs a payload with a stored key that never leaves the server.
+async fn sign(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let id = state.keys.parse_id(&path)?;
+    let body: crate::jwt::SignRequest = parse_body(&body)?;
+    let service = state.keys.clone();
+    let (signature, algorithm) =
+        web::block(move || service.sign(&id, body.payload.as_deref())).await??;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "signature": signature, "algorithm": algorithm })))
+}
+
+/// Verifies a signature with a stored key.
+async fn verify(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let id = state.keys.parse_id(&path)?;
+    let body: crate::jwt::SignRequest = parse_body(&body)?;
+    let service = state.keys.clone();
+    let valid =
+        web::block(move || service.verify(&id, body.payload.as_deref(), body.signature.as_deref()))
+            .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "valid": valid })))
 }

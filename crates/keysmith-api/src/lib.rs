@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod error;
+mod jwt;
 mod keys;
 pub mod request_id;
 mod status;
@@ -41,12 +42,15 @@ pub struct AppState {
     pub keys: KeyService,
     /// The accepted API keys.
     pub api_keys: Arc<ApiKeys>,
+    /// `Cache-Control: max-age` of the JWKS, in seconds.
+    pub jwks_max_age_seconds: u32,
 }
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     status::configure(cfg);
     keys::configure(cfg);
+    jwt::configure(cfg);
 }
 
 /// Request bodies: at most `limit` bytes (larger ones get 413). Handlers parse the JSON

@@ -15,6 +15,9 @@ use keysmith_model::{
 };
 use keysmith_store::{KeyStore, SearchPage, StoredKey};
 
+use crate::published::{Published, Publisher};
+use crate::tokens::LoadedKeys;
+
 /// Settings the use cases need.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
@@ -24,6 +27,12 @@ pub struct ServiceConfig {
     pub certificate_validity_years: u32,
     /// The most keys one search may return.
     pub max_search_results: usize,
+    /// Lifetime of a vended JWT when the request gives none, in seconds.
+    pub jwt_default_ttl_seconds: i64,
+    /// The longest lifetime a vend request may ask for, in seconds.
+    pub jwt_max_ttl_seconds: i64,
+    /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
+    pub jwt_clock_skew_seconds: i64,
 }
 
 impl Default for ServiceConfig {
@@ -32,6 +41,9 @@ impl Default for ServiceConfig {
             default_issuer: "keysmith".into(),
             certificate_validity_years: certificate::DEFAULT_VALIDITY_YEARS,
             max_search_results: 500,
+            jwt_default_ttl_seconds: 3600,
+            jwt_max_ttl_seconds: 366 * 86_400,
+            jwt_clock_skew_seconds: 60,
         }
     }
 }
@@ -93,6 +105,8 @@ pub struct KeyService {
     backend: Arc<dyn KeyBackend>,
     store: Arc<dyn KeyStore>,
     config: ServiceConfig,
+    published: Arc<Publisher>,
+    pub(crate) loaded: Arc<LoadedKeys>,
 }
 
 /// The id of a FusionAuth request path (`/api/key/{keyId}`).
@@ -112,12 +126,38 @@ impl KeyService {
             backend,
             store,
             config,
+            published: Arc::default(),
+            loaded: Arc::default(),
         }
     }
 
     /// The crypto backend.
     pub fn backend(&self) -> &Arc<dyn KeyBackend> {
         &self.backend
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// What is published anonymously (JWKS, public keys), as of the last change.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.current()
+    }
+
+    /// Rebuilds the published snapshot from the store. Called at start-up and after every
+    /// committed change.
+    pub fn publish(&self) -> Result<(), ServiceError> {
+        self.published.rebuild(&*self.backend, &*self.store)
+    }
+
+    /// Rebuilds the snapshot after a committed change. The change stands even if this fails
+    /// (the snapshot is then stale until the next change), so a failure is logged, not returned.
+    fn republish(&self) {
+        if let Err(err) = self.publish() {
+            tracing::error!(error = %err, "could not rebuild the published keys");
+        }
     }
 
     /// The store.
@@ -209,6 +249,7 @@ impl KeyService {
             private: Some(private),
         })?;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
+        self.republish();
         Ok(key)
     }
 
@@ -369,6 +410,7 @@ impl KeyService {
             private: material.private,
         })?;
         tracing::info!(target: "keysmith::audit", action = "import", key.id = %key.id, key.algorithm = %key.algorithm, "key imported");
+        self.republish();
         Ok(key)
     }
 
@@ -412,15 +454,19 @@ impl KeyService {
             .rename(id, &name, epoch_millis_now())?
             .ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "update", key.id = %key.id, "key renamed");
+        self.republish();
         Ok(key)
     }
 
     /// Deletes a key.
     pub fn delete(&self, id: &KeyId) -> Result<(), ServiceError> {
-        if !self.store.delete(id)? {
+        let deleted = self.store.delete(id)?;
+        self.loaded.forget(id);
+        if !deleted {
             return Err(ServiceError::NotFound);
         }
         tracing::info!(target: "keysmith::audit", action = "delete", key.id = %id, "key deleted");
+        self.republish();
         Ok(())
     }
 

@@ -12,6 +12,10 @@
 
 mod error;
 mod keys;
+mod published;
+mod tokens;
 
 pub use error::ServiceError;
 pub use keys::{GenerateRequest, ImportRequest, KeyService, SearchRequest, ServiceConfig};
+pub use published::Published;
+pub use tokens::{MAX_SIGN_PAYLOAD, MAX_TOKEN_LEN, TokenRejection};

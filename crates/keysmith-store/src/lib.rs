@@ -64,6 +64,9 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// The key whose kid is `kid`.
     fn get_by_kid(&self, kid: &str) -> Result<Option<StoredKey>, StoreError>;
 
+    /// The id of the key whose kid is `kid`.
+    fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError>;
+
     /// Whether a key has `id`.
     fn contains(&self, id: &KeyId) -> Result<bool, StoreError>;
 

@@ -298,6 +298,15 @@ impl KeyStore for RedbStore {
         }
     }
 
+    fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError> {
+        let id = self
+            .read()?
+            .open_table(BY_KID)?
+            .get(kid)?
+            .map(|v| v.value());
+        Ok(id.map(|id| KeyId(Uuid::from_u128(id))))
+    }
+
     fn contains(&self, id: &KeyId) -> Result<bool, StoreError> {
         Ok(self.read()?.open_table(KEYS)?.get(raw(id))?.is_some())
     }

@@ -38,6 +38,9 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The stored keys could not be published (JWKS).
+    #[error("publishing the stored keys")]
+    Publish(#[source] Box<keysmith_core::ServiceError>),
     /// Key material could not be generated.
     #[error("crypto")]
     Crypto(#[from] keysmith_crypto::Error),
@@ -63,11 +66,18 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
             default_issuer: settings.default_issuer.clone(),
             certificate_validity_years: settings.certificate_validity_years,
             max_search_results: settings.max_search_results,
+            jwt_default_ttl_seconds: settings.jwt_default_ttl_seconds,
+            jwt_max_ttl_seconds: settings.jwt_max_ttl_seconds,
+            jwt_clock_skew_seconds: settings.jwt_clock_skew_seconds,
         },
     );
+    service
+        .publish()
+        .map_err(|e| ServerError::Publish(Box::new(e)))?;
     let state = AppState {
         keys: service,
         api_keys,
+        jwks_max_age_seconds: settings.jwks_max_age_seconds,
     };
     let body_limit = settings.max_body_bytes;
     let mut server = HttpServer::new(move || {

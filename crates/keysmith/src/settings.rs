@@ -42,6 +42,14 @@ pub struct Settings {
     pub certificate_validity_years: u32,
     /// Search page size limit.
     pub max_search_results: usize,
+    /// JWKS `Cache-Control: max-age`, seconds.
+    pub jwks_max_age_seconds: u32,
+    /// Default lifetime of vended JWTs, seconds.
+    pub jwt_default_ttl_seconds: i64,
+    /// Longest lifetime a vend request may ask for, seconds.
+    pub jwt_max_ttl_seconds: i64,
+    /// Clock skew allowed when validating `exp`/`nbf`, seconds.
+    pub jwt_clock_skew_seconds: i64,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
     /// Worker threads; 0 = cores.
@@ -151,6 +159,14 @@ impl Settings {
         if self.max_search_results == 0 || self.max_body_bytes < 1024 {
             return Err(SettingsError(
                 "max_search_results must be at least 1 and max_body_bytes at least 1024".into(),
+            ));
+        }
+        if self.jwt_default_ttl_seconds < 1
+            || self.jwt_max_ttl_seconds < self.jwt_default_ttl_seconds
+            || !(0..=3600).contains(&self.jwt_clock_skew_seconds)
+        {
+            return Err(SettingsError(
+                "need 1 <= jwt_default_ttl_seconds <= jwt_max_ttl_seconds and 0 <= jwt_clock_skew_seconds <= 3600".into(),
             ));
         }
         for hash in &self.api_key_hashes {

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+#[path = "e2e/tokens.rs"]
+mod tokens;
 
 use std::collections::HashSet;
 
@@ -54,6 +56,61 @@ macro_rules! e2e_suite {
             #[test]
             fn concurrent_generates_and_deletes_stay_consistent() {
                 concurrent_generates_and_deletes_stay_consistent_on($backend);
+            }
+
+            #[test]
+            fn jwks_lists_asymmetric_keys_and_caches() {
+                tokens::jwks_lists_asymmetric_keys_and_caches($backend);
+            }
+
+            #[test]
+            fn public_keys_by_kid() {
+                tokens::public_keys_by_kid($backend);
+            }
+
+            #[test]
+            fn vend_and_validate_every_algorithm() {
+                tokens::vend_and_validate_every_algorithm($backend);
+            }
+
+            #[test]
+            fn validate_refuses_alg_none() {
+                tokens::validate_refuses_alg_none($backend);
+            }
+
+            #[test]
+            fn validate_refuses_hmac_signed_with_the_rsa_public_key() {
+                tokens::validate_refuses_hmac_signed_with_the_rsa_public_key($backend);
+            }
+
+            #[test]
+            fn validate_refuses_an_algorithm_other_than_the_keys() {
+                tokens::validate_refuses_an_algorithm_other_than_the_keys($backend);
+            }
+
+            #[test]
+            fn validate_refuses_unknown_and_injected_kids() {
+                tokens::validate_refuses_unknown_and_injected_kids($backend);
+            }
+
+            #[test]
+            fn validate_refuses_bad_signatures_and_truncated_tokens() {
+                tokens::validate_refuses_bad_signatures_and_truncated_tokens($backend);
+            }
+
+            #[test]
+            fn validate_refuses_expired_and_not_yet_valid_tokens() {
+                tokens::validate_refuses_expired_and_not_yet_valid_tokens($backend);
+            }
+
+            #[test]
+            fn sign_and_verify_without_exporting() {
+                tokens::sign_and_verify_without_exporting($backend);
+            }
+
+            #[test]
+            fn deleted_keys_stop_working() {
+                tokens::deleted_keys_stop_working($backend);
             }
         }
     };

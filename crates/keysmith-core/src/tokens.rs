@@ -1,0 +1,359 @@
+//! Tokens: JWT vend and validate, and signing with keys that never leave the server.
+//!
+//! Every key is bound to exactly one algorithm (RFC 8725 §3.1): a token is accepted only if its
+//! header names the `kid` of a stored key and exactly that key's algorithm. `alg: none`, an
+//! algorithm other than the key's, an HMAC header on an RSA key (the classic confusion), an
+//! unknown kid, a bad signature, a malformed or truncated token and an expired one all fail.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use keysmith_crypto::{
+    KeyBackend, SigningKey, VerifyingKey, VerifyingMaterial, fingerprint, import,
+};
+use keysmith_model::{Errors, Key, KeyId, PrivateMaterial, Reason, epoch_millis_now};
+use serde_json::{Map, Value};
+
+use crate::{KeyService, ServiceError};
+
+/// The largest payload `sign` and `verify` accept, in bytes (before base64url).
+pub const MAX_SIGN_PAYLOAD: usize = 32 * 1024;
+/// The largest token `validate` looks at, in bytes.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Loaded keys, kept because loading is the expensive part (OpenSSL 3 decodes PKCS#8 in
+/// ~0.4 ms). Stored keys never change except their name, so an entry stays valid until its key
+/// is deleted, which removes it.
+#[derive(Default)]
+pub(crate) struct LoadedKeys {
+    signers: Mutex<HashMap<KeyId, (Key, Arc<dyn SigningKey>)>>,
+    verifiers: Mutex<HashMap<KeyId, (Key, Arc<dyn VerifyingKey>)>>,
+}
+
+impl std::fmt::Debug for LoadedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoadedKeys")
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl LoadedKeys {
+    pub(crate) fn forget(&self, id: &KeyId) {
+        lock(&self.signers).remove(id);
+        lock(&self.verifiers).remove(id);
+    }
+}
+
+fn verifying_key(
+    backend: &dyn KeyBackend,
+    key: &Key,
+    private: Option<&PrivateMaterial>,
+) -> Result<Box<dyn VerifyingKey>, ServiceError> {
+    let material = match (&key.public_key, private) {
+        (Some(pem), _) => {
+            let public = import::decode_public_key(backend, pem)?;
+            return Ok(backend.verifying_key(
+                key.algorithm,
+                VerifyingMaterial::PublicKey(&public.spki_der),
+            )?);
+        }
+        (None, Some(PrivateMaterial::HmacSecret(secret))) => {
+            VerifyingMaterial::HmacSecret(secret.expose())
+        }
+        _ => {
+            return Err(ServiceError::internal(std::io::Error::other(
+                "key without verifying material",
+            )));
+        }
+    };
+    Ok(backend.verifying_key(key.algorithm, material)?)
+}
+
+/// Why a token was refused. Never shown to the caller (they get an empty 401); logged at debug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Not three base64url parts of JSON, or too long.
+    Malformed,
+    /// The header names no kid, or one no stored key has.
+    UnknownKid,
+    /// The header's `alg` is not the key's algorithm (includes `none`).
+    AlgorithmMismatch,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` has passed (beyond the allowed clock skew).
+    Expired,
+    /// `nbf` is in the future (beyond the allowed clock skew).
+    NotYetValid,
+}
+
+impl KeyService {
+    fn signer(&self, id: &KeyId) -> Result<(Key, Arc<dyn SigningKey>), ServiceError> {
+        if let Some(entry) = lock(&self.loaded.signers).get(id) {
+            return Ok(entry.clone());
+        }
+        let stored = self.store().get(id)?.ok_or(ServiceError::NotFound)?;
+        let Some(private) = &stored.private else {
+            return Err(Errors::field(
+                "keyId",
+                Reason::Invalid,
+                "The key has no private key, so it cannot sign.",
+            )
+            .into());
+        };
+        let signer: Arc<dyn SigningKey> =
+            Arc::from(self.backend().signing_key(stored.key.algorithm, private)?);
+        let entry = (stored.key, signer);
+        lock(&self.loaded.signers).insert(*id, entry.clone());
+        self.confirm_still_stored(id)?;
+        Ok(entry)
+    }
+
+    fn verifier(&self, id: &KeyId) -> Result<(Key, Arc<dyn VerifyingKey>), ServiceError> {
+        if let Some(entry) = lock(&self.loaded.verifiers).get(id) {
+            return Ok(entry.clone());
+        }
+        let stored = self.store().get(id)?.ok_or(ServiceError::NotFound)?;
+        let verifier: Arc<dyn VerifyingKey> = Arc::from(verifying_key(
+            &**self.backend(),
+            &stored.key,
+            stored.private.as_ref(),
+        )?);
+        let entry = (stored.key, verifier);
+        lock(&self.loaded.verifiers).insert(*id, entry.clone());
+        self.confirm_still_stored(id)?;
+        Ok(entry)
+    }
+
+    /// A delete that committed while the key was being loaded must not leave it cached: the
+    /// delete forgets cached keys after its commit, and this check after caching catches a
+    /// delete that committed before it.
+    fn confirm_still_stored(&self, id: &KeyId) -> Result<(), ServiceError> {
+        if self.store().contains(id)? {
+            Ok(())
+        } else {
+            self.loaded.forget(id);
+            Err(ServiceError::NotFound)
+        }
+    }
+
+    /// `POST /api/jwt/vend`: a JWT signed by key `key_id` with `claims` plus `iat`, `exp` and
+    /// `jti`; the header has the key's `alg`, its `kid` and `typ: JWT`.
+    pub fn vend(
+        &self,
+        key_id: Option<&str>,
+        claims: Option<&Value>,
+        ttl_seconds: Option<i64>,
+    ) -> Result<String, ServiceError> {
+        let mut errors = Errors::new();
+        let id = match key_id.map(str::trim).filter(|s| !s.is_empty()) {
+            None => {
+                errors.add_field(
+                    "keyId",
+                    Reason::Blank,
+                    "keyId is required: the id of the key to sign with.",
+                );
+                None
+            }
+            Some(text) => match text.parse::<KeyId>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.add_field("keyId", Reason::Invalid, "keyId must be a UUID.");
+                    None
+                }
+            },
+        };
+        let mut payload = match claims {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map.clone(),
+            Some(_) => {
+                errors.add_field("claims", Reason::Invalid, "claims must be a JSON object.");
+                Map::new()
+            }
+        };
+        let ttl = ttl_seconds.unwrap_or(self.config().jwt_default_ttl_seconds);
+        if !(1..=self.config().jwt_max_ttl_seconds).contains(&ttl) {
+            errors.add_field(
+                "timeToLiveInSeconds",
+                Reason::Invalid,
+                format!(
+                    "timeToLiveInSeconds must be between 1 and {}.",
+                    self.config().jwt_max_ttl_seconds
+                ),
+            );
+        }
+        let id = errors.into_result(id)?.ok_or(ServiceError::NotFound)?;
+        let (key, signer) = self.signer(&id).map_err(|e| match e {
+            ServiceError::NotFound => {
+                Errors::field("keyId", Reason::Invalid, "No key has this id.").into()
+            }
+            other => other,
+        })?;
+        let now = epoch_millis_now() / 1000;
+        payload.insert("iat".into(), now.into());
+        payload.insert("exp".into(), (now + ttl).into());
+        payload.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
+        let header =
+            serde_json::json!({ "alg": key.algorithm.jws_name(), "kid": key.kid, "typ": "JWT" });
+        let signing_input = format!(
+            "{}.{}",
+            fingerprint::base64url(&serde_json::to_vec(&header).map_err(ServiceError::internal)?),
+            fingerprint::base64url(&serde_json::to_vec(&payload).map_err(ServiceError::internal)?)
+        );
+        let signature = signer.sign(signing_input.as_bytes())?;
+        tracing::info!(target: "keysmith::audit", action = "vend", key.id = %key.id, "token vended");
+        Ok(format!(
+            "{signing_input}.{}",
+            fingerprint::base64url(&signature)
+        ))
+    }
+
+    /// `GET /api/jwt/validate`: the token's claims if it is signed by the stored key its header
+    /// names, with exactly that key's algorithm, and is within `exp`/`nbf` (allowing the
+    /// configured clock skew).
+    pub fn validate(&self, token: &str) -> Result<Map<String, Value>, TokenRejection> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenRejection::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenRejection::Malformed);
+        };
+        let decode_object = |part: &str| -> Result<Map<String, Value>, TokenRejection> {
+            let bytes = fingerprint::from_base64url(part).ok_or(TokenRejection::Malformed)?;
+            match serde_json::from_slice(&bytes) {
+                Ok(Value::Object(map)) => Ok(map),
+                _ => Err(TokenRejection::Malformed),
+            }
+        };
+        let header = decode_object(header_b64)?;
+        let signature =
+            fingerprint::from_base64url(signature_b64).ok_or(TokenRejection::Malformed)?;
+        if header.contains_key("crit") || header.get("b64").is_some() {
+            return Err(TokenRejection::Malformed); // no extensions are understood
+        }
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(TokenRejection::UnknownKid)?;
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or(TokenRejection::AlgorithmMismatch)?;
+        let id = self
+            .store()
+            .id_by_kid(kid)
+            .ok()
+            .flatten()
+            .ok_or(TokenRejection::UnknownKid)?;
+        let (key, verifier) = self.verifier(&id).map_err(|_| TokenRejection::UnknownKid)?;
+        if key.kid != kid {
+            return Err(TokenRejection::UnknownKid);
+        }
+        if alg != key.algorithm.jws_name() {
+            return Err(TokenRejection::AlgorithmMismatch);
+        }
+        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        if !verifier.verify(signing_input.as_bytes(), &signature) {
+            return Err(TokenRejection::BadSignature);
+        }
+        let claims = decode_object(payload_b64)?;
+        let now = epoch_millis_now() / 1000;
+        let skew = self.config().jwt_clock_skew_seconds;
+        let number = |name: &str| {
+            claims
+                .get(name)
+                .map(|v| v.as_f64().ok_or(TokenRejection::Malformed))
+                .transpose()
+        };
+        if let Some(exp) = number("exp")?
+            && (now as f64) > exp + skew as f64
+        {
+            return Err(TokenRejection::Expired);
+        }
+        if let Some(nbf) = number("nbf")?
+            && (now as f64) < nbf - skew as f64
+        {
+            return Err(TokenRejection::NotYetValid);
+        }
+        Ok(claims)
+    }
+
+    /// `POST /api/key/{id}/sign`: a signature of `payload` (base64url) with the key, which never
+    /// leaves the server. Returns the signature (base64url, JWS form) and the algorithm.
+    pub fn sign(
+        &self,
+        id: &KeyId,
+        payload_b64: Option<&str>,
+    ) -> Result<(String, keysmith_model::Algorithm), ServiceError> {
+        let payload = sign_payload(payload_b64)?;
+        let (key, signer) = self.signer(id)?;
+        let signature = signer.sign(&payload)?;
+        tracing::info!(target: "keysmith::audit", action = "sign", key.id = %key.id, "payload signed");
+        Ok((fingerprint::base64url(&signature), key.algorithm))
+    }
+
+    /// `POST /api/key/{id}/verify`: whether `signature` (base64url) is the key's signature of
+    /// `payload` (base64url).
+    pub fn verify(
+        &self,
+        id: &KeyId,
+        payload_b64: Option<&str>,
+        signature_b64: Option<&str>,
+    ) -> Result<bool, ServiceError> {
+        let payload = sign_payload(payload_b64)?;
+        let signature = match signature_b64.map(fingerprint::from_base64url) {
+            Some(Some(bytes)) => bytes,
+            Some(None) => {
+                return Err(Errors::field(
+                    "signature",
+                    Reason::Invalid,
+                    "signature must be base64url without padding.",
+                )
+                .into());
+            }
+            None => {
+                return Err(
+                    Errors::field("signature", Reason::Blank, "signature is required.").into(),
+                );
+            }
+        };
+        let (_, verifier) = self.verifier(id)?;
+        Ok(verifier.verify(&payload, &signature))
+    }
+}
+
+fn sign_payload(payload_b64: Option<&str>) -> Result<Vec<u8>, Errors> {
+    let text = payload_b64.ok_or_else(|| {
+        Errors::field("payload", Reason::Blank, "payload is required (base64url).")
+    })?;
+    let too_long = || {
+        Errors::field(
+            "payload",
+            Reason::TooLong,
+            format!("payload may be at most {MAX_SIGN_PAYLOAD} bytes."),
+        )
+    };
+    // Refuse oversized text before decoding it, then check the exact decoded size.
+    if text.len() > MAX_SIGN_PAYLOAD.div_ceil(3) * 4 {
+        return Err(too_long());
+    }
+    let payload = fingerprint::from_base64url(text).ok_or_else(|| {
+        Errors::field(
+            "payload",
+            Reason::Invalid,
+            "payload must be base64url without padding.",
+        )
+    })?;
+    if payload.len() > MAX_SIGN_PAYLOAD {
+        return Err(too_long());
+    }
+    Ok(payload)
+}
