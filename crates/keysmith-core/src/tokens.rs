@@ -21,13 +21,16 @@ pub const MAX_SIGN_PAYLOAD: usize = 32 * 1024;
 /// The largest token `validate` looks at, in bytes.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
+/// A key record with its loaded signing or verifying key.
+type Loaded<T> = (Key, Arc<T>);
+
 /// Loaded keys, kept because loading is the expensive part (OpenSSL 3 decodes PKCS#8 in
 /// ~0.4 ms). Stored keys never change except their name, so an entry stays valid until its key
 /// is deleted, which removes it.
 #[derive(Default)]
 pub(crate) struct LoadedKeys {
-    signers: Mutex<HashMap<KeyId, (Key, Arc<dyn SigningKey>)>>,
-    verifiers: Mutex<HashMap<KeyId, (Key, Arc<dyn VerifyingKey>)>>,
+    signers: Mutex<HashMap<KeyId, Loaded<dyn SigningKey>>>,
+    verifiers: Mutex<HashMap<KeyId, Loaded<dyn VerifyingKey>>>,
 }
 
 impl std::fmt::Debug for LoadedKeys {
