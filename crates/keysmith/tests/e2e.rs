@@ -836,7 +836,8 @@ fn acknowledged_writes_survive_kill_9() {
     }
 }
 
-/// FusionAuth's official Python client (`fusionauth-client` from PyPI) against the real server.
+/// FusionAuth's official Python client (`fusionauth-client` from PyPI) against the real server,
+/// and PyJWT validating vended tokens of every algorithm through the JWKS.
 /// `.ci/run` installs it in a virtual environment and sets `KS_FUSIONAUTH_PYTHON` to its
 /// interpreter; without that variable the test says so and does nothing.
 #[test]
@@ -847,23 +848,28 @@ fn fusionauth_python_client_works() {
         );
         return;
     };
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/python/fusionauth_client_check.py"
-    );
-    for backend in support::backends() {
-        let server = Server::start(backend);
-        let output = std::process::Command::new(&python)
-            .args([script, &format!("http://{}", server.addr), API_KEY])
-            .output()
-            .expect("run python");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        println!("{backend}:\n{stdout}");
-        assert!(
-            output.status.success(),
-            "fusionauth-client check failed on {backend}:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(stdout.contains("all checks passed"));
+    for (script, done) in [
+        (
+            "fusionauth_client_check.py",
+            "fusionauth-client: all checks passed",
+        ),
+        ("jose_check.py", "jose: all checks passed"),
+    ] {
+        let script = format!("{}/../../tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+        for backend in support::backends() {
+            let server = Server::start(backend);
+            let output = std::process::Command::new(&python)
+                .args([&script, &format!("http://{}", server.addr), API_KEY])
+                .output()
+                .expect("run python");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            println!("{script} on {backend}:\n{stdout}");
+            assert!(
+                output.status.success(),
+                "{script} failed on {backend}:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(stdout.contains(done));
+        }
     }
 }
