@@ -24,6 +24,17 @@ echo "--- ceiling: GET /ping (trivial actix-web endpoint)"
 wrk -t1 -c64 -d"$duration" --latency http://127.0.0.1:9312/ping | grep -E "Requests/sec|  50%|  99%"
 echo "--- GET /api/key/{id}"
 wrk -t1 -c64 -d"$duration" --latency -H "Authorization: $key" "http://127.0.0.1:9311/api/key/$id" | grep -E "Requests/sec|  50%|  99%|Non-2xx"
+echo "--- GET /.well-known/jwks.json (anonymous, in-memory snapshot)"
+wrk -t1 -c64 -d"$duration" --latency "http://127.0.0.1:9311/.well-known/jwks.json" | grep -E "Requests/sec|  50%|  99%|Non-2xx"
+etag=$(curl -s -D - -o /dev/null http://127.0.0.1:9311/.well-known/jwks.json | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
+echo "--- GET /.well-known/jwks.json with If-None-Match (304)"
+wrk -t1 -c64 -d"$duration" --latency -H "If-None-Match: $etag" "http://127.0.0.1:9311/.well-known/jwks.json" | grep -E "Requests/sec|  50%|  99%"
+for alg in ES256 Ed25519; do
+  kid=$(curl -s -X POST http://127.0.0.1:9311/api/key/generate -H "Authorization: $key" \
+    -d "{\"key\":{\"algorithm\":\"$alg\",\"name\":\"vend $alg\"}}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"]["id"])')
+  echo "--- POST /api/jwt/vend $alg"
+  KEY=$key KEY_ID=$kid wrk -t1 -c64 -d"$duration" --latency -s benches/http/vend.lua http://127.0.0.1:9311/api/jwt/vend | grep -E "Requests/sec|  50%|  99%|Non-2xx"
+done
 for alg in ES256 HS256; do
   echo "--- POST /api/key/generate $alg (one durable commit per key)"
   KEY=$key ALG=$alg PREFIX=$backend wrk -t1 -c16 -d"$duration" --latency -s benches/http/generate.lua http://127.0.0.1:9311/api/key/generate | grep -E "Requests/sec|  50%|  99%|Non-2xx"

@@ -33,8 +33,8 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
 }
 
 /// The JWKS, from the in-memory snapshot: anonymous, with a strong ETag and `max-age`.
-async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let published = state.keys.published();
+async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let published = state.keys.published()?;
     let cache_control = format!("public, max-age={}", state.jwks_max_age_seconds);
     let mut response = if matches_etag(&request, &published.jwks_etag) {
         HttpResponse::NotModified().finish()
@@ -50,7 +50,7 @@ async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     if let Ok(value) = HeaderValue::from_str(&cache_control) {
         headers.insert(header::CACHE_CONTROL, value);
     }
-    response
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +65,7 @@ async fn public_key(
     state: web::Data<AppState>,
     query: web::Query<PublicKeyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let published = state.keys.published();
+    let published = state.keys.published()?;
     if query.application_id.is_some() {
         // Keysmith has no applications, so no application has a key.
         return Err(ApiError::NotFound);

@@ -141,22 +141,22 @@ impl KeyService {
         &self.config
     }
 
-    /// What is published anonymously (JWKS, public keys), as of the last change.
-    pub fn published(&self) -> Arc<Published> {
-        self.published.current()
+    /// What is published anonymously (JWKS, public keys), as of the last committed change.
+    pub fn published(&self) -> Result<Arc<Published>, ServiceError> {
+        self.published.current(&*self.backend)
     }
 
-    /// Rebuilds the published snapshot from the store. Called at start-up and after every
-    /// committed change.
+    /// Loads every stored key into the published set. Called once at start-up; afterwards
+    /// every committed change updates it.
     pub fn publish(&self) -> Result<(), ServiceError> {
-        self.published.rebuild(&*self.backend, &*self.store)
+        self.published.load_all(&*self.backend, &*self.store)
     }
 
-    /// Rebuilds the snapshot after a committed change. The change stands even if this fails
-    /// (the snapshot is then stale until the next change), so a failure is logged, not returned.
-    fn republish(&self) {
-        if let Err(err) = self.publish() {
-            tracing::error!(error = %err, "could not rebuild the published keys");
+    /// Publishes a newly stored key. The key stands even if this fails (it would then be
+    /// missing from the JWKS until the next start), so a failure is logged, not returned.
+    fn publish_added(&self, key: &Key) {
+        if let Err(err) = self.published.added(&*self.backend, &*self.store, key) {
+            tracing::error!(error = %err, key.id = %key.id, "could not publish the key");
         }
     }
 
@@ -249,7 +249,7 @@ impl KeyService {
             private: Some(private),
         })?;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
-        self.republish();
+        self.publish_added(&key);
         Ok(key)
     }
 
@@ -410,7 +410,7 @@ impl KeyService {
             private: material.private,
         })?;
         tracing::info!(target: "keysmith::audit", action = "import", key.id = %key.id, key.algorithm = %key.algorithm, "key imported");
-        self.republish();
+        self.publish_added(&key);
         Ok(key)
     }
 
@@ -454,7 +454,7 @@ impl KeyService {
             .rename(id, &name, epoch_millis_now())?
             .ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "update", key.id = %key.id, "key renamed");
-        self.republish();
+        self.published.renamed(&key);
         Ok(key)
     }
 
@@ -462,11 +462,11 @@ impl KeyService {
     pub fn delete(&self, id: &KeyId) -> Result<(), ServiceError> {
         let deleted = self.store.delete(id)?;
         self.loaded.forget(id);
+        self.published.removed(id);
         if !deleted {
             return Err(ServiceError::NotFound);
         }
         tracing::info!(target: "keysmith::audit", action = "delete", key.id = %id, "key deleted");
-        self.republish();
         Ok(())
     }
 

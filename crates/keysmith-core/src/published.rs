@@ -1,12 +1,16 @@
-//! What Keysmith publishes anonymously: the JWKS and the public keys by kid, as an in-memory
-//! snapshot rebuilt after every change (never by scanning the store per request).
+//! What Keysmith publishes anonymously: the JWKS and the public keys by kid.
+//!
+//! Served from memory, never by scanning the store per request. Each published key's JWK is
+//! computed once, when the key is stored; a change updates one entry and drops the serialized
+//! snapshot, which the next request rebuilds from the entries (so a burst of writes costs one
+//! rebuild, and a write costs O(log n), not a scan of every key).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 use keysmith_crypto::jwk::Jwk;
 use keysmith_crypto::{KeyBackend, fingerprint, import, pem};
-use keysmith_model::{HashAlgorithm, Key, KeyType, KeyUse};
+use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse};
 use keysmith_store::KeyStore;
 
 use crate::ServiceError;
@@ -14,7 +18,7 @@ use crate::ServiceError;
 /// One published state.
 #[derive(Debug, Default)]
 pub struct Published {
-    /// `{"keys":[…]}`: every RSA, EC and OKP key as a JWK; never HMAC keys.
+    /// `{"keys":[…]}`: every RSA, EC and OKP key as a JWK, in insertion order; never HMAC keys.
     pub jwks_json: Vec<u8>,
     /// A strong ETag (quoted) for `jwks_json`. It changes whenever a key is added, removed or
     /// renamed, even when the JWKS bytes would not.
@@ -25,43 +29,35 @@ pub struct Published {
     pub public_keys_json: Vec<u8>,
 }
 
-/// Holds the current snapshot and rebuilds it.
-#[derive(Debug, Default)]
-pub(crate) struct Publisher {
-    current: RwLock<Arc<Published>>,
-    /// Serialises rebuilds, so the last rebuild to run reads the latest committed state.
-    rebuild: Mutex<u64>,
+/// A stored key as the published set sees it, prepared once. HMAC keys have entries too (with
+/// no JWK), so that adding, renaming or removing any key changes the ETag.
+#[derive(Debug, Clone)]
+struct Entry {
+    kid: String,
+    name: String,
+    last_update: i64,
+    /// The serialized JWK and the SPKI PEM; `None` for HMAC keys.
+    public: Option<(String, String)>,
 }
 
-impl Publisher {
-    pub(crate) fn current(&self) -> Arc<Published> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
+#[derive(Debug, Default)]
+struct State {
+    /// Ordered by (insertInstant, id): insertion order.
+    entries: BTreeMap<(i64, KeyId), Entry>,
+    order_of: HashMap<KeyId, i64>,
+    /// The serialized snapshot; `None` after a change until the next read rebuilds it.
+    snapshot: Option<Arc<Published>>,
+}
 
-    /// Reads every key and swaps in a new snapshot. Call after each committed change.
-    pub(crate) fn rebuild(
-        &self,
-        backend: &dyn KeyBackend,
-        store: &dyn KeyStore,
-    ) -> Result<(), ServiceError> {
-        let mut generation = match self.rebuild.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *generation += 1;
-        let keys = store.list()?;
-        let mut jwks = Vec::new();
-        let mut public_keys = BTreeMap::new();
-        for key in &keys {
-            if key.key_type == KeyType::Hmac {
-                continue;
-            }
-            let Some(public_pem) = &key.public_key else {
-                continue;
-            };
+/// Holds the entries and the snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct Publisher {
+    state: RwLock<State>,
+}
+
+fn entry_for(backend: &dyn KeyBackend, key: &Key) -> Result<Entry, ServiceError> {
+    let public = match (&key.public_key, key.key_type) {
+        (Some(public_pem), KeyType::Rsa | KeyType::Ec | KeyType::Okp) => {
             let public = import::decode_public_key(backend, public_pem)?;
             let mut jwk = Jwk::new(&public, &key.kid, key.algorithm, KeyUse::Signing);
             if let (Some(certificate), Some(info)) =
@@ -70,40 +66,135 @@ impl Publisher {
                 let der = pem::decode(certificate)?;
                 jwk = jwk.with_certificate(&der.contents, info);
             }
-            jwks.push(jwk);
-            public_keys.insert(key.kid.clone(), public_pem.clone());
+            Some((
+                serde_json::to_string(&jwk).map_err(ServiceError::internal)?,
+                public_pem.clone(),
+            ))
         }
-        let jwks_json = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
-            .map_err(ServiceError::internal)?;
-        let public_keys_json =
-            serde_json::to_vec(&serde_json::json!({ "publicKeys": public_keys }))
-                .map_err(ServiceError::internal)?;
-        let digest =
-            backend.digest(HashAlgorithm::Sha256, &state_fingerprint(&keys, &jwks_json))?;
-        let jwks_etag = format!("\"{}\"", fingerprint::base64url(&digest[..18]));
-        let published = Arc::new(Published {
-            jwks_json,
-            jwks_etag,
-            public_keys,
-            public_keys_json,
-        });
-        match self.current.write() {
-            Ok(mut guard) => *guard = published,
-            Err(poisoned) => *poisoned.into_inner() = published,
+        _ => None,
+    };
+    Ok(Entry {
+        kid: key.kid.clone(),
+        name: key.name.clone(),
+        last_update: key.last_update_instant,
+        public,
+    })
+}
+
+impl Publisher {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        match self.state.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// Loads every stored key (at start-up).
+    pub(crate) fn load_all(
+        &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+    ) -> Result<(), ServiceError> {
+        let mut entries = BTreeMap::new();
+        let mut order_of = HashMap::new();
+        for key in store.list()? {
+            entries.insert((key.insert_instant, key.id), entry_for(backend, &key)?);
+            order_of.insert(key.id, key.insert_instant);
+        }
+        *self.write() = State {
+            entries,
+            order_of,
+            snapshot: None,
+        };
         Ok(())
+    }
+
+    /// Publishes a newly stored key. If a delete of it committed meanwhile, it stays out.
+    pub(crate) fn added(
+        &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+        key: &Key,
+    ) -> Result<(), ServiceError> {
+        let entry = entry_for(backend, key)?;
+        let mut state = self.write();
+        // Checked under the lock: a delete that commits later applies its removal after this.
+        if store.contains(&key.id)? {
+            state.entries.insert((key.insert_instant, key.id), entry);
+            state.order_of.insert(key.id, key.insert_instant);
+        }
+        state.snapshot = None;
+        Ok(())
+    }
+
+    /// Records a rename (it changes the ETag, not the JWKS).
+    pub(crate) fn renamed(&self, key: &Key) {
+        let mut state = self.write();
+        if let Some(entry) = state.entries.get_mut(&(key.insert_instant, key.id)) {
+            entry.name = key.name.clone();
+            entry.last_update = key.last_update_instant;
+        }
+        state.snapshot = None;
+    }
+
+    /// Unpublishes a deleted key.
+    pub(crate) fn removed(&self, id: &KeyId) {
+        let mut state = self.write();
+        if let Some(order) = state.order_of.remove(id) {
+            state.entries.remove(&(order, *id));
+        }
+        state.snapshot = None;
+    }
+
+    /// The current snapshot, rebuilt from the entries if a change dropped it.
+    pub(crate) fn current(&self, backend: &dyn KeyBackend) -> Result<Arc<Published>, ServiceError> {
+        if let Ok(state) = self.state.read()
+            && let Some(snapshot) = &state.snapshot
+        {
+            return Ok(snapshot.clone());
+        }
+        let mut state = self.write();
+        if let Some(snapshot) = &state.snapshot {
+            return Ok(snapshot.clone());
+        }
+        let snapshot = Arc::new(build(backend, &state.entries)?);
+        state.snapshot = Some(snapshot.clone());
+        Ok(snapshot)
     }
 }
 
-/// The bytes the ETag is computed over: the JWKS itself plus every key's id, name and last
-/// update, so a rename changes the ETag too.
-fn state_fingerprint(keys: &[Key], jwks_json: &[u8]) -> Vec<u8> {
-    let mut out = jwks_json.to_vec();
-    for key in keys {
-        out.extend_from_slice(key.id.as_bytes());
-        out.extend_from_slice(key.name.as_bytes());
-        out.push(0);
-        out.extend_from_slice(&key.last_update_instant.to_be_bytes());
+fn build(
+    backend: &dyn KeyBackend,
+    entries: &BTreeMap<(i64, KeyId), Entry>,
+) -> Result<Published, ServiceError> {
+    let mut jwks_json = String::from(r#"{"keys":["#);
+    let mut fingerprint_input = Vec::new();
+    let mut public_keys = BTreeMap::new();
+    let mut first = true;
+    for ((_, id), entry) in entries {
+        if let Some((jwk_json, public_pem)) = &entry.public {
+            if !first {
+                jwks_json.push(',');
+            }
+            first = false;
+            jwks_json.push_str(jwk_json);
+            public_keys.insert(entry.kid.clone(), public_pem.clone());
+        }
+        // The ETag covers names and update times too, so a rename changes it.
+        fingerprint_input.extend_from_slice(id.as_bytes());
+        fingerprint_input.extend_from_slice(entry.name.as_bytes());
+        fingerprint_input.push(0);
+        fingerprint_input.extend_from_slice(&entry.last_update.to_be_bytes());
     }
-    out
+    jwks_json.push_str("]}");
+    fingerprint_input.extend_from_slice(jwks_json.as_bytes());
+    let digest = backend.digest(HashAlgorithm::Sha256, &fingerprint_input)?;
+    let public_keys_json = serde_json::to_vec(&serde_json::json!({ "publicKeys": public_keys }))
+        .map_err(ServiceError::internal)?;
+    Ok(Published {
+        jwks_json: jwks_json.into_bytes(),
+        jwks_etag: format!("\"{}\"", fingerprint::base64url(&digest[..18])),
+        public_keys,
+        public_keys_json,
+    })
 }
