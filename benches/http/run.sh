@@ -19,6 +19,12 @@ trap 'kill $server $ceiling 2>/dev/null; wait 2>/dev/null; rm -rf "$data"' EXIT
 sleep 1
 id=$(curl -s -X POST http://127.0.0.1:9311/api/key/generate -H "Authorization: $key" \
   -d '{"key":{"algorithm":"ES256","name":"bench target"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"]["id"])')
+# A realistic JWKS: six published keys (about 9 KB of JSON with their x5c certificates).
+for spec in 'RS256","length":2048' 'RS256","length":2048' 'ES256"' 'ES384"' 'Ed25519"'; do
+  curl -s -o /dev/null -X POST http://127.0.0.1:9311/api/key/generate -H "Authorization: $key" \
+    -d "{\"key\":{\"name\":\"jwks $RANDOM$RANDOM\",\"algorithm\":\"$spec}}"
+done
+echo "JWKS size: $(curl -s http://127.0.0.1:9311/.well-known/jwks.json | wc -c) bytes"
 echo "### backend $backend, $(nproc) cores, wrk -t1 -c64 -d$duration"
 echo "--- ceiling: GET /ping (trivial actix-web endpoint)"
 wrk -t1 -c64 -d"$duration" --latency http://127.0.0.1:9312/ping | grep -E "Requests/sec|  50%|  99%"
