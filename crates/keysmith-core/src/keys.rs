@@ -309,7 +309,7 @@ impl KeyService {
             );
         }
         if let Some(kid) = kid
-            && self.store.get_by_kid(kid)?.is_some()
+            && self.store.id_by_kid(kid)?.is_some()
         {
             errors.add_field(
                 "key.kid",

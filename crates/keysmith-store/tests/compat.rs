@@ -1,0 +1,87 @@
+//! Backward compatibility: files written by earlier schema versions still open and read the
+//! same. `fixtures/schema-v1.redb` was written by `write_schema_v1_fixture` (run it with
+//! `--ignored` only to regenerate the file, never to make this test pass).
+
+// Test helpers: a failed step must fail the test.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use keysmith_model::{Algorithm, Key, KeyId, KeyType, PrivateMaterial, SecretBytes};
+use keysmith_store::{KeyStore, RedbStore, StoredKey};
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v1.redb")
+}
+
+fn records() -> Vec<StoredKey> {
+    let key = |n: u128, algorithm: Algorithm| {
+        let asymmetric = algorithm.key_type() != KeyType::Hmac;
+        StoredKey {
+            key: Key {
+                algorithm,
+                certificate: None,
+                certificate_information: None,
+                expiration_instant: asymmetric.then_some(1_900_000_000_000),
+                has_private_key: asymmetric.then_some(true),
+                id: KeyId(uuid::Uuid::from_u128(n)),
+                insert_instant: 1_700_000_000_000 + n as i64,
+                issuer: asymmetric.then(|| "fixture.example".into()),
+                kid: format!("kid-{n}"),
+                last_update_instant: 1_700_000_000_000 + n as i64,
+                length: asymmetric.then_some(256),
+                name: format!("Fixture {n}"),
+                public_key: asymmetric
+                    .then(|| "-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----".into()),
+                key_type: algorithm.key_type(),
+            },
+            private: Some(if asymmetric {
+                PrivateMaterial::Pkcs8(SecretBytes::new(vec![n as u8; 8]))
+            } else {
+                PrivateMaterial::HmacSecret(SecretBytes::new(vec![b's'; 40]))
+            }),
+        }
+    };
+    vec![
+        key(1, Algorithm::ES256),
+        key(2, Algorithm::HS256),
+        key(3, Algorithm::Ed25519),
+    ]
+}
+
+#[test]
+#[ignore = "regenerates the fixture; run by hand only when a schema version is released"]
+fn write_schema_v1_fixture() {
+    let path = fixture();
+    let _ = std::fs::remove_file(&path);
+    let store = RedbStore::open(&path).unwrap();
+    for record in records() {
+        store.insert(&record).unwrap();
+    }
+    store.add_api_key_hash(&[0xab; 32]).unwrap();
+}
+
+#[test]
+fn schema_v1_files_still_open_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v1.redb");
+    std::fs::copy(fixture(), &copy).unwrap();
+    let store = RedbStore::open(&copy).unwrap();
+    let expected = records();
+    assert_eq!(
+        store.list().unwrap(),
+        expected.iter().map(|r| r.key.clone()).collect::<Vec<_>>()
+    );
+    for record in &expected {
+        let stored = store.get(&record.key.id).unwrap().unwrap();
+        assert_eq!(
+            stored.private.unwrap().expose(),
+            record.private.as_ref().unwrap().expose()
+        );
+        assert_eq!(
+            store.id_by_kid(&record.key.kid).unwrap(),
+            Some(record.key.id)
+        );
+    }
+    assert_eq!(store.api_key_hashes().unwrap(), vec![[0xab; 32]]);
+}
