@@ -553,16 +553,30 @@ pub fn rejects_bad_material(backend: &dyn KeyBackend) {
             ..Default::default()
         },
     );
-    let verifier = backend
-        .verifying_key(
-            Algorithm::RS256,
-            VerifyingMaterial::PublicKey(&small.public_key.unwrap().spki_der),
-        )
-        .unwrap();
-    assert!(
-        verifier.verify(SIGNED_MESSAGE, &keys.rsa_1024_rs256_signature),
-        "RSA-1024 verifies an RS256 signature made by the openssl CLI"
-    );
+    let spki = small.public_key.unwrap().spki_der;
+    for (algorithm, signature) in &keys.rsa_1024_signatures {
+        let verifier = backend
+            .verifying_key(*algorithm, VerifyingMaterial::PublicKey(&spki))
+            .unwrap();
+        assert!(
+            verifier.verify(SIGNED_MESSAGE, signature),
+            "RSA-1024 verifies a {algorithm} signature made by the openssl CLI"
+        );
+        assert!(
+            !verifier.verify(b"another message", signature),
+            "{algorithm}"
+        );
+        let other = keys
+            .rsa_1024_signatures
+            .iter()
+            .find(|(a, _)| a != algorithm)
+            .unwrap();
+        assert!(
+            !verifier.verify(SIGNED_MESSAGE, &other.1),
+            "{algorithm} refuses a {} signature",
+            other.0
+        );
+    }
 
     // Encrypted keys, unsupported curves, garbage, empty.
     assert_eq!(

@@ -43,8 +43,8 @@ pub struct CliKeys {
     pub encrypted_pkcs8_pem: String,
     /// A secp256k1 key (an unsupported curve), PKCS#8 PEM.
     pub secp256k1_pem: String,
-    /// A signature of [`SIGNED_MESSAGE`] with `rsa_1024`, RS256.
-    pub rsa_1024_rs256_signature: Vec<u8>,
+    /// Signatures of [`SIGNED_MESSAGE`] with `rsa_1024`, by the CLI, for every RSA algorithm.
+    pub rsa_1024_signatures: Vec<(keysmith_model::Algorithm, Vec<u8>)>,
 }
 
 /// The message the command line signs.
@@ -121,15 +121,33 @@ pub fn cli_keys() -> &'static CliKeys {
         let ec = |curve: &'static str| ["-algorithm", "EC", "-pkeyopt", curve];
         let rsa_1024 = cli_key(&cli, "rsa1024", &rsa1024, Some("rsa"));
         cli.write("message.bin", SIGNED_MESSAGE);
-        cli.run(&[
-            "dgst",
-            "-sha256",
-            "-sign",
-            "rsa1024.pem",
-            "-out",
-            "rsa1024.sig",
-            "message.bin",
-        ]);
+        let mut rsa_1024_signatures = Vec::new();
+        // PS512 cannot exist with a 1024-bit key: a 64-byte hash and a 64-byte salt do not fit.
+        let algorithms = keysmith_model::Algorithm::of_type(keysmith_model::KeyType::Rsa)
+            .filter(|a| *a != keysmith_model::Algorithm::PS512);
+        for algorithm in algorithms {
+            let hash = format!("-sha{}", &algorithm.as_str()[2..]);
+            let out = format!("rsa1024-{algorithm}.sig");
+            let mut args = vec![
+                "dgst",
+                hash.as_str(),
+                "-sign",
+                "rsa1024.pem",
+                "-out",
+                out.as_str(),
+            ];
+            if algorithm.is_pss() {
+                args.extend_from_slice(&[
+                    "-sigopt",
+                    "rsa_padding_mode:pss",
+                    "-sigopt",
+                    "rsa_pss_saltlen:digest",
+                ]);
+            }
+            args.push("message.bin");
+            cli.run(&args);
+            rsa_1024_signatures.push((algorithm, cli.read(&out)));
+        }
         cli.run(&[
             "pkcs8",
             "-topk8",
@@ -158,7 +176,7 @@ pub fn cli_keys() -> &'static CliKeys {
             p384: cli_key(&cli, "p384", &ec("ec_paramgen_curve:P-384"), Some("ec")),
             p521: cli_key(&cli, "p521", &ec("ec_paramgen_curve:P-521"), Some("ec")),
             ed25519: cli_key(&cli, "ed25519", &["-algorithm", "ED25519"], None),
-            rsa_1024_rs256_signature: cli.read("rsa1024.sig"),
+            rsa_1024_signatures,
             rsa_1024,
             encrypted_pkcs8_pem: cli.read_text("enc.pem"),
             secp256k1_pem: cli.read_text("k1.pem"),

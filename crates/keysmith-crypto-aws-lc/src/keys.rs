@@ -12,14 +12,14 @@ use aws_lc_rs::signature::{
 };
 use keysmith_crypto::certificate::hmac_secret_from_random;
 use keysmith_crypto::{
-    Error, GeneratedKey, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, SigningKey, VerifyingKey,
-    VerifyingMaterial,
+    Error, GeneratedKey, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, PublicKeyComponents,
+    SigningKey, VerifyingKey, VerifyingMaterial,
 };
 use keysmith_model::{
     Algorithm, Curve, KeyType, PrivateMaterial, RSA_MIN_PRIVATE_BITS, SecretBytes,
 };
 
-use crate::{AwsLcBackend, NAME, unspecified, x509};
+use crate::{AwsLcBackend, unspecified, x509};
 
 pub(crate) fn generate(
     backend: &AwsLcBackend,
@@ -247,6 +247,8 @@ pub(crate) fn signing_key(
 
 enum Verifier {
     Public(ParsedPublicKey),
+    /// An RSA key under 2048 bits with an algorithm aws-lc-rs has no legacy verifier for.
+    LegacyRsa(Box<rsa::RsaPublicKey>),
     Hmac(Box<hmac::Key>),
 }
 
@@ -269,27 +271,73 @@ impl VerifyingKey for AwsLcVerifyingKey {
     fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.verifier {
             Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
+            Verifier::LegacyRsa(key) => verify_legacy_rsa(key, self.algorithm, message, signature),
             // hmac::verify compares in constant time.
             Verifier::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
         }
     }
 }
 
-/// The aws-lc-rs verifier for `algorithm` and a public key of `bits` (RSA) or its curve.
+/// Verifies with RustCrypto's `rsa` crate: used only for verify-only RSA keys under 2048 bits
+/// with RS384 or PS*, for which aws-lc-rs has no verifier. Public data only, so the `rsa`
+/// crate's timing advisories (private-key operations) do not apply.
+fn verify_legacy_rsa(
+    key: &rsa::RsaPublicKey,
+    algorithm: Algorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use rsa::{Pkcs1v15Sign, Pss};
+    use sha2::{Digest as _, Sha256, Sha384, Sha512};
+    let result = match algorithm {
+        Algorithm::RS256 => key.verify(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(message),
+            signature,
+        ),
+        Algorithm::RS384 => key.verify(
+            Pkcs1v15Sign::new::<Sha384>(),
+            &Sha384::digest(message),
+            signature,
+        ),
+        Algorithm::RS512 => key.verify(
+            Pkcs1v15Sign::new::<Sha512>(),
+            &Sha512::digest(message),
+            signature,
+        ),
+        // RFC 7518 §3.5: the salt is as long as the hash.
+        Algorithm::PS256 => key.verify(
+            Pss::new_with_salt::<Sha256>(32),
+            &Sha256::digest(message),
+            signature,
+        ),
+        Algorithm::PS384 => key.verify(
+            Pss::new_with_salt::<Sha384>(48),
+            &Sha384::digest(message),
+            signature,
+        ),
+        Algorithm::PS512 => key.verify(
+            Pss::new_with_salt::<Sha512>(64),
+            &Sha512::digest(message),
+            signature,
+        ),
+        _ => return false,
+    };
+    result.is_ok()
+}
+
+/// The aws-lc-rs verifier for `algorithm` and a public key of `bits` (RSA) or its curve;
+/// `None` for an RSA key under 2048 bits that aws-lc-rs cannot verify with this algorithm.
 fn verification_algorithm(
     algorithm: Algorithm,
     rsa_bits: u32,
-) -> Result<&'static dyn VerificationAlgorithm, Error> {
+) -> Result<Option<&'static dyn VerificationAlgorithm>, Error> {
     let legacy = rsa_bits < 2048;
-    let unsupported = || Error::Unsupported {
-        backend: NAME,
-        what: format!("{algorithm} with RSA keys under 2048 bits"),
-    };
-    Ok(match algorithm {
+    Ok(Some(match algorithm {
         Algorithm::RS256 if legacy => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
         Algorithm::RS512 if legacy => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
         Algorithm::RS384 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 if legacy => {
-            return Err(unsupported());
+            return Ok(None);
         }
         Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
         Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
@@ -304,7 +352,7 @@ fn verification_algorithm(
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             return Err(wrong_material(algorithm));
         }
-    })
+    }))
 }
 
 pub(crate) fn verifying_key(
@@ -328,10 +376,23 @@ pub(crate) fn verifying_key(
             } else {
                 0
             };
-            let verification = verification_algorithm(algorithm, bits)?;
-            Verifier::Public(
-                ParsedPublicKey::new(verification, spki).map_err(|_| wrong_material(algorithm))?,
-            )
+            match verification_algorithm(algorithm, bits)? {
+                Some(verification) => Verifier::Public(
+                    ParsedPublicKey::new(verification, spki)
+                        .map_err(|_| wrong_material(algorithm))?,
+                ),
+                None => {
+                    let PublicKeyComponents::Rsa { n, e } = &info.components else {
+                        return Err(wrong_material(algorithm));
+                    };
+                    let key = rsa::RsaPublicKey::new(
+                        rsa::BigUint::from_bytes_be(n),
+                        rsa::BigUint::from_bytes_be(e),
+                    )
+                    .map_err(|_| wrong_material(algorithm))?;
+                    Verifier::LegacyRsa(Box::new(key))
+                }
+            }
         }
     };
     Ok(Box::new(AwsLcVerifyingKey {

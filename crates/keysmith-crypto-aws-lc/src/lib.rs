@@ -12,9 +12,10 @@
 //! ```
 //!
 //! # Known limits of aws-lc-rs, and how they are handled
-//! - RSA keys under 2048 bits can be verified only with PKCS#1 v1.5 and SHA-256 or SHA-512
-//!   (aws-lc-rs' legacy verifiers). RS384 and PS* with such keys report
-//!   [`Error::Unsupported`]. Keysmith never generates or accepts private keys that small.
+//! - aws-lc-rs verifies RSA keys under 2048 bits only with PKCS#1 v1.5 and SHA-256 or SHA-512.
+//!   For verify-only keys of 1024–2047 bits with RS384 or PS*, this backend verifies with
+//!   RustCrypto's `rsa` crate (public-key operations only). Keysmith never generates or accepts
+//!   private keys that small.
 //! - Compressed EC points are not accepted in public keys.
 //!
 //! # Crate features
