@@ -60,13 +60,55 @@ pub(crate) fn generate(
         }
         (KeyType::Ec, None) => return Err(Error::rejected("EC algorithm without a curve")),
     };
-    let generated = GeneratedKey {
-        private: PrivateMaterial::Pkcs8(SecretBytes::new(
-            pkey.private_key_to_pkcs8().map_err(ossl)?,
-        )),
-        public: Some(public_key_info(&pkey)?),
+    let generated = if pkey.id() == Id::ED25519 {
+        ed25519_parts(&pkey)?
+    } else {
+        GeneratedKey {
+            private: PrivateMaterial::Pkcs8(SecretBytes::new(
+                pkey.private_key_to_pkcs8().map_err(ossl)?,
+            )),
+            public: Some(public_key_info(&pkey)?),
+        }
     };
     Ok((generated, Some(pkey)))
+}
+
+/// The fixed DER prefixes of an Ed25519 key (RFC 8410): PKCS#8 v1 `PrivateKeyInfo` before the
+/// 32-byte seed, and `SubjectPublicKeyInfo` before the 32-byte public key.
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// An Ed25519 key's PKCS#8 v1 and public key from its raw bytes. OpenSSL 3's encoder framework
+/// takes ~100 µs to write these two fixed 48- and 44-byte structures.
+fn ed25519_parts(pkey: &PKey<Private>) -> Result<GeneratedKey, Error> {
+    let seed = zeroize::Zeroizing::new(pkey.raw_private_key().map_err(ossl)?);
+    let public = pkey.raw_public_key().map_err(ossl)?;
+    if seed.len() != 32 || public.len() != 32 {
+        return Err(Error::malformed("unexpected Ed25519 key size"));
+    }
+    let mut pkcs8 = Vec::with_capacity(48);
+    pkcs8.extend_from_slice(&ED25519_PKCS8_PREFIX);
+    pkcs8.extend_from_slice(&seed);
+    let mut spki = Vec::with_capacity(44);
+    spki.extend_from_slice(&ED25519_SPKI_PREFIX);
+    spki.extend_from_slice(&public);
+    Ok(GeneratedKey {
+        private: PrivateMaterial::Pkcs8(SecretBytes::new(pkcs8)),
+        public: Some(PublicKeyInfo {
+            key_type: KeyType::Okp,
+            length: Curve::Ed25519.key_length(),
+            curve: Some(Curve::Ed25519),
+            spki_der: spki,
+            components: PublicKeyComponents::Okp {
+                curve: Curve::Ed25519,
+                x: public,
+            },
+        }),
+    })
 }
 
 /// Reads type, size and numbers from a key with a public half.
