@@ -145,6 +145,65 @@ pub fn thumbprint_input(components: &PublicKeyComponents) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keysmith_model::KeyType;
+    use proptest::prelude::*;
+
+    fn info(components: PublicKeyComponents) -> PublicKeyInfo {
+        let (key_type, curve) = match &components {
+            PublicKeyComponents::Rsa { .. } => (KeyType::Rsa, None),
+            PublicKeyComponents::Ec { curve, .. } => (KeyType::Ec, Some(*curve)),
+            PublicKeyComponents::Okp { curve, .. } => (KeyType::Okp, Some(*curve)),
+        };
+        PublicKeyInfo {
+            key_type,
+            length: 0,
+            curve,
+            spki_der: vec![],
+            components,
+        }
+    }
+
+    fn components() -> impl Strategy<Value = PublicKeyComponents> {
+        let bytes = |n| proptest::collection::vec(any::<u8>(), n);
+        prop_oneof![
+            (bytes(1..600), bytes(1..8)).prop_map(|(n, e)| PublicKeyComponents::Rsa { n, e }),
+            (
+                prop_oneof![Just(Curve::P256), Just(Curve::P384), Just(Curve::P521)],
+                bytes(66..67),
+                bytes(66..67)
+            )
+                .prop_map(|(curve, x, y)| {
+                    let len = curve.coordinate_len();
+                    PublicKeyComponents::Ec {
+                        curve,
+                        x: x[..len].to_vec(),
+                        y: y[..len].to_vec(),
+                    }
+                }),
+            bytes(32..33).prop_map(|x| PublicKeyComponents::Okp {
+                curve: Curve::Ed25519,
+                x
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn jwk_round_trips_through_json(components in components(), kid in "[A-Za-z0-9_-]{1,40}") {
+            let jwk = Jwk::new(&info(components.clone()), &kid, Algorithm::ES256, KeyUse::Signing);
+            let json = serde_json::to_string(&jwk).unwrap();
+            let back: Jwk = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&back, &jwk);
+            prop_assert_eq!(back.components(), Some(components));
+            prop_assert_eq!(back.kid.as_deref(), Some(kid.as_str()));
+        }
+
+        #[test]
+        fn components_never_panics_on_arbitrary_jwks(kty in ".{0,4}", crv in ".{0,8}", x in ".{0,20}", n in ".{0,20}") {
+            let jwk = Jwk { kty, kid: None, alg: None, key_use: None, n: Some(n.clone()), e: Some(n), crv: Some(crv), x: Some(x.clone()), y: Some(x), x5c: None, x5t: None, x5t_s256: None };
+            let _ = jwk.components();
+        }
+    }
 
     #[test]
     fn rfc7638_example_input() {
