@@ -12,8 +12,8 @@ pub(crate) struct KeyRequest {
     pub key: Option<KeyFields>,
 }
 
-/// The fields of a key in a request.
-#[derive(Debug, Default, Deserialize)]
+/// The fields of a key in a request. `Debug` never shows the private key or secret.
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct KeyFields {
     pub algorithm: Option<String>,
@@ -28,6 +28,23 @@ pub(crate) struct KeyFields {
     pub secret: Option<String>,
     #[serde(rename = "type")]
     pub key_type: Option<String>,
+}
+
+impl std::fmt::Debug for KeyFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFields")
+            .field("algorithm", &self.algorithm)
+            .field("name", &self.name)
+            .field("length", &self.length)
+            .field("issuer", &self.issuer)
+            .field("kid", &self.kid)
+            .field("type", &self.key_type)
+            .field("certificate", &self.certificate.as_ref().map(String::len))
+            .field("public_key", &self.public_key.as_ref().map(String::len))
+            .field("private_key", &keysmith_model::redacted(&self.private_key))
+            .field("secret", &keysmith_model::redacted(&self.secret))
+            .finish()
+    }
 }
 
 /// `{"search": {...}}` in `POST /api/key/search`.
@@ -100,6 +117,44 @@ pub(crate) fn length_field(errors: &mut Errors, value: Option<&Value>) -> Option
         Err(_) => {
             errors.add_field("key.length", Reason::Invalid, "key.length is out of range.");
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_private_key_or_secret() {
+        let fields: KeyFields = serde_json::from_str(
+            r#"{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==","secret":"hunter2-hunter2"}"#,
+        )
+        .unwrap();
+        let printed = format!(
+            "{:?} {:?}",
+            fields,
+            KeyRequest {
+                key: Some(fields.clone_for_test())
+            }
+        );
+        assert!(
+            !printed.contains("PRIVATE")
+                && !printed.contains("MC4C")
+                && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        assert!(printed.contains("[REDACTED]"));
+    }
+
+    impl KeyFields {
+        fn clone_for_test(&self) -> KeyFields {
+            KeyFields {
+                name: self.name.clone(),
+                private_key: self.private_key.clone(),
+                secret: self.secret.clone(),
+                ..Default::default()
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ pub struct GenerateRequest<'a> {
 }
 
 /// `POST /api/key/import` fields.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct ImportRequest<'a> {
     /// `key.algorithm`; inferred when absent.
     pub algorithm: Option<&'a str>,
@@ -80,6 +80,21 @@ pub struct ImportRequest<'a> {
     pub private_key: Option<&'a str>,
     /// `key.secret`.
     pub secret: Option<&'a str>,
+}
+
+impl std::fmt::Debug for ImportRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportRequest")
+            .field("algorithm", &self.algorithm)
+            .field("key_type", &self.key_type)
+            .field("name", &self.name)
+            .field("kid", &self.kid)
+            .field("certificate", &self.certificate.map(str::len))
+            .field("public_key", &self.public_key.map(str::len))
+            .field("private_key", &keysmith_model::redacted(&self.private_key))
+            .field("secret", &keysmith_model::redacted(&self.secret))
+            .finish()
+    }
 }
 
 /// Search criteria as FusionAuth's `search` object carries them.

@@ -4,7 +4,7 @@
 //! Errors come back in FusionAuth's shape with the request's field paths (`key.privateKey`,
 //! ...), and never quote the input.
 
-use keysmith_model::{Algorithm, Errors, KeyType, PrivateMaterial, Reason, SecretBytes};
+use keysmith_model::{Algorithm, Errors, KeyType, PrivateMaterial, Reason, SecretBytes, redacted};
 use keysmith_model::{RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS};
 
 use crate::backend::{
@@ -16,8 +16,9 @@ use crate::{Error, der, pem};
 /// in PEM is about 6.3 KB; this leaves room for long certificates.
 pub const MAX_MATERIAL_LEN: usize = 32 * 1024;
 
-/// The key material of an import request, as text from the JSON body.
-#[derive(Clone, Copy, Debug, Default)]
+/// The key material of an import request, as text from the JSON body. `Debug` never shows the
+/// private key or secret.
+#[derive(Clone, Copy, Default)]
 pub struct ImportInput<'a> {
     /// The declared algorithm, if any (inferred otherwise).
     pub algorithm: Option<Algorithm>,
@@ -31,6 +32,19 @@ pub struct ImportInput<'a> {
     pub private_key: Option<&'a str>,
     /// An HMAC secret. Its UTF-8 bytes are the HMAC key.
     pub secret: Option<&'a str>,
+}
+
+impl std::fmt::Debug for ImportInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportInput")
+            .field("algorithm", &self.algorithm)
+            .field("key_type", &self.key_type)
+            .field("certificate", &self.certificate.map(str::len))
+            .field("public_key", &self.public_key.map(str::len))
+            .field("private_key", &redacted(&self.private_key))
+            .field("secret", &redacted(&self.secret))
+            .finish()
+    }
 }
 
 /// Key material that passed every rule.
@@ -386,4 +400,26 @@ pub fn decode_private_key(backend: &dyn KeyBackend, text: &str) -> Result<Privat
         )));
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_private_key_or_secret() {
+        let input = ImportInput {
+            private_key: Some(
+                "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----",
+            ),
+            secret: Some("hunter2-hunter2"),
+            ..Default::default()
+        };
+        let printed = format!("{input:?}");
+        assert!(
+            !printed.contains("PRIVATE") && !printed.contains("hunter2"),
+            "{printed}"
+        );
+        assert!(printed.contains("[REDACTED]"));
+    }
 }

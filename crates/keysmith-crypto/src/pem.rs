@@ -10,13 +10,24 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 
-/// A decoded PEM block. The contents may be a private key, so they are wiped on drop.
-#[derive(Debug)]
+/// A decoded PEM block. The contents may be a private key, so they are wiped on drop and
+/// `Debug` shows only their length.
 pub struct Pem {
     /// The label between `BEGIN ` and the dashes, e.g. `PRIVATE KEY`.
     pub label: String,
     /// The DER bytes.
     pub contents: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Pem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Pem({}, [REDACTED; {} bytes])",
+            self.label,
+            self.contents.len()
+        )
+    }
 }
 
 /// Line endings for encoding: FusionAuth uses `\n`, Auth0 uses `\r\n`.
@@ -147,6 +158,20 @@ mod tests {
             assert!(decode(case).is_err(), "{case:?} decoded");
         }
         assert!(matches!(decode(cases[3]), Err(Error::Rejected(_))));
+    }
+
+    #[test]
+    fn debug_shows_the_label_not_the_contents() {
+        let block = decode(
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----",
+        )
+        .unwrap();
+        let printed = format!("{block:?}");
+        assert!(printed.contains("PRIVATE KEY") && printed.contains("REDACTED"));
+        assert!(
+            !printed.contains("115") && !printed.contains("secret"),
+            "{printed}"
+        );
     }
 
     proptest! {

@@ -31,7 +31,7 @@ pub use algorithm::{
 };
 pub use errors::{ErrorDetail, Errors, Reason};
 pub use key::{CertificateInformation, Key, KeyId, PrivateMaterial, epoch_millis_now};
-pub use secret::SecretBytes;
+pub use secret::{SecretBytes, redacted};
 
 /// The longest key name, kid or issuer accepted, in characters (UTF-8 scalar values).
 pub const MAX_NAME_LENGTH: usize = 255;

@@ -40,6 +40,15 @@ impl From<Vec<u8>> for SecretBytes {
     }
 }
 
+/// How `Debug` shows an optional secret: whether it is there, never what it is.
+pub fn redacted<T>(value: &Option<T>) -> &'static str {
+    if value.is_some() {
+        "Some([REDACTED])"
+    } else {
+        "None"
+    }
+}
+
 impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretBytes([REDACTED; {} bytes])", self.0.len())
