@@ -11,7 +11,7 @@ use keysmith_model::search::{DEFAULT_NUMBER_OF_RESULTS, SearchQuery, SortField};
 use keysmith_model::validate::{self, GenerateSpec};
 use keysmith_model::{
     Algorithm, CertificateInformation, Errors, HashAlgorithm, Key, KeyId, KeyType, MAX_NAME_LENGTH,
-    PrivateMaterial, Reason, epoch_millis_now,
+    Reason, epoch_millis_now,
 };
 use keysmith_store::{KeyStore, SearchPage, StoredKey};
 
@@ -198,13 +198,9 @@ impl KeyService {
             request.name,
             request.issuer,
         );
-        let mut errors = Errors::new();
-        let spec = match spec {
-            Ok(spec) => Some(spec),
-            Err(e) => {
-                errors = e;
-                None
-            }
+        let (spec, mut errors) = match spec {
+            Ok(spec) => (Some(spec), Errors::new()),
+            Err(errors) => (None, errors),
         };
         self.check_unique(
             &mut errors,
@@ -212,7 +208,7 @@ impl KeyService {
             spec.as_ref().map(|s| s.name.as_str()),
             None,
         )?;
-        let spec = errors.into_result(spec)?.ok_or(ServiceError::NotFound)?;
+        let spec = errors.require(spec)?;
         let GenerateSpec {
             algorithm,
             length,
@@ -305,32 +301,33 @@ impl KeyService {
         name: Option<&str>,
         kid: Option<&str>,
     ) -> Result<(), ServiceError> {
-        if let Some(id) = id
-            && self.store.contains(id)?
-        {
-            errors.add_field(
+        let taken = [
+            (
                 "key.id",
-                Reason::Duplicate,
-                "A key with this id already exists.",
-            );
-        }
-        if let Some(name) = name
-            && self.store.id_by_name(name)?.is_some()
-        {
-            errors.add_field(
+                "id",
+                id.map(|id| self.store.contains(id)).transpose()?,
+            ),
+            (
                 "key.name",
-                Reason::Duplicate,
-                "A key with this name already exists.",
-            );
-        }
-        if let Some(kid) = kid
-            && self.store.id_by_kid(kid)?.is_some()
-        {
-            errors.add_field(
+                "name",
+                name.map(|n| self.store.id_by_name(n).map(|o| o.is_some()))
+                    .transpose()?,
+            ),
+            (
                 "key.kid",
-                Reason::Duplicate,
-                "A key with this kid already exists.",
-            );
+                "kid",
+                kid.map(|k| self.store.id_by_kid(k).map(|o| o.is_some()))
+                    .transpose()?,
+            ),
+        ];
+        for (field, what, taken) in taken {
+            if taken == Some(true) {
+                errors.add_field(
+                    field,
+                    Reason::Duplicate,
+                    format!("A key with this {what} already exists."),
+                );
+            }
         }
         Ok(())
     }
@@ -434,15 +431,6 @@ impl KeyService {
         self.store.get_key(id)?.ok_or(ServiceError::NotFound)
     }
 
-    /// One key with its private half, for signing inside the server.
-    pub fn retrieve_with_private(
-        &self,
-        id: &KeyId,
-    ) -> Result<(Key, Option<PrivateMaterial>), ServiceError> {
-        let stored = self.store.get(id)?.ok_or(ServiceError::NotFound)?;
-        Ok((stored.key, stored.private))
-    }
-
     /// Every key, in insertion order.
     pub fn list(&self) -> Result<Vec<Key>, ServiceError> {
         Ok(self.store.list()?)
@@ -453,7 +441,7 @@ impl KeyService {
     pub fn rename(&self, id: &KeyId, name: Option<&str>) -> Result<Key, ServiceError> {
         let mut errors = Errors::new();
         let name = validate::required_text(&mut errors, "key.name", name, MAX_NAME_LENGTH);
-        let name = errors.into_result(name)?.ok_or(ServiceError::NotFound)?;
+        let name = errors.require(name)?;
         if let Some(owner) = self.store.id_by_name(&name)?
             && owner != *id
         {

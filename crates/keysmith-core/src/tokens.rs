@@ -190,7 +190,7 @@ impl KeyService {
                 ),
             );
         }
-        let id = errors.into_result(id)?.ok_or(ServiceError::NotFound)?;
+        let id = errors.require(id)?;
         let (key, signer) = self.signer(&id).map_err(|e| match e {
             ServiceError::NotFound => {
                 Errors::field("keyId", Reason::Invalid, "No key has this id.").into()

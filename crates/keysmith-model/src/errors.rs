@@ -115,6 +115,23 @@ impl Errors {
         }
     }
 
+    /// `Ok(value)` when nothing was added and `value` is there; otherwise `Err(self)`.
+    /// Validators add an error whenever they return `None`; a `None` with no error would be a
+    /// validator breaking that rule, and is reported as a general `[invalid]`, not a panic.
+    pub fn require<T>(mut self, value: Option<T>) -> Result<T, Errors> {
+        match value {
+            Some(value) if self.is_empty() => Ok(value),
+            None if self.is_empty() => {
+                self.general_errors.push(ErrorDetail {
+                    code: format!("[{}]", Reason::Invalid.as_str()),
+                    message: "The request is not valid.".into(),
+                });
+                Err(self)
+            }
+            _ => Err(self),
+        }
+    }
+
     /// Every code, field errors first (in field order), then general errors.
     pub fn codes(&self) -> Vec<&str> {
         self.field_errors

@@ -61,9 +61,6 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// The public record of the key with `id`, without reading its private half.
     fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError>;
 
-    /// The key whose kid is `kid`.
-    fn get_by_kid(&self, kid: &str) -> Result<Option<StoredKey>, StoreError>;
-
     /// The id of the key whose kid is `kid`.
     fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError>;
 

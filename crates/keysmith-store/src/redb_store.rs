@@ -289,15 +289,6 @@ impl KeyStore for RedbStore {
             .transpose()
     }
 
-    fn get_by_kid(&self, kid: &str) -> Result<Option<StoredKey>, StoreError> {
-        let txn = self.read()?;
-        let id = txn.open_table(BY_KID)?.get(kid)?.map(|v| v.value());
-        match id {
-            Some(id) => get_in(&txn, id),
-            None => Ok(None),
-        }
-    }
-
     fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError> {
         let id = self
             .read()?
