@@ -169,8 +169,11 @@ impl KeyService {
 
     /// Publishes a newly stored key. The key stands even if this fails (it would then be
     /// missing from the JWKS until the next start), so a failure is logged, not returned.
-    fn publish_added(&self, key: &Key) {
-        if let Err(err) = self.published.added(&*self.backend, &*self.store, key) {
+    fn publish_added(&self, key: &Key, public: Option<&keysmith_crypto::PublicKeyInfo>) {
+        if let Err(err) = self
+            .published
+            .added(&*self.backend, &*self.store, key, public)
+        {
             tracing::error!(error = %err, key.id = %key.id, "could not publish the key");
         }
     }
@@ -233,10 +236,10 @@ impl KeyService {
             public_key: None,
             key_type: algorithm.key_type(),
         };
-        let private = if algorithm.key_type() == KeyType::Hmac {
+        let (private, public) = if algorithm.key_type() == KeyType::Hmac {
             let generated = self.backend.generate(algorithm, None)?;
             key.kid = self.random_kid()?;
-            generated.private
+            (generated.private, None)
         } else {
             let issuer = issuer.unwrap_or_else(|| self.config.default_issuer.clone());
             let params = certificate::fusionauth_params(
@@ -253,14 +256,14 @@ impl KeyService {
             key.kid = info.sha1_thumbprint.clone();
             fill_asymmetric(&mut key, &public, Some((&fields, info)), true);
             key.issuer = Some(issuer);
-            generated.private
+            (generated.private, Some(public))
         };
         self.store.insert(&StoredKey {
             key: key.clone(),
             private: Some(private),
         })?;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
-        self.publish_added(&key);
+        self.publish_added(&key, public.as_ref());
         Ok(key)
     }
 
@@ -422,7 +425,7 @@ impl KeyService {
             private: material.private,
         })?;
         tracing::info!(target: "keysmith::audit", action = "import", key.id = %key.id, key.algorithm = %key.algorithm, "key imported");
-        self.publish_added(&key);
+        self.publish_added(&key, material.public_key.as_ref());
         Ok(key)
     }
 

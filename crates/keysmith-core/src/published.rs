@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use keysmith_crypto::jwk::Jwk;
-use keysmith_crypto::{KeyBackend, fingerprint, import, pem};
+use keysmith_crypto::{KeyBackend, PublicKeyInfo, fingerprint, import, pem};
 use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse};
 use keysmith_store::KeyStore;
 
@@ -55,11 +55,24 @@ pub(crate) struct Publisher {
     state: RwLock<State>,
 }
 
-fn entry_for(backend: &dyn KeyBackend, key: &Key) -> Result<Entry, ServiceError> {
+/// `known` is the key's parsed public key when the caller has it (a key just generated or
+/// imported); otherwise the stored PEM is parsed.
+fn entry_for(
+    backend: &dyn KeyBackend,
+    key: &Key,
+    known: Option<&PublicKeyInfo>,
+) -> Result<Entry, ServiceError> {
     let public = match (&key.public_key, key.key_type) {
         (Some(public_pem), KeyType::Rsa | KeyType::Ec | KeyType::Okp) => {
-            let public = import::decode_public_key(backend, public_pem)?;
-            let mut jwk = Jwk::new(&public, &key.kid, key.algorithm, KeyUse::Signing);
+            let parsed;
+            let public = match known {
+                Some(public) => public,
+                None => {
+                    parsed = import::decode_public_key(backend, public_pem)?;
+                    &parsed
+                }
+            };
+            let mut jwk = Jwk::new(public, &key.kid, key.algorithm, KeyUse::Signing);
             if let (Some(certificate), Some(info)) =
                 (&key.certificate, &key.certificate_information)
             {
@@ -98,7 +111,10 @@ impl Publisher {
         let mut entries = BTreeMap::new();
         let mut order_of = HashMap::new();
         for key in store.list()? {
-            entries.insert((key.insert_instant, key.id), entry_for(backend, &key)?);
+            entries.insert(
+                (key.insert_instant, key.id),
+                entry_for(backend, &key, None)?,
+            );
             order_of.insert(key.id, key.insert_instant);
         }
         *self.write() = State {
@@ -115,8 +131,9 @@ impl Publisher {
         backend: &dyn KeyBackend,
         store: &dyn KeyStore,
         key: &Key,
+        public: Option<&PublicKeyInfo>,
     ) -> Result<(), ServiceError> {
-        let entry = entry_for(backend, key)?;
+        let entry = entry_for(backend, key, public)?;
         let mut state = self.write();
         // Checked under the lock: a delete that commits later applies its removal after this.
         if store.contains(&key.id)? {
