@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use crate::fixtures::{self, CliKey, SIGNED_MESSAGE, cli_keys};
-use crate::openssl_cli::OpensslCli;
+use crate::openssl_cli::{OpensslCli, digest_flag};
 
 /// The issuer used for generated certificates in the suite.
 pub const ISSUER: &str = "keysmith.test";
@@ -717,7 +717,7 @@ pub fn openssl_cli_accepts_everything(backend: &dyn KeyBackend) {
             let key_hex = upper_hex(created.private.expose());
             let out = cli.run(&[
                 "dgst",
-                hash_flag(algorithm),
+                digest_flag(algorithm),
                 "-mac",
                 "HMAC",
                 "-macopt",
@@ -849,37 +849,12 @@ pub fn openssl_cli_accepts_everything(backend: &dyn KeyBackend) {
             }
             KeyType::Ec => {
                 cli.write(&sig_path, jose_to_der_signature(&signature));
-                let out = cli.run(&[
-                    "dgst",
-                    hash_flag(algorithm),
-                    "-verify",
-                    &pub_path,
-                    "-signature",
-                    &sig_path,
-                    "message.bin",
-                ]);
+                let out = cli.dgst_verify(algorithm, &pub_path, &sig_path, "message.bin");
                 assert!(out.contains("Verified OK"), "{name}: {out}");
             }
             _ => {
                 cli.write(&sig_path, &signature);
-                let mut args = vec![
-                    "dgst",
-                    hash_flag(algorithm),
-                    "-verify",
-                    &pub_path,
-                    "-signature",
-                    &sig_path,
-                ];
-                if algorithm.is_pss() {
-                    args.extend_from_slice(&[
-                        "-sigopt",
-                        "rsa_padding_mode:pss",
-                        "-sigopt",
-                        "rsa_pss_saltlen:digest",
-                    ]);
-                }
-                args.push("message.bin");
-                let out = cli.run(&args);
+                let out = cli.dgst_verify(algorithm, &pub_path, &sig_path, "message.bin");
                 assert!(out.contains("Verified OK"), "{name}: {out}");
             }
         }
@@ -900,26 +875,7 @@ pub fn openssl_cli_accepts_everything(backend: &dyn KeyBackend) {
                     &cli_sig,
                 ]);
             }
-            _ => {
-                let mut args = vec![
-                    "dgst",
-                    hash_flag(algorithm),
-                    "-sign",
-                    &key_path,
-                    "-out",
-                    &cli_sig,
-                ];
-                if algorithm.is_pss() {
-                    args.extend_from_slice(&[
-                        "-sigopt",
-                        "rsa_padding_mode:pss",
-                        "-sigopt",
-                        "rsa_pss_saltlen:digest",
-                    ]);
-                }
-                args.push("message.bin");
-                cli.run(&args);
-            }
+            _ => cli.dgst_sign(algorithm, &key_path, "message.bin", &cli_sig),
         }
         let mut theirs = cli.read(&cli_sig);
         if algorithm.key_type() == KeyType::Ec {
@@ -935,14 +891,6 @@ pub fn openssl_cli_accepts_everything(backend: &dyn KeyBackend) {
             verifier.verify(b"signed by keysmith", &theirs),
             "{name}: the backend verifies the CLI's signature"
         );
-    }
-}
-
-fn hash_flag(algorithm: Algorithm) -> &'static str {
-    match algorithm.hash() {
-        Some(keysmith_model::HashAlgorithm::Sha384) => "-sha384",
-        Some(keysmith_model::HashAlgorithm::Sha512) => "-sha512",
-        _ => "-sha256",
     }
 }
 

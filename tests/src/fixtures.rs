@@ -126,26 +126,8 @@ pub fn cli_keys() -> &'static CliKeys {
         let algorithms = keysmith_model::Algorithm::of_type(keysmith_model::KeyType::Rsa)
             .filter(|a| *a != keysmith_model::Algorithm::PS512);
         for algorithm in algorithms {
-            let hash = format!("-sha{}", &algorithm.as_str()[2..]);
             let out = format!("rsa1024-{algorithm}.sig");
-            let mut args = vec![
-                "dgst",
-                hash.as_str(),
-                "-sign",
-                "rsa1024.pem",
-                "-out",
-                out.as_str(),
-            ];
-            if algorithm.is_pss() {
-                args.extend_from_slice(&[
-                    "-sigopt",
-                    "rsa_padding_mode:pss",
-                    "-sigopt",
-                    "rsa_pss_saltlen:digest",
-                ]);
-            }
-            args.push("message.bin");
-            cli.run(&args);
+            cli.dgst_sign(algorithm, "rsa1024.pem", "message.bin", &out);
             rsa_1024_signatures.push((algorithm, cli.read(&out)));
         }
         cli.run(&[

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use keysmith_model::{Algorithm, HashAlgorithm};
 use tempfile::TempDir;
 
 /// A scratch directory and the `openssl` tool.
@@ -67,6 +68,61 @@ impl OpensslCli {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+}
+
+impl OpensslCli {
+    /// `openssl dgst -sign` of `message` with the algorithm's hash (and PSS with salt = hash
+    /// length for PS*), writing the signature to `out`.
+    pub fn dgst_sign(&self, algorithm: Algorithm, key: &str, message: &str, out: &str) {
+        let mut args = vec!["dgst", digest_flag(algorithm), "-sign", key, "-out", out];
+        args.extend_from_slice(pss_options(algorithm));
+        args.push(message);
+        self.run(&args);
+    }
+
+    /// `openssl dgst -verify` of `message` against `signature`; returns the CLI's output.
+    pub fn dgst_verify(
+        &self,
+        algorithm: Algorithm,
+        public_key: &str,
+        signature: &str,
+        message: &str,
+    ) -> String {
+        let mut args = vec![
+            "dgst",
+            digest_flag(algorithm),
+            "-verify",
+            public_key,
+            "-signature",
+            signature,
+        ];
+        args.extend_from_slice(pss_options(algorithm));
+        args.push(message);
+        self.run(&args)
+    }
+}
+
+/// The `openssl dgst` flag for an algorithm's hash (SHA-256 for Ed25519, which has none).
+pub fn digest_flag(algorithm: Algorithm) -> &'static str {
+    match algorithm.hash() {
+        Some(HashAlgorithm::Sha384) => "-sha384",
+        Some(HashAlgorithm::Sha512) => "-sha512",
+        _ => "-sha256",
+    }
+}
+
+/// RSASSA-PSS with the salt as long as the hash (RFC 7518 §3.5), for PS* algorithms.
+fn pss_options(algorithm: Algorithm) -> &'static [&'static str] {
+    if algorithm.is_pss() {
+        &[
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:digest",
+        ]
+    } else {
+        &[]
     }
 }
 

@@ -37,9 +37,7 @@ pub fn generate(server: &Server, algorithm: &str, length: Option<u32>, name: &st
     if let Some(length) = length {
         body["length"] = json!(length);
     }
-    let response = server.call("POST", "/api/key/generate", Some(json!({ "key": body })));
-    assert_eq!(response.status, 200, "{}", response.text());
-    response.json()["key"].clone()
+    crate::generate(server, body)
 }
 
 fn b64(value: &Value) -> String {
