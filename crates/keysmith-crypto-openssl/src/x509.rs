@@ -94,13 +94,15 @@ fn rdns(name: &X509NameRef) -> Vec<Rdn> {
     let mut out: Vec<Rdn> = Vec::new();
     let mut last_set = None;
     for entry in name.entries() {
-        let attribute = Attribute {
-            oid: dotted_oid(entry.object()),
-            value: match entry.data().to_string() {
-                Ok(text) => AttributeValue::Text(text),
-                Err(_) => AttributeValue::Der(der::tlv(0x04, entry.data().as_slice())),
-            },
-        };
+        let attribute =
+            Attribute {
+                oid: dotted_oid(entry.object()),
+                // The crate converts every string type to UTF-8; bytes it cannot convert are shown
+                // lossily rather than as a DER encoding it does not give us.
+                value: AttributeValue::Text(entry.data().to_string().unwrap_or_else(|_| {
+                    String::from_utf8_lossy(entry.data().as_slice()).into_owned()
+                })),
+            };
         let set = entry_set(entry);
         match out.last_mut() {
             Some(rdn) if last_set.is_some() && last_set == set => rdn.push(attribute),
