@@ -220,22 +220,7 @@ impl KeyService {
         } = spec;
         let id = id.unwrap_or_else(KeyId::random);
         let now = epoch_millis_now();
-        let mut key = Key {
-            algorithm,
-            certificate: None,
-            certificate_information: None,
-            expiration_instant: None,
-            has_private_key: None,
-            id,
-            insert_instant: now,
-            issuer: None,
-            kid: String::new(),
-            last_update_instant: now,
-            length: None,
-            name,
-            public_key: None,
-            key_type: algorithm.key_type(),
-        };
+        let mut key = Key::new(id, algorithm, name, now);
         let (private, public) = if algorithm.key_type() == KeyType::Hmac {
             let generated = self.backend.generate(algorithm, None)?;
             key.kid = self.random_kid()?;
@@ -376,22 +361,7 @@ impl KeyService {
         };
         let now = epoch_millis_now();
         let id = id.unwrap_or_else(KeyId::random);
-        let mut key = Key {
-            algorithm: material.algorithm,
-            certificate: None,
-            certificate_information: None,
-            expiration_instant: None,
-            has_private_key: None,
-            id,
-            insert_instant: now,
-            issuer: None,
-            kid: String::new(),
-            last_update_instant: now,
-            length: None,
-            name,
-            public_key: None,
-            key_type: material.key_type,
-        };
+        let mut key = Key::new(id, material.algorithm, name, now);
         if let Some(public) = &material.public_key {
             let certificate = match &material.certificate {
                 Some(fields) => Some((fields, certificate::information(&*self.backend, fields)?)),

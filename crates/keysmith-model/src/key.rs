@@ -127,6 +127,27 @@ pub struct Key {
 }
 
 impl Key {
+    /// A new record with only what every key has (the shape of an HMAC key); the caller fills in
+    /// the kid, and for asymmetric keys the public key, length, `hasPrivateKey` and certificate.
+    pub fn new(id: KeyId, algorithm: Algorithm, name: String, now_millis: i64) -> Self {
+        Key {
+            algorithm,
+            certificate: None,
+            certificate_information: None,
+            expiration_instant: None,
+            has_private_key: None,
+            id,
+            insert_instant: now_millis,
+            issuer: None,
+            kid: String::new(),
+            last_update_instant: now_millis,
+            length: None,
+            name,
+            public_key: None,
+            key_type: algorithm.key_type(),
+        }
+    }
+
     /// Describes the first broken invariant, if any.
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         if self.algorithm.key_type() != self.key_type {

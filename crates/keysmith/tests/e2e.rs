@@ -535,22 +535,8 @@ fn restart_keeps_every_key_byte_identical_on(backend: &str) {
         ..Default::default()
     };
     let server = Server::start_in(&data, backend, options.clone());
-    for (algorithm, length) in [
-        ("RS256", Some(2048)),
-        ("PS256", Some(2048)),
-        ("ES256", None),
-        ("ES384", None),
-        ("ES512", None),
-        ("Ed25519", None),
-        ("HS256", None),
-        ("HS384", None),
-        ("HS512", None),
-    ] {
-        let mut body = json!({"algorithm": algorithm, "name": format!("{algorithm} key")});
-        if let Some(length) = length {
-            body["length"] = json!(length);
-        }
-        generate(&server, body);
+    for (algorithm, length) in tokens::ALL {
+        tokens::generate(&server, algorithm, length, &format!("{algorithm} key"));
     }
     server.call(
         "POST",

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::support::{self, API_KEY, Options, Server};
 
-const ALL: [(&str, Option<u32>); 13] = [
+/// Every algorithm, with the RSA length the tests generate.
+pub const ALL: [(&str, Option<u32>); 13] = [
     ("RS256", Some(2048)),
     ("RS384", Some(2048)),
     ("RS512", Some(2048)),
