@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Keysmith builds and tests with, if they are missing:
-# the OpenSSL headers for the openssl backend, and the openssl command line the conformance
-# suite checks every artifact with.
+# the OpenSSL headers for the openssl backend, the openssl command line the conformance
+# suite checks every artifact with, and Chromium for the Key Master page's browser test.
 set -euo pipefail
-packages=(pkg-config libssl-dev openssl)
+packages=(pkg-config libssl-dev openssl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -18,8 +18,14 @@ fn vend(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     for (n, backend) in backends().into_iter().enumerate() {
         let backend: Arc<dyn keysmith_crypto::KeyBackend> = Arc::from(backend);
+        let master = keysmith_crypto::envelope::MasterKey::generate(&*backend)
+            .unwrap()
+            .0;
+        let sealer = Arc::new(
+            keysmith_crypto::envelope::Envelope::new(backend.clone(), vec![master]).unwrap(),
+        );
         let store: Arc<dyn KeyStore> =
-            Arc::new(RedbStore::open(&dir.path().join(format!("{n}.redb"))).unwrap());
+            Arc::new(RedbStore::open(&dir.path().join(format!("{n}.redb")), sealer).unwrap());
         let service = KeyService::new(backend.clone(), store, ServiceConfig::default());
         for algorithm in ["ES256", "Ed25519", "HS256", "RS256"] {
             let length = (algorithm == "RS256").then_some(2048);

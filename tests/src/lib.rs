@@ -10,3 +10,4 @@
 pub mod conformance;
 pub mod fixtures;
 pub mod openssl_cli;
+pub mod sealing;

@@ -4,6 +4,7 @@ use keysmith_crypto::KeyBackend;
 use keysmith_crypto_aws_lc::AwsLcBackend;
 use keysmith_crypto_openssl::OpenSslBackend;
 use keysmith_tests::conformance as suite;
+use keysmith_tests::sealing;
 
 macro_rules! conformance_suite {
     ($module:ident, $backend:expr) => {
@@ -53,6 +54,16 @@ macro_rules! conformance_suite {
             fn no_key_material_in_debug_or_errors() {
                 suite::no_key_material_in_debug_or_errors(&*backend());
             }
+
+            #[test]
+            fn aes_gcm_known_answer() {
+                sealing::aes_gcm_known_answer(&*backend());
+            }
+
+            #[test]
+            fn envelope_seals_and_detects_tampering() {
+                sealing::envelope_seals_and_detects_tampering(std::sync::Arc::new($backend));
+            }
         }
     };
 }
@@ -68,6 +79,18 @@ fn interop_aws_lc_to_openssl() {
 #[test]
 fn interop_openssl_to_aws_lc() {
     suite::interop(&OpenSslBackend::new(), &AwsLcBackend::new());
+}
+
+#[test]
+fn sealing_interop_both_ways() {
+    sealing::sealing_interop(
+        std::sync::Arc::new(AwsLcBackend::new()),
+        std::sync::Arc::new(OpenSslBackend::new()),
+    );
+    sealing::sealing_interop(
+        std::sync::Arc::new(OpenSslBackend::new()),
+        std::sync::Arc::new(AwsLcBackend::new()),
+    );
 }
 
 #[test]

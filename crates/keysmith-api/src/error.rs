@@ -1,4 +1,5 @@
-//! The one place that maps outcomes to HTTP status codes and wire error shapes.
+//! The one place that maps outcomes to HTTP status codes and error shapes on FusionAuth's routes
+//! (`auth0::Auth0Error` does the same for Auth0's `/api/v2`).
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
@@ -19,6 +20,12 @@ pub enum ApiError {
     /// 404 with an empty body.
     #[error("not found")]
     NotFound,
+    /// 503 with `Retry-After` and an empty body: the key-generation pool is full.
+    #[error("busy")]
+    Busy {
+        /// Seconds to wait.
+        retry_after_seconds: u64,
+    },
     /// 500 with an empty body. The cause was logged where it happened.
     #[error("internal error")]
     Internal,
@@ -34,22 +41,31 @@ impl ApiError {
                 format!("The request body is larger than {limit} bytes.")
             }
             JsonPayloadError::Deserialize(e) | JsonPayloadError::Serialize(e) => {
-                let what = match e.classify() {
-                    serde_json::error::Category::Data => "does not have the expected shape",
-                    serde_json::error::Category::Eof => "ends too early",
-                    _ => "is not valid JSON",
-                };
-                format!(
-                    "The request body {what} (line {}, column {}).",
-                    e.line(),
-                    e.column()
-                )
+                format!("The request body {}.", json_error_position(e))
             }
             JsonPayloadError::ContentType => "The request body must be JSON.".into(),
             _ => "The request body could not be read.".into(),
         };
         ApiError::BadRequest(Errors::general(Reason::Invalid, "", message))
     }
+}
+
+/// What is wrong with a JSON body and where: "does not have the expected shape (line 1,
+/// column 9)". Never the content, which may be key material or a secret.
+pub(crate) fn json_error_position(e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Data => "does not have the expected shape",
+        serde_json::error::Category::Eof => "ends too early",
+        _ => "is not valid JSON",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}
+
+/// The field a serde "unknown field `x`" message names (a field name, never a value).
+pub(crate) fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .split_once("unknown field `")
+        .and_then(|(_, rest)| rest.split('`').next())
 }
 
 impl From<ServiceError> for ApiError {
@@ -59,6 +75,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Internal(cause) => internal(&*cause),
             other => internal(&other),
+        }
+    }
+}
+
+impl From<crate::limits::PoolFull> for ApiError {
+    fn from(full: crate::limits::PoolFull) -> Self {
+        ApiError::Busy {
+            retry_after_seconds: full.retry_after_seconds,
         }
     }
 }
@@ -78,6 +102,12 @@ impl From<actix_web::error::BlockingError> for ApiError {
 /// Logs the cause chain (inside the request's span, so under its request id) and hides it from
 /// the client. Causes are Keysmith's own error types, which never carry key material.
 fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+    log_internal(cause);
+    ApiError::Internal
+}
+
+/// Logs an internal error's cause chain (under the request's span, so with its request id).
+pub(crate) fn log_internal(cause: &(dyn std::error::Error + 'static)) {
     let mut chain = cause.to_string();
     let mut source = cause.source();
     while let Some(next) = source {
@@ -86,7 +116,6 @@ fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
         source = next.source();
     }
     tracing::error!(error = %chain, "internal error");
-    ApiError::Internal
 }
 
 impl ResponseError for ApiError {
@@ -94,6 +123,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -102,6 +132,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::BadRequest(errors) => HttpResponse::BadRequest().json(errors),
+            ApiError::Busy {
+                retry_after_seconds,
+            } => HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", retry_after_seconds.to_string()))
+                .finish(),
             other => HttpResponse::new(other.status_code()),
         }
     }

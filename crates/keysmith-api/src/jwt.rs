@@ -106,9 +106,13 @@ async fn vend(
         return Err(errors.into());
     }
     let service = state.keys.clone();
+    let key_id = body.key_id.clone().unwrap_or_default();
     let token = web::block(move || service.vend(body.key_id.as_deref(), body.claims.as_ref(), ttl))
         .await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "token": token })))
+    Ok(crate::audit::with_target(
+        HttpResponse::Ok().json(serde_json::json!({ "token": token })),
+        key_id,
+    ))
 }
 
 /// 200 `{"jwt": claims}` for a valid token in `Authorization: Bearer`; 401 with an empty body

@@ -21,6 +21,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/key/generate/{id}").route(web::post().to(generate_with_id)))
         .service(web::resource("/api/key/import").route(web::post().to(import)))
         .service(web::resource("/api/key/import/{id}").route(web::post().to(import_with_id)))
+        .service(web::resource("/api/key/deleted").route(web::get().to(deleted)))
+        .service(web::resource("/api/key/{id}/restore").route(web::post().to(restore)))
         .service(web::resource("/api/key/{id}/sign").route(web::post().to(sign)))
         .service(web::resource("/api/key/{id}/verify").route(web::post().to(verify)))
         .service(
@@ -40,8 +42,12 @@ pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T
         .map_err(|e| ApiError::from_json_error(&actix_web::error::JsonPayloadError::Deserialize(e)))
 }
 
+/// 200 with the key; the audit trail takes the key's id as the target.
 fn key_response(key: &keysmith_model::Key) -> HttpResponse {
-    HttpResponse::Ok().json(KeyResponse { key })
+    crate::audit::with_target(
+        HttpResponse::Ok().json(KeyResponse { key }),
+        key.id.to_string(),
+    )
 }
 
 async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -49,6 +55,40 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let service = state.keys.clone();
     let keys = web::block(move || service.list()).await??;
     Ok(HttpResponse::Ok().json(KeysResponse { keys: &keys }))
+}
+
+/// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
+async fn deleted(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let service = state.keys.clone();
+    let deleted = web::block(move || service.deleted()).await??;
+    let keys: Vec<serde_json::Value> = deleted
+        .into_iter()
+        .map(|(key, purge_at)| {
+            let mut json = serde_json::to_value(&key).unwrap_or_default();
+            if let Some(object) = json.as_object_mut() {
+                object.insert("purgeInstant".into(), purge_at.into());
+            }
+            json
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
+}
+
+/// Keysmith's: brings back a key deleted within the deletion window (404 once purged).
+async fn restore(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let id = state.keys.parse_id(&path)?;
+    let service = state.keys.clone();
+    let key = web::block(move || service.restore(&id)).await??;
+    Ok(key_response(&key))
 }
 
 async fn retrieve(
@@ -95,8 +135,10 @@ async fn generate_key(
     if !errors.is_empty() {
         return Err(errors.into());
     }
+    let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
     let key = web::block(move || {
+        let _turn = slot.wait_turn();
         service.generate(
             id,
             &GenerateRequest {

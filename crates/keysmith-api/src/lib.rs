@@ -1,7 +1,8 @@
 //! Keysmith's HTTP API on actix-web.
 //!
 //! Routes are grouped by resource, each module with its own `configure`. HTTP status codes
-//! are decided in exactly one place, [`error::ApiError`]'s `ResponseError` implementation.
+//! are decided in two places, one per wire dialect: [`error::ApiError`] for FusionAuth's routes
+//! and [`auth0::Auth0Error`] for Auth0's `/api/v2`.
 //! Handlers follow one shape: authorise → parse and validate → call the use case on the
 //! blocking pool → map the result.
 //!
@@ -19,10 +20,16 @@
 //! # Crate features
 //! None.
 
+mod admin;
+pub mod audit;
 pub mod auth;
+pub mod auth0;
+mod backup;
 pub mod error;
 mod jwt;
 mod keys;
+pub mod limits;
+pub mod metrics;
 pub mod request_id;
 mod status;
 mod wire;
@@ -33,6 +40,7 @@ use actix_web::web;
 use keysmith_core::KeyService;
 
 pub use auth::ApiKeys;
+pub use auth0::iso8601;
 pub use error::ApiError;
 
 /// What every handler shares.
@@ -44,6 +52,22 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeys>,
     /// `Cache-Control: max-age` of the JWKS, in seconds.
     pub jwks_max_age_seconds: u32,
+    /// Request limits.
+    pub limits: Arc<limits::Limits>,
+    /// The audit trail.
+    pub audit: Arc<keysmith_core::audit::AuditTrail>,
+    /// The longest a request may take in the server.
+    pub request_timeout: std::time::Duration,
+    /// Request durations by route, method and status (`/metrics`).
+    pub request_seconds: Arc<keysmith_core::metrics::HistogramVec>,
+    /// Whether `/metrics` answers.
+    pub metrics_enabled: bool,
+    /// Where backups are staged before they are sent (the data directory).
+    pub backup_dir: std::path::PathBuf,
+    /// Whether `/admin` answers.
+    pub admin_enabled: bool,
+    /// The admin page highlights keys expiring within this many days.
+    pub admin_expiry_warning_days: u32,
 }
 
 /// Registers every route.
@@ -51,6 +75,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     status::configure(cfg);
     keys::configure(cfg);
     jwt::configure(cfg);
+    auth0::configure(cfg);
+    audit::configure(cfg);
+    metrics::configure(cfg);
+    backup::configure(cfg);
+    admin::configure(cfg);
+}
+
+/// The middleware that bounds a request's time in the server (`AppState::request_timeout`):
+/// past it, 503. Work already started on the blocking pool finishes, but nobody waits for it.
+pub async fn timeout(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let limit = request
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(30), |s| s.request_timeout);
+    match tokio::time::timeout(limit, next.call(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_seconds = limit.as_secs(), "request timed out");
+            Err(actix_web::error::ErrorServiceUnavailable(
+                "the request took too long",
+            ))
+        }
+    }
 }
 
 /// Request bodies: at most `limit` bytes (larger ones get 413). Handlers parse the JSON

@@ -1,6 +1,6 @@
 //! The use-case layer's error type.
 
-use keysmith_model::{Errors, Reason};
+use keysmith_model::{Errors, Reason, RingError};
 use keysmith_store::{StoreError, UniqueField};
 
 /// Why a use case failed. The API maps each variant to one status code.
@@ -10,9 +10,13 @@ pub enum ServiceError {
     /// The request is wrong; the errors say how (FusionAuth's Errors JSON, HTTP 400).
     #[error("invalid request: {0}")]
     Invalid(Errors),
-    /// No such key (HTTP 404).
+    /// No such key or connection (HTTP 404).
     #[error("not found")]
     NotFound,
+    /// The request conflicts with the current state, e.g. provisioning keys twice or a taken
+    /// connection name (HTTP 409). The message is for people.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// Something failed that the caller could not have prevented (HTTP 500). The cause is for
     /// the log; it never holds key material.
     #[error("internal error")]
@@ -35,11 +39,17 @@ impl From<Errors> for ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
+            StoreError::Duplicate(UniqueField::ConnectionName) => {
+                ServiceError::Conflict("A connection with the same name already exists".into())
+            }
             StoreError::Duplicate(field) => {
                 let (path, what) = match field {
                     UniqueField::Id => ("key.id", "id"),
                     UniqueField::Name => ("key.name", "name"),
                     UniqueField::Kid => ("key.kid", "kid"),
+                    UniqueField::ConnectionId | UniqueField::ConnectionName => {
+                        ("connection.id", "connection id")
+                    }
                 };
                 ServiceError::Invalid(Errors::field(
                     path,
@@ -47,6 +57,25 @@ impl From<StoreError> for ServiceError {
                     format!("A key with this {what} already exists."),
                 ))
             }
+            StoreError::InUse { owner, role } => ServiceError::Invalid(Errors::field(
+                "keyId",
+                Reason::InUse,
+                format!(
+                    "The key is the {} key of {owner}; rotate it out (or delete the connection) before deleting it.",
+                    role.as_str()
+                ),
+            )),
+            StoreError::Ring(RingError::NoSuchConnection | RingError::NoSuchKey) => {
+                ServiceError::NotFound
+            }
+            StoreError::Ring(RingError::AlreadyProvisioned) => {
+                ServiceError::Conflict("The keys already exist; rotate them instead".into())
+            }
+            StoreError::Ring(refusal) => ServiceError::Invalid(Errors::general(
+                Reason::NotAllowed,
+                "",
+                capitalized(&refusal.to_string()),
+            )),
             other => ServiceError::internal(other),
         }
     }
@@ -55,5 +84,13 @@ impl From<StoreError> for ServiceError {
 impl From<keysmith_crypto::Error> for ServiceError {
     fn from(err: keysmith_crypto::Error) -> Self {
         ServiceError::internal(err)
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

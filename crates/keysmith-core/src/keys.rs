@@ -33,6 +33,14 @@ pub struct ServiceConfig {
     pub jwt_max_ttl_seconds: i64,
     /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
     pub jwt_clock_skew_seconds: i64,
+    /// Key rings: scheduled rotation and the tenant's algorithm.
+    pub rotation: crate::RotationPolicy,
+    /// How long a deleted key can be restored, in seconds; 0 = deletion is immediate and final.
+    pub deletion_window_seconds: u64,
+    /// The longest certificate, public key, private key or secret text an import accepts.
+    pub max_pem_bytes: usize,
+    /// The longest name, kid or issuer, in characters (at most FusionAuth's 255).
+    pub max_field_length: usize,
 }
 
 impl Default for ServiceConfig {
@@ -44,6 +52,10 @@ impl Default for ServiceConfig {
             jwt_default_ttl_seconds: 3600,
             jwt_max_ttl_seconds: 366 * 86_400,
             jwt_clock_skew_seconds: 60,
+            rotation: crate::RotationPolicy::default(),
+            deletion_window_seconds: 0,
+            max_pem_bytes: 32 * 1024,
+            max_field_length: MAX_NAME_LENGTH,
         }
     }
 }
@@ -120,8 +132,11 @@ pub struct KeyService {
     backend: Arc<dyn KeyBackend>,
     store: Arc<dyn KeyStore>,
     config: ServiceConfig,
-    published: Arc<Publisher>,
+    pub(crate) published: Arc<Publisher>,
     pub(crate) loaded: Arc<LoadedKeys>,
+    /// Key generation time (the crypto, with the self-signed certificate), by algorithm and
+    /// backend.
+    generation_seconds: Arc<crate::metrics::HistogramVec>,
 }
 
 /// The id of a FusionAuth request path (`/api/key/{keyId}`).
@@ -143,12 +158,18 @@ impl KeyService {
             config,
             published: Arc::default(),
             loaded: Arc::default(),
+            generation_seconds: Arc::default(),
         }
     }
 
     /// The crypto backend.
     pub fn backend(&self) -> &Arc<dyn KeyBackend> {
         &self.backend
+    }
+
+    /// Key generation durations, for `/metrics`.
+    pub fn generation_seconds(&self) -> &crate::metrics::HistogramVec {
+        &self.generation_seconds
     }
 
     /// The settings.
@@ -169,7 +190,7 @@ impl KeyService {
 
     /// Publishes a newly stored key. The key stands even if this fails (it would then be
     /// missing from the JWKS until the next start), so a failure is logged, not returned.
-    fn publish_added(&self, key: &Key, public: Option<&keysmith_crypto::PublicKeyInfo>) {
+    pub(crate) fn publish_added(&self, key: &Key, public: Option<&keysmith_crypto::PublicKeyInfo>) {
         if let Err(err) = self
             .published
             .added(&*self.backend, &*self.store, key, public)
@@ -201,10 +222,18 @@ impl KeyService {
             request.name,
             request.issuer,
         );
-        let (spec, mut errors) = match spec {
+        let (mut spec, mut errors) = match spec {
             Ok(spec) => (Some(spec), Errors::new()),
             Err(errors) => (None, errors),
         };
+        let before = errors.field_errors.len();
+        self.check_field_lengths(
+            &mut errors,
+            &[("key.name", request.name), ("key.issuer", request.issuer)],
+        );
+        if errors.field_errors.len() > before {
+            spec = None;
+        }
         self.check_unique(
             &mut errors,
             id.as_ref(),
@@ -219,37 +248,68 @@ impl KeyService {
             issuer,
         } = spec;
         let id = id.unwrap_or_else(KeyId::random);
-        let now = epoch_millis_now();
-        let mut key = Key::new(id, algorithm, name, now);
-        let (private, public) = if algorithm.key_type() == KeyType::Hmac {
+        let (record, public) = if algorithm.key_type() == KeyType::Hmac {
+            let now = epoch_millis_now();
+            let mut key = Key::new(id, algorithm, name, now);
+            let started = std::time::Instant::now();
             let generated = self.backend.generate(algorithm, None)?;
+            self.generation_seconds.observe(
+                &[algorithm.as_str(), self.backend.name()],
+                started.elapsed().as_secs_f64(),
+            );
             key.kid = self.random_kid()?;
-            (generated.private, None)
+            let record = StoredKey {
+                key,
+                private: Some(generated.private),
+            };
+            (record, None)
         } else {
             let issuer = issuer.unwrap_or_else(|| self.config.default_issuer.clone());
-            let params = certificate::fusionauth_params(
-                &id,
-                &issuer,
-                now / 1000,
-                self.config.certificate_validity_years,
-            );
-            let (generated, fields, info) =
-                self.create_with_certificate(algorithm, length, &params)?;
-            let public = generated.public.ok_or_else(|| {
-                ServiceError::internal(keysmith_crypto::Error::rejected("no public key"))
-            })?;
-            key.kid = info.sha1_thumbprint.clone();
-            fill_asymmetric(&mut key, &public, Some((&fields, info)), true);
-            key.issuer = Some(issuer);
-            (generated.private, Some(public))
+            let (record, public) = self.build_asymmetric(id, algorithm, length, name, issuer)?;
+            (record, Some(public))
         };
-        self.store.insert(&StoredKey {
-            key: key.clone(),
-            private: Some(private),
-        })?;
+        self.store.insert(&record)?;
+        let key = record.key;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
         self.publish_added(&key, public.as_ref());
         Ok(key)
+    }
+
+    /// A new asymmetric key with FusionAuth's self-signed certificate (kid = its SHA-1
+    /// thumbprint), ready to store, and its public key.
+    pub(crate) fn build_asymmetric(
+        &self,
+        id: KeyId,
+        algorithm: Algorithm,
+        length: Option<u32>,
+        name: String,
+        issuer: String,
+    ) -> Result<(StoredKey, keysmith_crypto::PublicKeyInfo), ServiceError> {
+        let now = epoch_millis_now();
+        let mut key = Key::new(id, algorithm, name, now);
+        let params = certificate::fusionauth_params(
+            &id,
+            &issuer,
+            now / 1000,
+            self.config.certificate_validity_years,
+        );
+        let started = std::time::Instant::now();
+        let (generated, fields, info) = self.create_with_certificate(algorithm, length, &params)?;
+        self.generation_seconds.observe(
+            &[algorithm.as_str(), self.backend.name()],
+            started.elapsed().as_secs_f64(),
+        );
+        let public = generated.public.ok_or_else(|| {
+            ServiceError::internal(keysmith_crypto::Error::rejected("no public key"))
+        })?;
+        key.kid = info.sha1_thumbprint.clone();
+        fill_asymmetric(&mut key, &public, Some((&fields, info)), true);
+        key.issuer = Some(issuer);
+        let record = StoredKey {
+            key,
+            private: Some(generated.private),
+        };
+        Ok((record, public))
     }
 
     fn create_with_certificate(
@@ -273,6 +333,24 @@ impl KeyService {
                 other => ServiceError::from(other),
             },
         )
+    }
+
+    /// Refuses names, kids and issuers longer than the configured limit (FusionAuth's 255 is
+    /// checked by validation; an operator may set a lower one).
+    fn check_field_lengths(&self, errors: &mut Errors, fields: &[(&str, Option<&str>)]) {
+        let max = self.config.max_field_length;
+        for (field, text) in fields {
+            if text.is_some_and(|t| {
+                let count = t.trim().chars().count();
+                count > max && count <= MAX_NAME_LENGTH
+            }) {
+                errors.add_field(
+                    field,
+                    Reason::TooLong,
+                    format!("{field} is longer than {max} characters."),
+                );
+            }
+        }
     }
 
     fn random_kid(&self) -> Result<String, ServiceError> {
@@ -332,7 +410,34 @@ impl KeyService {
         let algorithm =
             validate::algorithm_field(&mut errors, "key.algorithm", request.algorithm, false);
         let key_type = validate::key_type_field(&mut errors, "key.type", request.key_type);
+        self.check_field_lengths(
+            &mut errors,
+            &[("key.name", request.name), ("key.kid", request.kid)],
+        );
         self.check_unique(&mut errors, id.as_ref(), name.as_deref(), kid.as_deref())?;
+        // Oversized material is refused before it is parsed at all.
+        let mut too_long = false;
+        for (field, text) in [
+            ("key.certificate", request.certificate),
+            ("key.publicKey", request.public_key),
+            ("key.privateKey", request.private_key),
+            ("key.secret", request.secret),
+        ] {
+            if text.is_some_and(|t| t.len() > self.config.max_pem_bytes) {
+                too_long = true;
+                errors.add_field(
+                    field,
+                    Reason::TooLong,
+                    format!(
+                        "{field} is longer than {} bytes.",
+                        self.config.max_pem_bytes
+                    ),
+                );
+            }
+        }
+        if too_long {
+            return Err(ServiceError::Invalid(errors));
+        }
         let input = ImportInput {
             algorithm,
             key_type,
@@ -413,8 +518,9 @@ impl KeyService {
     /// name on update).
     pub fn rename(&self, id: &KeyId, name: Option<&str>) -> Result<Key, ServiceError> {
         let mut errors = Errors::new();
-        let name = validate::required_text(&mut errors, "key.name", name, MAX_NAME_LENGTH);
-        let name = errors.require(name)?;
+        let checked = validate::required_text(&mut errors, "key.name", name, MAX_NAME_LENGTH);
+        self.check_field_lengths(&mut errors, &[("key.name", name)]);
+        let name = errors.require(checked)?;
         if let Some(owner) = self.store.id_by_name(&name)?
             && owner != *id
         {
@@ -434,16 +540,42 @@ impl KeyService {
         Ok(key)
     }
 
-    /// Deletes a key.
+    /// Deletes a key: at once and for good, or, with a deletion window, restorably until the
+    /// window ends. Either way it stops being served at once.
     pub fn delete(&self, id: &KeyId) -> Result<(), ServiceError> {
-        let deleted = self.store.delete(id)?;
+        let window = self.config.deletion_window_seconds;
+        let deleted = if window == 0 {
+            self.store.delete(id)?
+        } else {
+            let window_ms = i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX);
+            self.store
+                .delete_restorably(id, epoch_millis_now().saturating_add(window_ms))?
+        };
         self.loaded.forget(id);
         self.published.removed(id);
         if !deleted {
             return Err(ServiceError::NotFound);
         }
-        tracing::info!(target: "keysmith::audit", action = "delete", key.id = %id, "key deleted");
+        tracing::info!(target: "keysmith::audit", action = "delete", key.id = %id, restorable_for_seconds = window, "key deleted");
         Ok(())
+    }
+
+    /// Brings back a key deleted within the deletion window.
+    pub fn restore(&self, id: &KeyId) -> Result<Key, ServiceError> {
+        let key = self.store.restore(id)?.ok_or(ServiceError::NotFound)?;
+        tracing::info!(target: "keysmith::audit", action = "restore", key.id = %id, "key restored");
+        self.publish_added(&key, None);
+        Ok(key)
+    }
+
+    /// The keys that can still be restored, with the instant each will be purged.
+    pub fn deleted(&self) -> Result<Vec<(Key, i64)>, ServiceError> {
+        Ok(self.store.deleted_keys()?)
+    }
+
+    /// Purges the deleted keys whose window has ended. Returns their ids.
+    pub fn purge_deleted(&self) -> Result<Vec<KeyId>, ServiceError> {
+        Ok(self.store.purge_deleted(epoch_millis_now())?)
     }
 
     /// One page of matching keys and the total.

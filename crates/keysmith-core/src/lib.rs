@@ -10,12 +10,18 @@
 //! # Crate features
 //! None.
 
+pub mod audit;
 mod error;
 mod keys;
+pub mod metrics;
 mod published;
+mod rings;
 mod tokens;
 
 pub use error::ServiceError;
 pub use keys::{GenerateRequest, ImportRequest, KeyService, SearchRequest, ServiceConfig};
 pub use published::Published;
+pub use rings::{
+    CONNECTION_SIGNING_ALGS, ConnectionFields, RingKeyView, RotationPolicy, RotationReason,
+};
 pub use tokens::{MAX_SIGN_PAYLOAD, MAX_TOKEN_LEN, TokenRejection};

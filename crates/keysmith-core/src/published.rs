@@ -110,7 +110,11 @@ impl Publisher {
     ) -> Result<(), ServiceError> {
         let mut entries = BTreeMap::new();
         let mut order_of = HashMap::new();
+        let withdrawn = crate::rings::withdrawn_keys(store)?;
         for key in store.list()? {
+            if withdrawn.contains(&key.id) {
+                continue;
+            }
             entries.insert(
                 (key.insert_instant, key.id),
                 entry_for(backend, &key, None)?,
@@ -135,8 +139,9 @@ impl Publisher {
     ) -> Result<(), ServiceError> {
         let entry = entry_for(backend, key, public)?;
         let mut state = self.write();
-        // Checked under the lock: a delete that commits later applies its removal after this.
-        if store.contains(&key.id)? {
+        // Checked under the lock: a delete or revocation that commits later applies its removal
+        // after this one.
+        if store.contains(&key.id)? && !crate::rings::is_withdrawn(store, &key.id)? {
             state.entries.insert((key.insert_instant, key.id), entry);
             state.order_of.insert(key.id, key.insert_instant);
         }

@@ -133,15 +133,34 @@ impl KeyService {
         Ok(entry)
     }
 
-    /// A delete that committed while the key was being loaded must not leave it cached: the
-    /// delete forgets cached keys after its commit, and this check after caching catches a
-    /// delete that committed before it.
+    /// A delete or revocation that committed while the key was being loaded must not leave it
+    /// cached: both forget cached keys after their commit, and this check after caching
+    /// catches one that committed before it.
     fn confirm_still_stored(&self, id: &KeyId) -> Result<(), ServiceError> {
-        if self.store().contains(id)? {
-            Ok(())
+        let outcome = if self.store().contains(id)? {
+            self.check_not_withdrawn(id)
         } else {
-            self.loaded.forget(id);
             Err(ServiceError::NotFound)
+        };
+        if outcome.is_err() {
+            self.loaded.forget(id);
+        }
+        outcome
+    }
+
+    /// Refuses withdrawn keys ([`keysmith_model::RingOwner::withdraws`]): revoked keys and
+    /// encryption keys neither sign nor verify tokens.
+    fn check_not_withdrawn(&self, id: &KeyId) -> Result<(), ServiceError> {
+        match self.store().ring_of_key(id)? {
+            Some((owner, role)) if owner.withdraws(role) => {
+                let message = if role == keysmith_model::RingRole::Revoked {
+                    "The key is revoked: it no longer signs or verifies."
+                } else {
+                    "The key is an encryption key: it does not sign or verify tokens."
+                };
+                Err(Errors::field("keyId", Reason::NotAllowed, message).into())
+            }
+            _ => Ok(()),
         }
     }
 

@@ -124,6 +124,47 @@ impl KeyBackend for AwsLcBackend {
         self.rng.fill(out).map_err(unspecified)
     }
 
+    fn aes256_gcm_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(unspecified)?);
+        let mut in_out = plaintext.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            &mut in_out,
+        )
+        .map_err(unspecified)?;
+        Ok(in_out)
+    }
+
+    fn aes256_gcm_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(unspecified)?);
+        let mut in_out = zeroize::Zeroizing::new(sealed.to_vec());
+        let length = key
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                &mut in_out,
+            )
+            .map_err(|_| Error::rejected("sealed data failed authentication"))?
+            .len();
+        in_out.truncate(length);
+        Ok(in_out)
+    }
+
     fn signing_key(
         &self,
         algorithm: Algorithm,

@@ -43,6 +43,9 @@ impl OpenSslBackend {
 /// The name this backend reports.
 pub const NAME: &str = "openssl";
 
+/// The length of an AES-GCM tag.
+const GCM_TAG_LEN: usize = 16;
+
 pub(crate) fn ossl(err: openssl::error::ErrorStack) -> Error {
     Error::backend(err)
 }
@@ -136,6 +139,51 @@ impl KeyBackend for OpenSslBackend {
 
     fn fill_random(&self, out: &mut [u8]) -> Result<(), Error> {
         openssl::rand::rand_bytes(out).map_err(ossl)
+    }
+
+    fn aes256_gcm_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let mut tag = [0u8; GCM_TAG_LEN];
+        let mut out = openssl::symm::encrypt_aead(
+            openssl::symm::Cipher::aes_256_gcm(),
+            key,
+            Some(nonce),
+            aad,
+            plaintext,
+            &mut tag,
+        )
+        .map_err(ossl)?;
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    fn aes256_gcm_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        let split = sealed
+            .len()
+            .checked_sub(GCM_TAG_LEN)
+            .ok_or_else(|| Error::rejected("sealed data is shorter than its tag"))?;
+        let (ciphertext, tag) = sealed.split_at(split);
+        openssl::symm::decrypt_aead(
+            openssl::symm::Cipher::aes_256_gcm(),
+            key,
+            Some(nonce),
+            aad,
+            ciphertext,
+            tag,
+        )
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| Error::rejected("sealed data failed authentication"))
     }
 
     fn signing_key(

@@ -241,6 +241,27 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     /// Fills `out` from the library's CSPRNG.
     fn fill_random(&self, out: &mut [u8]) -> Result<(), Error>;
 
+    /// AES-256-GCM encryption of `plaintext` under `key` and the 96-bit `nonce`, authenticating
+    /// `aad`. Returns the ciphertext followed by the 16-byte tag. A nonce must never be used
+    /// twice with one key; callers draw it from [`KeyBackend::fill_random`].
+    fn aes256_gcm_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, Error>;
+
+    /// AES-256-GCM decryption of `sealed` (ciphertext and tag). Any change to the key, nonce,
+    /// associated data, ciphertext or tag is [`Error::Rejected`].
+    fn aes256_gcm_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error>;
+
     /// Loads a key for signing with `algorithm`. Fails if the material does not fit it.
     fn signing_key(
         &self,

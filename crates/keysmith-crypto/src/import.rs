@@ -12,9 +12,10 @@ use crate::backend::{
 };
 use crate::{Error, der, pem};
 
-/// The largest PEM, certificate or secret text accepted, in bytes. An RSA-8192 private key
-/// in PEM is about 6.3 KB; this leaves room for long certificates.
-pub const MAX_MATERIAL_LEN: usize = 32 * 1024;
+/// The largest PEM, certificate or secret text this parser accepts, in bytes: a hard cap. The
+/// server's configurable limit (`max_pem_bytes`, 32 KiB by default) is checked before; an
+/// RSA-8192 private key in PEM is about 6.3 KB.
+pub const MAX_MATERIAL_LEN: usize = 256 * 1024;
 
 /// The key material of an import request, as text from the JSON body. `Debug` never shows the
 /// private key or secret.

@@ -27,6 +27,7 @@ mod backend;
 pub mod certificate;
 pub mod der;
 pub mod dn;
+pub mod envelope;
 mod error;
 pub mod fingerprint;
 pub mod import;

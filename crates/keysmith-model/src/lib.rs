@@ -19,8 +19,13 @@
 //! None.
 
 mod algorithm;
+pub mod audit;
+pub mod connection;
 mod errors;
 mod key;
+pub mod permissions;
+pub mod ring;
+mod seal;
 pub mod search;
 mod secret;
 pub mod validate;
@@ -29,8 +34,13 @@ pub use algorithm::{
     Algorithm, Curve, HashAlgorithm, KeyType, KeyUse, ParseAlgorithmError, RSA_GENERATE_LENGTHS,
     RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS,
 };
+pub use audit::{AuditQuery, AuditRecord};
+pub use connection::Connection;
 pub use errors::{ErrorDetail, Errors, Reason};
 pub use key::{CertificateInformation, Key, KeyId, PrivateMaterial, epoch_millis_now};
+pub use permissions::{ApiKeyRecord, Family, PermissionError, Permissions};
+pub use ring::{KeyRing, RingError, RingKey, RingOwner, RingRole};
+pub use seal::{SealError, SecretSealer};
 pub use secret::{SecretBytes, redacted};
 
 /// The longest key name, kid or issuer accepted, in characters (UTF-8 scalar values).

@@ -5,8 +5,19 @@
 #[non_exhaustive]
 pub enum StoreError {
     /// A unique value is taken. Nothing was written.
-    #[error("a key with this {0} already exists")]
+    #[error("{0} is already taken")]
     Duplicate(UniqueField),
+    /// The key is current, next or previous in a ring. Nothing was written.
+    #[error("the key is the {} key of {owner}", role.as_str())]
+    InUse {
+        /// The ring that holds it.
+        owner: keysmith_model::RingOwner,
+        /// Its role there.
+        role: keysmith_model::RingRole,
+    },
+    /// A ring change was refused by the ring's rules. Nothing was written.
+    #[error("{0}")]
+    Ring(keysmith_model::RingError),
     /// The data file was written by a schema this build does not know. It was not modified.
     #[error(
         "the data file has schema version {found}, but this keysmith supports version {supported}; it was left untouched"
@@ -23,6 +34,12 @@ pub enum StoreError {
     /// Another process has the data file open (a running server holds it).
     #[error("the data file {0} is in use by another process (is a keysmith server running?)")]
     Locked(String),
+    /// The configured master keys cannot open the stored secrets. Nothing was written.
+    #[error("{0}")]
+    MasterKey(String),
+    /// A secret could not be sealed or opened (a changed or moved ciphertext, a crypto failure).
+    #[error("stored secret: {0}")]
+    Sealing(keysmith_model::SealError),
     /// A stored record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -40,14 +57,20 @@ pub enum UniqueField {
     Name,
     /// The kid.
     Kid,
+    /// A connection id.
+    ConnectionId,
+    /// A connection name.
+    ConnectionName,
 }
 
 impl std::fmt::Display for UniqueField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            UniqueField::Id => "id",
-            UniqueField::Name => "name",
-            UniqueField::Kid => "kid",
+            UniqueField::Id => "the key id",
+            UniqueField::Name => "the key name",
+            UniqueField::Kid => "the kid",
+            UniqueField::ConnectionId => "the connection id",
+            UniqueField::ConnectionName => "the connection name",
         })
     }
 }

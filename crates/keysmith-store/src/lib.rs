@@ -4,13 +4,23 @@
 //! order, and paged search. It knows nothing of redb, so a clustered engine can replace
 //! [`RedbStore`] later. `docs/storage.md` describes the on-disk format.
 //!
+//! Private keys and HMAC secrets are never stored in the clear: a
+//! [`keysmith_model::SecretSealer`] seals them, bound to their record's id.
+//!
 //! Every write is one redb transaction committed with `Durability::Immediate` and two-phase
 //! commit, so when a method returns `Ok` the change is on disk.
 //!
 //! ```
+//! use std::sync::Arc;
+//! use keysmith_crypto::envelope::{Envelope, MasterKey};
 //! use keysmith_store::{KeyStore, RedbStore};
+//!
+//! let backend: Arc<dyn keysmith_crypto::KeyBackend> =
+//!     Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+//! let master = MasterKey::generate(&*backend).unwrap().0;
+//! let sealer = Arc::new(Envelope::new(backend, vec![master]).unwrap());
 //! let dir = tempfile::tempdir().unwrap();
-//! let store = RedbStore::open(&dir.path().join("keysmith.redb")).unwrap();
+//! let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer).unwrap();
 //! assert_eq!(store.count().unwrap(), 0);
 //! ```
 //!
@@ -23,7 +33,7 @@ mod redb_store;
 use std::fmt;
 
 use keysmith_model::search::SearchQuery;
-use keysmith_model::{Key, KeyId, PrivateMaterial};
+use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner, RingRole};
 
 pub use error::{StoreError, UniqueField};
 pub use redb_store::{RedbStore, SCHEMA_VERSION};
@@ -46,11 +56,28 @@ pub struct SearchPage {
     pub total: u64,
 }
 
+/// One change to a key ring, applied in one transaction: the new ring, the keys it adds and
+/// the keys that leave the store with it.
+#[derive(Debug)]
+pub struct RingChange {
+    /// The ring after the change.
+    pub ring: KeyRing,
+    /// New keys (stored in the same transaction).
+    pub insert: Vec<StoredKey>,
+    /// Keys to delete (retired from the ring).
+    pub delete: Vec<KeyId>,
+}
+
+/// Decides a ring change from the committed ring (`None` if the owner has none yet).
+pub type RingChanger<'a> = Box<dyn FnOnce(Option<&KeyRing>) -> Result<RingChange, StoreError> + 'a>;
+
 /// Key storage.
 ///
 /// Implementations must make each method atomic and, for writes, durable before returning.
 /// Names and kids are unique across all keys; an insert or rename that would break that fails
-/// with [`StoreError::Duplicate`] and changes nothing.
+/// with [`StoreError::Duplicate`] and changes nothing. A key that is current, next or previous
+/// in a ring cannot be deleted ([`StoreError::InUse`]); deleting a revoked one also drops it
+/// from its ring.
 pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Stores a new key. Fails if its id, name or kid is taken.
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError>;
@@ -80,6 +107,31 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Every key, in insertion order.
     fn list(&self) -> Result<Vec<Key>, StoreError>;
 
+    /// Deletes a key restorably: it leaves every index at once (its id, name and kid are free,
+    /// it is not listed, published or usable) and is kept, sealed as it was, until
+    /// `purge_at` (epoch ms). The same in-use rule as [`KeyStore::delete`] applies. Returns
+    /// whether it existed.
+    fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError>;
+
+    /// Brings back a restorably deleted key. `None` if there is none (never deleted, or
+    /// purged); [`StoreError::Duplicate`] if its id, name or kid has been taken meanwhile.
+    fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError>;
+
+    /// The restorably deleted keys with their purge instants, soonest purge first.
+    fn deleted_keys(&self) -> Result<Vec<(Key, i64)>, StoreError>;
+
+    /// Purges the deleted keys whose instant has come. Returns their ids.
+    fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError>;
+
+    /// Writes a consistent copy of everything (one read transaction, so concurrent writes are
+    /// either wholly in it or not at all) to a new file at `path`. Secrets stay sealed.
+    /// `progress(done, total)` is called as records are copied. Returns the records copied.
+    fn snapshot_to(
+        &self,
+        path: &std::path::Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError>;
+
     /// The number of keys.
     fn count(&self) -> Result<u64, StoreError>;
 
@@ -92,4 +144,61 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 
     /// Keeps the hash of a new API key.
     fn add_api_key_hash(&self, hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// The scoped API keys kept in the data file (hashes and permissions only).
+    fn api_key_records(&self) -> Result<Vec<keysmith_model::ApiKeyRecord>, StoreError>;
+
+    /// Keeps a new scoped API key.
+    fn add_api_key_record(&self, record: &keysmith_model::ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// Removes a scoped API key. Returns whether it existed.
+    fn remove_api_key_record(&self, id: &uuid::Uuid) -> Result<bool, StoreError>;
+
+    /// Appends audit records, in order, in one transaction; their ids are assigned here.
+    fn append_audit(&self, records: &[keysmith_model::AuditRecord]) -> Result<(), StoreError>;
+
+    /// One page of the audit records that match, newest first, and how many match in all.
+    fn search_audit(
+        &self,
+        query: &keysmith_model::AuditQuery,
+    ) -> Result<(Vec<keysmith_model::AuditRecord>, u64), StoreError>;
+
+    /// Stores a new connection. Fails if its id or name is taken.
+    fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError>;
+
+    /// The connection with `id`.
+    fn connection(&self, id: &str) -> Result<Option<Connection>, StoreError>;
+
+    /// Every connection, by name.
+    fn connections(&self) -> Result<Vec<Connection>, StoreError>;
+
+    /// Replaces a connection's record (same id). Returns `false` if it does not exist.
+    fn replace_connection(&self, connection: &Connection) -> Result<bool, StoreError>;
+
+    /// Deletes a connection, its rings and every key in them, in one transaction. Returns the
+    /// deleted key ids, or `None` if there was no such connection.
+    fn delete_connection(&self, id: &str) -> Result<Option<Vec<KeyId>>, StoreError>;
+
+    /// The ring of `owner`.
+    fn ring(&self, owner: &RingOwner) -> Result<Option<KeyRing>, StoreError>;
+
+    /// The ring of `owner` with the records of its keys (in [`KeyRing::keys`] order), read in
+    /// one transaction so a concurrent rotation cannot come between them.
+    fn ring_keys(&self, owner: &RingOwner) -> Result<Option<(KeyRing, Vec<Key>)>, StoreError>;
+
+    /// Every ring.
+    fn rings(&self) -> Result<Vec<(RingOwner, KeyRing)>, StoreError>;
+
+    /// Changes the ring of `owner` in one transaction: `change` sees the committed ring and
+    /// says what the ring becomes, which keys to add and which to delete. Writers are
+    /// serialised, so concurrent changes each see the previous one's result. A connection ring
+    /// needs its connection to exist ([`keysmith_model::RingError::NoSuchConnection`]).
+    fn change_ring(
+        &self,
+        owner: &RingOwner,
+        change: RingChanger<'_>,
+    ) -> Result<RingChange, StoreError>;
+
+    /// The ring that holds the key `id`, and its role there.
+    fn ring_of_key(&self, id: &KeyId) -> Result<Option<(RingOwner, RingRole)>, StoreError>;
 }

@@ -3,9 +3,13 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::Path;
+use std::sync::Arc;
 
 use keysmith_model::search::{SearchQuery, SortField};
-use keysmith_model::{Key, KeyId, PrivateMaterial, SecretBytes};
+use keysmith_model::{
+    Connection, Key, KeyId, KeyRing, KeyUse, PrivateMaterial, RingError, RingOwner, RingRole,
+    SealError, SecretBytes, SecretSealer,
+};
 use redb::{
     Database, DatabaseError, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
     ReadableTable, ReadableTableMetadata, TableDefinition, TableError, WriteTransaction,
@@ -13,10 +17,13 @@ use redb::{
 use uuid::Uuid;
 
 use crate::error::UniqueField;
-use crate::{KeyStore, SearchPage, StoreError, StoredKey};
+use crate::{KeyStore, RingChange, SearchPage, StoreError, StoredKey};
 
-/// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema version this build writes. Versions 1 (keys only) and 2 (rings, plaintext
+/// secrets) are upgraded on open.
+pub const SCHEMA_VERSION: u64 = 3;
+/// The oldest schema version this build opens (and upgrades).
+const OLDEST_SCHEMA_VERSION: u64 = 1;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("keys");
@@ -27,16 +34,65 @@ const BY_INSERTION: TableDefinition<u64, u128> = TableDefinition::new("keys_by_i
 const INSERTION_OF: TableDefinition<u128, u64> = TableDefinition::new("insertion_of_key");
 const BY_LOWER_NAME: TableDefinition<(&str, u128), ()> = TableDefinition::new("keys_by_lower_name");
 const API_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("api_key_hashes");
+/// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).
+/// Added without a schema change: an older build ignores it, so these keys fail closed there.
+const API_KEY_RECORDS: TableDefinition<u128, &[u8]> = TableDefinition::new("api_keys");
+/// Restorably deleted keys: id → JSON `{"key": Key, "purgeAt": ms}`, and their sealed secrets.
+/// Added without a schema change (an older build ignores them: the keys stay deleted).
+const DELETED_KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("deleted_keys");
+const DELETED_SECRETS: TableDefinition<u128, &[u8]> = TableDefinition::new("deleted_key_secrets");
+/// The audit trail: sequence number → JSON of an `AuditRecord`. Added without a schema change
+/// (an older build ignores it).
+const AUDIT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
+// Schema 2: Auth0 connections and key rings.
+const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
+const CONNECTIONS_BY_NAME: TableDefinition<&str, &str> =
+    TableDefinition::new("connections_by_name");
+const RINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("key_rings");
+/// Key id → the storage key of the ring that holds it (its role is read from the ring).
+const RING_OF_KEY: TableDefinition<u128, &str> = TableDefinition::new("ring_of_key");
+
+/// Calls `$m!` with every table, for whatever must visit them all (snapshots). A new table
+/// must be added here.
+macro_rules! every_table {
+    ($m:ident) => {
+        $m!(
+            META,
+            KEYS,
+            SECRETS,
+            BY_NAME,
+            BY_KID,
+            BY_INSERTION,
+            INSERTION_OF,
+            BY_LOWER_NAME,
+            API_KEYS,
+            API_KEY_RECORDS,
+            DELETED_KEYS,
+            DELETED_SECRETS,
+            AUDIT_LOG,
+            CONNECTIONS,
+            CONNECTIONS_BY_NAME,
+            RINGS,
+            RING_OF_KEY
+        )
+    };
+}
 
 const META_SCHEMA_VERSION: &str = "schema_version";
 const META_NEXT_INSERTION: &str = "next_insertion";
 
+// The private half: a tag byte, then its bytes. Tags 1 and 2 are the plaintext forms (written by
+// schema 1 and 2, upgraded at open); tag 3 is a sealed tag-1 or tag-2 value.
 const SECRET_PKCS8: u8 = 1;
 const SECRET_HMAC: u8 = 2;
+const SECRET_SEALED: u8 = 3;
 
 /// Keys in one redb file.
 pub struct RedbStore {
     db: Database,
+    sealer: Arc<dyn SecretSealer>,
+    /// Test failpoint: how long a ring change waits, written but uncommitted, before its commit.
+    ring_commit_pause: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -62,10 +118,18 @@ impl RedbStore {
     /// schema version this build does not know, it is refused and left untouched. The one
     /// exception is a file left by a crash (a process killed mid-write): redb must repair it
     /// before it can be read at all, so it is repaired first and checked after.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    ///
+    /// Secrets are sealed by `sealer`. Before anything is written, every stored secret's master
+    /// key is checked: a file sealed under a master key that is not configured is refused.
+    pub fn open(path: &Path, sealer: Arc<dyn SecretSealer>) -> Result<Self, StoreError> {
         if path.exists() {
             match ReadOnlyDatabase::open(path) {
-                Ok(existing) => check_schema(&existing.begin_read()?, path)?,
+                Ok(existing) => {
+                    // Both checks read only, so a refused file is left byte for byte as it was.
+                    let txn = existing.begin_read()?;
+                    check_schema(&txn, path)?;
+                    check_master_keys(&txn, &*sealer)?;
+                }
                 Err(DatabaseError::RepairAborted) => {}
                 Err(other) => return Err(open_error(other, path)),
             }
@@ -74,7 +138,12 @@ impl RedbStore {
             .create(path)
             .map_err(|e| open_error(e, path))?;
         check_schema(&db.begin_read()?, path)?;
-        let store = Self { db };
+        let store = Self {
+            db,
+            sealer,
+            ring_commit_pause: None,
+        };
+        check_master_keys(&store.read()?, &*store.sealer)?;
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
             let version = meta.get(META_SCHEMA_VERSION)?.map(|v| v.value());
@@ -84,6 +153,17 @@ impl RedbStore {
                     meta.insert(META_NEXT_INSERTION, 0)?;
                 }
                 Some(SCHEMA_VERSION) => {}
+                Some(OLDEST_SCHEMA_VERSION..SCHEMA_VERSION) => {
+                    // 1 → 2 adds tables (created below); 2 → 3 seals the plaintext secrets.
+                    meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
+                    let sealed = seal_plaintext_secrets(txn, &*store.sealer)?;
+                    if sealed > 0 {
+                        tracing::info!(
+                            sealed,
+                            "data file upgraded: stored secrets are now encrypted"
+                        );
+                    }
+                }
                 Some(found) => {
                     return Err(StoreError::UnknownSchemaVersion {
                         found,
@@ -101,9 +181,69 @@ impl RedbStore {
             txn.open_table(INSERTION_OF)?;
             txn.open_table(BY_LOWER_NAME)?;
             txn.open_table(API_KEYS)?;
+            txn.open_table(API_KEY_RECORDS)?;
+            txn.open_table(AUDIT_LOG)?;
+            txn.open_table(DELETED_KEYS)?;
+            txn.open_table(DELETED_SECRETS)?;
+            txn.open_table(CONNECTIONS)?;
+            txn.open_table(CONNECTIONS_BY_NAME)?;
+            txn.open_table(RINGS)?;
+            txn.open_table(RING_OF_KEY)?;
             Ok(())
         })?;
         Ok(store)
+    }
+
+    /// Re-wraps every data key under the sealing master key, in one transaction (all or
+    /// nothing). Returns how many were re-wrapped.
+    pub fn rewrap_secrets(&self) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut secrets = txn.open_table(SECRETS)?;
+            let mut changed = Vec::new();
+            for entry in secrets.iter()? {
+                let (id, bytes) = entry?;
+                let record = KeyId(Uuid::from_u128(id.value()));
+                if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first()
+                    && let Some(rewrapped) =
+                        self.sealer.rewrap(&record, sealed).map_err(seal_error)?
+                {
+                    let mut value = vec![SECRET_SEALED];
+                    value.extend_from_slice(&rewrapped);
+                    changed.push((id.value(), value));
+                }
+            }
+            for (id, value) in &changed {
+                secrets.insert(*id, value.as_slice())?;
+            }
+            Ok(changed.len())
+        })
+    }
+
+    /// Checks that the file at `path` is a Keysmith data file this build can open with `sealer`
+    /// (schema, master keys), read-only: nothing is written to it.
+    pub fn check_file(path: &Path, sealer: &dyn SecretSealer) -> Result<u64, StoreError> {
+        let db = ReadOnlyDatabase::open(path).map_err(|e| open_error(e, path))?;
+        let txn = db.begin_read()?;
+        check_schema(&txn, path)?;
+        check_master_keys(&txn, sealer)?;
+        Ok(txn.open_table(KEYS)?.len()?)
+    }
+
+    /// A failpoint for crash tests: every ring change sleeps for `pause` after writing and
+    /// before committing, so a test can kill the process mid-rotation.
+    pub fn with_ring_commit_pause(mut self, pause: std::time::Duration) -> Self {
+        self.ring_commit_pause = Some(pause);
+        self
+    }
+
+    /// The sealed form of a record's private half (sealed before its transaction begins where
+    /// the caller can, since sealing does not need the database).
+    fn stored_secret(&self, record: &StoredKey) -> Result<Option<Vec<u8>>, StoreError> {
+        record
+            .private
+            .as_ref()
+            .map(|private| encode_secret(&*self.sealer, &record.key.id, private))
+            .transpose()
     }
 
     /// Runs `f` in one durable write transaction. If `f` fails, nothing it wrote is kept.
@@ -124,11 +264,40 @@ impl RedbStore {
     }
 }
 
+/// Refuses a file whose secrets are sealed under a master key that is not configured. A
+/// secret that fails authentication is logged (it will fail when used), not refused: one
+/// damaged record must not keep the server from serving the others.
+fn check_master_keys(txn: &ReadTransaction, sealer: &dyn SecretSealer) -> Result<(), StoreError> {
+    let secrets = match txn.open_table(SECRETS) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(other) => return Err(other.into()),
+    };
+    for entry in secrets.iter()? {
+        let (id, bytes) = entry?;
+        let id = KeyId(Uuid::from_u128(id.value()));
+        if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first() {
+            match sealer.check(&id, sealed) {
+                Ok(()) => {}
+                Err(SealError::UnknownMasterKey(master)) => {
+                    return Err(StoreError::MasterKey(format!(
+                        "stored secrets are sealed under master key {master}, which is not configured (a wrong or missing master key); nothing was changed"
+                    )));
+                }
+                Err(err) => {
+                    tracing::error!(key.id = %id, error = %err, "a stored secret cannot be opened")
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks the schema version of an existing file without writing to it.
 fn check_schema(txn: &ReadTransaction, path: &Path) -> Result<(), StoreError> {
     match txn.open_table(META) {
         Ok(meta) => match meta.get(META_SCHEMA_VERSION)?.map(|v| v.value()) {
-            Some(SCHEMA_VERSION) => Ok(()),
+            Some(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION) => Ok(()),
             Some(found) => Err(StoreError::UnknownSchemaVersion {
                 found,
                 supported: SCHEMA_VERSION,
@@ -159,7 +328,7 @@ fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("key record: {e}")))
 }
 
-fn encode_secret(private: &PrivateMaterial) -> SecretBytes {
+fn plaintext_secret(private: &PrivateMaterial) -> SecretBytes {
     let (tag, bytes) = match private {
         PrivateMaterial::Pkcs8(b) => (SECRET_PKCS8, b.expose()),
         PrivateMaterial::HmacSecret(b) => (SECRET_HMAC, b.expose()),
@@ -170,7 +339,26 @@ fn encode_secret(private: &PrivateMaterial) -> SecretBytes {
     SecretBytes::new(out)
 }
 
-fn decode_secret(bytes: &[u8]) -> Result<PrivateMaterial, StoreError> {
+fn seal_error(err: SealError) -> StoreError {
+    StoreError::Sealing(err)
+}
+
+/// The stored form of a private half: sealed, never plaintext.
+fn encode_secret(
+    sealer: &dyn SecretSealer,
+    id: &KeyId,
+    private: &PrivateMaterial,
+) -> Result<Vec<u8>, StoreError> {
+    let sealed = sealer
+        .seal(id, plaintext_secret(private).expose())
+        .map_err(seal_error)?;
+    let mut out = Vec::with_capacity(sealed.len() + 1);
+    out.push(SECRET_SEALED);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+fn decode_plaintext(bytes: &[u8]) -> Result<PrivateMaterial, StoreError> {
     match bytes.split_first() {
         Some((&SECRET_PKCS8, rest)) => Ok(PrivateMaterial::Pkcs8(SecretBytes::new(rest.to_vec()))),
         Some((&SECRET_HMAC, rest)) => {
@@ -178,6 +366,41 @@ fn decode_secret(bytes: &[u8]) -> Result<PrivateMaterial, StoreError> {
         }
         _ => Err(StoreError::Corrupt("secret record".into())),
     }
+}
+
+fn decode_secret(
+    sealer: &dyn SecretSealer,
+    id: &KeyId,
+    bytes: &[u8],
+) -> Result<PrivateMaterial, StoreError> {
+    match bytes.split_first() {
+        Some((&SECRET_SEALED, sealed)) => {
+            let plaintext = sealer.open(id, sealed).map_err(seal_error)?;
+            decode_plaintext(plaintext.expose())
+        }
+        _ => decode_plaintext(bytes),
+    }
+}
+
+/// Seals every plaintext secret (the 2 → 3 upgrade). Returns how many.
+fn seal_plaintext_secrets(
+    txn: &WriteTransaction,
+    sealer: &dyn SecretSealer,
+) -> Result<usize, StoreError> {
+    let mut secrets = txn.open_table(SECRETS)?;
+    let mut sealed = Vec::new();
+    for entry in secrets.iter()? {
+        let (id, bytes) = entry?;
+        if matches!(bytes.value().first(), Some(&SECRET_PKCS8 | &SECRET_HMAC)) {
+            let record = KeyId(Uuid::from_u128(id.value()));
+            let private = decode_plaintext(bytes.value())?;
+            sealed.push((id.value(), encode_secret(sealer, &record, &private)?));
+        }
+    }
+    for (id, value) in &sealed {
+        secrets.insert(*id, value.as_slice())?;
+    }
+    Ok(sealed.len())
 }
 
 fn raw(id: &KeyId) -> u128 {
@@ -188,7 +411,11 @@ fn lower(name: &str) -> String {
     name.to_lowercase()
 }
 
-fn get_in(txn: &ReadTransaction, id: u128) -> Result<Option<StoredKey>, StoreError> {
+fn get_in(
+    txn: &ReadTransaction,
+    sealer: &dyn SecretSealer,
+    id: u128,
+) -> Result<Option<StoredKey>, StoreError> {
     let keys = txn.open_table(KEYS)?;
     let Some(bytes) = keys.get(id)? else {
         return Ok(None);
@@ -196,10 +423,145 @@ fn get_in(txn: &ReadTransaction, id: u128) -> Result<Option<StoredKey>, StoreErr
     let key = decode_key(bytes.value())?;
     let secrets = txn.open_table(SECRETS)?;
     let private = match secrets.get(id)? {
-        Some(bytes) => Some(decode_secret(bytes.value())?),
+        Some(bytes) => Some(decode_secret(sealer, &key.id, bytes.value())?),
         None => None,
     };
     Ok(Some(StoredKey { key, private }))
+}
+
+/// Stores a key record; `secret` is its private half in stored (sealed) form.
+fn insert_in(
+    txn: &WriteTransaction,
+    record: &StoredKey,
+    json: &[u8],
+    secret: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let key = &record.key;
+    let id = raw(&key.id);
+    let mut keys = txn.open_table(KEYS)?;
+    if keys.get(id)?.is_some() {
+        return Err(StoreError::Duplicate(UniqueField::Id));
+    }
+    let mut by_name = txn.open_table(BY_NAME)?;
+    if by_name.get(key.name.as_str())?.is_some() {
+        return Err(StoreError::Duplicate(UniqueField::Name));
+    }
+    let mut by_kid = txn.open_table(BY_KID)?;
+    if by_kid.get(key.kid.as_str())?.is_some() {
+        return Err(StoreError::Duplicate(UniqueField::Kid));
+    }
+    let mut meta = txn.open_table(META)?;
+    let seq = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
+    meta.insert(META_NEXT_INSERTION, seq + 1)?;
+    keys.insert(id, json)?;
+    by_name.insert(key.name.as_str(), id)?;
+    by_kid.insert(key.kid.as_str(), id)?;
+    txn.open_table(BY_INSERTION)?.insert(seq, id)?;
+    txn.open_table(INSERTION_OF)?.insert(id, seq)?;
+    txn.open_table(BY_LOWER_NAME)?
+        .insert((lower(&key.name).as_str(), id), ())?;
+    if let Some(secret) = secret {
+        txn.open_table(SECRETS)?.insert(id, secret)?;
+    }
+    Ok(())
+}
+
+/// A restorably deleted key as kept.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeletedKey {
+    key: Key,
+    purge_at: i64,
+}
+
+/// Refuses to delete a key a ring uses; a revoked ring key leaves its ring.
+fn release_from_ring(txn: &WriteTransaction, id: &KeyId) -> Result<(), StoreError> {
+    let Some(owner) = ring_of_key_in(txn, raw(id))? else {
+        return Ok(());
+    };
+    let mut ring = ring_in(txn, &owner)?
+        .ok_or_else(|| StoreError::Corrupt(format!("ring index names a missing ring: {owner}")))?;
+    match ring.role_of(id) {
+        Some(role) if role.is_live() => Err(StoreError::InUse { owner, role }),
+        _ => {
+            ring.forget_revoked(id);
+            put_ring_in(txn, &owner, &ring)?;
+            txn.open_table(RING_OF_KEY)?.remove(raw(id))?;
+            Ok(())
+        }
+    }
+}
+
+/// Deletes a key and its index entries, whatever ring holds it. Returns whether it existed.
+fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreError> {
+    let mut keys = txn.open_table(KEYS)?;
+    let Some(bytes) = keys.remove(id)?.map(|v| v.value().to_vec()) else {
+        return Ok(false);
+    };
+    let key = decode_key(&bytes)?;
+    txn.open_table(SECRETS)?.remove(id)?;
+    txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
+    txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
+    txn.open_table(BY_LOWER_NAME)?
+        .remove((lower(&key.name).as_str(), id))?;
+    if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
+        txn.open_table(BY_INSERTION)?.remove(seq)?;
+    }
+    Ok(true)
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn ring_of_key_in(txn: &WriteTransaction, id: u128) -> Result<Option<RingOwner>, StoreError> {
+    let table = txn.open_table(RING_OF_KEY)?;
+    let Some(owner) = table.get(id)? else {
+        return Ok(None);
+    };
+    RingOwner::from_storage_key(owner.value())
+        .map(Some)
+        .ok_or_else(|| StoreError::Corrupt("ring index entry".into()))
+}
+
+fn ring_in(txn: &WriteTransaction, owner: &RingOwner) -> Result<Option<KeyRing>, StoreError> {
+    let table = txn.open_table(RINGS)?;
+    let ring = table.get(owner.storage_key().as_str())?;
+    ring.map(|bytes| decode_json(bytes.value(), "key ring"))
+        .transpose()
+}
+
+fn put_ring_in(
+    txn: &WriteTransaction,
+    owner: &RingOwner,
+    ring: &KeyRing,
+) -> Result<(), StoreError> {
+    ring.check().map_err(|e| StoreError::Corrupt(e.into()))?;
+    txn.open_table(RINGS)?
+        .insert(owner.storage_key().as_str(), encode_json(ring)?.as_slice())?;
+    Ok(())
+}
+
+/// Removes a ring and deletes every key in it. Returns the deleted key ids.
+fn drop_ring_in(txn: &WriteTransaction, owner: &RingOwner) -> Result<Vec<KeyId>, StoreError> {
+    let Some(ring) = ring_in(txn, owner)? else {
+        return Ok(Vec::new());
+    };
+    let mut deleted = Vec::new();
+    let mut index = txn.open_table(RING_OF_KEY)?;
+    for (key, _) in ring.keys() {
+        index.remove(raw(&key.id))?;
+        if delete_in(txn, raw(&key.id))? {
+            deleted.push(key.id);
+        }
+    }
+    txn.open_table(RINGS)?
+        .remove(owner.storage_key().as_str())?;
+    Ok(deleted)
 }
 
 /// A sort key for orderings without an index: (field, lower-case name, id).
@@ -243,42 +605,13 @@ impl Pager<'_> {
 
 impl KeyStore for RedbStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
-        let key = &record.key;
-        let id = raw(&key.id);
-        let json = encode_key(key)?;
-        self.write(|txn| {
-            let mut keys = txn.open_table(KEYS)?;
-            if keys.get(id)?.is_some() {
-                return Err(StoreError::Duplicate(UniqueField::Id));
-            }
-            let mut by_name = txn.open_table(BY_NAME)?;
-            if by_name.get(key.name.as_str())?.is_some() {
-                return Err(StoreError::Duplicate(UniqueField::Name));
-            }
-            let mut by_kid = txn.open_table(BY_KID)?;
-            if by_kid.get(key.kid.as_str())?.is_some() {
-                return Err(StoreError::Duplicate(UniqueField::Kid));
-            }
-            let mut meta = txn.open_table(META)?;
-            let seq = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
-            meta.insert(META_NEXT_INSERTION, seq + 1)?;
-            keys.insert(id, json.as_slice())?;
-            by_name.insert(key.name.as_str(), id)?;
-            by_kid.insert(key.kid.as_str(), id)?;
-            txn.open_table(BY_INSERTION)?.insert(seq, id)?;
-            txn.open_table(INSERTION_OF)?.insert(id, seq)?;
-            txn.open_table(BY_LOWER_NAME)?
-                .insert((lower(&key.name).as_str(), id), ())?;
-            if let Some(private) = &record.private {
-                txn.open_table(SECRETS)?
-                    .insert(id, encode_secret(private).expose())?;
-            }
-            Ok(())
-        })
+        let json = encode_key(&record.key)?;
+        let secret = self.stored_secret(record)?;
+        self.write(|txn| insert_in(txn, record, &json, secret.as_deref()))
     }
 
     fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError> {
-        get_in(&self.read()?, raw(id))
+        get_in(&self.read()?, &*self.sealer, raw(id))
     }
 
     fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
@@ -338,22 +671,93 @@ impl KeyStore for RedbStore {
     }
 
     fn delete(&self, id: &KeyId) -> Result<bool, StoreError> {
-        let id = raw(id);
         self.write(|txn| {
-            let mut keys = txn.open_table(KEYS)?;
-            let Some(bytes) = keys.remove(id)?.map(|v| v.value().to_vec()) else {
+            release_from_ring(txn, id)?;
+            delete_in(txn, raw(id))
+        })
+    }
+
+    fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError> {
+        self.write(|txn| {
+            release_from_ring(txn, id)?;
+            let Some(key) = txn
+                .open_table(KEYS)?
+                .get(raw(id))?
+                .map(|v| decode_key(v.value()))
+                .transpose()?
+            else {
                 return Ok(false);
             };
-            let key = decode_key(&bytes)?;
-            txn.open_table(SECRETS)?.remove(id)?;
-            txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
-            txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
-            txn.open_table(BY_LOWER_NAME)?
-                .remove((lower(&key.name).as_str(), id))?;
-            if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
-                txn.open_table(BY_INSERTION)?.remove(seq)?;
+            let secret = txn
+                .open_table(SECRETS)?
+                .get(raw(id))?
+                .map(|v| v.value().to_vec());
+            let record = serde_json::json!({ "key": key, "purgeAt": purge_at });
+            txn.open_table(DELETED_KEYS)?
+                .insert(raw(id), encode_json(&record)?.as_slice())?;
+            if let Some(secret) = secret {
+                txn.open_table(DELETED_SECRETS)?
+                    .insert(raw(id), secret.as_slice())?;
             }
-            Ok(true)
+            delete_in(txn, raw(id))
+        })
+    }
+
+    fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.write(|txn| {
+            let Some(bytes) = txn
+                .open_table(DELETED_KEYS)?
+                .remove(raw(id))?
+                .map(|v| v.value().to_vec())
+            else {
+                return Ok(None);
+            };
+            let deleted: DeletedKey = decode_json(&bytes, "deleted key")?;
+            let secret = txn
+                .open_table(DELETED_SECRETS)?
+                .remove(raw(id))?
+                .map(|v| v.value().to_vec());
+            let record = StoredKey {
+                key: deleted.key,
+                private: None,
+            };
+            insert_in(txn, &record, &encode_key(&record.key)?, secret.as_deref())?;
+            Ok(Some(record.key))
+        })
+    }
+
+    fn deleted_keys(&self) -> Result<Vec<(Key, i64)>, StoreError> {
+        let txn = self.read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(DELETED_KEYS)?.iter()? {
+            let (_, bytes) = entry?;
+            let deleted: DeletedKey = decode_json(bytes.value(), "deleted key")?;
+            out.push((deleted.key, deleted.purge_at));
+        }
+        out.sort_by_key(|(_, purge_at)| *purge_at);
+        Ok(out)
+    }
+
+    fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError> {
+        self.write(|txn| {
+            let mut deleted = txn.open_table(DELETED_KEYS)?;
+            let mut due = Vec::new();
+            for entry in deleted.iter()? {
+                let (id, bytes) = entry?;
+                let record: DeletedKey = decode_json(bytes.value(), "deleted key")?;
+                if record.purge_at <= now_millis {
+                    due.push(id.value());
+                }
+            }
+            let mut secrets = txn.open_table(DELETED_SECRETS)?;
+            for id in &due {
+                deleted.remove(*id)?;
+                secrets.remove(*id)?;
+            }
+            Ok(due
+                .into_iter()
+                .map(|id| KeyId(Uuid::from_u128(id)))
+                .collect())
         })
     }
 
@@ -497,5 +901,297 @@ impl KeyStore for RedbStore {
             txn.open_table(API_KEYS)?.insert(hash.as_slice(), ())?;
             Ok(())
         })
+    }
+    fn snapshot_to(
+        &self,
+        path: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Engine(Box::new(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} already exists", path.display()),
+            ))));
+        }
+        let source = self.read()?;
+        let target = Database::builder()
+            .create(path)
+            .map_err(|e| open_error(e, path))?;
+        let mut txn = target.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        let mut total = 0u64;
+        let mut done = 0u64;
+        macro_rules! count {
+            ($($table:expr),*) => {$( total += source.open_table($table)?.len()?; )*};
+        }
+        macro_rules! copy {
+            ($($table:expr),*) => {$({
+                let from = source.open_table($table)?;
+                let mut to = txn.open_table($table)?;
+                for entry in from.iter()? {
+                    let (key, value) = entry?;
+                    to.insert(key.value(), value.value())?;
+                    done += 1;
+                    progress(done, total);
+                }
+            })*};
+        }
+        every_table!(count);
+        every_table!(copy);
+        txn.commit()?;
+        Ok(done)
+    }
+
+    fn api_key_records(&self) -> Result<Vec<keysmith_model::ApiKeyRecord>, StoreError> {
+        let txn = self.read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(API_KEY_RECORDS)?.iter()? {
+            let (_, record) = entry?;
+            out.push(decode_json(record.value(), "api key")?);
+        }
+        Ok(out)
+    }
+
+    fn add_api_key_record(&self, record: &keysmith_model::ApiKeyRecord) -> Result<(), StoreError> {
+        let json = encode_json(record)?;
+        self.write(|txn| {
+            txn.open_table(API_KEY_RECORDS)?
+                .insert(record.id.as_u128(), json.as_slice())?;
+            Ok(())
+        })
+    }
+
+    fn remove_api_key_record(&self, id: &Uuid) -> Result<bool, StoreError> {
+        self.write(|txn| {
+            Ok(txn
+                .open_table(API_KEY_RECORDS)?
+                .remove(id.as_u128())?
+                .is_some())
+        })
+    }
+
+    fn append_audit(&self, records: &[keysmith_model::AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write(|txn| {
+            let mut log = txn.open_table(AUDIT_LOG)?;
+            let first = log.last()?.map_or(1, |(seq, _)| seq.value() + 1);
+            for (seq, record) in (first..).zip(records) {
+                let mut record = record.clone();
+                record.id = seq;
+                log.insert(seq, encode_json(&record)?.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    fn search_audit(
+        &self,
+        query: &keysmith_model::AuditQuery,
+    ) -> Result<(Vec<keysmith_model::AuditRecord>, u64), StoreError> {
+        let txn = self.read()?;
+        let log = txn.open_table(AUDIT_LOG)?;
+        let mut page = Vec::new();
+        let mut total = 0u64;
+        for entry in log.iter()?.rev() {
+            let (_, bytes) = entry?;
+            let record: keysmith_model::AuditRecord = decode_json(bytes.value(), "audit record")?;
+            if !query.matches(&record) {
+                continue;
+            }
+            let index = usize::try_from(total).unwrap_or(usize::MAX);
+            if index >= query.start_row && page.len() < query.number_of_results {
+                page.push(record);
+            }
+            total += 1;
+        }
+        Ok((page, total))
+    }
+
+    fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let json = encode_json(connection)?;
+        self.write(|txn| {
+            let mut connections = txn.open_table(CONNECTIONS)?;
+            if connections.get(connection.id.as_str())?.is_some() {
+                return Err(StoreError::Duplicate(UniqueField::ConnectionId));
+            }
+            let mut by_name = txn.open_table(CONNECTIONS_BY_NAME)?;
+            if by_name.get(connection.name.as_str())?.is_some() {
+                return Err(StoreError::Duplicate(UniqueField::ConnectionName));
+            }
+            connections.insert(connection.id.as_str(), json.as_slice())?;
+            by_name.insert(connection.name.as_str(), connection.id.as_str())?;
+            Ok(())
+        })
+    }
+
+    fn connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(CONNECTIONS)?;
+        let found = table.get(id)?;
+        found
+            .map(|bytes| decode_json(bytes.value(), "connection"))
+            .transpose()
+    }
+
+    fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        let txn = self.read()?;
+        let connections = txn.open_table(CONNECTIONS)?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(CONNECTIONS_BY_NAME)?.iter()? {
+            let (_, id) = entry?;
+            if let Some(bytes) = connections.get(id.value())? {
+                out.push(decode_json(bytes.value(), "connection")?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn replace_connection(&self, connection: &Connection) -> Result<bool, StoreError> {
+        let json = encode_json(connection)?;
+        self.write(|txn| {
+            let mut connections = txn.open_table(CONNECTIONS)?;
+            let Some(old) = connections
+                .get(connection.id.as_str())?
+                .map(|v| decode_json::<Connection>(v.value(), "connection"))
+                .transpose()?
+            else {
+                return Ok(false);
+            };
+            if old.name != connection.name {
+                let mut by_name = txn.open_table(CONNECTIONS_BY_NAME)?;
+                if by_name.get(connection.name.as_str())?.is_some() {
+                    return Err(StoreError::Duplicate(UniqueField::ConnectionName));
+                }
+                by_name.remove(old.name.as_str())?;
+                by_name.insert(connection.name.as_str(), connection.id.as_str())?;
+            }
+            connections.insert(connection.id.as_str(), json.as_slice())?;
+            Ok(true)
+        })
+    }
+
+    fn delete_connection(&self, id: &str) -> Result<Option<Vec<KeyId>>, StoreError> {
+        self.write(|txn| {
+            let Some(old) = txn
+                .open_table(CONNECTIONS)?
+                .remove(id)?
+                .map(|v| decode_json::<Connection>(v.value(), "connection"))
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            txn.open_table(CONNECTIONS_BY_NAME)?
+                .remove(old.name.as_str())?;
+            let mut deleted = Vec::new();
+            for key_use in [KeyUse::Signing, KeyUse::Encryption] {
+                deleted.extend(drop_ring_in(txn, &RingOwner::connection(id, key_use))?);
+            }
+            Ok(Some(deleted))
+        })
+    }
+
+    fn ring(&self, owner: &RingOwner) -> Result<Option<KeyRing>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(RINGS)?;
+        let ring = table.get(owner.storage_key().as_str())?;
+        ring.map(|bytes| decode_json(bytes.value(), "key ring"))
+            .transpose()
+    }
+
+    fn ring_keys(&self, owner: &RingOwner) -> Result<Option<(KeyRing, Vec<Key>)>, StoreError> {
+        let txn = self.read()?;
+        let rings = txn.open_table(RINGS)?;
+        let Some(ring) = rings.get(owner.storage_key().as_str())? else {
+            return Ok(None);
+        };
+        let ring: KeyRing = decode_json(ring.value(), "key ring")?;
+        let keys = txn.open_table(KEYS)?;
+        let mut records = Vec::new();
+        for (slot, _) in ring.keys() {
+            let bytes = keys.get(raw(&slot.id))?.ok_or_else(|| {
+                StoreError::Corrupt(format!("{owner} names a key that is not stored"))
+            })?;
+            records.push(decode_key(bytes.value())?);
+        }
+        Ok(Some((ring, records)))
+    }
+
+    fn rings(&self) -> Result<Vec<(RingOwner, KeyRing)>, StoreError> {
+        let txn = self.read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(RINGS)?.iter()? {
+            let (owner, ring) = entry?;
+            let owner = RingOwner::from_storage_key(owner.value())
+                .ok_or_else(|| StoreError::Corrupt("key ring owner".into()))?;
+            out.push((owner, decode_json(ring.value(), "key ring")?));
+        }
+        Ok(out)
+    }
+
+    fn change_ring(
+        &self,
+        owner: &RingOwner,
+        change: crate::RingChanger<'_>,
+    ) -> Result<RingChange, StoreError> {
+        self.write(|txn| {
+            if let Some(id) = owner.connection_id()
+                && txn.open_table(CONNECTIONS)?.get(id)?.is_none()
+            {
+                return Err(StoreError::Ring(RingError::NoSuchConnection));
+            }
+            let old = ring_in(txn, owner)?;
+            let change = change(old.as_ref())?;
+            let mut index = txn.open_table(RING_OF_KEY)?;
+            for (key, _) in old.iter().flat_map(KeyRing::keys) {
+                index.remove(raw(&key.id))?;
+            }
+            drop(index);
+            for record in &change.insert {
+                insert_in(txn, record, &encode_key(&record.key)?, self.stored_secret(record)?.as_deref())?;
+            }
+            for id in &change.delete {
+                if change.ring.role_of(id).is_some() {
+                    return Err(StoreError::Corrupt("a ring change deletes a key it keeps".into()));
+                }
+                delete_in(txn, raw(id))?;
+            }
+            let keys = txn.open_table(KEYS)?;
+            let mut index = txn.open_table(RING_OF_KEY)?;
+            let storage_key = owner.storage_key();
+            for (key, _) in change.ring.keys() {
+                if keys.get(raw(&key.id))?.is_none() {
+                    return Err(StoreError::Corrupt("a ring names a key that is not stored".into()));
+                }
+                if index.insert(raw(&key.id), storage_key.as_str())?.is_some() {
+                    return Err(StoreError::Corrupt("a key would be in two rings".into()));
+                }
+            }
+            drop((keys, index));
+            put_ring_in(txn, owner, &change.ring)?;
+            if let Some(pause) = self.ring_commit_pause {
+                tracing::warn!(owner = %owner, "failpoint: ring change written, pausing before commit");
+                std::thread::sleep(pause);
+            }
+            Ok(change)
+        })
+    }
+
+    fn ring_of_key(&self, id: &KeyId) -> Result<Option<(RingOwner, RingRole)>, StoreError> {
+        let txn = self.read()?;
+        let Some(owner) = txn.open_table(RING_OF_KEY)?.get(raw(id))? else {
+            return Ok(None);
+        };
+        let owner = RingOwner::from_storage_key(owner.value())
+            .ok_or_else(|| StoreError::Corrupt("ring index entry".into()))?;
+        let rings = txn.open_table(RINGS)?;
+        let Some(ring) = rings.get(owner.storage_key().as_str())? else {
+            return Err(StoreError::Corrupt(
+                "ring index names a missing ring".into(),
+            ));
+        };
+        let ring: KeyRing = decode_json(ring.value(), "key ring")?;
+        Ok(ring.role_of(id).map(|role| (owner, role)))
     }
 }

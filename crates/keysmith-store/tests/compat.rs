@@ -5,6 +5,14 @@
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
 
+/// The sealer the tests store secrets with: the real envelope on aws-lc-rs, a fixed master key.
+fn sealer() -> std::sync::Arc<dyn keysmith_model::SecretSealer> {
+    let backend: std::sync::Arc<dyn keysmith_crypto::KeyBackend> =
+        std::sync::Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+    let key = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[7u8; 32]).unwrap();
+    std::sync::Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![key]).unwrap())
+}
+
 use std::path::PathBuf;
 
 use keysmith_model::{Algorithm, Key, KeyId, KeyType, PrivateMaterial, SecretBytes};
@@ -50,11 +58,11 @@ fn records() -> Vec<StoredKey> {
 }
 
 #[test]
-#[ignore = "regenerates the fixture; run by hand only when a schema version is released"]
+#[ignore = "wrote the schema-1 fixture with the schema-1 build; kept to show how (this build writes schema 3)"]
 fn write_schema_v1_fixture() {
     let path = fixture();
     let _ = std::fs::remove_file(&path);
-    let store = RedbStore::open(&path).unwrap();
+    let store = RedbStore::open(&path, sealer()).unwrap();
     for record in records() {
         store.insert(&record).unwrap();
     }
@@ -66,7 +74,7 @@ fn schema_v1_files_still_open_and_read_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("v1.redb");
     std::fs::copy(fixture(), &copy).unwrap();
-    let store = RedbStore::open(&copy).unwrap();
+    let store = RedbStore::open(&copy, sealer()).unwrap();
     let expected = records();
     assert_eq!(
         store.list().unwrap(),
@@ -84,4 +92,28 @@ fn schema_v1_files_still_open_and_read_the_same() {
         );
     }
     assert_eq!(store.api_key_hashes().unwrap(), vec![[0xab; 32]]);
+
+    // The upgrades added the ring tables (schema 2) and sealed every secret (schema 3): the
+    // rings are empty, and no secret is left in the clear.
+    assert!(store.connections().unwrap().is_empty());
+    assert!(store.rings().unwrap().is_empty());
+    assert_eq!(store.ring_of_key(&expected[0].key.id).unwrap(), None);
+    drop(store);
+    {
+        use redb::{ReadableDatabase as _, ReadableTable as _};
+        let secrets: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("key_secrets");
+        let db = redb::Database::open(&copy).unwrap();
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(secrets).unwrap();
+        for entry in table.iter().unwrap() {
+            let (_, value) = entry.unwrap();
+            assert_eq!(
+                value.value().first(),
+                Some(&3),
+                "a secret is still in the clear"
+            );
+        }
+    }
+    let reopened = RedbStore::open(&copy, sealer()).unwrap();
+    assert_eq!(reopened.count().unwrap(), expected.len() as u64);
 }

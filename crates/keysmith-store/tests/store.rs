@@ -3,9 +3,22 @@
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
 
+/// The sealer the tests store secrets with: the real envelope on aws-lc-rs, a fixed master key.
+fn sealer() -> std::sync::Arc<dyn keysmith_model::SecretSealer> {
+    let backend: std::sync::Arc<dyn keysmith_crypto::KeyBackend> =
+        std::sync::Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+    let key = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[7u8; 32]).unwrap();
+    std::sync::Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![key]).unwrap())
+}
+
 use keysmith_model::search::{SearchQuery, SortField};
-use keysmith_model::{Algorithm, Key, KeyId, KeyType, PrivateMaterial, SecretBytes};
-use keysmith_store::{KeyStore, RedbStore, SCHEMA_VERSION, StoreError, StoredKey, UniqueField};
+use keysmith_model::{
+    Algorithm, Connection, Key, KeyId, KeyRing, KeyType, KeyUse, PrivateMaterial, RingError,
+    RingKey, RingOwner, RingRole, SealError, SecretBytes,
+};
+use keysmith_store::{
+    KeyStore, RedbStore, RingChange, SCHEMA_VERSION, StoreError, StoredKey, UniqueField,
+};
 
 fn key(name: &str, kid: &str, algorithm: Algorithm, insert: i64) -> StoredKey {
     let asymmetric = algorithm.key_type() != KeyType::Hmac;
@@ -36,7 +49,7 @@ fn key(name: &str, kid: &str, algorithm: Algorithm, insert: i64) -> StoredKey {
 
 fn temp_store() -> (tempfile::TempDir, RedbStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(&dir.path().join("keysmith.redb")).unwrap();
+    let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer()).unwrap();
     (dir, store)
 }
 
@@ -116,12 +129,12 @@ fn keys_and_secrets_survive_reopening_byte_for_byte() {
         })
         .collect();
     {
-        let store = RedbStore::open(&path).unwrap();
+        let store = RedbStore::open(&path, sealer()).unwrap();
         for r in &records {
             store.insert(r).unwrap();
         }
     }
-    let store = RedbStore::open(&path).unwrap();
+    let store = RedbStore::open(&path, sealer()).unwrap();
     for r in &records {
         let back = store.get(&r.key.id).unwrap().unwrap();
         assert_eq!(back.key, r.key);
@@ -248,7 +261,7 @@ fn unknown_schema_versions_and_foreign_files_are_refused_untouched() {
         txn.commit().unwrap();
     }
     let before = std::fs::read(&path).unwrap();
-    let err = RedbStore::open(&path).unwrap_err();
+    let err = RedbStore::open(&path, sealer()).unwrap_err();
     assert!(
         matches!(err, StoreError::UnknownSchemaVersion { found, .. } if found == SCHEMA_VERSION + 1),
         "{err}"
@@ -268,7 +281,7 @@ fn unknown_schema_versions_and_foreign_files_are_refused_untouched() {
     }
     let before = std::fs::read(&foreign).unwrap();
     assert!(matches!(
-        RedbStore::open(&foreign),
+        RedbStore::open(&foreign, sealer()),
         Err(StoreError::NotKeysmithData(_))
     ));
     assert_eq!(std::fs::read(&foreign).unwrap(), before);
@@ -279,7 +292,7 @@ fn unknown_schema_versions_and_foreign_files_are_refused_untouched() {
         b"not a database at all, just some text that is long enough",
     )
     .unwrap();
-    assert!(RedbStore::open(&text).is_err());
+    assert!(RedbStore::open(&text, sealer()).is_err());
     assert_eq!(
         std::fs::read(&text).unwrap(),
         b"not a database at all, just some text that is long enough"
@@ -290,8 +303,11 @@ fn unknown_schema_versions_and_foreign_files_are_refused_untouched() {
 fn a_second_open_of_the_same_file_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keysmith.redb");
-    let _first = RedbStore::open(&path).unwrap();
-    assert!(matches!(RedbStore::open(&path), Err(StoreError::Locked(_))));
+    let _first = RedbStore::open(&path, sealer()).unwrap();
+    assert!(matches!(
+        RedbStore::open(&path, sealer()),
+        Err(StoreError::Locked(_))
+    ));
 }
 
 #[test]
@@ -301,4 +317,242 @@ fn api_key_hashes_persist() {
     store.add_api_key_hash(&[7; 32]).unwrap();
     store.add_api_key_hash(&[9; 32]).unwrap();
     assert_eq!(store.api_key_hashes().unwrap(), vec![[7; 32], [9; 32]]);
+}
+
+fn connection(id: &str, name: &str) -> Connection {
+    Connection {
+        id: id.into(),
+        name: name.into(),
+        display_name: None,
+        strategy: "samlp".into(),
+        options: serde_json::Map::new(),
+        metadata: serde_json::Map::new(),
+        enabled_clients: Vec::new(),
+        realms: Vec::new(),
+        is_domain_connection: false,
+        rotation_period_seconds: None,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+fn slot(record: &StoredKey) -> RingKey {
+    RingKey::fresh(record.key.id, record.key.kid.clone())
+}
+
+#[test]
+fn ring_changes_are_all_or_nothing_and_guard_their_keys() {
+    let (_dir, store) = temp_store();
+    let owner = RingOwner::connection("con_AAAAAAAAAAAAAAAA", KeyUse::Signing);
+    let (a, b, c) = (
+        key("a", "kid-a", Algorithm::ES256, 1),
+        key("b", "kid-b", Algorithm::ES256, 2),
+        key("c", "kid-c", Algorithm::ES256, 3),
+    );
+    // A connection ring needs its connection.
+    let ring = KeyRing::provision(Algorithm::ES256, slot(&a), slot(&b), 10);
+    let orphan = store.change_ring(
+        &owner,
+        Box::new(|_| {
+            Ok(RingChange {
+                ring: ring.clone(),
+                insert: vec![a.clone(), b.clone()],
+                delete: Vec::new(),
+            })
+        }),
+    );
+    assert!(matches!(
+        orphan,
+        Err(StoreError::Ring(RingError::NoSuchConnection))
+    ));
+    store
+        .insert_connection(&connection("con_AAAAAAAAAAAAAAAA", "acme"))
+        .unwrap();
+    assert!(matches!(
+        store.insert_connection(&connection("con_BBBBBBBBBBBBBBBB", "acme")),
+        Err(StoreError::Duplicate(UniqueField::ConnectionName))
+    ));
+
+    // A change whose ring names a key it does not store fails as a whole: the key it did
+    // insert is not kept either.
+    let broken = KeyRing::provision(Algorithm::ES256, slot(&a), slot(&c), 10);
+    let refused = store.change_ring(
+        &owner,
+        Box::new(|_| {
+            Ok(RingChange {
+                ring: broken,
+                insert: vec![a.clone()],
+                delete: Vec::new(),
+            })
+        }),
+    );
+    assert!(matches!(refused, Err(StoreError::Corrupt(_))));
+    assert_eq!(store.count().unwrap(), 0);
+    assert_eq!(store.ring(&owner).unwrap(), None);
+
+    // Provision, then rotate: the key that leaves is deleted in the same transaction.
+    store
+        .change_ring(
+            &owner,
+            Box::new(|old| {
+                assert!(old.is_none());
+                Ok(RingChange {
+                    ring: ring.clone(),
+                    insert: vec![a.clone(), b.clone()],
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    assert_eq!(
+        store.ring_of_key(&a.key.id).unwrap(),
+        Some((owner.clone(), RingRole::Current))
+    );
+    assert!(matches!(
+        store.delete(&a.key.id),
+        Err(StoreError::InUse {
+            role: RingRole::Current,
+            ..
+        })
+    ));
+    let (rotated, left) = ring.rotate(slot(&c), Algorithm::ES256, 20);
+    assert_eq!(left, None);
+    store
+        .change_ring(
+            &owner,
+            Box::new(|old| {
+                assert_eq!(old, Some(&ring));
+                Ok(RingChange {
+                    ring: rotated.clone(),
+                    insert: vec![c.clone()],
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    assert_eq!(
+        store.ring_of_key(&a.key.id).unwrap(),
+        Some((owner.clone(), RingRole::Previous))
+    );
+    assert_eq!(store.rings().unwrap(), vec![(owner.clone(), rotated)]);
+
+    // Deleting the connection deletes its ring and every key in it, and nothing else.
+    let unrelated = key("unrelated", "kid-u", Algorithm::HS256, 4);
+    store.insert(&unrelated).unwrap();
+    let mut deleted = store
+        .delete_connection("con_AAAAAAAAAAAAAAAA")
+        .unwrap()
+        .unwrap();
+    deleted.sort();
+    let mut expected = vec![a.key.id, b.key.id, c.key.id];
+    expected.sort();
+    assert_eq!(deleted, expected);
+    assert_eq!(store.count().unwrap(), 1);
+    assert!(store.rings().unwrap().is_empty());
+    assert_eq!(store.ring_of_key(&a.key.id).unwrap(), None);
+    assert_eq!(
+        store.delete_connection("con_AAAAAAAAAAAAAAAA").unwrap(),
+        None
+    );
+}
+
+#[test]
+fn deleting_a_revoked_key_drops_it_from_its_ring() {
+    let (_dir, store) = temp_store();
+    let (a, b, c) = (
+        key("a", "kid-a", Algorithm::RS256, 1),
+        key("b", "kid-b", Algorithm::RS256, 2),
+        key("c", "kid-c", Algorithm::RS256, 3),
+    );
+    let ring = KeyRing::provision(Algorithm::RS256, slot(&a), slot(&b), 10);
+    let (rotated, _) = ring.rotate(slot(&c), Algorithm::RS256, 20);
+    let revoked = rotated.revoke("kid-a", 30).unwrap();
+    store
+        .change_ring(
+            &RingOwner::Tenant,
+            Box::new(|_| {
+                Ok(RingChange {
+                    ring: revoked,
+                    insert: vec![a.clone(), b.clone(), c.clone()],
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    assert_eq!(
+        store.ring_of_key(&a.key.id).unwrap(),
+        Some((RingOwner::Tenant, RingRole::Revoked))
+    );
+    assert!(store.delete(&a.key.id).unwrap());
+    let ring = store.ring(&RingOwner::Tenant).unwrap().unwrap();
+    assert!(ring.revoked.is_empty());
+    assert_eq!(store.ring_of_key(&a.key.id).unwrap(), None);
+}
+
+#[test]
+fn secrets_are_sealed_and_bound_to_their_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let (a, b) = (
+        key("a", "kid-a", Algorithm::HS256, 1),
+        key("b", "kid-b", Algorithm::ES256, 2),
+    );
+    {
+        let store = RedbStore::open(&path, sealer()).unwrap();
+        store.insert(&a).unwrap();
+        store.insert(&b).unwrap();
+    }
+    // Change the stored values with redb directly: swap the two sealed secrets, and flip a byte.
+    let secrets: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("key_secrets");
+    let (id_a, id_b) = (a.key.id.0.as_u128(), b.key.id.0.as_u128());
+    let rewrite = |f: &dyn Fn(Vec<u8>, Vec<u8>) -> (Vec<u8>, Vec<u8>)| {
+        use redb::ReadableTable as _;
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(secrets).unwrap();
+            let va = table.get(id_a).unwrap().unwrap().value().to_vec();
+            let vb = table.get(id_b).unwrap().unwrap().value().to_vec();
+            assert!(
+                !va.windows(6).any(|w| w == b"secret"),
+                "stored in the clear"
+            );
+            let (na, nb) = f(va, vb);
+            table.insert(id_a, na.as_slice()).unwrap();
+            table.insert(id_b, nb.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    };
+    rewrite(&|va, vb| (vb, va));
+    {
+        let store = RedbStore::open(&path, sealer()).unwrap();
+        for id in [&a.key.id, &b.key.id] {
+            assert!(
+                matches!(store.get(id), Err(StoreError::Sealing(SealError::Tampered))),
+                "a secret moved to another record opens"
+            );
+        }
+    }
+    rewrite(&|va, vb| (vb, va)); // back in place
+    rewrite(&|mut va, vb| {
+        let last = va.len() - 1;
+        va[last] ^= 1;
+        (va, vb)
+    });
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    assert!(matches!(
+        store.get(&a.key.id),
+        Err(StoreError::Sealing(SealError::Tampered))
+    ));
+    assert_eq!(
+        store
+            .get(&b.key.id)
+            .unwrap()
+            .unwrap()
+            .private
+            .unwrap()
+            .expose(),
+        b.private.as_ref().unwrap().expose(),
+        "the other record is untouched"
+    );
 }

@@ -15,5 +15,10 @@
 //! [`backend::select_backend`]).
 
 pub mod backend;
+pub mod backup;
+pub mod client;
+pub mod key_cli;
+pub mod master_key;
 pub mod server;
 pub mod settings;
+pub mod tls;

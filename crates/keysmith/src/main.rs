@@ -24,6 +24,164 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve(ServeArgs),
+    /// Manage the master keys that seal the stored secrets.
+    #[command(subcommand)]
+    MasterKey(MasterKeyCommand),
+    /// Write a consistent snapshot of the data to FILE: from a running server with --url, or
+    /// from a stopped server's data directory.
+    Backup {
+        /// The backup file to create (mode 0600; never overwritten).
+        file: PathBuf,
+        /// A running server (http://host:port or https://host:port); its admin API key comes
+        /// from --api-key or KEYSMITH_API_KEY.
+        #[arg(long)]
+        url: Option<String>,
+        /// The API key for --url.
+        #[arg(long)]
+        api_key: Option<String>,
+        /// The CA certificate (PEM) to trust for an https --url.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Replace the data file with a backup (server stopped). The backup is checked first.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Manage keys: offline on a stopped server's --data, or online with --url.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+        /// A running server (http://host:port or https://host:port); API key from --api-key or
+        /// KEYSMITH_API_KEY.
+        #[arg(long, global = true)]
+        url: Option<String>,
+        /// The API key for --url.
+        #[arg(long, global = true)]
+        api_key: Option<String>,
+        /// The CA certificate (PEM) to trust for an https --url.
+        #[arg(long, global = true)]
+        ca_file: Option<PathBuf>,
+        /// FusionAuth's JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(flatten)]
+        args: KeyDataArgs,
+    },
+    /// Manage scoped API keys kept in the data file (server stopped; restart it to apply).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Every key.
+    List,
+    /// One key.
+    Show {
+        /// The key's id.
+        id: String,
+    },
+    /// Generate a key.
+    Generate {
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, Ed25519, HS256, HS384, HS512.
+        #[arg(long)]
+        algorithm: String,
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// RSA modulus bits (2048, 3072, 4096).
+        #[arg(long)]
+        length: Option<u32>,
+        /// The certificate's issuer (CN).
+        #[arg(long)]
+        issuer: Option<String>,
+    },
+    /// Import a key from PEM files.
+    Import {
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// The algorithm (inferred when absent).
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// The kid (the certificate's thumbprint when absent).
+        #[arg(long)]
+        kid: Option<String>,
+        /// A certificate (PEM).
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+        /// A public key (PEM).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+        /// A private key (PEM).
+        #[arg(long)]
+        private_key: Option<PathBuf>,
+        /// A file holding an HMAC secret.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
+    },
+    /// Rename a key.
+    Rename {
+        /// The key's id.
+        id: String,
+        /// The new name.
+        name: String,
+    },
+    /// Delete a key.
+    Delete {
+        /// The key's id.
+        id: String,
+    },
+    /// Print a key's public half.
+    ExportPublic {
+        /// The key's id.
+        id: String,
+        /// pem (SPKI), certificate or jwk.
+        #[arg(long, default_value = "pem")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeyCommand {
+    /// Creates a key and prints it once; only its SHA-256 is kept.
+    Create {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        /// A permission (repeatable): admin, read-only, vend, or <family>:<methods>.
+        #[arg(long = "permission", required = true)]
+        permissions: Vec<String>,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Lists the keys: id, name, permissions, creation time (never the keys).
+    List(ServeArgs),
+    /// Removes a key by its id.
+    Revoke {
+        /// The id `list` shows.
+        id: String,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MasterKeyCommand {
+    /// Writes a new master key file (mode 0600; never over an existing file).
+    Generate {
+        /// The file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-wraps every stored data key under the first configured master key, in one
+    /// transaction. Run with the server stopped, the new key first and the old one after it.
+    Rotate(ServeArgs),
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -43,6 +201,38 @@ struct ServeArgs {
     /// Log format [env: KEYSMITH_LOG_FORMAT].
     #[arg(long, value_enum)]
     log_format: Option<LogFormatArg>,
+    /// A file of master keys, one base64 key per line [env: KEYSMITH_MASTER_KEY_FILE].
+    #[arg(long)]
+    master_key_file: Option<PathBuf>,
+}
+
+/// Where `keysmith key` finds the data, accepted before or after its subcommand.
+#[derive(clap::Args, Debug, Clone, Default)]
+struct KeyDataArgs {
+    /// Data directory [default: ./data; env: KEYSMITH_DATA].
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// A TOML file overriding the built-in defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Crypto backend: aws-lc or openssl [env: KEYSMITH_BACKEND].
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    /// A file of master keys, one base64 key per line [env: KEYSMITH_MASTER_KEY_FILE].
+    #[arg(long, global = true)]
+    master_key_file: Option<PathBuf>,
+}
+
+impl From<KeyDataArgs> for ServeArgs {
+    fn from(args: KeyDataArgs) -> Self {
+        ServeArgs {
+            data: args.data,
+            config: args.config,
+            backend: args.backend,
+            master_key_file: args.master_key_file,
+            ..ServeArgs::default()
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -51,11 +241,123 @@ enum LogFormatArg {
     Json,
 }
 
+enum Action {
+    Serve,
+    Key {
+        action: keysmith::key_cli::KeyAction,
+        url: Option<String>,
+        api_key: Option<String>,
+        ca_file: Option<PathBuf>,
+        json: bool,
+    },
+    Backup {
+        file: PathBuf,
+        url: Option<String>,
+        api_key: Option<String>,
+        ca_file: Option<PathBuf>,
+    },
+    Restore(PathBuf),
+    RotateMasterKey,
+    ApiKey(keysmith::server::ApiKeyAction),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
+    let (action, args) = match cli.command {
+        Some(Command::Serve(args)) => (Action::Serve, args),
+        None => (Action::Serve, cli.serve),
+        Some(Command::MasterKey(MasterKeyCommand::Rotate(args))) => (Action::RotateMasterKey, args),
+        Some(Command::MasterKey(MasterKeyCommand::Generate { out })) => {
+            return generate_master_key(&out);
+        }
+        Some(Command::Backup {
+            file,
+            url,
+            api_key,
+            ca_file,
+            args,
+        }) => (
+            Action::Backup {
+                file,
+                url,
+                api_key,
+                ca_file,
+            },
+            args,
+        ),
+        Some(Command::Restore { file, args }) => (Action::Restore(file), args),
+        Some(Command::Key {
+            command,
+            url,
+            api_key,
+            ca_file,
+            json,
+            args,
+        }) => {
+            use keysmith::key_cli::KeyAction;
+            let action = match command {
+                KeyCommand::List => KeyAction::List,
+                KeyCommand::Show { id } => KeyAction::Show(id),
+                KeyCommand::Generate {
+                    algorithm,
+                    name,
+                    length,
+                    issuer,
+                } => KeyAction::Generate {
+                    algorithm,
+                    name,
+                    length,
+                    issuer,
+                },
+                KeyCommand::Import {
+                    name,
+                    algorithm,
+                    kid,
+                    certificate,
+                    public_key,
+                    private_key,
+                    secret_file,
+                } => KeyAction::Import {
+                    name,
+                    algorithm,
+                    kid,
+                    certificate,
+                    public_key,
+                    private_key,
+                    secret: secret_file,
+                },
+                KeyCommand::Rename { id, name } => KeyAction::Rename(id, name),
+                KeyCommand::Delete { id } => KeyAction::Delete(id),
+                KeyCommand::ExportPublic { id, format } => KeyAction::ExportPublic(id, format),
+            };
+            (
+                Action::Key {
+                    action,
+                    url,
+                    api_key,
+                    ca_file,
+                    json,
+                },
+                args.into(),
+            )
+        }
+        Some(Command::ApiKey(command)) => match command {
+            ApiKeyCommand::Create {
+                name,
+                permissions,
+                args,
+            } => (
+                Action::ApiKey(keysmith::server::ApiKeyAction::Create { name, permissions }),
+                args,
+            ),
+            ApiKeyCommand::List(args) => {
+                (Action::ApiKey(keysmith::server::ApiKeyAction::List), args)
+            }
+            ApiKeyCommand::Revoke { id, args } => (
+                Action::ApiKey(keysmith::server::ApiKeyAction::Revoke { id }),
+                args,
+            ),
+        },
     };
     let overrides = Overrides {
         bind: args.bind,
@@ -65,6 +367,7 @@ fn main() -> ExitCode {
             LogFormatArg::Text => LogFormat::Text,
             LogFormatArg::Json => LogFormat::Json,
         }),
+        master_key_file: args.master_key_file,
     };
     let settings = match Settings::load(args.config.as_deref(), &overrides) {
         Ok(settings) => settings,
@@ -74,7 +377,27 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&settings);
-    let result = actix_web::rt::System::new().block_on(keysmith::server::run(settings));
+    let result = match action {
+        Action::Serve => actix_web::rt::System::new().block_on(keysmith::server::run(settings)),
+        Action::RotateMasterKey => keysmith::server::rotate_master_key(&settings),
+        Action::ApiKey(action) => keysmith::server::api_key_command(&settings, action),
+        Action::Backup {
+            file,
+            url,
+            api_key,
+            ca_file,
+        } => online_client(&settings, url, api_key, ca_file)
+            .and_then(|client| keysmith::backup::backup(&settings, &file, client)),
+        Action::Restore(file) => keysmith::backup::restore(&settings, &file),
+        Action::Key {
+            action,
+            url,
+            api_key,
+            ca_file,
+            json,
+        } => online_client(&settings, url, api_key, ca_file)
+            .and_then(|client| keysmith::key_cli::run(&settings, action, client, json)),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -87,6 +410,42 @@ fn main() -> ExitCode {
             }
             tracing::error!(error = %message, "keysmith stopped");
             eprintln!("keysmith: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The client for `--url`, with the API key from `--api-key` or the settings.
+fn online_client(
+    settings: &Settings,
+    url: Option<String>,
+    api_key: Option<String>,
+    ca_file: Option<PathBuf>,
+) -> Result<Option<keysmith::client::Client>, keysmith::server::ServerError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let api_key = api_key.unwrap_or_else(|| settings.api_key.clone());
+    keysmith::client::Client::new(&url, &api_key, ca_file)
+        .map(Some)
+        .map_err(|e| keysmith::server::ServerError::Backup(e.to_string()))
+}
+
+fn generate_master_key(out: &std::path::Path) -> ExitCode {
+    let backend = match keysmith::backend::select_backend(None) {
+        Ok(selected) => selected.backend,
+        Err(err) => {
+            eprintln!("keysmith: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match keysmith::master_key::create_key_file(out, &*backend) {
+        Ok(key) => {
+            println!("wrote master key {} to {}", key.id_hex(), out.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("keysmith: {err}");
             ExitCode::FAILURE
         }
     }

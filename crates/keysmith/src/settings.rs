@@ -36,6 +36,16 @@ pub struct Settings {
     pub api_key: String,
     /// Hex SHA-256 hashes of more API keys.
     pub api_key_hashes: Vec<String>,
+    /// Scoped API keys: hash, name and permissions each.
+    pub api_keys: Vec<ScopedApiKey>,
+    /// Master keys, base64 of 32 bytes each, comma-separated; the first seals. Never logged.
+    pub master_key: String,
+    /// A file of master keys, one per line; the first seals.
+    pub master_key_file: PathBuf,
+    /// PEM certificate chain for HTTPS (with `tls_private_key`).
+    pub tls_certificate: PathBuf,
+    /// PEM private key for HTTPS. Never logged.
+    pub tls_private_key: PathBuf,
     /// Issuer of generated keys.
     pub default_issuer: String,
     /// Certificate validity in years.
@@ -50,6 +60,38 @@ pub struct Settings {
     pub jwt_max_ttl_seconds: i64,
     /// Clock skew allowed when validating `exp`/`nbf`, seconds.
     pub jwt_clock_skew_seconds: i64,
+    /// Scheduled rotation period of connection keys (0 = never), seconds.
+    pub rotation_connection_period_seconds: u64,
+    /// Scheduled rotation period of the tenant's signing keys (0 = never), seconds.
+    pub rotation_tenant_period_seconds: u64,
+    /// How often the rotation scheduler looks for due rings, seconds.
+    pub rotation_check_interval_seconds: u64,
+    /// Algorithm of the tenant's signing keys.
+    pub tenant_signing_alg: String,
+    /// Key-generating `/api/v2` requests per minute (0 = unlimited).
+    pub key_generation_per_minute: u32,
+    /// How many of those may come at once.
+    pub key_generation_burst: u32,
+    /// Key generations running at once, server-wide (0 = one per core); more get 503/429.
+    pub key_generation_concurrency: usize,
+    /// Key generations that may wait for a turn; more get 503/429 at once.
+    pub key_generation_queue: usize,
+    /// How long a deleted key can be restored (0 = deletion is immediate and final), seconds.
+    pub deletion_window_seconds: u64,
+    /// Whether `GET /metrics` answers.
+    pub metrics_enabled: bool,
+    /// Whether the Key Master page answers at `/admin`.
+    pub admin_enabled: bool,
+    /// The Key Master page highlights keys expiring within this many days.
+    pub admin_expiry_warning_days: u32,
+    /// The longest PEM, certificate or secret text an import accepts, bytes.
+    pub max_pem_bytes: usize,
+    /// The longest name, kid or issuer, characters (at most 255).
+    pub max_field_length: usize,
+    /// The longest a request may take in the server (503 past it), seconds.
+    pub request_timeout_seconds: u64,
+    /// How long a client has to send a request's head (a slow client is cut off), seconds.
+    pub client_request_timeout_seconds: u64,
     /// Request body limit in bytes.
     pub max_body_bytes: usize,
     /// Worker threads; 0 = cores.
@@ -77,6 +119,11 @@ impl std::fmt::Debug for Settings {
                 },
             )
             .field("api_key_hashes", &self.api_key_hashes.len())
+            .field(
+                "master_key",
+                &keysmith_model::redacted(&Some(&self.master_key)),
+            )
+            .field("master_key_file", &self.master_key_file)
             .field("default_issuer", &self.default_issuer)
             .finish_non_exhaustive()
     }
@@ -86,6 +133,40 @@ impl std::fmt::Debug for Settings {
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct SettingsError(String);
+
+impl SettingsError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// A scoped API key in the configuration (`[[api_keys]]`): the key's SHA-256, never the key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopedApiKey {
+    /// For people and logs.
+    pub name: String,
+    /// Lower-case hex SHA-256 of the key.
+    pub sha256: String,
+    /// Permission strings (`keys:GET`, `read-only`, `vend`, ...).
+    pub permissions: Vec<String>,
+}
+
+impl ScopedApiKey {
+    /// The hash and parsed permissions.
+    pub fn parsed(&self) -> Result<([u8; 32], keysmith_model::Permissions), SettingsError> {
+        let hash = parse_hash(&self.sha256).ok_or_else(|| {
+            SettingsError(format!(
+                "api_keys {:?}: sha256 must be 64 hex characters",
+                self.name
+            ))
+        })?;
+        let permissions = keysmith_model::Permissions::parse(&self.permissions)
+            .map_err(|e| SettingsError(format!("api_keys {:?}: {e}", self.name)))?;
+        Ok((hash, permissions))
+    }
+}
 
 /// Command-line overrides.
 #[derive(Clone, Debug, Default)]
@@ -98,6 +179,7 @@ pub struct Overrides {
     pub backend: Option<String>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -132,6 +214,9 @@ impl Settings {
         }
         if let Some(backend) = &overrides.backend {
             settings.backend = backend.clone();
+        }
+        if let Some(file) = &overrides.master_key_file {
+            settings.master_key_file = file.clone();
         }
         if let Some(format) = overrides.log_format {
             settings.log_format = format;
@@ -169,6 +254,34 @@ impl Settings {
                 "need 1 <= jwt_default_ttl_seconds <= jwt_max_ttl_seconds and 0 <= jwt_clock_skew_seconds <= 3600".into(),
             ));
         }
+        if !(1024..=keysmith_crypto::import::MAX_MATERIAL_LEN).contains(&self.max_pem_bytes)
+            || self.max_pem_bytes > self.max_body_bytes
+        {
+            return Err(SettingsError(format!(
+                "max_pem_bytes must be between 1024 and {} and at most max_body_bytes",
+                keysmith_crypto::import::MAX_MATERIAL_LEN
+            )));
+        }
+        if !(1..=keysmith_model::MAX_NAME_LENGTH).contains(&self.max_field_length) {
+            return Err(SettingsError(
+                "max_field_length must be between 1 and 255 (FusionAuth's limit)".into(),
+            ));
+        }
+        if self.request_timeout_seconds == 0 || self.client_request_timeout_seconds == 0 {
+            return Err(SettingsError(
+                "request_timeout_seconds and client_request_timeout_seconds must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.rotation_check_interval_seconds == 0 {
+            return Err(SettingsError(
+                "rotation_check_interval_seconds must be at least 1".into(),
+            ));
+        }
+        self.tenant_signing_alg()?;
+        for scoped in &self.api_keys {
+            scoped.parsed()?;
+        }
         for hash in &self.api_key_hashes {
             if parse_hash(hash).is_none() {
                 return Err(SettingsError(
@@ -180,6 +293,19 @@ impl Settings {
     }
 
     /// The data file's path.
+    /// The tenant's signing algorithm, one of Auth0's connection-key algorithms.
+    pub fn tenant_signing_alg(&self) -> Result<keysmith_model::Algorithm, SettingsError> {
+        keysmith_core::CONNECTION_SIGNING_ALGS
+            .into_iter()
+            .find(|a| a.as_str() == self.tenant_signing_alg)
+            .ok_or_else(|| {
+                SettingsError(
+                    "tenant_signing_alg must be one of RS256, RS384, RS512, PS256, PS384, ES256, ES384"
+                        .into(),
+                )
+            })
+    }
+
     pub fn data_file(&self) -> PathBuf {
         self.data.join(DATA_FILE)
     }

@@ -205,17 +205,12 @@ impl Server {
             .unwrap()
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keysmith"));
+        let mut command = keysmith_command();
         command
             .args(["serve", "--bind", &addr, "--data"])
             .arg(data)
             .args(["--backend", backend]);
         command.args(&options.args);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("KEYSMITH_") {
-                command.env_remove(name);
-            }
-        }
         command.env("KEYSMITH_LOG", "info,actix_server=warn");
         if let Some(key) = &options.api_key {
             command.env("KEYSMITH_API_KEY", key);
@@ -245,9 +240,18 @@ impl Server {
                 let log = stderr.lock().unwrap().clone();
                 return Err((Some(status), log));
             }
-            if TcpStream::connect(&addr).is_ok()
-                && http(&addr, "GET", "/api/status", &[], None).status == 200
-            {
+            let tls = options
+                .env
+                .iter()
+                .any(|(name, _)| name == "KEYSMITH_TLS_CERTIFICATE");
+            let ready = if tls {
+                // HTTPS: this plain-HTTP client cannot ask; the start-up line says it listens.
+                stderr.lock().unwrap().contains("keysmith listening")
+            } else {
+                TcpStream::connect(&addr).is_ok()
+                    && http(&addr, "GET", "/api/status", &[], None).status == 200
+            };
+            if ready {
                 break;
             }
             assert!(
@@ -336,6 +340,57 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// The `keysmith` binary as a command, with no `KEYSMITH_*` variable inherited from the test's
+/// environment (each test sets what it needs).
+pub fn keysmith_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keysmith"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KEYSMITH_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// A self-signed P-256 certificate for `localhost` and 127.0.0.1, valid `days`, made by the
+/// `openssl` command line in `dir`: (certificate path, private key path).
+pub fn openssl_certificate(dir: &Path, days: u32) -> (String, String) {
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let output = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            &days.to_string(),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+        ])
+        .args([
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (cert, key)
 }
 
 /// The backends this build of the binary has, by their config names.

@@ -1,0 +1,217 @@
+//! The audit middleware and the audit-log search API.
+//!
+//! Every authenticated mutation and every use of a private key is recorded after its response
+//! is decided, successes and failures alike: time, the API key's id (never the key), the
+//! action, the target, the status and the request id. Unauthenticated requests are not
+//! recorded (a flood of them must not fill the trail).
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use keysmith_model::{AuditQuery, AuditRecord, epoch_millis_now};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::parse_body;
+use crate::{ApiError, AppState};
+
+/// Who called: set by authorisation on the request's extensions.
+#[derive(Clone, Debug)]
+pub struct Actor(pub String);
+
+/// The request id: set by the request-id middleware on the request's extensions.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// A target not in the path (a new key's id, the key a token was vended with): set by the
+/// handler on the response's extensions.
+#[derive(Clone, Debug)]
+pub struct AuditTarget(pub String);
+
+/// Names the audit target of a response whose target is not in its path.
+pub(crate) fn with_target(mut response: HttpResponse, target: String) -> HttpResponse {
+    response.extensions_mut().insert(AuditTarget(target));
+    response
+}
+
+/// The audited routes: (method, route pattern, action).
+const AUDITED: &[(&str, &str, &str)] = &[
+    ("POST", "/api/key/generate", "key.generate"),
+    ("POST", "/api/key/generate/{id}", "key.generate"),
+    ("POST", "/api/key/import", "key.import"),
+    ("POST", "/api/key/import/{id}", "key.import"),
+    ("PUT", "/api/key/{id}", "key.update"),
+    ("DELETE", "/api/key/{id}", "key.delete"),
+    ("POST", "/api/key/{id}/restore", "key.restore"),
+    ("POST", "/api/key/{id}/sign", "key.sign"),
+    ("POST", "/api/key/{id}/verify", "key.verify"),
+    ("POST", "/api/jwt/vend", "jwt.vend"),
+    ("POST", "/api/v2/connections", "connection.create"),
+    ("PATCH", "/api/v2/connections/{id}", "connection.update"),
+    ("DELETE", "/api/v2/connections/{id}", "connection.delete"),
+    (
+        "POST",
+        "/api/v2/connections/{id}/keys",
+        "connection.keys.provision",
+    ),
+    (
+        "POST",
+        "/api/v2/connections/{id}/keys/rotate",
+        "connection.keys.rotate",
+    ),
+    ("POST", "/api/v2/keys/signing/rotate", "signing-keys.rotate"),
+    (
+        "PUT",
+        "/api/v2/keys/signing/{kid}/revoke",
+        "signing-keys.revoke",
+    ),
+];
+
+/// The middleware: `App::new().wrap(from_fn(audit::middleware))`, inside the request-id one.
+pub async fn middleware(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let response = next.call(request).await?;
+    let http = response.request();
+    let method = http.method().as_str();
+    let pattern = http.match_pattern();
+    let action = AUDITED
+        .iter()
+        .find(|(m, p, _)| *m == method && Some(*p) == pattern.as_deref())
+        .map(|(_, _, action)| *action);
+    let actor = http.extensions().get::<Actor>().cloned();
+    if let (Some(action), Some(actor), Some(state)) =
+        (action, actor, http.app_data::<web::Data<AppState>>())
+    {
+        let target = response
+            .response()
+            .extensions()
+            .get::<AuditTarget>()
+            .map(|t| t.0.clone())
+            .or_else(|| {
+                let info = http.match_info();
+                info.get("id")
+                    .or_else(|| info.get("kid"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        state.audit.record(AuditRecord {
+            id: 0,
+            at: epoch_millis_now(),
+            actor: actor.0,
+            action: action.to_owned(),
+            target,
+            result: response.status().as_u16().to_string(),
+            request_id: http.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        });
+    }
+    Ok(response)
+}
+
+// ---- search: FusionAuth's audit-log search shape ----
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SearchFields {
+    action: Option<String>,
+    text: Option<String>,
+    start: Option<i64>,
+    end: Option<i64>,
+    start_row: Option<usize>,
+    number_of_results: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+struct SearchBody {
+    search: Option<SearchFields>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditLogJson<'a> {
+    id: u64,
+    insert_instant: i64,
+    insert_user: &'a str,
+    message: String,
+    data: &'a AuditRecord,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchResponse<'a> {
+    audit_logs: Vec<AuditLogJson<'a>>,
+    total: u64,
+}
+
+/// The largest page.
+const MAX_RESULTS: usize = 500;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/system/audit-log/search")
+            .route(web::get().to(search_by_query))
+            .route(web::post().to(search_by_body)),
+    );
+}
+
+async fn search_by_query(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let fields = web::Query::<SearchFields>::from_query(request.query_string())
+        .map_err(|_| {
+            ApiError::BadRequest(keysmith_model::Errors::general(
+                keysmith_model::Reason::Invalid,
+                "",
+                "The query string does not match the search fields.",
+            ))
+        })?
+        .into_inner();
+    search(&state, fields).await
+}
+
+async fn search_by_body(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let fields = parse_body::<SearchBody>(&body)?.search.unwrap_or_default();
+    search(&state, fields).await
+}
+
+async fn search(state: &AppState, fields: SearchFields) -> Result<HttpResponse, ApiError> {
+    let number_of_results = fields.number_of_results.unwrap_or(25);
+    if !(1..=MAX_RESULTS).contains(&number_of_results) {
+        return Err(ApiError::BadRequest(keysmith_model::Errors::field(
+            "search.numberOfResults",
+            keysmith_model::Reason::Invalid,
+            format!("numberOfResults must be between 1 and {MAX_RESULTS}."),
+        )));
+    }
+    let query = AuditQuery {
+        action: fields.action.filter(|a| !a.is_empty()),
+        text: fields.text.filter(|t| !t.is_empty()),
+        start: fields.start,
+        end: fields.end,
+        start_row: fields.start_row.unwrap_or(0),
+        number_of_results,
+    };
+    let store = state.keys.store().clone();
+    let (records, total) = web::block(move || store.search_audit(&query))
+        .await?
+        .map_err(|e| ApiError::from(keysmith_core::ServiceError::from(e)))?;
+    let audit_logs = records
+        .iter()
+        .map(|r| AuditLogJson {
+            id: r.id,
+            insert_instant: r.at,
+            insert_user: &r.actor,
+            message: format!("{} {} → {}", r.action, r.target, r.result),
+            data: r,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(SearchResponse { audit_logs, total }))
+}

@@ -1,0 +1,773 @@
+//! Auth0's Management API for connections, connection keys and tenant signing keys:
+//! `/api/v2/...`, with Auth0's bearer authentication, status codes and error shape.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use keysmith_core::{ConnectionFields, KeyService, RingKeyView, ServiceError};
+use keysmith_crypto::pem::LineEnding;
+use keysmith_crypto::{pem, pkcs7};
+use keysmith_model::ring::key_use_name;
+use keysmith_model::{Connection, Errors, KeyUse, RingRole};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::AppState;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v2/connections")
+            .route(web::get().to(list_connections))
+            .route(web::post().to(create_connection)),
+    )
+    .service(
+        web::resource("/api/v2/connections/{id}")
+            .route(web::get().to(get_connection))
+            .route(web::patch().to(update_connection))
+            .route(web::delete().to(delete_connection)),
+    )
+    .service(
+        web::resource("/api/v2/connections/{id}/keys")
+            .route(web::get().to(connection_keys))
+            .route(web::post().to(provision_connection_keys)),
+    )
+    .service(
+        web::resource("/api/v2/connections/{id}/keys/rotate")
+            .route(web::post().to(rotate_connection_keys)),
+    )
+    .service(web::resource("/api/v2/keys/signing").route(web::get().to(signing_keys)))
+    .service(
+        web::resource("/api/v2/keys/signing/rotate").route(web::post().to(rotate_signing_keys)),
+    )
+    .service(web::resource("/api/v2/keys/signing/{kid}").route(web::get().to(signing_key)))
+    .service(
+        web::resource("/api/v2/keys/signing/{kid}/revoke").route(web::put().to(revoke_signing_key)),
+    );
+}
+
+// ---- errors ----
+
+/// An error in Auth0's shape: `{statusCode, error, message, errorCode}`.
+#[derive(Debug, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct Auth0Error {
+    status: StatusCode,
+    message: String,
+    error_code: &'static str,
+    retry_after_seconds: Option<u64>,
+}
+
+impl Auth0Error {
+    fn new(status: StatusCode, error_code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            error_code,
+            retry_after_seconds: None,
+        }
+    }
+
+    fn invalid_body(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("Payload validation error: {}", message.into()),
+        )
+    }
+
+    fn no_connection() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "inexistent_connection",
+            "The connection does not exist",
+        )
+    }
+
+    fn no_signing_key() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "inexistent_key",
+            "The signing key does not exist",
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        Self {
+            retry_after_seconds: Some(retry_after_seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Too many requests. Check the Retry-After header",
+            )
+        }
+    }
+
+    /// Maps a use-case error; `not_found` is the 404 of the resource the route names.
+    fn from_service(err: ServiceError, not_found: fn() -> Self) -> Self {
+        match err {
+            ServiceError::NotFound => not_found(),
+            ServiceError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
+            ServiceError::Invalid(errors) if errors.field_errors.is_empty() => Self::new(
+                StatusCode::BAD_REQUEST,
+                "operation_not_allowed",
+                messages(&errors),
+            ),
+            ServiceError::Invalid(errors) => Self::invalid_body(messages(&errors)),
+            other => {
+                match &other {
+                    ServiceError::Internal(cause) => crate::error::log_internal(&**cause),
+                    _ => crate::error::log_internal(&other),
+                }
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "Internal error",
+                )
+            }
+        }
+    }
+}
+
+fn messages(errors: &Errors) -> String {
+    errors
+        .general_errors
+        .iter()
+        .chain(errors.field_errors.values().flatten())
+        .map(|d| d.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<actix_web::error::BlockingError> for Auth0Error {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::from_service(ServiceError::internal(err), Self::no_connection)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Auth0ErrorBody<'a> {
+    status_code: u16,
+    error: &'a str,
+    message: &'a str,
+    error_code: &'a str,
+}
+
+impl ResponseError for Auth0Error {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after_seconds {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response.json(Auth0ErrorBody {
+            status_code: self.status.as_u16(),
+            error: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+            error_code: self.error_code,
+        })
+    }
+}
+
+type Reply = Result<HttpResponse, Auth0Error>;
+
+/// Runs a use case that generates keys: it needs a place in the generation pool (429 with
+/// `Retry-After` when full) and a token from the rate limit.
+async fn generating_use_case<T: Send + 'static>(
+    state: &AppState,
+    not_found: fn() -> Auth0Error,
+    f: impl FnOnce(KeyService) -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, Auth0Error> {
+    state.limits.check_key_generation()?;
+    let slot = state
+        .limits
+        .generation_slot()
+        .map_err(|full| Auth0Error::too_many_requests(full.retry_after_seconds))?;
+    use_case(state, not_found, move |service| {
+        let _turn = slot.wait_turn();
+        f(service)
+    })
+    .await
+}
+
+/// Runs a use case on the blocking pool; its "not found" is the route's `not_found`.
+async fn use_case<T: Send + 'static>(
+    state: &AppState,
+    not_found: fn() -> Auth0Error,
+    f: impl FnOnce(KeyService) -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, Auth0Error> {
+    let service = state.keys.clone();
+    web::block(move || f(service))
+        .await?
+        .map_err(|e| Auth0Error::from_service(e, not_found))
+}
+
+// ---- authentication and parsing ----
+
+/// Checks `Authorization: Bearer <api key>`.
+fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Auth0Error> {
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(Auth0Error::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_authentication",
+                "Missing authentication",
+            ));
+        }
+    };
+    let family = keysmith_model::Family::of_path(request.path());
+    match state
+        .api_keys
+        .check(token, family, request.method().as_str())
+    {
+        Ok(actor) => {
+            actix_web::HttpMessage::extensions_mut(request)
+                .insert(crate::audit::Actor(actor.to_owned()));
+            Ok(())
+        }
+        Err(crate::auth::Denied::Unknown) => Err(Auth0Error::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "Invalid token",
+        )),
+        Err(crate::auth::Denied::Scope) => Err(Auth0Error::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!(
+                "Insufficient scope, expected any of: {}:{}",
+                family.as_str(),
+                request.method().as_str()
+            ),
+        )),
+    }
+}
+
+/// Parses an optional JSON body (the SDK sends none for some calls). Messages name an unknown
+/// field but never echo a value: connection options can hold secrets.
+fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Auth0Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let detail = match crate::error::unknown_field(&e.to_string()) {
+            Some(field) => format!("Additional properties not allowed: {field}"),
+            None => format!("the body {}", crate::error::json_error_position(&e)),
+        };
+        Auth0Error::invalid_body(detail)
+    })
+}
+
+// ---- wire shapes ----
+
+/// Epoch milliseconds as ISO-8601 UTC with milliseconds, as Auth0 writes timestamps.
+pub fn iso8601(millis: i64) -> String {
+    let nanos = i128::from(millis) * 1_000_000;
+    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConnectionBody {
+    name: Option<String>,
+    strategy: Option<String>,
+    display_name: Option<String>,
+    options: Option<Map<String, Value>>,
+    metadata: Option<Map<String, Value>>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    rotation_period_seconds: Option<u64>,
+    // Accepted and ignored, as Auth0 fields Keysmith has no use for.
+    #[serde(default)]
+    show_as_button: Option<bool>,
+}
+
+impl ConnectionBody {
+    fn into_fields(self) -> Result<ConnectionFields, Auth0Error> {
+        let _ = self.show_as_button;
+        if let Some(metadata) = &self.metadata
+            && metadata.values().any(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(Auth0Error::invalid_body("metadata values must be strings"));
+        }
+        if let Some(path) = self
+            .options
+            .as_ref()
+            .and_then(|o| secret_like_option(o, "options"))
+        {
+            return Err(Auth0Error::invalid_body(format!(
+                "{path} looks like a secret; Keysmith does not keep connection secrets (it only needs the connection's keys)"
+            )));
+        }
+        Ok(ConnectionFields {
+            name: self.name,
+            strategy: self.strategy,
+            display_name: self.display_name,
+            options: self.options,
+            metadata: self.metadata,
+            enabled_clients: self.enabled_clients,
+            realms: self.realms,
+            is_domain_connection: self.is_domain_connection,
+            rotation_period_seconds: self.rotation_period_seconds,
+        })
+    }
+}
+
+/// The path of the first option whose name says it holds a secret (`client_secret`, passwords,
+/// private keys), at any depth. Such options are refused rather than stored and echoed back.
+fn secret_like_option(options: &Map<String, Value>, prefix: &str) -> Option<String> {
+    options.iter().find_map(|(name, value)| {
+        let lower = name.to_ascii_lowercase();
+        let path = format!("{prefix}.{name}");
+        if ["secret", "password", "private"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
+            Some(path)
+        } else if let Value::Object(inner) = value {
+            secret_like_option(inner, &path)
+        } else {
+            None
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct ConnectionJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_name: Option<&'a str>,
+    strategy: &'a str,
+    options: &'a Map<String, Value>,
+    metadata: &'a Map<String, Value>,
+    enabled_clients: &'a [String],
+    realms: &'a [String],
+    is_domain_connection: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_period_seconds: Option<u64>,
+}
+
+impl<'a> From<&'a Connection> for ConnectionJson<'a> {
+    fn from(c: &'a Connection) -> Self {
+        ConnectionJson {
+            id: &c.id,
+            name: &c.name,
+            display_name: c.display_name.as_deref(),
+            strategy: &c.strategy,
+            options: &c.options,
+            metadata: &c.metadata,
+            enabled_clients: &c.enabled_clients,
+            realms: &c.realms,
+            is_domain_connection: c.is_domain_connection,
+            rotation_period_seconds: c.rotation_period_seconds,
+        }
+    }
+}
+
+/// The certificate facts both key shapes carry.
+struct CertificateJson {
+    cert: String,
+    pkcs7: String,
+    fingerprint: String,
+    thumbprint: String,
+    subject_dn: String,
+}
+
+fn certificate_json(view: &RingKeyView) -> Result<CertificateJson, Auth0Error> {
+    let internal = |what: &str| {
+        Auth0Error::from_service(
+            ServiceError::internal(std::io::Error::other(format!(
+                "ring key {} has no {what}",
+                view.key.id
+            ))),
+            Auth0Error::no_connection,
+        )
+    };
+    let cert = view
+        .key
+        .certificate
+        .clone()
+        .ok_or_else(|| internal("certificate"))?;
+    let info = view
+        .key
+        .certificate_information
+        .as_ref()
+        .ok_or_else(|| internal("certificate information"))?;
+    let der = pem::decode(&cert).map_err(|_| internal("readable certificate"))?;
+    Ok(CertificateJson {
+        pkcs7: pkcs7::certs_only_pem(&[&der.contents], LineEnding::Lf),
+        fingerprint: info.sha1_fingerprint.clone(),
+        thumbprint: info.sha1_fingerprint.replace(':', ""),
+        subject_dn: info.subject.clone(),
+        cert,
+    })
+}
+
+#[derive(Serialize)]
+struct ConnectionKeyJson {
+    kid: String,
+    cert: String,
+    pkcs: String,
+    current: bool,
+    next: bool,
+    previous: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_since: Option<String>,
+    fingerprint: String,
+    thumbprint: String,
+    algorithm: &'static str,
+    key_use: &'static str,
+    subject_dn: String,
+}
+
+fn connection_key_json(view: &RingKeyView) -> Result<ConnectionKeyJson, Auth0Error> {
+    let c = certificate_json(view)?;
+    Ok(ConnectionKeyJson {
+        kid: view.key.kid.clone(),
+        cert: c.cert,
+        pkcs: c.pkcs7,
+        current: view.role == RingRole::Current,
+        next: view.role == RingRole::Next,
+        previous: view.role == RingRole::Previous,
+        current_since: view.slot.current_since.map(iso8601),
+        fingerprint: c.fingerprint,
+        thumbprint: c.thumbprint,
+        algorithm: view.key.algorithm.jws_name(),
+        key_use: key_use_name(view.key_use),
+        subject_dn: c.subject_dn,
+    })
+}
+
+#[derive(Serialize)]
+struct SigningKeyJson {
+    kid: String,
+    cert: String,
+    pkcs7: String,
+    current: bool,
+    next: bool,
+    previous: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_until: Option<String>,
+    fingerprint: String,
+    thumbprint: String,
+    revoked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+}
+
+fn signing_key_json(view: &RingKeyView) -> Result<SigningKeyJson, Auth0Error> {
+    let c = certificate_json(view)?;
+    Ok(SigningKeyJson {
+        kid: view.key.kid.clone(),
+        cert: c.cert,
+        pkcs7: c.pkcs7,
+        current: view.role == RingRole::Current,
+        next: view.role == RingRole::Next,
+        previous: view.role == RingRole::Previous,
+        current_since: view.slot.current_since.map(iso8601),
+        current_until: view.slot.current_until.map(iso8601),
+        fingerprint: c.fingerprint,
+        thumbprint: c.thumbprint,
+        revoked: view.role == RingRole::Revoked,
+        revoked_at: view.slot.revoked_at.map(iso8601),
+    })
+}
+
+#[derive(Serialize)]
+struct CertAndKid<'a> {
+    cert: &'a str,
+    kid: &'a str,
+}
+
+fn cert_and_kid(status: StatusCode, view: &RingKeyView) -> Reply {
+    let cert = view.key.certificate.as_deref().unwrap_or_default();
+    Ok(crate::audit::with_target(
+        HttpResponse::build(status).json(CertAndKid {
+            cert,
+            kid: &view.key.kid,
+        }),
+        view.key.kid.clone(),
+    ))
+}
+
+// ---- connections ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    per_page: Option<usize>,
+    page: Option<usize>,
+    include_totals: Option<bool>,
+    name: Option<String>,
+    strategy: Option<String>,
+    fields: Option<String>,
+    include_fields: Option<bool>,
+    from: Option<String>,
+    take: Option<usize>,
+}
+
+/// Auth0's largest page.
+const MAX_PER_PAGE: usize = 100;
+
+async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
+    authorize(&state, &request)?;
+    let query = web::Query::<ListQuery>::from_query(request.query_string())
+        .map_err(|e| {
+            let detail = match crate::error::unknown_field(&e.to_string()) {
+                Some(field) => format!("Additional properties not allowed: {field}"),
+                None => "a parameter has the wrong type".into(),
+            };
+            Auth0Error::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query_string",
+                format!("Query validation error: {detail}"),
+            )
+        })?
+        .into_inner();
+    let _ = (&query.fields, query.include_fields, &query.from, query.take);
+    let per_page = query.per_page.unwrap_or(50);
+    if per_page == 0 || per_page > MAX_PER_PAGE {
+        return Err(Auth0Error::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_string",
+            format!("Query validation error: per_page must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    let page = query.page.unwrap_or(0);
+    let all = use_case(&state, Auth0Error::no_connection, move |service| {
+        service.connections()
+    })
+    .await?;
+    let matching: Vec<&Connection> = all
+        .iter()
+        .filter(|c| query.name.as_ref().is_none_or(|n| &c.name == n))
+        .filter(|c| query.strategy.as_ref().is_none_or(|s| &c.strategy == s))
+        .collect();
+    let start = page.saturating_mul(per_page);
+    let shown: Vec<ConnectionJson<'_>> = matching
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(|c| ConnectionJson::from(*c))
+        .collect();
+    if query.include_totals == Some(true) {
+        Ok(HttpResponse::Ok().json(serde_json::json!({
+            "connections": shown,
+            "start": start,
+            "limit": per_page,
+            "total": matching.len(),
+        })))
+    } else {
+        Ok(HttpResponse::Ok().json(shown))
+    }
+}
+
+async fn create_connection(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Reply {
+    authorize(&state, &request)?;
+    let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
+    let connection = use_case(&state, Auth0Error::no_connection, move |service| {
+        service.create_connection(fields)
+    })
+    .await?;
+    Ok(crate::audit::with_target(
+        HttpResponse::Created().json(ConnectionJson::from(&connection)),
+        connection.id.clone(),
+    ))
+}
+
+async fn get_connection(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Reply {
+    authorize(&state, &request)?;
+    let connection = state
+        .keys
+        .connection(&path)
+        .map_err(|e| Auth0Error::from_service(e, Auth0Error::no_connection))?;
+    Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
+}
+
+async fn update_connection(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Reply {
+    authorize(&state, &request)?;
+    let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
+    let connection = use_case(&state, Auth0Error::no_connection, move |service| {
+        service.update_connection(&path, fields)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
+}
+
+async fn delete_connection(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Reply {
+    authorize(&state, &request)?;
+    use_case(&state, Auth0Error::no_connection, move |service| {
+        service.delete_connection(&path)
+    })
+    .await?;
+    // Auth0 answers 202: the deletion is done here by the time it answers.
+    Ok(HttpResponse::Accepted().finish())
+}
+
+// ---- connection keys ----
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KeysBody {
+    signing_alg: Option<String>,
+    /// Keysmith's: `signing` (default) or `encryption`.
+    key_use: Option<String>,
+}
+
+impl KeysBody {
+    fn key_use(&self) -> Result<KeyUse, Auth0Error> {
+        match self.key_use.as_deref() {
+            None | Some("signing") => Ok(KeyUse::Signing),
+            Some("encryption") => Ok(KeyUse::Encryption),
+            Some(_) => Err(Auth0Error::invalid_body(
+                "key_use must be signing or encryption",
+            )),
+        }
+    }
+}
+
+async fn connection_keys(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Reply {
+    authorize(&state, &request)?;
+    let views = use_case(&state, Auth0Error::no_connection, move |service| {
+        service.connection_keys(&path)
+    })
+    .await?;
+    let keys = views
+        .iter()
+        .map(connection_key_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(keys))
+}
+
+async fn provision_connection_keys(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Reply {
+    authorize(&state, &request)?;
+    let body = parse_body::<KeysBody>(&body)?;
+    let key_use = body.key_use()?;
+    let views = generating_use_case(&state, Auth0Error::no_connection, move |service| {
+        service.provision_connection_keys(&path, body.signing_alg.as_deref(), key_use)
+    })
+    .await?;
+    let keys = views
+        .iter()
+        .map(connection_key_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Created().json(keys))
+}
+
+async fn rotate_connection_keys(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Reply {
+    authorize(&state, &request)?;
+    let body = parse_body::<KeysBody>(&body)?;
+    let key_use = body.key_use()?;
+    let view = generating_use_case(&state, Auth0Error::no_connection, move |service| {
+        service.rotate_connection_keys(&path, body.signing_alg.as_deref(), key_use)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(connection_key_json(&view)?))
+}
+
+// ---- tenant signing keys ----
+
+async fn signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply {
+    authorize(&state, &request)?;
+    let views = use_case(&state, Auth0Error::no_signing_key, move |service| {
+        service.tenant_keys()
+    })
+    .await?;
+    let keys = views
+        .iter()
+        .map(signing_key_json)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(keys))
+}
+
+async fn signing_key(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Reply {
+    authorize(&state, &request)?;
+    let view = use_case(&state, Auth0Error::no_signing_key, move |service| {
+        service.tenant_key(&path)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(signing_key_json(&view)?))
+}
+
+async fn rotate_signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply {
+    authorize(&state, &request)?;
+    let view = generating_use_case(&state, Auth0Error::no_signing_key, move |service| {
+        service.rotate_tenant_keys()
+    })
+    .await?;
+    cert_and_kid(StatusCode::CREATED, &view)
+}
+
+async fn revoke_signing_key(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Reply {
+    authorize(&state, &request)?;
+    let view = use_case(&state, Auth0Error::no_signing_key, move |service| {
+        service.revoke_tenant_key(&path)
+    })
+    .await?;
+    cert_and_kid(StatusCode::OK, &view)
+}

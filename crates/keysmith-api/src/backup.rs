@@ -1,0 +1,39 @@
+//! `POST /api/system/backup`: a consistent snapshot of the data file while serving (admin keys
+//! only). The snapshot is one read transaction copied into a new redb file, which is sent and
+//! then removed; secrets in it stay sealed under the master key.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::{ApiError, AppState};
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/system/backup", web::post().to(backup));
+}
+
+async fn backup(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.api_keys.authorize(&request)?;
+    let store = state.keys.store().clone();
+    let path = state
+        .backup_dir
+        .join(format!(".backup-{}.redb", uuid::Uuid::new_v4()));
+    let bytes = web::block(move || {
+        let result = store
+            .snapshot_to(&path, &mut |_, _| {})
+            .map_err(keysmith_core::ServiceError::from)
+            .and_then(|_| std::fs::read(&path).map_err(keysmith_core::ServiceError::internal));
+        let _ = std::fs::remove_file(&path);
+        result
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"keysmith-backup.redb\"",
+        ))
+        .body(bytes))
+}

@@ -1,0 +1,109 @@
+//! `GET /metrics`: Prometheus text format, names prefixed `keysmith_`. Anonymous, like a
+//! health check; `metrics_enabled = false` turns it off (404).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use keysmith_core::metrics::render_gauges;
+use keysmith_model::epoch_millis_now;
+
+use crate::{ApiError, AppState};
+
+/// Keys expiring within this many days are counted in `keysmith_keys_expiring_soon`.
+pub const EXPIRING_SOON_DAYS: i64 = 30;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/metrics", web::get().to(metrics));
+}
+
+/// Times every request by route pattern (not path: ids would explode the series), method and
+/// status.
+pub async fn middleware(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let response = next.call(request).await?;
+    let http = response.request();
+    if let Some(state) = http.app_data::<web::Data<AppState>>() {
+        let route = http.match_pattern().unwrap_or_else(|| "unmatched".into());
+        state.request_seconds.observe(
+            &[
+                route.as_str(),
+                http.method().as_str(),
+                response.status().as_str(),
+            ],
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
+}
+
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.metrics_enabled {
+        return Err(ApiError::NotFound);
+    }
+    let service = state.keys.clone();
+    let keys = web::block(move || service.list()).await??;
+    let mut by_kind: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    let soon = epoch_millis_now() + EXPIRING_SOON_DAYS * 86_400_000;
+    let mut expiring = 0;
+    for key in &keys {
+        *by_kind
+            .entry(vec![
+                key.key_type.as_str().to_owned(),
+                key.algorithm.as_str().to_owned(),
+            ])
+            .or_default() += 1;
+        if key.expiration_instant.is_some_and(|e| e <= soon) {
+            expiring += 1;
+        }
+    }
+    let mut out = String::new();
+    render_gauges(
+        &mut out,
+        "keysmith_build_info",
+        "The running build: version and crypto backend.",
+        &["version", "backend"],
+        &[(
+            vec![
+                env!("CARGO_PKG_VERSION").to_owned(),
+                state.keys.backend().name().to_owned(),
+            ],
+            1,
+        )],
+    );
+    render_gauges(
+        &mut out,
+        "keysmith_keys",
+        "Stored keys by type and algorithm.",
+        &["type", "algorithm"],
+        &by_kind.into_iter().collect::<Vec<_>>(),
+    );
+    render_gauges(
+        &mut out,
+        "keysmith_keys_expiring_soon",
+        "Keys whose certificate expires within 30 days (or has expired).",
+        &[],
+        &[(Vec::new(), expiring)],
+    );
+    state.keys.generation_seconds().render(
+        &mut out,
+        "keysmith_key_generation_seconds",
+        "Time to generate a key (with its self-signed certificate), by algorithm and backend.",
+        &["algorithm", "backend"],
+    );
+    state.request_seconds.render(
+        &mut out,
+        "keysmith_http_request_duration_seconds",
+        "HTTP requests by route, method and status: count and latency.",
+        &["route", "method", "status"],
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(out))
+}

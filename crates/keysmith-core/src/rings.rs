@@ -1,0 +1,704 @@
+//! Key rings: Auth0 connections and their keys, the tenant's signing keys, rotation
+//! (on request and on schedule) and revocation.
+//!
+//! Ring keys are ordinary keys in the key store. Each change to a ring (provision, rotate,
+//! revoke) generates its new keys first, outside any transaction, and then applies the pure
+//! rule of [`KeyRing`] inside one store transaction to whatever ring is committed at that
+//! moment. Concurrent rotations therefore serialise: each moves the ring exactly one step.
+
+use std::collections::HashSet;
+
+use keysmith_model::connection::{
+    CONNECTION_ID_RANDOM_CHARS, MAX_CONNECTION_TEXT_LENGTH, is_connection_id,
+    is_valid_connection_name,
+};
+use keysmith_model::ring::key_use_name;
+use keysmith_model::{
+    Algorithm, Connection, Errors, Key, KeyId, KeyRing, KeyType, KeyUse, Reason, RingError,
+    RingKey, RingOwner, RingRole, epoch_millis_now,
+};
+use keysmith_store::{KeyStore, RingChange, StoreError, StoredKey};
+use serde_json::{Map, Value};
+
+use crate::{KeyService, ServiceError};
+
+/// The `signing_alg` values Auth0 accepts for connection keys.
+pub const CONNECTION_SIGNING_ALGS: [Algorithm; 7] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+/// Key ring settings: scheduled rotation and the tenant's algorithm.
+#[derive(Clone, Debug)]
+pub struct RotationPolicy {
+    /// Rotation period of connections that set none, in seconds; 0 = never.
+    pub connection_period_seconds: u64,
+    /// Rotation period of the tenant's signing keys, in seconds; 0 = never.
+    pub tenant_period_seconds: u64,
+    /// The algorithm of the tenant's signing keys (Auth0: RS256).
+    pub tenant_signing_alg: Algorithm,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        Self {
+            connection_period_seconds: 0,
+            tenant_period_seconds: 0,
+            tenant_signing_alg: Algorithm::RS256,
+        }
+    }
+}
+
+/// Connection fields of a create or update request. `None` leaves a field as it is. Its
+/// `Debug` names the option and metadata keys, never their values (options hold secrets).
+#[derive(Clone, Default)]
+pub struct ConnectionFields {
+    /// `name` (create only).
+    pub name: Option<String>,
+    /// `strategy` (create only).
+    pub strategy: Option<String>,
+    /// `display_name`.
+    pub display_name: Option<String>,
+    /// `options`.
+    pub options: Option<Map<String, Value>>,
+    /// `metadata`.
+    pub metadata: Option<Map<String, Value>>,
+    /// `enabled_clients`.
+    pub enabled_clients: Option<Vec<String>>,
+    /// `realms`.
+    pub realms: Option<Vec<String>>,
+    /// `is_domain_connection`.
+    pub is_domain_connection: Option<bool>,
+    /// `rotation_period_seconds` (Keysmith's).
+    pub rotation_period_seconds: Option<u64>,
+}
+
+impl std::fmt::Debug for ConnectionFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = |map: &Option<Map<String, Value>>| {
+            map.as_ref().map(|m| m.keys().cloned().collect::<Vec<_>>())
+        };
+        f.debug_struct("ConnectionFields")
+            .field("name", &self.name)
+            .field("strategy", &self.strategy)
+            .field("display_name", &self.display_name)
+            .field("option_keys", &keys(&self.options))
+            .field("metadata_keys", &keys(&self.metadata))
+            .field("rotation_period_seconds", &self.rotation_period_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One ring key as the Auth0 endpoints show it.
+#[derive(Clone, Debug)]
+pub struct RingKeyView {
+    /// The stored key (certificate, algorithm, kid).
+    pub key: Key,
+    /// Its place in the ring.
+    pub slot: RingKey,
+    /// current, next, previous or revoked.
+    pub role: RingRole,
+    /// Signing or encryption.
+    pub key_use: KeyUse,
+}
+
+/// Why a ring was rotated, for the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationReason {
+    /// An API call.
+    Requested,
+    /// The rotation period elapsed.
+    Scheduled,
+}
+
+impl RotationReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            RotationReason::Requested => "requested",
+            RotationReason::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// The keys that are stored but withdrawn ([`RingOwner::withdraws`]): revoked keys and
+/// encryption keys.
+pub(crate) fn withdrawn_keys(store: &dyn KeyStore) -> Result<HashSet<KeyId>, ServiceError> {
+    let mut out = HashSet::new();
+    for (owner, ring) in store.rings()? {
+        for (key, role) in ring.keys() {
+            if owner.withdraws(role) {
+                out.insert(key.id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the key `id` is withdrawn ([`RingOwner::withdraws`]).
+pub(crate) fn is_withdrawn(store: &dyn KeyStore, id: &KeyId) -> Result<bool, ServiceError> {
+    Ok(store
+        .ring_of_key(id)?
+        .is_some_and(|(owner, role)| owner.withdraws(role)))
+}
+
+fn parse_signing_alg(text: Option<&str>, key_use: KeyUse) -> Result<Option<Algorithm>, Errors> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let allowed: &[Algorithm] = match key_use {
+        KeyUse::Signing => &CONNECTION_SIGNING_ALGS,
+        KeyUse::Encryption => &[Algorithm::RS256, Algorithm::RS384, Algorithm::RS512],
+    };
+    match allowed.iter().find(|a| a.as_str() == text) {
+        Some(alg) => Ok(Some(*alg)),
+        None => Err(Errors::field(
+            "signing_alg",
+            Reason::Invalid,
+            format!(
+                "signing_alg must be one of {} for {} keys",
+                allowed
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                key_use_name(key_use)
+            ),
+        )),
+    }
+}
+
+fn check_text(errors: &mut Errors, field: &str, value: Option<&str>) {
+    if let Some(value) = value
+        && value.chars().count() > MAX_CONNECTION_TEXT_LENGTH
+    {
+        errors.add_field(
+            field,
+            Reason::TooLong,
+            format!("{field} is longer than {MAX_CONNECTION_TEXT_LENGTH} characters"),
+        );
+    }
+}
+
+/// The name of a ring's `number`th key. Numbers come from the committed ring inside the
+/// change's transaction, so they are unique even under concurrent rotations.
+fn ring_key_name(owner: &RingOwner, number: u64) -> String {
+    match owner {
+        RingOwner::Tenant => format!("Tenant signing key #{number}"),
+        RingOwner::Connection { id, key_use } => {
+            format!("Connection {id} {} key #{number}", key_use_name(*key_use))
+        }
+    }
+}
+
+fn is_due(ring: &KeyRing, period_seconds: u64, now_millis: i64) -> bool {
+    let period = i64::try_from(period_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    period > 0
+        && ring
+            .current
+            .current_since
+            .is_some_and(|since| since.saturating_add(period) <= now_millis)
+}
+
+impl KeyService {
+    // ---- connections ----
+
+    /// `POST /api/v2/connections`.
+    pub fn create_connection(&self, fields: ConnectionFields) -> Result<Connection, ServiceError> {
+        let mut errors = Errors::new();
+        match fields.name.as_deref() {
+            None | Some("") => errors.add_field("name", Reason::Blank, "name is required"),
+            Some(name) if !is_valid_connection_name(name) => errors.add_field(
+                "name",
+                Reason::Invalid,
+                "name must be 1 to 128 letters, digits and '-', starting and ending with a letter or digit",
+            ),
+            Some(_) => {}
+        }
+        match fields.strategy.as_deref() {
+            None | Some("") => errors.add_field("strategy", Reason::Blank, "strategy is required"),
+            Some(strategy) => check_text(&mut errors, "strategy", Some(strategy)),
+        }
+        check_text(&mut errors, "display_name", fields.display_name.as_deref());
+        let (Some(name), Some(strategy)) = (fields.name.clone(), fields.strategy.clone()) else {
+            return Err(errors.into());
+        };
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let now = epoch_millis_now();
+        let connection = Connection {
+            id: self.random_connection_id()?,
+            realms: fields.realms.clone().unwrap_or_else(|| vec![name.clone()]),
+            name,
+            display_name: fields.display_name,
+            strategy,
+            options: fields.options.unwrap_or_default(),
+            metadata: fields.metadata.unwrap_or_default(),
+            enabled_clients: fields.enabled_clients.unwrap_or_default(),
+            is_domain_connection: fields.is_domain_connection.unwrap_or(false),
+            rotation_period_seconds: fields.rotation_period_seconds,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store().insert_connection(&connection)?;
+        tracing::info!(target: "keysmith::audit", action = "connection.create", connection = %connection.id, "connection created");
+        Ok(connection)
+    }
+
+    fn random_connection_id(&self) -> Result<String, ServiceError> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut out = String::from("con_");
+        while out.len() < 4 + CONNECTION_ID_RANDOM_CHARS {
+            let mut bytes = [0u8; 32];
+            self.backend().fill_random(&mut bytes)?;
+            // Rejection sampling: 248 = 4 × 62, so accepted bytes are uniform over the alphabet.
+            for b in bytes.into_iter().filter(|b| *b < 248) {
+                if out.len() < 4 + CONNECTION_ID_RANDOM_CHARS {
+                    out.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One connection. Ids that cannot be connection ids are simply not found.
+    pub fn connection(&self, id: &str) -> Result<Connection, ServiceError> {
+        if !is_connection_id(id) {
+            return Err(ServiceError::NotFound);
+        }
+        self.store().connection(id)?.ok_or(ServiceError::NotFound)
+    }
+
+    /// Every connection, by name.
+    pub fn connections(&self) -> Result<Vec<Connection>, ServiceError> {
+        Ok(self.store().connections()?)
+    }
+
+    /// `PATCH /api/v2/connections/{id}`: changes the given display fields.
+    pub fn update_connection(
+        &self,
+        id: &str,
+        fields: ConnectionFields,
+    ) -> Result<Connection, ServiceError> {
+        let mut errors = Errors::new();
+        for (field, given) in [
+            ("name", fields.name.is_some()),
+            ("strategy", fields.strategy.is_some()),
+        ] {
+            if given {
+                errors.add_field(
+                    field,
+                    Reason::NotAllowed,
+                    format!("{field} cannot be changed"),
+                );
+            }
+        }
+        check_text(&mut errors, "display_name", fields.display_name.as_deref());
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let mut connection = self.connection(id)?;
+        if let Some(v) = fields.display_name {
+            connection.display_name = Some(v);
+        }
+        if let Some(v) = fields.options {
+            connection.options = v;
+        }
+        if let Some(v) = fields.metadata {
+            connection.metadata = v;
+        }
+        if let Some(v) = fields.enabled_clients {
+            connection.enabled_clients = v;
+        }
+        if let Some(v) = fields.realms {
+            connection.realms = v;
+        }
+        if let Some(v) = fields.is_domain_connection {
+            connection.is_domain_connection = v;
+        }
+        if let Some(v) = fields.rotation_period_seconds {
+            connection.rotation_period_seconds = Some(v);
+        }
+        connection.updated_at = epoch_millis_now();
+        if !self.store().replace_connection(&connection)? {
+            return Err(ServiceError::NotFound);
+        }
+        tracing::info!(target: "keysmith::audit", action = "connection.update", connection = %connection.id, "connection updated");
+        Ok(connection)
+    }
+
+    /// `DELETE /api/v2/connections/{id}`: the connection and its keys, in one transaction.
+    pub fn delete_connection(&self, id: &str) -> Result<(), ServiceError> {
+        if !is_connection_id(id) {
+            return Err(ServiceError::NotFound);
+        }
+        let deleted = self
+            .store()
+            .delete_connection(id)?
+            .ok_or(ServiceError::NotFound)?;
+        for key in &deleted {
+            self.loaded.forget(key);
+            self.published.removed(key);
+        }
+        tracing::info!(target: "keysmith::audit", action = "connection.delete", connection = %id, keys_deleted = deleted.len(), "connection and its keys deleted");
+        Ok(())
+    }
+
+    // ---- ring keys ----
+
+    /// The committed ring of `owner` with its keys, read in one transaction.
+    fn ring_snapshot(&self, owner: &RingOwner) -> Result<Option<Vec<RingKeyView>>, ServiceError> {
+        Ok(self
+            .store()
+            .ring_keys(owner)?
+            .map(|(ring, keys)| ring_views(owner, &ring, keys)))
+    }
+
+    /// `GET /api/v2/connections/{id}/keys`: signing keys, then encryption keys.
+    pub fn connection_keys(&self, id: &str) -> Result<Vec<RingKeyView>, ServiceError> {
+        self.connection(id)?;
+        let mut out = Vec::new();
+        for key_use in [KeyUse::Signing, KeyUse::Encryption] {
+            let owner = RingOwner::connection(id, key_use);
+            out.extend(self.ring_snapshot(&owner)?.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// A new ring key for `owner`, named after it.
+    fn new_ring_key(
+        &self,
+        owner: &RingOwner,
+        issuer: &str,
+        algorithm: Algorithm,
+        number: u64,
+    ) -> Result<(StoredKey, keysmith_crypto::PublicKeyInfo), ServiceError> {
+        let name = ring_key_name(owner, number);
+        let length = (algorithm.key_type() == KeyType::Rsa).then_some(2048);
+        self.build_asymmetric(KeyId::random(), algorithm, length, name, issuer.to_owned())
+    }
+
+    /// Applies one ring change and publishes its outcome.
+    fn commit_ring_change(
+        &self,
+        owner: &RingOwner,
+        generated: Vec<(StoredKey, keysmith_crypto::PublicKeyInfo)>,
+        change: impl FnOnce(
+            Option<&KeyRing>,
+            &mut [StoredKey],
+        ) -> Result<(KeyRing, Vec<KeyId>), StoreError>,
+    ) -> Result<(KeyRing, Vec<Key>), ServiceError> {
+        let (mut records, publics): (Vec<StoredKey>, Vec<_>) = generated.into_iter().unzip();
+        let committed = self.store().change_ring(
+            owner,
+            Box::new(move |old| {
+                let (ring, delete) = change(old, &mut records)?;
+                Ok(RingChange {
+                    ring,
+                    insert: records,
+                    delete,
+                })
+            }),
+        )?;
+        for id in &committed.delete {
+            self.loaded.forget(id);
+            self.published.removed(id);
+        }
+        for (slot, role) in committed.ring.keys() {
+            if owner.withdraws(role) {
+                self.loaded.forget(&slot.id);
+                self.published.removed(&slot.id);
+            }
+        }
+        for (record, public) in committed.insert.iter().zip(&publics) {
+            if committed
+                .ring
+                .role_of(&record.key.id)
+                .is_some_and(|role| !owner.withdraws(role))
+            {
+                self.publish_added(&record.key, Some(public));
+            }
+        }
+        let inserted = committed.insert.into_iter().map(|r| r.key).collect();
+        Ok((committed.ring, inserted))
+    }
+
+    /// `POST /api/v2/connections/{id}/keys`: a current and a next key. 409 if keys exist.
+    pub fn provision_connection_keys(
+        &self,
+        id: &str,
+        signing_alg: Option<&str>,
+        key_use: KeyUse,
+    ) -> Result<Vec<RingKeyView>, ServiceError> {
+        let algorithm = parse_signing_alg(signing_alg, key_use)?.unwrap_or(Algorithm::RS256);
+        let connection = self.connection(id)?;
+        let owner = RingOwner::connection(id, key_use);
+        if self.store().ring(&owner)?.is_some() {
+            return Err(StoreError::Ring(RingError::AlreadyProvisioned).into());
+        }
+        let (ring, keys) = self.provision(&owner, &connection.name, algorithm)?;
+        tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %owner, kid = %ring.current.kid, next_kid = %ring.next.kid, "keys provisioned");
+        Ok(ring_views(&owner, &ring, keys))
+    }
+
+    fn provision(
+        &self,
+        owner: &RingOwner,
+        issuer: &str,
+        algorithm: Algorithm,
+    ) -> Result<(KeyRing, Vec<Key>), ServiceError> {
+        let generated = vec![
+            self.new_ring_key(owner, issuer, algorithm, 1)?,
+            self.new_ring_key(owner, issuer, algorithm, 2)?,
+        ];
+        self.commit_ring_change(owner, generated, move |old, records| {
+            if old.is_some() {
+                return Err(StoreError::Ring(RingError::AlreadyProvisioned));
+            }
+            let [current, next] = records else {
+                return Err(StoreError::Corrupt("provisioning needs two keys".into()));
+            };
+            let slot = |r: &StoredKey| RingKey::fresh(r.key.id, r.key.kid.clone());
+            Ok((
+                KeyRing::provision(algorithm, slot(current), slot(next), epoch_millis_now()),
+                Vec::new(),
+            ))
+        })
+    }
+
+    /// Rotates the ring of `owner` once. With `only_if_due`, the rotation happens only if the
+    /// committed ring's current key has been current for at least that many seconds (checked
+    /// inside the transaction, so a rotation that commits meanwhile is not doubled).
+    fn rotate(
+        &self,
+        owner: &RingOwner,
+        issuer: &str,
+        signing_alg: Option<Algorithm>,
+        reason: RotationReason,
+        only_if_due: Option<u64>,
+    ) -> Result<RingKeyView, ServiceError> {
+        let committed = self
+            .store()
+            .ring(owner)?
+            .ok_or(StoreError::Ring(RingError::NotProvisioned))?;
+        let algorithm = signing_alg.unwrap_or(committed.signing_alg);
+        let generated =
+            vec![self.new_ring_key(owner, issuer, algorithm, committed.keys_made() + 1)?];
+        let keeps_revoked = *owner == RingOwner::Tenant;
+        let owner_for_name = owner.clone();
+        let (ring, inserted) = self.commit_ring_change(owner, generated, move |old, records| {
+            let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
+            let now = epoch_millis_now();
+            if let Some(period) = only_if_due
+                && !is_due(old, period, now)
+            {
+                return Err(StoreError::Ring(RingError::NotDue));
+            }
+            let [record] = records else {
+                return Err(StoreError::Corrupt("a rotation needs one key".into()));
+            };
+            record.key.name = ring_key_name(&owner_for_name, old.keys_made() + 1);
+            let (mut ring, left) = old.rotate(
+                RingKey::fresh(record.key.id, record.key.kid.clone()),
+                algorithm,
+                now,
+            );
+            let mut delete = Vec::new();
+            if let Some(mut left) = left {
+                if keeps_revoked {
+                    // The tenant keeps its old keys listed, revoked, until they are deleted.
+                    left.revoked_at = Some(now);
+                    ring.revoked.push(left);
+                } else {
+                    delete.push(left.id);
+                }
+            }
+            Ok((ring, delete))
+        })?;
+        tracing::info!(
+            target: "keysmith::audit",
+            action = "ring.rotate",
+            owner = %owner,
+            reason = reason.as_str(),
+            rotation = ring.rotations,
+            current_kid = %ring.current.kid,
+            next_kid = %ring.next.kid,
+            "keys rotated"
+        );
+        // Built from what this rotation committed: later rotations may already have moved on.
+        let key = inserted.into_iter().next().ok_or_else(|| {
+            ServiceError::internal(StoreError::Corrupt("a rotation stored no key".into()))
+        })?;
+        Ok(RingKeyView {
+            key,
+            slot: ring.next.clone(),
+            role: RingRole::Next,
+            key_use: key_use_of(owner),
+        })
+    }
+
+    /// `POST /api/v2/connections/{id}/keys/rotate`: returns the new next key.
+    pub fn rotate_connection_keys(
+        &self,
+        id: &str,
+        signing_alg: Option<&str>,
+        key_use: KeyUse,
+    ) -> Result<RingKeyView, ServiceError> {
+        let algorithm = parse_signing_alg(signing_alg, key_use)?;
+        let connection = self.connection(id)?;
+        let owner = RingOwner::connection(id, key_use);
+        self.rotate(
+            &owner,
+            &connection.name,
+            algorithm,
+            RotationReason::Requested,
+            None,
+        )
+    }
+
+    // ---- tenant signing keys ----
+
+    /// The tenant's ring, provisioned on first use.
+    fn tenant_ring(&self) -> Result<KeyRing, ServiceError> {
+        if let Some(ring) = self.store().ring(&RingOwner::Tenant)? {
+            return Ok(ring);
+        }
+        let algorithm = self.config().rotation.tenant_signing_alg;
+        let issuer = self.config().default_issuer.clone();
+        match self.provision(&RingOwner::Tenant, &issuer, algorithm) {
+            Ok((ring, _)) => {
+                tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %RingOwner::Tenant, kid = %ring.current.kid, "tenant signing keys provisioned");
+                Ok(ring)
+            }
+            // Another request provisioned it first.
+            Err(ServiceError::Conflict(_)) => {
+                self.store().ring(&RingOwner::Tenant)?.ok_or_else(|| {
+                    ServiceError::internal(StoreError::Corrupt("tenant ring vanished".into()))
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `GET /api/v2/keys/signing`: current, next, previous, then revoked keys.
+    pub fn tenant_keys(&self) -> Result<Vec<RingKeyView>, ServiceError> {
+        self.tenant_ring()?;
+        self.ring_snapshot(&RingOwner::Tenant)?.ok_or_else(|| {
+            ServiceError::internal(StoreError::Corrupt("tenant ring vanished".into()))
+        })
+    }
+
+    /// `GET /api/v2/keys/signing/{kid}`.
+    pub fn tenant_key(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
+        self.tenant_keys()?
+            .into_iter()
+            .find(|v| v.key.kid == kid)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// `POST /api/v2/keys/signing/rotate`: returns the new next key.
+    pub fn rotate_tenant_keys(&self) -> Result<RingKeyView, ServiceError> {
+        self.tenant_ring()?;
+        let issuer = self.config().default_issuer.clone();
+        self.rotate(
+            &RingOwner::Tenant,
+            &issuer,
+            None,
+            RotationReason::Requested,
+            None,
+        )
+    }
+
+    /// `PUT /api/v2/keys/signing/{kid}/revoke`: only the previous key can be revoked.
+    pub fn revoke_tenant_key(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
+        self.tenant_ring()?;
+        let now = epoch_millis_now();
+        let kid_owned = kid.to_owned();
+        self.commit_ring_change(&RingOwner::Tenant, Vec::new(), move |old, _| {
+            let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
+            Ok((
+                old.revoke(&kid_owned, now).map_err(StoreError::Ring)?,
+                Vec::new(),
+            ))
+        })?;
+        tracing::info!(target: "keysmith::audit", action = "ring.revoke", owner = %RingOwner::Tenant, kid = %kid, "signing key revoked");
+        self.tenant_key(kid)
+    }
+
+    // ---- scheduled rotation ----
+
+    /// Rotates every ring whose period has elapsed, once each: a ring whose current key is
+    /// several periods old (the server was down) is rotated once, and its next rotation is a
+    /// full period later. Returns the rings rotated, each with its new next kid. Failures are
+    /// logged and skipped, so one bad ring does not stop the others.
+    pub fn rotate_due(&self) -> Vec<(RingOwner, String)> {
+        let rings = match self.store().rings() {
+            Ok(rings) => rings,
+            Err(err) => {
+                tracing::error!(error = %err, "scheduled rotation: could not list key rings");
+                return Vec::new();
+            }
+        };
+        let policy = &self.config().rotation;
+        let now = epoch_millis_now();
+        let mut rotated = Vec::new();
+        for (owner, ring) in rings {
+            let (period, issuer) = match &owner {
+                RingOwner::Tenant => (
+                    policy.tenant_period_seconds,
+                    self.config().default_issuer.clone(),
+                ),
+                RingOwner::Connection { id, .. } => match self.store().connection(id) {
+                    Ok(Some(c)) => (
+                        c.rotation_period_seconds
+                            .unwrap_or(policy.connection_period_seconds),
+                        c.name,
+                    ),
+                    _ => continue,
+                },
+            };
+            if !is_due(&ring, period, now) {
+                continue;
+            }
+            match self.rotate(
+                &owner,
+                &issuer,
+                None,
+                RotationReason::Scheduled,
+                Some(period),
+            ) {
+                Ok(view) => rotated.push((owner, view.key.kid)),
+                Err(ServiceError::Invalid(_)) => {} // no longer due: a rotation committed meanwhile
+                Err(err) => {
+                    tracing::error!(owner = %owner, error = %err, "scheduled rotation failed");
+                }
+            }
+        }
+        rotated
+    }
+}
+
+fn key_use_of(owner: &RingOwner) -> KeyUse {
+    match owner {
+        RingOwner::Tenant => KeyUse::Signing,
+        RingOwner::Connection { key_use, .. } => *key_use,
+    }
+}
+
+/// Pairs a ring's slots with its keys' records (`keys` in [`KeyRing::keys`] order).
+fn ring_views(owner: &RingOwner, ring: &KeyRing, keys: Vec<Key>) -> Vec<RingKeyView> {
+    ring.keys()
+        .zip(keys)
+        .map(|((slot, role), key)| RingKeyView {
+            key,
+            slot: slot.clone(),
+            role,
+            key_use: key_use_of(owner),
+        })
+        .collect()
+}

@@ -1,0 +1,218 @@
+//! A small HTTP/1.1 client for the command line's online mode (`--url`): one request per
+//! connection, `http://` or `https://` (on the backend's TLS stack, trusting `--ca-file`).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the server is and how to authenticate.
+#[derive(Clone)]
+pub struct Client {
+    https: bool,
+    host: String,
+    port: u16,
+    api_key: String,
+    ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Client({}:{}, https: {})",
+            self.host, self.port, self.https
+        )
+    }
+}
+
+/// A response: status and body.
+#[derive(Debug)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+fn invalid(message: impl Into<String>) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message.into())
+}
+
+impl Client {
+    /// A client for `url` (`http://host:port` or `https://host:port`).
+    pub fn new(url: &str, api_key: &str, ca_file: Option<PathBuf>) -> std::io::Result<Self> {
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(invalid("--url must start with http:// or https://"));
+        };
+        let authority = rest.trim_end_matches('/');
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host.to_owned(),
+                port.parse()
+                    .map_err(|_| invalid("the port in --url is not a number"))?,
+            ),
+            None => (authority.to_owned(), if https { 443 } else { 80 }),
+        };
+        if https && ca_file.is_none() {
+            return Err(invalid(
+                "https needs --ca-file with the server's CA certificate (PEM)",
+            ));
+        }
+        Ok(Self {
+            https,
+            host,
+            port,
+            api_key: api_key.to_owned(),
+            ca_file,
+        })
+    }
+
+    /// Sends one request with the API key; calls `progress(received, total)` while reading.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> std::io::Result<Response> {
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(300)))?;
+        let body = body.unwrap_or_default();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.host,
+            self.api_key,
+            body.len()
+        );
+        let mut stream = self.wrap(tcp)?;
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        stream.flush()?;
+        read_response(&mut *stream, progress)
+    }
+
+    fn wrap(&self, tcp: TcpStream) -> std::io::Result<Box<dyn ReadWrite>> {
+        if !self.https {
+            return Ok(Box::new(tcp));
+        }
+        let ca = self.ca_file.clone().unwrap_or_default();
+        tls_stream(tcp, &self.host, &ca)
+    }
+}
+
+/// A byte stream both ways.
+pub trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+#[cfg(feature = "aws-lc")]
+fn tls_stream(
+    tcp: TcpStream,
+    host: &str,
+    ca: &std::path::Path,
+) -> std::io::Result<Box<dyn ReadWrite>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| invalid(e.to_string()))? {
+        roots
+            .add(cert.map_err(|e| invalid(e.to_string()))?)
+            .map_err(|e| invalid(e.to_string()))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| invalid(e.to_string()))?;
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Box::new(rustls::StreamOwned::new(connection, tcp)))
+}
+
+#[cfg(not(feature = "aws-lc"))]
+fn tls_stream(
+    tcp: TcpStream,
+    host: &str,
+    ca: &std::path::Path,
+) -> std::io::Result<Box<dyn ReadWrite>> {
+    use openssl::ssl::{SslConnector, SslMethod};
+    let mut builder =
+        SslConnector::builder(SslMethod::tls_client()).map_err(|e| invalid(e.to_string()))?;
+    builder
+        .set_ca_file(ca)
+        .map_err(|e| invalid(e.to_string()))?;
+    let stream = builder
+        .build()
+        .connect(host, tcp)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Box::new(stream))
+}
+
+fn read_response(
+    stream: &mut dyn ReadWrite,
+    progress: &mut dyn FnMut(u64, u64),
+) -> std::io::Result<Response> {
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let read = match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify: what was read is what was sent.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        };
+        raw.extend_from_slice(&buffer[..read]);
+        if total == 0
+            && let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n")
+        {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            total = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+        }
+        progress(raw.len() as u64, total);
+    }
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| invalid("the server closed the connection before answering"))?;
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| invalid("not an HTTP response"))?;
+    let mut body = raw[end + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body).ok_or_else(|| invalid("a malformed chunked body"))?;
+    }
+    Ok(Response { status, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..line_end]).ok()?.trim(), 16).ok()?;
+        data = data.get(line_end + 2..)?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}

@@ -1,0 +1,350 @@
+//! `keysmith key list|show|generate|import|rename|delete|export-public`: offline on a stopped
+//! server's data directory (`--data`), or online against a running server (`--url`). Output is
+//! a table for people, or FusionAuth's JSON with `--json`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use keysmith_core::{GenerateRequest, ImportRequest, KeyService, ServiceError};
+use serde_json::{Value, json};
+
+use crate::client::Client;
+use crate::server::ServerError;
+use crate::settings::Settings;
+
+/// What `keysmith key` does.
+#[derive(Debug)]
+pub enum KeyAction {
+    /// Every key.
+    List,
+    /// One key.
+    Show(String),
+    /// Generate a key.
+    Generate {
+        /// Algorithm.
+        algorithm: String,
+        /// Name.
+        name: String,
+        /// RSA length.
+        length: Option<u32>,
+        /// Certificate issuer.
+        issuer: Option<String>,
+    },
+    /// Import a key from files.
+    Import {
+        /// Name.
+        name: String,
+        /// Algorithm (inferred when absent).
+        algorithm: Option<String>,
+        /// Kid.
+        kid: Option<String>,
+        /// Certificate file.
+        certificate: Option<PathBuf>,
+        /// Public key file.
+        public_key: Option<PathBuf>,
+        /// Private key file.
+        private_key: Option<PathBuf>,
+        /// HMAC secret file.
+        secret: Option<PathBuf>,
+    },
+    /// Rename a key.
+    Rename(String, String),
+    /// Delete a key.
+    Delete(String),
+    /// Print a key's public half: `pem` (SPKI), `certificate` or `jwk`.
+    ExportPublic(String, String),
+}
+
+/// Where the keys are.
+enum Target {
+    Offline(KeyService),
+    Online(Client),
+}
+
+/// A failure to show: an exit status 1 and this text on stderr.
+fn failure(message: impl Into<String>) -> ServerError {
+    ServerError::Cli(message.into())
+}
+
+fn service_failure(err: ServiceError) -> ServerError {
+    match err {
+        ServiceError::Invalid(errors) => {
+            failure(serde_json::to_string(&errors).unwrap_or_default())
+        }
+        ServiceError::NotFound => failure("no such key"),
+        other => failure(other.to_string()),
+    }
+}
+
+fn read_file(path: Option<&PathBuf>) -> Result<Option<String>, ServerError> {
+    path.map(|p| {
+        std::fs::read_to_string(p).map_err(|e| failure(format!("cannot read {}: {e}", p.display())))
+    })
+    .transpose()
+}
+
+impl Target {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, ServerError> {
+        let Target::Online(client) = self else {
+            return Err(failure("not online"));
+        };
+        let body = body.map(|b| b.to_string().into_bytes());
+        let response = client
+            .request(method, path, body.as_deref(), &mut |_, _| {})
+            .map_err(|e| failure(e.to_string()))?;
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        match response.status {
+            200 if text.is_empty() => Ok(Value::Null),
+            200 => serde_json::from_str(&text).map_err(|e| failure(e.to_string())),
+            401 => Err(failure(
+                "401: the API key was refused (or lacks permission)",
+            )),
+            404 => Err(failure("no such key")),
+            status => Err(failure(format!("{status}: {text}"))),
+        }
+    }
+}
+
+fn key_json(key: &keysmith_model::Key) -> Value {
+    serde_json::to_value(key).unwrap_or_default()
+}
+
+/// Runs one `keysmith key` action and prints its result.
+pub fn run(
+    settings: &Settings,
+    action: KeyAction,
+    client: Option<Client>,
+    as_json: bool,
+) -> Result<(), ServerError> {
+    let target = match client {
+        Some(client) => Target::Online(client),
+        None => {
+            let selected = crate::backend::select_backend(
+                Some(settings.backend.as_str()).filter(|b| !b.is_empty()),
+            )?;
+            let (store, _) =
+                crate::master_key::open_store(settings, selected.backend.clone(), false)?;
+            Target::Offline(KeyService::new(
+                selected.backend,
+                Arc::new(store),
+                crate::server::service_config(settings)?,
+            ))
+        }
+    };
+    let offline_audit = |service: &KeyService, action: &str, target: &str| {
+        crate::server::audit_cli(&**service.store(), action, target)
+    };
+    let output: Value = match (&target, action) {
+        (Target::Offline(s), KeyAction::List) => {
+            json!({"keys": s.list().map_err(service_failure)?})
+        }
+        (Target::Online(_), KeyAction::List) => target.call("GET", "/api/key", None)?,
+        (Target::Offline(s), KeyAction::Show(id)) => {
+            let id = s.parse_id(&id).map_err(service_failure)?;
+            json!({"key": key_json(&s.retrieve(&id).map_err(service_failure)?)})
+        }
+        (Target::Online(_), KeyAction::Show(id)) => {
+            target.call("GET", &format!("/api/key/{id}"), None)?
+        }
+        (
+            _,
+            KeyAction::Generate {
+                algorithm,
+                name,
+                length,
+                issuer,
+            },
+        ) => match &target {
+            Target::Offline(s) => {
+                let key = s
+                    .generate(
+                        None,
+                        &GenerateRequest {
+                            algorithm: Some(&algorithm),
+                            name: Some(&name),
+                            length,
+                            issuer: issuer.as_deref(),
+                        },
+                    )
+                    .map_err(service_failure)?;
+                offline_audit(s, "key.generate", &key.id.to_string())?;
+                json!({"key": key_json(&key)})
+            }
+            Target::Online(_) => target.call(
+                "POST",
+                "/api/key/generate",
+                Some(json!({"key": {"algorithm": algorithm, "name": name, "length": length, "issuer": issuer}})),
+            )?,
+        },
+        (
+            _,
+            KeyAction::Import {
+                name,
+                algorithm,
+                kid,
+                certificate,
+                public_key,
+                private_key,
+                secret,
+            },
+        ) => {
+            let certificate = read_file(certificate.as_ref())?;
+            let public_key = read_file(public_key.as_ref())?;
+            let private_key = read_file(private_key.as_ref())?.map(zeroize::Zeroizing::new);
+            let secret = read_file(secret.as_ref())?.map(zeroize::Zeroizing::new);
+            match &target {
+                Target::Offline(s) => {
+                    let key = s
+                        .import(
+                            None,
+                            &ImportRequest {
+                                algorithm: algorithm.as_deref(),
+                                key_type: None,
+                                name: Some(&name),
+                                kid: kid.as_deref(),
+                                certificate: certificate.as_deref(),
+                                public_key: public_key.as_deref(),
+                                private_key: private_key.as_deref().map(String::as_str),
+                                secret: secret.as_deref().map(|s| s.trim_end_matches('\n')),
+                            },
+                        )
+                        .map_err(service_failure)?;
+                    offline_audit(s, "key.import", &key.id.to_string())?;
+                    json!({"key": key_json(&key)})
+                }
+                Target::Online(_) => target.call(
+                    "POST",
+                    "/api/key/import",
+                    Some(json!({"key": {
+                        "name": name, "algorithm": algorithm, "kid": kid,
+                        "certificate": certificate, "publicKey": public_key,
+                        "privateKey": private_key.as_deref().map(String::as_str),
+                        "secret": secret.as_deref().map(|s| s.trim_end_matches('\n')),
+                    }})),
+                )?,
+            }
+        }
+        (Target::Offline(s), KeyAction::Rename(id, name)) => {
+            let id = s.parse_id(&id).map_err(service_failure)?;
+            let key = s.rename(&id, Some(&name)).map_err(service_failure)?;
+            offline_audit(s, "key.update", &key.id.to_string())?;
+            json!({"key": key_json(&key)})
+        }
+        (Target::Online(_), KeyAction::Rename(id, name)) => target.call(
+            "PUT",
+            &format!("/api/key/{id}"),
+            Some(json!({"key": {"name": name}})),
+        )?,
+        (Target::Offline(s), KeyAction::Delete(id)) => {
+            let parsed = s.parse_id(&id).map_err(service_failure)?;
+            s.delete(&parsed).map_err(service_failure)?;
+            offline_audit(s, "key.delete", &id)?;
+            Value::Null
+        }
+        (Target::Online(_), KeyAction::Delete(id)) => {
+            target.call("DELETE", &format!("/api/key/{id}"), None)?
+        }
+        (_, KeyAction::ExportPublic(id, format)) => {
+            return export_public(&target, &id, &format);
+        }
+    };
+    print(&output, as_json);
+    Ok(())
+}
+
+fn export_public(target: &Target, id: &str, format: &str) -> Result<(), ServerError> {
+    let key = match target {
+        Target::Offline(s) => {
+            let parsed = s.parse_id(id).map_err(service_failure)?;
+            key_json(&s.retrieve(&parsed).map_err(service_failure)?)
+        }
+        Target::Online(_) => target.call("GET", &format!("/api/key/{id}"), None)?["key"].clone(),
+    };
+    let field = |name: &str| {
+        key[name].as_str().map(str::to_owned).ok_or_else(|| {
+            failure(format!(
+                "the key has no {name} (an HMAC key has no public half)"
+            ))
+        })
+    };
+    match format {
+        "pem" => println!("{}", field("publicKey")?.trim_end()),
+        "certificate" => println!("{}", field("certificate")?.trim_end()),
+        "jwk" => {
+            let kid = field("kid")?;
+            let jwks: Value = match target {
+                Target::Offline(s) => {
+                    s.publish().map_err(service_failure)?;
+                    let published = s.published().map_err(service_failure)?;
+                    serde_json::from_slice(&published.jwks_json)
+                        .map_err(|e| failure(e.to_string()))?
+                }
+                Target::Online(_) => target.call("GET", "/.well-known/jwks.json", None)?,
+            };
+            let jwk = jwks["keys"]
+                .as_array()
+                .and_then(|keys| keys.iter().find(|k| k["kid"] == kid.as_str()))
+                .ok_or_else(|| {
+                    failure("the key is not published (revoked, or an encryption key)")
+                })?;
+            println!("{jwk}");
+        }
+        other => {
+            return Err(failure(format!(
+                "--format {other}: use pem, certificate or jwk"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn print(output: &Value, as_json: bool) {
+    if as_json {
+        if !output.is_null() {
+            println!("{output}");
+        }
+        return;
+    }
+    let keys: Vec<&Value> = match (output.get("keys"), output.get("key")) {
+        (Some(Value::Array(keys)), _) => keys.iter().collect(),
+        (_, Some(key)) => vec![key],
+        _ => {
+            println!("ok");
+            return;
+        }
+    };
+    println!(
+        "{:<36}  {:<24}  {:<7}  {:<4}  {:>4}  {:<4}  {:<20}  kid",
+        "id", "name", "alg", "type", "len", "priv", "expires"
+    );
+    for key in keys {
+        let text = |f: &str| key[f].as_str().unwrap_or("").to_owned();
+        let expires = key["expirationInstant"]
+            .as_i64()
+            .map(|ms| keysmith_api::iso8601(ms)[..19].to_owned())
+            .unwrap_or_default();
+        let private = match key["hasPrivateKey"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "-",
+        };
+        let mut name = text("name");
+        if name.chars().count() > 24 {
+            name = name.chars().take(23).collect::<String>() + "…";
+        }
+        println!(
+            "{:<36}  {:<24}  {:<7}  {:<4}  {:>4}  {:<4}  {:<20}  {}",
+            text("id"),
+            name,
+            text("algorithm"),
+            text("type"),
+            key["length"]
+                .as_u64()
+                .map(|l| l.to_string())
+                .unwrap_or_default(),
+            private,
+            expires,
+            text("kid")
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! Backup while serving, offline backup, and restore: checked, atomic, and refused while a
+//! server runs or under the wrong master key.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::support::{self, API_KEY, Options, Server};
+use crate::tokens;
+
+fn options(master: &[u8; 32]) -> Options {
+    Options {
+        api_key: Some(API_KEY.into()),
+        env: vec![(
+            "KEYSMITH_MASTER_KEY".into(),
+            base64::engine::general_purpose::STANDARD.encode(master),
+        )],
+        ..Default::default()
+    }
+}
+
+fn keysmith(master: &[u8; 32], args: &[&str], data: Option<&Path>) -> std::process::Output {
+    let mut command = crate::support::keysmith_command();
+    command.args(args);
+    if let Some(data) = data {
+        command.arg("--data").arg(data);
+    }
+    command.env(
+        "KEYSMITH_MASTER_KEY",
+        base64::engine::general_purpose::STANDARD.encode(master),
+    );
+    command.output().unwrap()
+}
+
+fn key_ids(server: &Server) -> BTreeSet<String> {
+    server.call("GET", "/api/key", None).json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn backup_while_serving_and_restore(backend: &str) {
+    let master = [0x5Au8; 32];
+    let temp = tempfile::tempdir().unwrap();
+    let (live, restored, file) = (
+        temp.path().join("live"),
+        temp.path().join("restored"),
+        temp.path().join("backup.redb"),
+    );
+    let server = Server::start_in(&live, backend, options(&master));
+    let signer = tokens::generate(&server, "ES256", None, "signer");
+    tokens::generate(&server, "HS256", None, "mac");
+    let connection = crate::auth0::create_connection(&server, "backed-up", json!({}));
+    let provisioned = crate::auth0::a0(
+        &server,
+        "POST",
+        &format!("/connections/{connection}/keys"),
+        Some(json!({"signing_alg": "ES256"})),
+    );
+    assert_eq!(provisioned.status, 201);
+
+    // A writer keeps generating while the backup is taken.
+    let addr = server.addr.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 0..40 {
+            let body = format!(r#"{{"key":{{"algorithm":"HS256","name":"during-{i}"}}}}"#);
+            support::http(
+                &addr,
+                "POST",
+                "/api/key/generate",
+                &[("Authorization", API_KEY)],
+                Some(body.as_bytes()),
+            );
+        }
+    });
+    let url = format!("http://{}", server.addr);
+    let taken = keysmith(
+        &master,
+        &[
+            "backup",
+            file.to_str().unwrap(),
+            "--url",
+            &url,
+            "--api-key",
+            API_KEY,
+        ],
+        None,
+    );
+    writer.join().unwrap();
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Not over an existing file, and not with a key that is not an admin key.
+    let again = keysmith(
+        &master,
+        &[
+            "backup",
+            file.to_str().unwrap(),
+            "--url",
+            &url,
+            "--api-key",
+            API_KEY,
+        ],
+        None,
+    );
+    assert!(!again.status.success());
+    let wrong = keysmith(
+        &master,
+        &[
+            "backup",
+            temp.path().join("x.redb").to_str().unwrap(),
+            "--url",
+            &url,
+            "--api-key",
+            "nope",
+        ],
+        None,
+    );
+    assert!(!wrong.status.success());
+
+    // Restore into a live server's directory is refused.
+    let busy = keysmith(&master, &["restore", file.to_str().unwrap()], Some(&live));
+    assert!(!busy.status.success());
+    assert!(
+        String::from_utf8_lossy(&busy.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
+    let live_ids = key_ids(&server);
+    assert!(server.stop().0.success());
+
+    // Under a wrong master key: refused, nothing written.
+    let refused = keysmith(
+        &[0x11; 32],
+        &["restore", file.to_str().unwrap()],
+        Some(&restored),
+    );
+    assert!(!refused.status.success());
+    assert!(!restored.join("keysmith.redb").exists());
+
+    // Restored: a consistent state (every key whole), the signer still signs, the ring is there.
+    let done = keysmith(
+        &master,
+        &["restore", file.to_str().unwrap()],
+        Some(&restored),
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let server = Server::start_in(&restored, backend, options(&master));
+    let ids = key_ids(&server);
+    assert!(
+        ids.is_subset(&live_ids),
+        "the backup holds only keys that existed"
+    );
+    assert!(ids.contains(signer["id"].as_str().unwrap()));
+    for id in &ids {
+        let one = server.call("GET", &format!("/api/key/{id}"), None);
+        assert_eq!(one.status, 200);
+    }
+    let id = signer["id"].as_str().unwrap();
+    let signed = server.call(
+        "POST",
+        &format!("/api/key/{id}/sign"),
+        Some(json!({"payload": "aGk"})),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.text());
+    let keys = crate::auth0::a0(
+        &server,
+        "GET",
+        &format!("/connections/{connection}/keys"),
+        None,
+    );
+    assert_eq!(keys.json().as_array().unwrap().len(), 2);
+    assert!(server.stop().0.success());
+
+    // Offline backup of a stopped server, restored over an existing directory.
+    let offline = temp.path().join("offline.redb");
+    let taken = keysmith(&master, &["backup", offline.to_str().unwrap()], Some(&live));
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+    let done = keysmith(
+        &master,
+        &["restore", offline.to_str().unwrap()],
+        Some(&restored),
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let server = Server::start_in(&restored, backend, options(&master));
+    assert_eq!(key_ids(&server), live_ids);
+}

@@ -1,0 +1,202 @@
+//! `keysmith key ...` offline on a stopped server's data and online against a running one, with
+//! the exported public key checked by the `openssl` command line.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{API_KEY, Options, Server};
+
+fn run(args: &[&str], data: Option<&Path>) -> (bool, String, String) {
+    let mut command = crate::support::keysmith_command();
+    command.args(args);
+    if let Some(data) = data {
+        command.arg("--data").arg(data);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+pub fn key_commands_offline_and_online(backend: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    };
+    // The first start makes the data file and its master key file; then offline work.
+    let server = Server::start_in(&data, backend, options.clone());
+    let (ok, _, stderr) = run(&["key", "list", "--backend", backend], Some(&data));
+    assert!(
+        !ok && stderr.contains("in use by another process"),
+        "{stderr}"
+    );
+    assert!(server.stop().0.success());
+
+    let (ok, out, err) = run(
+        &[
+            "key",
+            "generate",
+            "--algorithm",
+            "ES256",
+            "--name",
+            "cli-ec",
+            "--json",
+            "--backend",
+            backend,
+        ],
+        Some(&data),
+    );
+    assert!(ok, "{err}");
+    let generated = json(&out)["key"].clone();
+    let id = generated["id"].as_str().unwrap().to_owned();
+    // Import a key made by the openssl command line.
+    let pem = temp.path().join("rsa.pem");
+    assert!(
+        Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out"
+            ])
+            .arg(&pem)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (ok, out, err) = run(
+        &[
+            "key",
+            "import",
+            "--name",
+            "cli-rsa",
+            "--algorithm",
+            "RS256",
+            "--private-key",
+            pem.to_str().unwrap(),
+            "--json",
+            "--backend",
+            backend,
+        ],
+        Some(&data),
+    );
+    assert!(ok, "{err}");
+    let imported = json(&out)["key"].clone();
+    assert!(!out.contains("PRIVATE KEY"));
+    let (ok, _, err) = run(
+        &["key", "rename", &id, "cli-ec-renamed", "--backend", backend],
+        Some(&data),
+    );
+    assert!(ok, "{err}");
+    let (ok, table, _) = run(&["key", "list", "--backend", backend], Some(&data));
+    assert!(
+        ok && table.contains("cli-ec-renamed") && table.contains("cli-rsa"),
+        "{table}"
+    );
+    assert!(
+        table.lines().next().unwrap().starts_with("id"),
+        "a table for people"
+    );
+
+    // The exported public key is the imported private key's, per openssl.
+    let rsa_id = imported["id"].as_str().unwrap();
+    let (ok, exported, _) = run(
+        &["key", "export-public", rsa_id, "--backend", backend],
+        Some(&data),
+    );
+    assert!(ok);
+    let derived = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert_eq!(
+        exported.trim(),
+        String::from_utf8_lossy(&derived.stdout).trim()
+    );
+    let (ok, jwk, _) = run(
+        &[
+            "key",
+            "export-public",
+            &id,
+            "--format",
+            "jwk",
+            "--backend",
+            backend,
+        ],
+        Some(&data),
+    );
+    assert!(ok);
+    assert_eq!(json(&jwk)["kid"], generated["kid"]);
+    // Mistakes: FusionAuth's Errors JSON on stderr and a failing status.
+    let (ok, _, err) = run(
+        &[
+            "key",
+            "generate",
+            "--algorithm",
+            "XX",
+            "--name",
+            "bad",
+            "--backend",
+            backend,
+        ],
+        Some(&data),
+    );
+    assert!(!ok && err.contains("[invalid]key.algorithm"), "{err}");
+
+    // Online: the server sees what was done offline, and the same commands work over HTTP.
+    let server = Server::start_in(&data, backend, options);
+    let url = format!("http://{}", server.addr);
+    let online = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--url", &url, "--api-key", API_KEY]);
+        run(&all, None)
+    };
+    let (ok, out, err) = online(&["key", "list", "--json"]);
+    assert!(ok, "{err}");
+    let names: Vec<String> = json(&out)["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.contains(&"cli-ec-renamed".to_owned()) && names.contains(&"cli-rsa".to_owned()));
+    let (ok, out, err) = online(&[
+        "key",
+        "generate",
+        "--algorithm",
+        "Ed25519",
+        "--name",
+        "online",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let online_id = json(&out)["key"]["id"].as_str().unwrap().to_owned();
+    let (ok, out, _) = online(&["key", "show", &online_id, "--json"]);
+    assert!(ok && json(&out)["key"]["algorithm"] == "Ed25519");
+    let (ok, _, _) = online(&["key", "delete", &online_id]);
+    assert!(ok);
+    let (ok, _, err) = online(&["key", "show", &online_id]);
+    assert!(!ok && err.contains("no such key"), "{err}");
+    let (ok, _, err) = run(&["key", "list", "--url", &url, "--api-key", "wrong"], None);
+    assert!(!ok && err.contains("401"), "{err}");
+    // Offline deletes are in the audit trail, as the command line's.
+    let (ok, _, _) = online(&["key", "delete", rsa_id]);
+    assert!(ok);
+    let audit = server
+        .call("GET", "/api/system/audit-log/search?text=cli", None)
+        .json();
+    assert!(audit["total"].as_u64().unwrap() >= 3, "{audit}");
+}

@@ -1,0 +1,158 @@
+//! Limits against resource exhaustion: a flood of expensive generations is refused at once
+//! past the pool, with `Retry-After`, and reads stay responsive meanwhile.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{self, API_KEY, Options, Server};
+use crate::tokens;
+
+pub fn a_generation_flood_is_refused_fast_and_reads_stay_responsive(backend: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        env: vec![
+            ("KEYSMITH_KEY_GENERATION_CONCURRENCY".into(), "1".into()),
+            ("KEYSMITH_KEY_GENERATION_QUEUE".into(), "0".into()),
+        ],
+        ..Default::default()
+    };
+    let server = Server::start_in(&temp.path().join("data"), backend, options);
+    let id = tokens::generate(&server, "ES256", None, "read-me")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let flood: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                let body =
+                    format!(r#"{{"key":{{"algorithm":"RS256","length":4096,"name":"big-{i}"}}}}"#);
+                let started = Instant::now();
+                let response = support::http(
+                    &addr,
+                    "POST",
+                    "/api/key/generate",
+                    &[("Authorization", API_KEY)],
+                    Some(body.as_bytes()),
+                );
+                (response, started.elapsed())
+            })
+        })
+        .collect();
+    let mut slowest_read = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let read = server.call("GET", &format!("/api/key/{id}"), None);
+        assert_eq!(read.status, 200);
+        slowest_read = slowest_read.max(started.elapsed());
+    }
+    let mut refused = 0;
+    for thread in flood {
+        let (response, took) = thread.join().unwrap();
+        match response.status {
+            200 => {}
+            503 => {
+                refused += 1;
+                assert_eq!(response.header("retry-after"), Some("1"));
+                assert!(response.body.is_empty());
+                // Refused at once, not after waiting for a place.
+                assert!(took < Duration::from_secs(2), "a refusal took {took:?}");
+            }
+            other => panic!("generate answered {other}: {}", response.text()),
+        }
+    }
+    assert!(
+        refused >= 1,
+        "eight RSA-4096 generations on a pool of one: none refused"
+    );
+    // Liveness, not a benchmark: a read never waits behind the generations.
+    assert!(
+        slowest_read < Duration::from_secs(2),
+        "a read took {slowest_read:?}"
+    );
+}
+
+pub fn oversized_material_slow_requests_and_slow_clients_are_cut_off(backend: &str) {
+    use std::io::{Read as _, Write as _};
+    let temp = tempfile::tempdir().unwrap();
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        env: vec![
+            ("KEYSMITH_MAX_PEM_BYTES".into(), "2048".into()),
+            ("KEYSMITH_MAX_FIELD_LENGTH".into(), "8".into()),
+            ("KEYSMITH_REQUEST_TIMEOUT_SECONDS".into(), "1".into()),
+            ("KEYSMITH_CLIENT_REQUEST_TIMEOUT_SECONDS".into(), "1".into()),
+            (
+                keysmith::server::FAILPOINT_RING_COMMIT_PAUSE_MS.into(),
+                "5000".into(),
+            ),
+        ],
+        ..Default::default()
+    };
+    let server = Server::start_in(&temp.path().join("data"), backend, options);
+
+    // Material over max_pem_bytes is refused before parsing, naming the field.
+    let big = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----",
+        "A".repeat(3000)
+    );
+    let refused = server.call(
+        "POST",
+        "/api/key/import",
+        Some(serde_json::json!({"key": {"name": "big", "certificate": big}})),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(
+        refused.error_codes(),
+        vec!["[tooLong]key.certificate".to_owned()]
+    );
+
+    // Names over max_field_length are refused on generate, import and rename.
+    let long = server.call(
+        "POST",
+        "/api/key/generate",
+        Some(serde_json::json!({"key": {"algorithm": "HS256", "name": "nine-char"}})),
+    );
+    assert_eq!(long.error_codes(), vec!["[tooLong]key.name".to_owned()]);
+    let short = tokens::generate(&server, "HS256", None, "eight-ch");
+    let renamed = server.call(
+        "PUT",
+        &format!("/api/key/{}", short["id"].as_str().unwrap()),
+        Some(serde_json::json!({"key": {"name": "much-too-long"}})),
+    );
+    assert_eq!(renamed.error_codes(), vec!["[tooLong]key.name".to_owned()]);
+
+    // A request held up in the server (a ring change paused by the failpoint) gets 503 after
+    // the request timeout, not after the pause.
+    let id = crate::auth0::create_connection(&server, "slow-one", serde_json::json!({}));
+    let started = Instant::now();
+    let slow = crate::auth0::a0(&server, "POST", &format!("/connections/{id}/keys"), None);
+    assert_eq!(slow.status, 503, "{}", slow.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A client that never finishes its request head is cut off.
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the slow client was kept"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+}
