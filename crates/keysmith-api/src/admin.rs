@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::AppState;
+use crate::openapi::Registrar;
 
 const HTML: &str = include_str!("../assets/admin.html");
 const JS: &str = include_str!("../assets/admin.js");
@@ -13,12 +14,12 @@ const CSS: &str = include_str!("../assets/admin.css");
 /// Only this origin's own files and API; no inline script or style, no framing.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(redirect))
-        .route("/admin/", web::get().to(page))
-        .route("/admin/admin.js", web::get().to(script))
-        .route("/admin/admin.css", web::get().to(style))
-        .route("/admin/settings.json", web::get().to(settings));
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_redirect, _, _>(redirect);
+    routes.add::<__path_page, _, _>(page);
+    routes.add::<__path_script, _, _>(script);
+    routes.add::<__path_style, _, _>(style);
+    routes.add::<__path_settings, _, _>(settings);
 }
 
 fn asset(state: &AppState, content_type: &str, body: &'static str) -> HttpResponse {
@@ -34,24 +35,34 @@ fn asset(state: &AppState, content_type: &str, body: &'static str) -> HttpRespon
         .body(body)
 }
 
+#[utoipa::path(get, path = "/admin", tag = "admin", operation_id = "adminRedirect", security(()),
+    responses((status = 301, description = "To `/admin/`.")))]
 async fn redirect() -> HttpResponse {
     HttpResponse::MovedPermanently()
         .insert_header((header::LOCATION, "/admin/"))
         .finish()
 }
 
+#[utoipa::path(get, path = "/admin/", tag = "admin", operation_id = "adminPage", security(()),
+    responses((status = 200, description = "The Key Master page.", content_type = "text/html", body = String), (status = 404, description = "`admin_enabled = false`.")))]
 async fn page(state: web::Data<AppState>) -> HttpResponse {
     asset(&state, "text/html; charset=utf-8", HTML)
 }
 
+#[utoipa::path(get, path = "/admin/admin.js", tag = "admin", operation_id = "adminScript", security(()),
+    responses((status = 200, description = "The page's script.", content_type = "text/javascript", body = String), (status = 404, description = "`admin_enabled = false`.")))]
 async fn script(state: web::Data<AppState>) -> HttpResponse {
     asset(&state, "text/javascript; charset=utf-8", JS)
 }
 
+#[utoipa::path(get, path = "/admin/admin.css", tag = "admin", operation_id = "adminStyle", security(()),
+    responses((status = 200, description = "The page's style sheet.", content_type = "text/css", body = String), (status = 404, description = "`admin_enabled = false`.")))]
 async fn style(state: web::Data<AppState>) -> HttpResponse {
     asset(&state, "text/css; charset=utf-8", CSS)
 }
 
+#[utoipa::path(get, path = "/admin/settings.json", tag = "admin", operation_id = "adminSettings", security(()),
+    responses((status = 200, description = "The page's settings.", body = crate::openapi::AdminSettingsBody), (status = 404, description = "`admin_enabled = false`.")))]
 async fn settings(state: web::Data<AppState>) -> HttpResponse {
     if !state.admin_enabled {
         return HttpResponse::NotFound().finish();

@@ -13,6 +13,7 @@ use keysmith_model::{AuditQuery, AuditRecord, epoch_millis_now};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::parse_body;
+use crate::openapi::Registrar;
 use crate::{ApiError, AppState};
 
 /// Who called: set by authorisation on the request's extensions.
@@ -111,23 +112,34 @@ pub async fn middleware(
 
 // ---- search: FusionAuth's audit-log search shape ----
 
-#[derive(Deserialize, Default)]
+/// Audit-log search criteria (all optional).
+#[derive(Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[schema(as = AuditLogSearchCriteria)]
 #[serde(rename_all = "camelCase")]
 struct SearchFields {
     action: Option<String>,
     text: Option<String>,
     start: Option<i64>,
     end: Option<i64>,
+    /// Offset of the first record.
     start_row: Option<usize>,
+    /// Page size, 1 to 500 (default 25).
+    #[param(minimum = 1, maximum = 500)]
+    #[schema(minimum = 1, maximum = 500)]
     number_of_results: Option<usize>,
 }
 
-#[derive(Deserialize, Default)]
+/// `{"search": {...}}`.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = AuditLogSearchRequest)]
 struct SearchBody {
     search: Option<SearchFields>,
 }
 
-#[derive(Serialize)]
+/// One audit record in FusionAuth's audit-log shape; `data` is Keysmith's record.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditLog)]
 #[serde(rename_all = "camelCase")]
 struct AuditLogJson<'a> {
     id: u64,
@@ -137,7 +149,9 @@ struct AuditLogJson<'a> {
     data: &'a AuditRecord,
 }
 
-#[derive(Serialize)]
+/// One page of audit records.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AuditLogSearchResult)]
 #[serde(rename_all = "camelCase")]
 struct SearchResponse<'a> {
     audit_logs: Vec<AuditLogJson<'a>>,
@@ -147,14 +161,15 @@ struct SearchResponse<'a> {
 /// The largest page.
 const MAX_RESULTS: usize = 500;
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/system/audit-log/search")
-            .route(web::get().to(search_by_query))
-            .route(web::post().to(search_by_body)),
-    );
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_search_by_query, _, _>(search_by_query);
+    routes.add::<__path_search_by_body, _, _>(search_by_body);
 }
 
+#[utoipa::path(get, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogsWithParameters",
+    security(("apiKey" = [])), params(SearchFields),
+    responses((status = 200, description = "One page of records, newest first.", body = SearchResponse),
+        (status = 400, description = "A parameter is invalid.", body = keysmith_model::Errors), crate::openapi::Refusals))]
 async fn search_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -172,6 +187,9 @@ async fn search_by_query(
     search(&state, fields).await
 }
 
+#[utoipa::path(post, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogs",
+    security(("apiKey" = [])), request_body(content = Option<SearchBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
+    responses((status = 200, description = "One page of records, newest first.", body = SearchResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn search_by_body(
     request: HttpRequest,
     state: web::Data<AppState>,

@@ -13,36 +13,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::AppState;
+use crate::openapi::Registrar;
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v2/connections")
-            .route(web::get().to(list_connections))
-            .route(web::post().to(create_connection)),
-    )
-    .service(
-        web::resource("/api/v2/connections/{id}")
-            .route(web::get().to(get_connection))
-            .route(web::patch().to(update_connection))
-            .route(web::delete().to(delete_connection)),
-    )
-    .service(
-        web::resource("/api/v2/connections/{id}/keys")
-            .route(web::get().to(connection_keys))
-            .route(web::post().to(provision_connection_keys)),
-    )
-    .service(
-        web::resource("/api/v2/connections/{id}/keys/rotate")
-            .route(web::post().to(rotate_connection_keys)),
-    )
-    .service(web::resource("/api/v2/keys/signing").route(web::get().to(signing_keys)))
-    .service(
-        web::resource("/api/v2/keys/signing/rotate").route(web::post().to(rotate_signing_keys)),
-    )
-    .service(web::resource("/api/v2/keys/signing/{kid}").route(web::get().to(signing_key)))
-    .service(
-        web::resource("/api/v2/keys/signing/{kid}/revoke").route(web::put().to(revoke_signing_key)),
-    );
+/// Fixed paths before parameterised ones: actix tries routes in registration order.
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_list_connections, _, _>(list_connections);
+    routes.add::<__path_create_connection, _, _>(create_connection);
+    routes.add::<__path_get_connection, _, _>(get_connection);
+    routes.add::<__path_update_connection, _, _>(update_connection);
+    routes.add::<__path_delete_connection, _, _>(delete_connection);
+    routes.add::<__path_connection_keys, _, _>(connection_keys);
+    routes.add::<__path_provision_connection_keys, _, _>(provision_connection_keys);
+    routes.add::<__path_rotate_connection_keys, _, _>(rotate_connection_keys);
+    routes.add::<__path_signing_keys, _, _>(signing_keys);
+    routes.add::<__path_rotate_signing_keys, _, _>(rotate_signing_keys);
+    routes.add::<__path_signing_key, _, _>(signing_key);
+    routes.add::<__path_revoke_signing_key, _, _>(revoke_signing_key);
 }
 
 // ---- errors ----
@@ -259,6 +245,9 @@ fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    if !crate::wire::is_json_object(body) {
+        return Err(Auth0Error::invalid_body("the body must be a JSON object"));
+    }
     serde_json::from_slice(body).map_err(|e| {
         let detail = match crate::error::unknown_field(&e.to_string()) {
             Some(field) => format!("Additional properties not allowed: {field}"),
@@ -288,6 +277,8 @@ pub fn iso8601(millis: i64) -> String {
     }
 }
 
+/// A connection's fields, on create and update (documented as `NewConnection` and
+/// `ConnectionChanges`). Options whose names say they hold a secret are refused.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ConnectionBody {
@@ -355,14 +346,18 @@ fn secret_like_option(options: &Map<String, Value>, prefix: &str) -> Option<Stri
     })
 }
 
-#[derive(Serialize)]
-struct ConnectionJson<'a> {
+/// A connection.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Connection)]
+pub(crate) struct ConnectionJson<'a> {
     id: &'a str,
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     display_name: Option<&'a str>,
     strategy: &'a str,
+    #[schema(value_type = Object)]
     options: &'a Map<String, Value>,
+    #[schema(value_type = HashMap<String, String>)]
     metadata: &'a Map<String, Value>,
     enabled_clients: &'a [String],
     realms: &'a [String],
@@ -427,7 +422,9 @@ fn certificate_json(view: &RingKeyView) -> Result<CertificateJson, Auth0Error> {
     })
 }
 
-#[derive(Serialize)]
+/// A connection key, as Auth0 shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ConnectionKey)]
 struct ConnectionKeyJson {
     kid: String,
     cert: String,
@@ -462,7 +459,9 @@ fn connection_key_json(view: &RingKeyView) -> Result<ConnectionKeyJson, Auth0Err
     })
 }
 
-#[derive(Serialize)]
+/// A tenant signing key, as Auth0 shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SigningKey)]
 struct SigningKeyJson {
     kid: String,
     cert: String,
@@ -499,7 +498,8 @@ fn signing_key_json(view: &RingKeyView) -> Result<SigningKeyJson, Auth0Error> {
     })
 }
 
-#[derive(Serialize)]
+/// A key's certificate (PEM) and kid.
+#[derive(Serialize, utoipa::ToSchema)]
 struct CertAndKid<'a> {
     cert: &'a str,
     kid: &'a str,
@@ -522,19 +522,30 @@ fn cert_and_kid(status: StatusCode, view: &RingKeyView) -> Reply {
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     per_page: Option<usize>,
-    page: Option<usize>,
+    page: Option<i64>,
     include_totals: Option<bool>,
     name: Option<String>,
     strategy: Option<String>,
     fields: Option<String>,
     include_fields: Option<bool>,
     from: Option<String>,
-    take: Option<usize>,
+    take: Option<i64>,
 }
 
 /// Auth0's largest page.
 const MAX_PER_PAGE: usize = 100;
 
+#[utoipa::path(get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections", security(("bearer" = [])),
+    params(("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 50)."),
+        ("page" = Option<i64>, Query, minimum = 0, description = "Page number from 0."),
+        ("include_totals" = Option<bool>, Query, description = "Wrap the page with `start`, `limit` and `total`."),
+        ("name" = Option<String>, Query, description = "Only the connection with this name."),
+        ("strategy" = Option<String>, Query, description = "Only connections with this strategy."),
+        ("fields" = Option<String>, Query, description = "Accepted and ignored."),
+        ("include_fields" = Option<bool>, Query, description = "Accepted and ignored."),
+        ("from" = Option<String>, Query, description = "Accepted and ignored."),
+        ("take" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.")),
+    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = crate::openapi::ConnectionPage), crate::openapi::Auth0Refusals))]
 async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     authorize(&state, &request)?;
     let query = web::Query::<ListQuery>::from_query(request.query_string())
@@ -550,7 +561,7 @@ async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> R
             )
         })?
         .into_inner();
-    let _ = (&query.fields, query.include_fields, &query.from, query.take);
+    let _ = (&query.fields, query.include_fields, &query.from);
     let per_page = query.per_page.unwrap_or(50);
     if per_page == 0 || per_page > MAX_PER_PAGE {
         return Err(Auth0Error::new(
@@ -559,7 +570,26 @@ async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> R
             format!("Query validation error: per_page must be between 1 and {MAX_PER_PAGE}"),
         ));
     }
-    let page = query.page.unwrap_or(0);
+    if query
+        .take
+        .is_some_and(|take| take < 1 || take > MAX_PER_PAGE as i64)
+    {
+        return Err(Auth0Error::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query_string",
+            format!("Query validation error: take must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    let page = match usize::try_from(query.page.unwrap_or(0)) {
+        Ok(page) => page,
+        Err(_) => {
+            return Err(Auth0Error::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query_string",
+                "Query validation error: page must be 0 or more",
+            ));
+        }
+    };
     let all = use_case(&state, Auth0Error::no_connection, move |service| {
         service.connections()
     })
@@ -588,6 +618,17 @@ async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> R
     }
 }
 
+#[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection", security(("bearer" = [])),
+    request_body(content = crate::openapi::NewConnection, content_type = "application/json",
+        example = json!({"name": "acme-saml", "strategy": "samlp"})),
+    responses((status = 201, description = "The new connection.", body = ConnectionJson,
+        links(("getConnection" = (operation_id = "getConnection", parameters(("id" = "$response.body#/id")))),
+            ("updateConnection" = (operation_id = "updateConnection", parameters(("id" = "$response.body#/id")))),
+            ("getConnectionKeys" = (operation_id = "getConnectionKeys", parameters(("id" = "$response.body#/id")))),
+            ("postConnectionKeys" = (operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id")))),
+            ("rotateConnectionKeys" = (operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id")))),
+            ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
+        (status = 409, description = "A connection with this name exists.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn create_connection(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -605,6 +646,8 @@ async fn create_connection(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn get_connection(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -618,6 +661,10 @@ async fn get_connection(
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
+#[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
+    summary = "Changes display fields; `name` and `strategy` cannot change.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    request_body(content = Option<crate::openapi::ConnectionChanges>, content_type = "application/json"),
+    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn update_connection(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -633,6 +680,9 @@ async fn update_connection(
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
+#[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
+    summary = "Deletes the connection with its keys, in one transaction.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn delete_connection(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -649,11 +699,14 @@ async fn delete_connection(
 
 // ---- connection keys ----
 
-#[derive(Deserialize, Default)]
+/// Which keys: `signing_alg` (default RS256) and `key_use` (`signing`, the default, or `encryption`, RSA only).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct KeysBody {
+    #[schema(value_type = Option<crate::openapi::ConnectionSigningAlg>)]
     signing_alg: Option<String>,
     /// Keysmith's: `signing` (default) or `encryption`.
+    #[schema(value_type = Option<crate::openapi::KeyUseName>)]
     key_use: Option<String>,
 }
 
@@ -669,6 +722,8 @@ impl KeysBody {
     }
 }
 
+#[utoipa::path(get, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "getConnectionKeys", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    responses((status = 200, description = "The connection's current, next and previous keys (signing, then encryption).", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn connection_keys(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -686,6 +741,11 @@ async fn connection_keys(
     Ok(HttpResponse::Ok().json(keys))
 }
 
+#[utoipa::path(post, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "postConnectionKeys",
+    summary = "Provisions the current and next keys.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    request_body(content = Option<KeysBody>, content_type = "application/json"),
+    responses((status = 201, description = "The current and next keys.", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc),
+        (status = 409, description = "The connection already has keys of this use.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn provision_connection_keys(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -706,6 +766,10 @@ async fn provision_connection_keys(
     Ok(HttpResponse::Created().json(keys))
 }
 
+#[utoipa::path(post, path = "/api/v2/connections/{id}/keys/rotate", tag = "connections", operation_id = "rotateConnectionKeys",
+    summary = "Next becomes current, current becomes previous, the old previous is retired, and a new next is made: one transaction.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    request_body(content = Option<KeysBody>, content_type = "application/json"),
+    responses((status = 201, description = "The new next key.", body = ConnectionKeyJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn rotate_connection_keys(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -724,6 +788,8 @@ async fn rotate_connection_keys(
 
 // ---- tenant signing keys ----
 
+#[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys", security(("bearer" = [])),
+    responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), crate::openapi::Auth0Refusals))]
 async fn signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     authorize(&state, &request)?;
     let views = use_case(&state, Auth0Error::no_signing_key, move |service| {
@@ -737,6 +803,8 @@ async fn signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply
     Ok(HttpResponse::Ok().json(keys))
 }
 
+#[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", security(("bearer" = [])), params(("kid" = String, Path, description = "The key's kid.")),
+    responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn signing_key(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -750,6 +818,10 @@ async fn signing_key(
     Ok(HttpResponse::Ok().json(signing_key_json(&view)?))
 }
 
+#[utoipa::path(post, path = "/api/v2/keys/signing/rotate", tag = "signing-keys", operation_id = "rotateSigningKey", security(("bearer" = [])),
+    responses((status = 201, description = "The new next key.", body = CertAndKid,
+        links(("getSigningKey" = (operation_id = "getSigningKey", parameters(("kid" = "$response.body#/kid")))),
+            ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid")))))), crate::openapi::Auth0Refusals))]
 async fn rotate_signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     authorize(&state, &request)?;
     let view = generating_use_case(&state, Auth0Error::no_signing_key, move |service| {
@@ -759,6 +831,9 @@ async fn rotate_signing_keys(request: HttpRequest, state: web::Data<AppState>) -
     cert_and_kid(StatusCode::CREATED, &view)
 }
 
+#[utoipa::path(put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing-keys", operation_id = "revokeSigningKey",
+    summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", security(("bearer" = [])), params(("kid" = String, Path, description = "The key's kid.")),
+    responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn revoke_signing_key(
     request: HttpRequest,
     state: web::Data<AppState>,

@@ -5,12 +5,16 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::openapi::Registrar;
 use crate::{ApiError, AppState};
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/system/backup", web::post().to(backup));
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_backup, _, _>(backup);
 }
 
+#[utoipa::path(post, path = "/api/system/backup", tag = "system", operation_id = "backup",
+    summary = "A consistent snapshot of the data file, taken while serving.", security(("apiKey" = [])),
+    responses((status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Refusals))]
 async fn backup(
     request: HttpRequest,
     state: web::Data<AppState>,

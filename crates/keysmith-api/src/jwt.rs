@@ -7,13 +7,14 @@ use keysmith_model::Errors;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::openapi::Registrar;
 use crate::{ApiError, AppState};
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/.well-known/jwks.json", web::get().to(jwks))
-        .route("/api/jwt/public-key", web::get().to(public_key))
-        .route("/api/jwt/vend", web::post().to(vend))
-        .route("/api/jwt/validate", web::get().to(validate));
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_jwks, _, _>(jwks);
+    routes.add::<__path_public_key, _, _>(public_key);
+    routes.add::<__path_vend, _, _>(vend);
+    routes.add::<__path_validate, _, _>(validate);
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`). Weak comparison, as RFC 9110 §13.1.2
@@ -33,6 +34,11 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
 }
 
 /// The JWKS, from the in-memory snapshot: anonymous, with a strong ETag and `max-age`.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "jwt", operation_id = "retrieveJsonWebKeySet", security(()),
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer.")),
+    responses((status = 200, description = "The JWKS, with a strong `ETag` and `Cache-Control: public, max-age`.", body = crate::openapi::JwksBody),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 500, description = "An unexpected failure.")))]
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let published = state.keys.published()?;
     let cache_control = format!("public, max-age={}", state.jwks_max_age_seconds);
@@ -61,6 +67,13 @@ struct PublicKeyQuery {
 }
 
 /// All public keys by kid, or one with `?kid=` (404 when unknown). Anonymous.
+#[utoipa::path(get, path = "/api/jwt/public-key", tag = "jwt", operation_id = "retrieveJwtPublicKey", security(()),
+    params(("kid" = Option<String>, Query, description = "One key's kid."),
+        ("applicationId" = Option<String>, Query, description = "FusionAuth's application id; Keysmith has no applications (404).")),
+    responses((status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.", body = crate::openapi::PublicKeysBody),
+        (status = 400, description = "The query string is malformed."),
+        (status = 404, description = "No published key has this kid."),
+        (status = 500, description = "An unexpected failure.")))]
 async fn public_key(
     state: web::Data<AppState>,
     query: web::Query<PublicKeyQuery>,
@@ -81,14 +94,26 @@ async fn public_key(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The claims to sign, and with which key.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct VendRequest {
+pub(crate) struct VendRequest {
+    /// The JWT claims; `iat`, `exp` and `jti` are set by the server.
+    #[schema(value_type = Option<Object>)]
     claims: Option<Value>,
+    /// The signing key's id.
+    #[schema(value_type = uuid::Uuid)]
     key_id: Option<String>,
+    /// Seconds until `exp` (a number, or a string holding one).
+    #[schema(schema_with = crate::openapi::whole_number)]
     time_to_live_in_seconds: Option<Value>,
 }
 
+#[utoipa::path(post, path = "/api/jwt/vend", tag = "jwt", operation_id = "vendJwt",
+    summary = "Signs the claims with a stored key and returns the token.", security(("apiKey" = [])),
+    request_body(content = VendRequest, content_type = "application/json",
+        example = json!({"keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300})),
+    responses((status = 200, description = "The token.", body = crate::openapi::TokenBody), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn vend(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -117,6 +142,10 @@ async fn vend(
 
 /// 200 `{"jwt": claims}` for a valid token in `Authorization: Bearer`; 401 with an empty body
 /// for anything else.
+#[utoipa::path(get, path = "/api/jwt/validate", tag = "jwt", operation_id = "validateJwt", security(("jwt" = [])),
+    responses((status = 200, description = "The token verified with the key its `kid` names and is within its validity.", body = crate::openapi::ClaimsBody),
+        (status = 401, description = "Any other token, or none. Empty body."),
+        (status = 500, description = "An unexpected failure.")))]
 async fn validate(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -143,8 +172,10 @@ async fn validate(
 }
 
 /// `{"payload": base64url}` and `{"payload", "signature"}` bodies.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct SignRequest {
+    /// The payload, base64url (no padding).
     pub payload: Option<String>,
+    /// The signature to verify, base64url (no padding); only for verify.
     pub signature: Option<String>,
 }

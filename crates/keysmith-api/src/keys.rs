@@ -5,38 +5,41 @@ use keysmith_core::{GenerateRequest, ImportRequest, SearchRequest};
 use keysmith_model::{Errors, KeyId};
 use serde::de::DeserializeOwned;
 
+use crate::openapi::Registrar;
 use crate::wire::{
     self, KeyRequest, KeyResponse, KeysResponse, SearchFields, SearchRequestBody, SearchResponse,
 };
 use crate::{ApiError, AppState};
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/key").route(web::get().to(list)))
-        .service(
-            web::resource("/api/key/search")
-                .route(web::get().to(search_by_query))
-                .route(web::post().to(search_by_body)),
-        )
-        .service(web::resource("/api/key/generate").route(web::post().to(generate)))
-        .service(web::resource("/api/key/generate/{id}").route(web::post().to(generate_with_id)))
-        .service(web::resource("/api/key/import").route(web::post().to(import)))
-        .service(web::resource("/api/key/import/{id}").route(web::post().to(import_with_id)))
-        .service(web::resource("/api/key/deleted").route(web::get().to(deleted)))
-        .service(web::resource("/api/key/{id}/restore").route(web::post().to(restore)))
-        .service(web::resource("/api/key/{id}/sign").route(web::post().to(sign)))
-        .service(web::resource("/api/key/{id}/verify").route(web::post().to(verify)))
-        .service(
-            web::resource("/api/key/{id}")
-                .route(web::get().to(retrieve))
-                .route(web::put().to(update))
-                .route(web::delete().to(delete)),
-        );
+/// Fixed paths before `/api/key/{id}`: actix tries routes in registration order.
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_list, _, _>(list);
+    routes.add::<__path_search_by_query, _, _>(search_by_query);
+    routes.add::<__path_search_by_body, _, _>(search_by_body);
+    routes.add::<__path_generate, _, _>(generate);
+    routes.add::<__path_generate_with_id, _, _>(generate_with_id);
+    routes.add::<__path_import, _, _>(import);
+    routes.add::<__path_import_with_id, _, _>(import_with_id);
+    routes.add::<__path_deleted, _, _>(deleted);
+    routes.add::<__path_restore, _, _>(restore);
+    routes.add::<__path_sign, _, _>(sign);
+    routes.add::<__path_verify, _, _>(verify);
+    routes.add::<__path_retrieve, _, _>(retrieve);
+    routes.add::<__path_update, _, _>(update);
+    routes.add::<__path_delete, _, _>(delete);
 }
 
 /// Parses a JSON body after authorisation, so an unauthenticated caller learns nothing.
 pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
+    }
+    if !wire::is_json_object(body) {
+        return Err(ApiError::BadRequest(Errors::general(
+            keysmith_model::Reason::Invalid,
+            "",
+            "The request body must be a JSON object.",
+        )));
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::from_json_error(&actix_web::error::JsonPayloadError::Deserialize(e)))
@@ -50,6 +53,9 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
     )
 }
 
+#[utoipa::path(get, path = "/api/key", tag = "keys", operation_id = "retrieveKeys",
+    summary = "Every key.", security(("apiKey" = [])),
+    responses((status = 200, description = "Every key, oldest first.", body = crate::openapi::KeysEnvelope), crate::openapi::Refusals))]
 async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.api_keys.authorize(&request)?;
     let service = state.keys.clone();
@@ -58,6 +64,8 @@ async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
+#[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys", security(("apiKey" = [])),
+    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = crate::openapi::DeletedKeysBody), crate::openapi::Refusals))]
 async fn deleted(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -79,6 +87,10 @@ async fn deleted(
 }
 
 /// Keysmith's: brings back a key deleted within the deletion window (404 once purged).
+#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    responses((status = 200, description = "The restored key.", body = crate::openapi::KeyEnvelope),
+        (status = 400, description = "The id is not a UUID, or a live key now has its name or kid.", body = Errors),
+        (status = 404, description = "No deleted key with this id (or it was purged)."), crate::openapi::Refusals))]
 async fn restore(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -91,6 +103,11 @@ async fn restore(
     Ok(key_response(&key))
 }
 
+#[utoipa::path(get, path = "/api/key/{id}", tag = "keys", operation_id = "retrieveKey",
+    summary = "One key.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    responses((status = 200, description = "The key.", body = crate::openapi::KeyEnvelope),
+        (status = 400, description = "The id is not a UUID.", body = Errors),
+        (status = 404, description = "No such key."), crate::openapi::Refusals))]
 async fn retrieve(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -104,6 +121,11 @@ async fn retrieve(
     Ok(key_response(&key))
 }
 
+#[utoipa::path(post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
+    summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.", security(("apiKey" = [])),
+    request_body(content = crate::wire::KeyRequest, content_type = "application/json",
+        example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
+    responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -112,6 +134,9 @@ async fn generate(
     generate_key(request, state, None, body).await
 }
 
+#[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
+    summary = "Generates a key with the given id.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate_with_id(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -159,6 +184,11 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
         .map_err(ApiError::from)
 }
 
+#[utoipa::path(post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
+    summary = "Imports a certificate, public key, key pair or HMAC secret.", security(("apiKey" = [])),
+    request_body(content = crate::wire::KeyRequest, content_type = "application/json",
+        example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
+    responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -167,6 +197,9 @@ async fn import(
     import_key(request, state, None, body).await
 }
 
+#[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
+    summary = "Imports a key with the given id.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import_with_id(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -205,6 +238,10 @@ async fn import_key(
     Ok(key_response(&key))
 }
 
+#[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
+    summary = "Renames a key (the name is the only field that can change).", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    responses((status = 200, description = "The renamed key.", body = crate::openapi::KeyEnvelope),
+        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn update(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -219,6 +256,12 @@ async fn update(
     Ok(key_response(&key))
 }
 
+#[utoipa::path(delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
+    summary = "Deletes a key (into the deletion window when one is configured).", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    responses((status = 200, description = "Deleted. Empty body.",
+        links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))),
+        (status = 400, description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or previous key (`[inUse]keyId`).", body = Errors),
+        (status = 404, description = "No such key."), crate::openapi::Refusals))]
 async fn delete(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -231,6 +274,9 @@ async fn delete(
     Ok(HttpResponse::Ok().finish())
 }
 
+#[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys", security(("apiKey" = [])),
+    request_body(content = Option<crate::wire::SearchRequestBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
+    responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn search_by_body(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -243,6 +289,15 @@ async fn search_by_body(
     search(state, fields).await
 }
 
+#[utoipa::path(get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters", security(("apiKey" = [])),
+    params(("name" = Option<String>, Query, description = "Name; `*` matches any run of characters, case-insensitive."),
+        ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP` or `HMAC`; empty means any."),
+        ("algorithm" = Option<String>, Query, description = "Algorithm, e.g. `ES256`; empty means any."),
+        ("numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 25, at most `max_search_results`)."),
+        ("startRow" = Option<u64>, Query, description = "Offset of the first result."),
+        ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")),
+    responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult),
+        (status = 400, description = "A parameter is invalid.", body = Errors), crate::openapi::Refusals))]
 async fn search_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -250,9 +305,44 @@ async fn search_by_query(
 ) -> Result<HttpResponse, ApiError> {
     state.api_keys.authorize(&request)?;
     let mut fields = SearchFields::default();
+    let mut seen: Vec<String> = Vec::new();
+    let mut errors = Errors::new();
     for (name, value) in query.into_inner() {
         // FusionAuth's GET searches take the fields bare or prefixed with `search.`.
-        match name.strip_prefix("search.").unwrap_or(&name) {
+        let field = name.strip_prefix("search.").unwrap_or(&name).to_owned();
+        // A repeated field is refused rather than silently taking one of its values; unknown
+        // parameters are ignored, as FusionAuth ignores them.
+        const FIELDS: [&str; 6] = [
+            "name",
+            "type",
+            "algorithm",
+            "numberOfResults",
+            "startRow",
+            "orderBy",
+        ];
+        if !FIELDS.contains(&field.as_str()) {
+            continue;
+        }
+        if seen.contains(&field) {
+            errors.add_field(
+                &format!("search.{field}"),
+                keysmith_model::Reason::Invalid,
+                format!("{field} is given more than once."),
+            );
+            continue;
+        }
+        seen.push(field.clone());
+        // `numberOfResults=` is not a number (a JSON body may send "" to mean absent; a query
+        // string leaves the parameter out).
+        if matches!(field.as_str(), "numberOfResults" | "startRow") && value.trim().is_empty() {
+            errors.add_field(
+                &format!("search.{field}"),
+                keysmith_model::Reason::Invalid,
+                format!("search.{field} must be a whole number."),
+            );
+            continue;
+        }
+        match field.as_str() {
             "name" => fields.name = Some(value),
             "type" => fields.key_type = Some(value),
             "algorithm" => fields.algorithm = Some(value),
@@ -261,6 +351,9 @@ async fn search_by_query(
             "orderBy" => fields.order_by = Some(value),
             _ => {}
         }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
     }
     search(state, fields).await
 }
@@ -298,6 +391,11 @@ async fn search(
 }
 
 /// Signs a payload with a stored key that never leaves the server.
+#[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
+    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    request_body(content = crate::jwt::SignRequest, content_type = "application/json"),
+    responses((status = 200, description = "The signature.", body = crate::openapi::SignatureBody),
+        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn sign(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -315,6 +413,10 @@ async fn sign(
 }
 
 /// Verifies a signature with a stored key.
+#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    request_body(content = crate::jwt::SignRequest, content_type = "application/json"),
+    responses((status = 200, description = "Whether the signature verifies.", body = crate::openapi::VerifiedBody),
+        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn verify(
     request: HttpRequest,
     state: web::Data<AppState>,

@@ -30,6 +30,7 @@ mod jwt;
 mod keys;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod request_id;
 mod status;
 mod wire;
@@ -70,16 +71,24 @@ pub struct AppState {
     pub admin_expiry_warning_days: u32,
 }
 
-/// Registers every route.
+/// Registers every route, then answers other methods on their paths with 405 and `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    status::configure(cfg);
-    keys::configure(cfg);
-    jwt::configure(cfg);
-    auth0::configure(cfg);
-    audit::configure(cfg);
-    metrics::configure(cfg);
-    backup::configure(cfg);
-    admin::configure(cfg);
+    let mut all = openapi::RouteList::default();
+    register(&mut all);
+    register(&mut openapi::Routing::new(cfg, all));
+}
+
+/// Registers every route (on a `web::ServiceConfig`, or on an [`openapi::RouteList`]).
+pub fn register(routes: &mut impl openapi::Registrar) {
+    status::configure(routes);
+    keys::configure(routes);
+    jwt::configure(routes);
+    auth0::configure(routes);
+    audit::configure(routes);
+    metrics::configure(routes);
+    backup::configure(routes);
+    admin::configure(routes);
+    openapi::configure(routes);
 }
 
 /// The middleware that bounds a request's time in the server (`AppState::request_timeout`):

@@ -11,13 +11,14 @@ use actix_web::{HttpResponse, web};
 use keysmith_core::metrics::render_gauges;
 use keysmith_model::epoch_millis_now;
 
+use crate::openapi::Registrar;
 use crate::{ApiError, AppState};
 
 /// Keys expiring within this many days are counted in `keysmith_keys_expiring_soon`.
 pub const EXPIRING_SOON_DAYS: i64 = 30;
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(metrics));
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_metrics, _, _>(metrics);
 }
 
 /// Times every request by route pattern (not path: ids would explode the series), method and
@@ -43,6 +44,10 @@ pub async fn middleware(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics", security(()),
+    responses((status = 200, description = "Prometheus text format, names prefixed `keysmith_`.", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 404, description = "`metrics_enabled = false`."),
+        (status = 500, description = "An unexpected failure.")))]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.metrics_enabled {
         return Err(ApiError::NotFound);

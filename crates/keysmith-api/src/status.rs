@@ -2,14 +2,18 @@
 
 use actix_web::{HttpResponse, web};
 
+use crate::openapi::Registrar;
 use crate::{ApiError, AppState};
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/status", web::get().to(status));
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_status, _, _>(status);
 }
 
 /// 200 when the store answers; 500 otherwise. The check is one redb read transaction, run
 /// inline like the other point reads (probes call this often).
+#[utoipa::path(get, path = "/api/status", tag = "system", operation_id = "retrieveSystemStatus", security(()),
+    responses((status = 200, description = "The store answers.", body = crate::openapi::StatusBody),
+        (status = 500, description = "The store does not answer.")))]
 async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state
         .keys

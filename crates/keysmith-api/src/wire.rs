@@ -6,19 +6,24 @@ use serde_json::Value;
 
 /// `{"key": {...}}` in generate, import and update requests. Fields a request does not use
 /// are ignored, as FusionAuth ignores them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct KeyRequest {
     #[serde(default)]
     pub key: Option<KeyFields>,
 }
 
 /// The fields of a key in a request. `Debug` never shows the private key or secret.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct KeyFields {
+    /// Required to generate; optional on import (read from the key).
+    #[schema(value_type = Option<keysmith_model::Algorithm>)]
     pub algorithm: Option<String>,
+    /// Unique.
     pub name: Option<String>,
-    /// A number, or a string holding one (FusionAuth documents `length` as a String).
+    /// RSA bits (2048, 3072, 4096) or an HMAC length; a number, or a string holding one
+    /// (FusionAuth documents `length` as a String).
+    #[schema(schema_with = crate::openapi::whole_number)]
     pub length: Option<Value>,
     pub issuer: Option<String>,
     pub kid: Option<String>,
@@ -27,6 +32,7 @@ pub(crate) struct KeyFields {
     pub private_key: Option<String>,
     pub secret: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = Option<keysmith_model::KeyType>)]
     pub key_type: Option<String>,
 }
 
@@ -48,21 +54,28 @@ impl std::fmt::Debug for KeyFields {
 }
 
 /// `{"search": {...}}` in `POST /api/key/search`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = KeySearchRequest)]
 pub(crate) struct SearchRequestBody {
     #[serde(default)]
     pub search: Option<SearchFields>,
 }
 
 /// FusionAuth's key search criteria.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = KeySearchCriteria)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SearchFields {
+    /// `*` matches any run of characters, case-insensitive.
     pub name: Option<String>,
+    /// `RSA`, `EC`, `OKP` or `HMAC`; empty means any.
     #[serde(rename = "type")]
     pub key_type: Option<String>,
+    /// e.g. `ES256`; empty means any.
     pub algorithm: Option<String>,
+    #[schema(schema_with = crate::openapi::whole_number)]
     pub number_of_results: Option<Value>,
+    #[schema(schema_with = crate::openapi::whole_number)]
     pub start_row: Option<Value>,
     pub order_by: Option<String>,
 }
@@ -86,6 +99,12 @@ pub(crate) struct SearchResponse<'a> {
     pub total: u64,
 }
 
+/// Whether a body is a JSON object at the top level. serde reads a struct from an array too
+/// (`[null, null]`), which no client means; bodies are objects.
+pub(crate) fn is_json_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
 /// Reads an integer that may arrive as a JSON number or as a string.
 pub(crate) fn integer_field(
     errors: &mut Errors,
@@ -94,7 +113,12 @@ pub(crate) fn integer_field(
 ) -> Option<i64> {
     let parsed = match value? {
         Value::Null => return None,
-        Value::Number(n) => n.as_i64(),
+        // JSON Schema counts 25.0 as an integer, so it reads as 25.
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+                .map(|f| f as i64)
+        }),
         Value::String(s) if s.trim().is_empty() => return None,
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -145,6 +169,42 @@ mod tests {
             "{printed}"
         );
         assert!(printed.contains("[REDACTED]"));
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        assert!(is_json_object(b" \n{\"key\": {}}"));
+        assert!(!is_json_object(b"[null, null]"));
+        assert!(!is_json_object(b"null"));
+        assert!(!is_json_object(b"\"text\""));
+    }
+
+    #[test]
+    fn whole_numbers_arrive_as_numbers_or_strings() {
+        let mut errors = Errors::new();
+        for (value, expected) in [
+            (serde_json::json!(25), Some(25)),
+            (serde_json::json!(25.0), Some(25)),
+            (serde_json::json!(" 25 "), Some(25)),
+            (serde_json::json!(""), None),
+            (Value::Null, None),
+        ] {
+            assert_eq!(
+                integer_field(&mut errors, "f", Some(&value)),
+                expected,
+                "{value}"
+            );
+        }
+        assert!(errors.is_empty());
+        for bad in [
+            serde_json::json!(2.5),
+            serde_json::json!("x"),
+            serde_json::json!(true),
+        ] {
+            let mut errors = Errors::new();
+            assert_eq!(integer_field(&mut errors, "f", Some(&bad)), None);
+            assert!(!errors.is_empty(), "{bad}");
+        }
     }
 
     impl KeyFields {

@@ -195,6 +195,22 @@ fn ring_key_name(owner: &RingOwner, number: u64) -> String {
     }
 }
 
+/// The longest rotation period a connection may ask for: ten years. A longer one is almost
+/// certainly milliseconds sent as seconds.
+pub const MAX_ROTATION_PERIOD_SECONDS: u64 = 315_360_000;
+
+fn check_rotation_period(errors: &mut Errors, period: Option<u64>) {
+    if period.is_some_and(|p| p > MAX_ROTATION_PERIOD_SECONDS) {
+        errors.add_field(
+            "rotation_period_seconds",
+            Reason::Invalid,
+            format!(
+                "rotation_period_seconds must be at most {MAX_ROTATION_PERIOD_SECONDS} (ten years); 0 means never"
+            ),
+        );
+    }
+}
+
 fn is_due(ring: &KeyRing, period_seconds: u64, now_millis: i64) -> bool {
     let period = i64::try_from(period_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
     period > 0
@@ -224,6 +240,7 @@ impl KeyService {
             Some(strategy) => check_text(&mut errors, "strategy", Some(strategy)),
         }
         check_text(&mut errors, "display_name", fields.display_name.as_deref());
+        check_rotation_period(&mut errors, fields.rotation_period_seconds);
         let (Some(name), Some(strategy)) = (fields.name.clone(), fields.strategy.clone()) else {
             return Err(errors.into());
         };
@@ -299,6 +316,7 @@ impl KeyService {
             }
         }
         check_text(&mut errors, "display_name", fields.display_name.as_deref());
+        check_rotation_period(&mut errors, fields.rotation_period_seconds);
         if !errors.is_empty() {
             return Err(errors.into());
         }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The family of a key, as FusionAuth's `key.type` names it (`OKP` is JOSE's name for Ed25519).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyType {
     /// RSA, for RS* and PS* algorithms.
     #[serde(rename = "RSA")]
@@ -158,6 +159,7 @@ impl KeyUse {
 
 /// A signing algorithm. Every key is bound to exactly one (RFC 8725 §3.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[allow(missing_docs)]
 pub enum Algorithm {
     RS256,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One audited event. Never holds key material: targets are ids, never values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Position in the trail (assigned by the store, increasing).
     #[serde(default)]

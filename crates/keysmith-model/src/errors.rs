@@ -48,6 +48,7 @@ impl Reason {
 
 /// One error: a machine-readable code and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// `[reason]field.path`, or `[reason]` alone for a general error.
     pub code: String,
@@ -57,6 +58,7 @@ pub struct ErrorDetail {
 
 /// FusionAuth's Errors JSON: errors per field, and errors about the request as a whole.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Errors {
     /// Errors keyed by field path (`key.name`). Always present on the wire, possibly empty.

@@ -12,6 +12,7 @@ use crate::secret::SecretBytes;
 
 /// A key's unique id: a UUID, as FusionAuth uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
 #[serde(transparent)]
 pub struct KeyId(pub Uuid);
 
@@ -55,6 +56,7 @@ pub fn epoch_millis_now() -> i64 {
 /// All fingerprints are over the DER certificate: `*Fingerprint` as upper-case colon hex,
 /// `*Thumbprint` as base64url without padding (the JWK `x5t` and `x5t#S256`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CertificateInformation {
     /// The issuer DN in RFC 4514 form, e.g. `CN=acme.com`.
@@ -86,6 +88,7 @@ pub struct CertificateInformation {
 /// issuer, length or public key; other keys always carry `hasPrivateKey` and `length`; the
 /// algorithm matches the type. Serialization leaves absent fields out rather than writing `null`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Key {
     /// The algorithm the key is bound to.

@@ -78,6 +78,30 @@ pub fn every_route_checks_its_permission(backend: &str) {
     };
     let server = Server::start_in(&temp.path().join("data"), backend, options);
 
+    // The matrix covers every operation the OpenAPI document says needs a key.
+    let document = server.raw("GET", "/api/openapi.json", &[], None).json();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let needs_key = operation["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.get("apiKey").is_some() || r.get("bearer").is_some())
+            });
+            let method = method.to_uppercase();
+            let in_matrix = ROUTES.iter().any(|&(m, template, _, _)| {
+                m == method
+                    && template.split('?').next()
+                        == Some(
+                            path.replace("/connections/{id}", "/connections/{con}")
+                                .as_str(),
+                        )
+            });
+            assert!(
+                !needs_key || in_matrix,
+                "{method} {path} needs a key but is not in the permission matrix"
+            );
+        }
+    }
+
     let mut checked = 0;
     for &(method, template, read_only_may, scoped_may) in ROUTES {
         let path = template

@@ -1,0 +1,725 @@
+//! The OpenAPI 3.1 document, served at `GET /api/openapi.json`, and route registration.
+//!
+//! Invariant: every route is registered through [`Registrar::add`], which takes the path and
+//! methods from the handler's `#[utoipa::path]` entry, so no route exists without an entry and
+//! a route cannot be served at another path than the one documented. [`ApiDoc`] lists the
+//! entries; the tests below fail when that list and the registered routes differ.
+
+use std::sync::OnceLock;
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
+use keysmith_model::{Errors, Key};
+use serde::Serialize;
+use utoipa::openapi::path::HttpMethod;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoResponses, OpenApi, ToSchema};
+
+/// Where routes go: the real [`web::ServiceConfig`], or a [`RouteList`] that only records.
+pub trait Registrar {
+    /// Registers `handler` at the path and methods of its OpenAPI entry `P`.
+    fn add<P, F, Args>(&mut self, handler: F)
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static;
+}
+
+/// Registers on actix: each handler at its entry's path and methods, and right after a path's
+/// first route, a 405 with `Allow` (RFC 9110 §15.5.6) for the methods the path does not
+/// serve. That answer is guarded to those methods, so the path's own later routes still match,
+/// and it comes before any later pattern that also matches the path (`/api/key/deleted`
+/// before `/api/key/{id}`).
+pub struct Routing<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    all: RouteList,
+    refused: Vec<String>,
+}
+
+impl std::fmt::Debug for Routing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing").field("all", &self.all).finish()
+    }
+}
+
+impl<'a> Routing<'a> {
+    /// Routes on `cfg`; `all` is every route that will be added (for the `Allow` lists).
+    pub fn new(cfg: &'a mut web::ServiceConfig, all: RouteList) -> Self {
+        Routing {
+            cfg,
+            all,
+            refused: Vec::new(),
+        }
+    }
+}
+
+impl Registrar for Routing<'_> {
+    fn add<P, F, Args>(&mut self, handler: F)
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let path = P::path();
+        for method in P::methods() {
+            // Guarded by the method: actix tries the next route of the same path when the
+            // method does not match.
+            self.cfg.route(
+                &path,
+                web::method(actix_method(&method)).to(handler.clone()),
+            );
+        }
+        if self.refused.contains(&path) {
+            return;
+        }
+        self.refused.push(path.clone());
+        let allowed: Vec<String> = self
+            .all
+            .0
+            .iter()
+            .filter(|(_, p)| *p == path)
+            .map(|(m, _)| m.clone())
+            .collect();
+        let allow = allowed.join(", ");
+        self.cfg.route(
+            &path,
+            web::route()
+                .guard(actix_web::guard::fn_guard(move |ctx| {
+                    !allowed.iter().any(|m| m == ctx.head().method.as_str())
+                }))
+                .to(move || {
+                    let allow = allow.clone();
+                    async move {
+                        HttpResponse::MethodNotAllowed()
+                            .insert_header((actix_web::http::header::ALLOW, allow))
+                            .finish()
+                    }
+                }),
+        );
+    }
+}
+
+/// The routes a configuration registers, as `(METHOD, path)`, in registration order.
+#[derive(Debug, Default)]
+pub struct RouteList(pub Vec<(String, String)>);
+
+impl Registrar for RouteList {
+    fn add<P, F, Args>(&mut self, _handler: F)
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        for method in P::methods() {
+            self.0
+                .push((actix_method(&method).as_str().to_owned(), P::path()));
+        }
+    }
+}
+
+fn actix_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+pub(crate) fn configure(routes: &mut impl Registrar) {
+    routes.add::<__path_document, _, _>(document);
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "system", operation_id = "openapi",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
+async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document_json())
+}
+
+/// The document as JSON, built once.
+pub fn document_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| ApiDoc::openapi().to_json().unwrap_or_default())
+}
+
+/// Every operation Keysmith serves.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Keysmith",
+        description = "A self-hosted key server, wire-compatible with FusionAuth's Keys API and \
+            Auth0's connection-key and signing-key endpoints. FusionAuth routes take the raw API \
+            key in `Authorization`; `/api/v2` routes take `Authorization: Bearer <api key>`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        crate::status::status,
+        crate::keys::list,
+        crate::keys::search_by_query,
+        crate::keys::search_by_body,
+        crate::keys::generate,
+        crate::keys::generate_with_id,
+        crate::keys::import,
+        crate::keys::import_with_id,
+        crate::keys::deleted,
+        crate::keys::restore,
+        crate::keys::sign,
+        crate::keys::verify,
+        crate::keys::retrieve,
+        crate::keys::update,
+        crate::keys::delete,
+        crate::jwt::jwks,
+        crate::jwt::public_key,
+        crate::jwt::vend,
+        crate::jwt::validate,
+        crate::auth0::list_connections,
+        crate::auth0::create_connection,
+        crate::auth0::get_connection,
+        crate::auth0::update_connection,
+        crate::auth0::delete_connection,
+        crate::auth0::connection_keys,
+        crate::auth0::provision_connection_keys,
+        crate::auth0::rotate_connection_keys,
+        crate::auth0::signing_keys,
+        crate::auth0::rotate_signing_keys,
+        crate::auth0::signing_key,
+        crate::auth0::revoke_signing_key,
+        crate::audit::search_by_query,
+        crate::audit::search_by_body,
+        crate::backup::backup,
+        crate::metrics::metrics,
+        crate::admin::redirect,
+        crate::admin::page,
+        crate::admin::script,
+        crate::admin::style,
+        crate::admin::settings,
+        document,
+    ),
+    modifiers(&SecuritySchemes, &NewKeyLinks),
+    tags(
+        (name = "keys", description = "FusionAuth's Keys API."),
+        (name = "jwt", description = "FusionAuth's JWT routes: JWKS, public keys, vend, validate."),
+        (name = "connections", description = "Auth0's connections and connection keys."),
+        (name = "signing-keys", description = "Auth0's tenant signing keys."),
+        (name = "system", description = "Health, audit log, backup, metrics, this document."),
+        (name = "admin", description = "The Key Master web page."),
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The two ways to present an API key.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            API_KEY,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "The API key itself, as FusionAuth's clients send it.",
+            ))),
+        );
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key as a bearer token, as Auth0's SDKs send it.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            JWT,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("The token to validate (not an API key)."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Links from each answer that creates a key to the operations on that key, so clients and
+/// fuzzers (schemathesis' stateful phase) can follow them.
+struct NewKeyLinks;
+
+impl utoipa::Modify for NewKeyLinks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, link::LinkBuilder};
+        const CREATES_A_KEY: [&str; 4] = [
+            "generateKey",
+            "generateKeyWithId",
+            "importKey",
+            "importKeyWithId",
+        ];
+        const ON_A_KEY: [&str; 5] = [
+            "retrieveKey",
+            "updateKey",
+            "signWithKey",
+            "verifyWithKey",
+            "deleteKey",
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let Some(operation) = item.post.as_mut() else {
+                continue;
+            };
+            if !operation
+                .operation_id
+                .as_deref()
+                .is_some_and(|id| CREATES_A_KEY.contains(&id))
+            {
+                continue;
+            }
+            if let Some(RefOr::T(created)) = operation.responses.responses.get_mut("200") {
+                for target in ON_A_KEY {
+                    let link = LinkBuilder::new()
+                        .operation_id(target)
+                        .parameter("id", "$response.body#/key/id")
+                        .build();
+                    created.links.insert(target.to_owned(), RefOr::T(link));
+                }
+            }
+        }
+    }
+}
+
+/// The security scheme of FusionAuth's routes.
+pub(crate) const API_KEY: &str = "apiKey";
+/// The security scheme of Auth0's routes.
+pub(crate) const BEARER: &str = "bearer";
+/// `GET /api/jwt/validate`: the token itself.
+pub(crate) const JWT: &str = "jwt";
+
+/// The schema of a whole number that FusionAuth's clients send as a JSON number or as a string
+/// holding one (`null` and `""` mean absent), as `wire::integer_field` reads it.
+pub(crate) fn whole_number() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+    // One schema, not a oneOf: `pattern` applies only to strings and the bounds only to
+    // numbers, so each type is held to its own rule.
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([
+                Type::Integer,
+                Type::String,
+                Type::Null,
+            ]))
+            .minimum(Some(i64::MIN))
+            .maximum(Some(i64::MAX))
+            .pattern(Some(r"^\s*([+-]?[0-9]{1,18})?\s*$"))
+            .build(),
+    )
+}
+
+// ---- shared responses ----
+
+/// Refusals every authenticated FusionAuth route can give, all with an empty body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Refusals {
+    /// No API key, an unknown one, or one not allowed this route.
+    #[response(status = 401)]
+    Unauthorized,
+    /// An unexpected failure, logged with the request id.
+    #[response(status = 500)]
+    Internal,
+    /// Busy (the key-generation queue is full; `Retry-After` says when to retry) or the request
+    /// took longer than `request_timeout_seconds`.
+    #[response(status = 503)]
+    Unavailable,
+}
+
+/// FusionAuth's refusal of a malformed request.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Invalid {
+    /// The request is invalid: FusionAuth's Errors JSON, every problem at once.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] Errors),
+    /// The body is larger than `max_body_bytes`.
+    #[response(status = 413)]
+    TooLarge,
+}
+
+/// Auth0's refusals, every one with Auth0's error body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Auth0Refusals {
+    /// `invalid_body`, `invalid_query_string` or `operation_not_allowed`.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] Auth0ErrorDoc),
+    /// No API key or an unknown one.
+    #[response(status = 401)]
+    Unauthorized(Auth0ErrorDoc),
+    /// `insufficient_scope`: the API key is not allowed this route.
+    #[response(status = 403)]
+    Forbidden(Auth0ErrorDoc),
+    /// The rate limit (`Retry-After` says when to retry) or the key-generation queue is full.
+    #[response(status = 429)]
+    TooMany(Auth0ErrorDoc),
+    /// An unexpected failure, logged with the request id.
+    #[response(status = 500)]
+    Internal(Auth0ErrorDoc),
+    /// The request took longer than `request_timeout_seconds`.
+    #[response(status = 503)]
+    Unavailable,
+}
+
+// ---- bodies built in place (with `json!`) and documented here ----
+
+/// Auth0's error shape.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Auth0Error)]
+pub(crate) struct Auth0ErrorDoc {
+    status_code: u16,
+    error: String,
+    message: String,
+    error_code: String,
+}
+
+/// `{"key": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeyEnvelope {
+    key: Key,
+}
+
+/// `{"keys": [...]}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeysEnvelope {
+    keys: Vec<Key>,
+}
+
+/// `{"keys": [...], "total": N}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeySearchResult {
+    keys: Vec<Key>,
+    /// How many keys match, across all pages.
+    total: u64,
+}
+
+/// Keys in the deletion window.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeletedKeysBody {
+    /// Each a key object with `purgeInstant`, epoch milliseconds.
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A page of connections: a bare array, or with `include_totals=true` an object.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum ConnectionPage {
+    /// The page.
+    Page(Vec<crate::auth0::ConnectionJson<'static>>),
+    /// The page with totals.
+    WithTotals {
+        /// The page.
+        connections: Vec<crate::auth0::ConnectionJson<'static>>,
+        /// The offset of the first connection.
+        start: u64,
+        /// The page size.
+        limit: u64,
+        /// How many connections match.
+        total: u64,
+    },
+}
+
+/// A new connection (`POST /api/v2/connections`).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct NewConnection {
+    /// Unique.
+    name: String,
+    /// Auth0's strategy name (`samlp`, `waad`, `oidc`, ...).
+    strategy: String,
+    display_name: Option<String>,
+    /// As in [`ConnectionChanges`].
+    #[schema(value_type = Option<Object>)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// String values only.
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
+    /// the configured default).
+    #[schema(maximum = 315_360_000)]
+    rotation_period_seconds: Option<u64>,
+    /// Accepted and ignored.
+    show_as_button: Option<bool>,
+}
+
+/// The fields `PATCH /api/v2/connections/{id}` may change (`name` and `strategy` may not).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ConnectionChanges {
+    display_name: Option<String>,
+    /// Free-form, except that an option whose name says it holds a secret (`client_secret`,
+    /// passwords, private keys) is refused: Keysmith keeps keys, not connection secrets.
+    #[schema(value_type = Option<Object>)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// String values only.
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
+    /// the configured default).
+    #[schema(maximum = 315_360_000)]
+    rotation_period_seconds: Option<u64>,
+    /// Accepted and ignored.
+    show_as_button: Option<bool>,
+}
+
+/// The algorithms Auth0 offers for connection keys.
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub(crate) enum ConnectionSigningAlg {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    ES256,
+    ES384,
+}
+
+/// What a connection key is for.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum KeyUseName {
+    Signing,
+    Encryption,
+}
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusBody {
+    status: String,
+}
+
+/// A signature over the payload.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignatureBody {
+    /// base64url without padding.
+    signature: String,
+    /// The key's algorithm, as a JWS `alg`.
+    algorithm: String,
+}
+
+/// Whether the signature verified.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct VerifiedBody {
+    valid: bool,
+}
+
+/// A JSON Web Key Set (RFC 7517): the public keys of every asymmetric key.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct JwksBody {
+    /// JWKs with `kid`, `kty`, `alg`, `use` and the public parameters; `x5c`, `x5t`,
+    /// `x5t#S256` when the key has a certificate.
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One public key, or all of them by kid.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PublicKeysBody {
+    /// The key's public key (or certificate) in PEM, with `?kid=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    /// Kid → PEM, without `?kid=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_keys: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A vended token.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenBody {
+    /// A compact JWS.
+    token: String,
+}
+
+/// A valid token's claims.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClaimsBody {
+    jwt: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The admin page's settings.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AdminSettingsBody {
+    /// Keys expiring within this many days are highlighted.
+    expiry_warning_days: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value =
+            serde_json::from_str(document_json()).expect("the document is JSON");
+        let mut operations = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                if [
+                    "get", "post", "put", "patch", "delete", "head", "options", "trace",
+                ]
+                .contains(&method.as_str())
+                {
+                    operations.insert((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        operations
+    }
+
+    #[test]
+    fn every_route_has_an_entry_and_every_entry_a_route() {
+        let mut routes = RouteList::default();
+        crate::register(&mut routes);
+        let registered: BTreeSet<_> = routes.0.iter().cloned().collect();
+        assert_eq!(
+            registered.len(),
+            routes.0.len(),
+            "a route is registered twice"
+        );
+        let documented = documented();
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            undocumented.is_empty() && unrouted.is_empty(),
+            "routes without an OpenAPI entry: {undocumented:?}; entries without a route: {unrouted:?}"
+        );
+        assert!(documented.len() >= 40, "{documented:?}");
+    }
+
+    #[test]
+    fn no_route_is_registered_around_the_registrar() {
+        // `Registrar::add` is the one place that calls actix's routing; any other call would be
+        // a route the document does not know.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for entry in std::fs::read_dir(&dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == "openapi.rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).expect("source");
+            for pattern in [
+                "web::resource(",
+                ".route(",
+                "web::scope(",
+                "#[get(",
+                "#[post(",
+                ".service(",
+            ] {
+                assert!(
+                    !source.contains(pattern),
+                    "{} registers a route with {pattern} instead of Registrar::add",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_resolvable_references() {
+        let doc: serde_json::Value = serde_json::from_str(document_json()).expect("JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let responses = doc["components"]["responses"].as_object();
+        let mut refs = Vec::new();
+        collect_refs(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for reference in refs {
+            let resolved = match reference.strip_prefix("#/components/schemas/") {
+                Some(name) => schemas.contains_key(name),
+                None => reference
+                    .strip_prefix("#/components/responses/")
+                    .is_some_and(|name| responses.is_some_and(|r| r.contains_key(name))),
+            };
+            assert!(resolved, "unresolved $ref {reference}");
+        }
+        // Every link names an operation that exists; each key-creating answer links to the
+        // operations on the new key.
+        let ids: BTreeSet<&str> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|item| item.as_object().expect("item").values())
+            .filter_map(|operation| operation.get("operationId").and_then(|v| v.as_str()))
+            .collect();
+        let mut links = 0;
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for operation in item.as_object().expect("item").values() {
+                for response in operation["responses"].as_object().into_iter().flatten() {
+                    for link in response.1["links"].as_object().into_iter().flatten() {
+                        let target = link.1["operationId"].as_str().expect("operationId");
+                        assert!(ids.contains(target), "link to unknown operation {target}");
+                        links += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            doc["paths"]["/api/key/generate"]["post"]["responses"]["200"]["links"]
+                .as_object()
+                .map(|l| l.len()),
+            Some(5)
+        );
+        // 4 × 5 key links, 6 from a new connection, 2 from a rotated signing key, 1 restore.
+        assert_eq!(links, 29, "links");
+
+        // Operation ids are unique (clients generate method names from them).
+        let mut ids = BTreeSet::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for operation in item.as_object().expect("item").values() {
+                if let Some(id) = operation.get("operationId").and_then(|v| v.as_str()) {
+                    assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
+                }
+            }
+        }
+    }
+
+    fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if k == "$ref" {
+                        if let Some(s) = v.as_str() {
+                            out.push(s.to_owned());
+                        }
+                    } else {
+                        collect_refs(v, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+            _ => {}
+        }
+    }
+}
