@@ -15,7 +15,7 @@ use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, OpenApi, ToSchema};
 
-/// Where routes go: the real [`web::ServiceConfig`], or a [`RouteList`] that only records.
+/// Where routes go: actix ([`Routing`]), or a [`RouteList`] that only records them.
 pub trait Registrar {
     /// Registers `handler` at the path and methods of its OpenAPI entry `P`.
     fn add<P, F, Args>(&mut self, handler: F)

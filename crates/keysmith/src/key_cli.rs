@@ -29,6 +29,8 @@ pub enum KeyAction {
         length: Option<u32>,
         /// Certificate issuer.
         issuer: Option<String>,
+        /// How many keys: one named `name`, or `name #1` to `name #count`.
+        count: u32,
     },
     /// Import a key from files.
     Import {
@@ -105,6 +107,37 @@ impl Target {
     }
 }
 
+/// Makes `name #1` to `name #count` one by one, each its own transaction, with a progress bar
+/// on stderr. A failure stops the run and says how many keys were made (they stay).
+fn generate_many(
+    name: &str,
+    count: u32,
+    generate_one: impl Fn(&str) -> Result<Value, ServerError>,
+) -> Result<Vec<Value>, ServerError> {
+    let progress = indicatif::ProgressBar::new(u64::from(count));
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} keys")
+    {
+        progress.set_style(style);
+    }
+    let mut made = Vec::new();
+    for n in 1..=count {
+        match generate_one(&format!("{name} #{n}")) {
+            Ok(key) => made.push(key),
+            Err(err) => {
+                progress.abandon();
+                return Err(failure(format!(
+                    "made {} of {count} keys (they are kept), then {name} #{n} failed: {err}",
+                    made.len()
+                )));
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(made)
+}
+
 fn key_json(key: &keysmith_model::Key) -> Value {
     serde_json::to_value(key).unwrap_or_default()
 }
@@ -153,29 +186,41 @@ pub fn run(
                 name,
                 length,
                 issuer,
+                count,
             },
-        ) => match &target {
-            Target::Offline(s) => {
-                let key = s
-                    .generate(
-                        None,
-                        &GenerateRequest {
-                            algorithm: Some(&algorithm),
-                            name: Some(&name),
-                            length,
-                            issuer: issuer.as_deref(),
-                        },
-                    )
-                    .map_err(service_failure)?;
-                offline_audit(s, "key.generate", &key.id.to_string())?;
-                json!({"key": key_json(&key)})
+        ) => {
+            let generate_one = |name: &str| -> Result<Value, ServerError> {
+                match &target {
+                    Target::Offline(s) => {
+                        let key = s
+                            .generate(
+                                None,
+                                &GenerateRequest {
+                                    algorithm: Some(&algorithm),
+                                    name: Some(name),
+                                    length,
+                                    issuer: issuer.as_deref(),
+                                },
+                            )
+                            .map_err(service_failure)?;
+                        offline_audit(s, "key.generate", &key.id.to_string())?;
+                        Ok(key_json(&key))
+                    }
+                    Target::Online(_) => Ok(target
+                        .call(
+                            "POST",
+                            "/api/key/generate",
+                            Some(json!({"key": {"algorithm": algorithm, "name": name, "length": length, "issuer": issuer}})),
+                        )?["key"]
+                        .take()),
+                }
+            };
+            if count == 1 {
+                json!({"key": generate_one(&name)?})
+            } else {
+                json!({"keys": generate_many(&name, count, generate_one)?})
             }
-            Target::Online(_) => target.call(
-                "POST",
-                "/api/key/generate",
-                Some(json!({"key": {"algorithm": algorithm, "name": name, "length": length, "issuer": issuer}})),
-            )?,
-        },
+        }
         (
             _,
             KeyAction::Import {

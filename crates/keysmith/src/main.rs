@@ -100,6 +100,9 @@ enum KeyCommand {
         /// The certificate's issuer (CN).
         #[arg(long)]
         issuer: Option<String>,
+        /// Make this many keys, named "<name> #1" to "<name> #N", with a progress bar.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        count: u32,
     },
     /// Import a key from PEM files.
     Import {
@@ -303,11 +306,13 @@ fn main() -> ExitCode {
                     name,
                     length,
                     issuer,
+                    count,
                 } => KeyAction::Generate {
                     algorithm,
                     name,
                     length,
                     issuer,
+                    count,
                 },
                 KeyCommand::Import {
                     name,

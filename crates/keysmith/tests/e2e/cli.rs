@@ -155,6 +155,59 @@ pub fn key_commands_offline_and_online(backend: &str) {
         Some(&data),
     );
     assert!(!ok && err.contains("[invalid]key.algorithm"), "{err}");
+    // Bulk generation: numbered names; a failure says how many were made, and they stay.
+    let bulk = |name: &str, count: &str| {
+        let args = [
+            "key",
+            "generate",
+            "--algorithm",
+            "ES256",
+            "--name",
+            name,
+            "--count",
+            count,
+            "--json",
+            "--backend",
+            backend,
+        ];
+        run(&args, Some(&data))
+    };
+    let (ok, out, err) = bulk("bulk", "3");
+    assert!(ok, "{err}");
+    let made = json(&out);
+    let names: Vec<&str> = made["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bulk #1", "bulk #2", "bulk #3"]);
+    let (ok, _, err) = bulk("bulk", "2");
+    assert!(!ok && err.contains("made 0 of 2 keys"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            "key",
+            "generate",
+            "--algorithm",
+            "ES256",
+            "--name",
+            "partial #2",
+            "--backend",
+            backend,
+        ],
+        Some(&data),
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = bulk("partial", "3");
+    assert!(
+        !ok && err.contains("made 1 of 3 keys (they are kept), then partial #2 failed"),
+        "{err}"
+    );
+    let (ok, out, _) = run(
+        &["key", "list", "--json", "--backend", backend],
+        Some(&data),
+    );
+    assert!(ok && out.contains("\"partial #1\""), "{out}");
 
     // Online: the server sees what was done offline, and the same commands work over HTTP.
     let server = Server::start_in(&data, backend, options);
@@ -184,6 +237,19 @@ pub fn key_commands_offline_and_online(backend: &str) {
     ]);
     assert!(ok, "{err}");
     let online_id = json(&out)["key"]["id"].as_str().unwrap().to_owned();
+    let (ok, out, err) = online(&[
+        "key",
+        "generate",
+        "--algorithm",
+        "HS256",
+        "--name",
+        "online-bulk",
+        "--count",
+        "2",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out)["keys"][1]["name"], "online-bulk #2");
     let (ok, out, _) = online(&["key", "show", &online_id, "--json"]);
     assert!(ok && json(&out)["key"]["algorithm"] == "Ed25519");
     let (ok, _, _) = online(&["key", "delete", &online_id]);
