@@ -498,6 +498,14 @@ fn signing_key_json(view: &RingKeyView) -> Result<SigningKeyJson, Auth0Error> {
     })
 }
 
+/// Every view in one shape, or the first failure.
+fn all_json<T>(
+    views: &[RingKeyView],
+    shape: fn(&RingKeyView) -> Result<T, Auth0Error>,
+) -> Result<Vec<T>, Auth0Error> {
+    views.iter().map(shape).collect()
+}
+
 /// A key's certificate (PEM) and kid.
 #[derive(Serialize, utoipa::ToSchema)]
 struct CertAndKid<'a> {
@@ -734,10 +742,7 @@ async fn connection_keys(
         service.connection_keys(&path)
     })
     .await?;
-    let keys = views
-        .iter()
-        .map(connection_key_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = all_json(&views, connection_key_json)?;
     Ok(HttpResponse::Ok().json(keys))
 }
 
@@ -759,10 +764,7 @@ async fn provision_connection_keys(
         service.provision_connection_keys(&path, body.signing_alg.as_deref(), key_use)
     })
     .await?;
-    let keys = views
-        .iter()
-        .map(connection_key_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = all_json(&views, connection_key_json)?;
     Ok(HttpResponse::Created().json(keys))
 }
 
@@ -796,10 +798,7 @@ async fn signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply
         service.tenant_keys()
     })
     .await?;
-    let keys = views
-        .iter()
-        .map(signing_key_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = all_json(&views, signing_key_json)?;
     Ok(HttpResponse::Ok().json(keys))
 }
 

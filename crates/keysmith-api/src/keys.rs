@@ -1,5 +1,7 @@
 //! FusionAuth's Keys API: `/api/key...`.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use keysmith_core::{GenerateRequest, ImportRequest, SearchRequest};
 use keysmith_model::{Errors, KeyId};
@@ -304,58 +306,64 @@ async fn search_by_query(
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
     state.api_keys.authorize(&request)?;
-    let mut fields = SearchFields::default();
-    let mut seen: Vec<String> = Vec::new();
-    let mut errors = Errors::new();
+    // FusionAuth's GET searches take the fields bare or prefixed with `search.`; other
+    // parameters are ignored, as FusionAuth ignores them.
+    let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in query.into_inner() {
-        // FusionAuth's GET searches take the fields bare or prefixed with `search.`.
         let field = name.strip_prefix("search.").unwrap_or(&name).to_owned();
-        // A repeated field is refused rather than silently taking one of its values; unknown
-        // parameters are ignored, as FusionAuth ignores them.
-        const FIELDS: [&str; 6] = [
-            "name",
-            "type",
-            "algorithm",
-            "numberOfResults",
-            "startRow",
-            "orderBy",
-        ];
-        if !FIELDS.contains(&field.as_str()) {
-            continue;
-        }
-        if seen.contains(&field) {
-            errors.add_field(
-                &format!("search.{field}"),
-                keysmith_model::Reason::Invalid,
-                format!("{field} is given more than once."),
-            );
-            continue;
-        }
-        seen.push(field.clone());
-        // `numberOfResults=` is not a number (a JSON body may send "" to mean absent; a query
-        // string leaves the parameter out).
-        if matches!(field.as_str(), "numberOfResults" | "startRow") && value.trim().is_empty() {
-            errors.add_field(
-                &format!("search.{field}"),
-                keysmith_model::Reason::Invalid,
-                format!("search.{field} must be a whole number."),
-            );
-            continue;
-        }
-        match field.as_str() {
-            "name" => fields.name = Some(value),
-            "type" => fields.key_type = Some(value),
-            "algorithm" => fields.algorithm = Some(value),
-            "numberOfResults" => fields.number_of_results = Some(serde_json::Value::String(value)),
-            "startRow" => fields.start_row = Some(serde_json::Value::String(value)),
-            "orderBy" => fields.order_by = Some(value),
-            _ => {}
-        }
+        given.entry(field).or_default().push(value);
     }
+    let mut errors = Errors::new();
+    let fields = SearchFields {
+        name: single_parameter(&mut given, "name", &mut errors),
+        key_type: single_parameter(&mut given, "type", &mut errors),
+        algorithm: single_parameter(&mut given, "algorithm", &mut errors),
+        number_of_results: number_parameter(&mut given, "numberOfResults", &mut errors),
+        start_row: number_parameter(&mut given, "startRow", &mut errors),
+        order_by: single_parameter(&mut given, "orderBy", &mut errors),
+    };
     if !errors.is_empty() {
         return Err(errors.into());
     }
     search(state, fields).await
+}
+
+/// A query parameter's one value. A repeated parameter is refused rather than silently taking
+/// one of its values.
+fn single_parameter(
+    given: &mut BTreeMap<String, Vec<String>>,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<String> {
+    let mut values = given.remove(field)?;
+    if values.len() > 1 {
+        errors.add_field(
+            &format!("search.{field}"),
+            keysmith_model::Reason::Invalid,
+            format!("{field} is given more than once."),
+        );
+        return None;
+    }
+    values.pop()
+}
+
+/// A whole-number query parameter, read later by `wire::integer_field`. `numberOfResults=` is
+/// not a number: a JSON body may send "" to mean absent, a query string leaves the parameter out.
+fn number_parameter(
+    given: &mut BTreeMap<String, Vec<String>>,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<serde_json::Value> {
+    let value = single_parameter(given, field, errors)?;
+    if value.trim().is_empty() {
+        errors.add_field(
+            &format!("search.{field}"),
+            keysmith_model::Reason::Invalid,
+            format!("search.{field} must be a whole number."),
+        );
+        return None;
+    }
+    Some(serde_json::Value::String(value))
 }
 
 async fn search(

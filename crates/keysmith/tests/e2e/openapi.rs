@@ -98,6 +98,20 @@ pub fn every_documented_operation_is_served(backend: &str) {
     assert_eq!(array.status, 400, "{}", array.text());
     assert_eq!(array.json()["errorCode"], "invalid_body");
 
+    // A search parameter given twice (bare and with `search.`), or a number left empty: 400.
+    for query in [
+        "numberOfResults=1&search.numberOfResults=2",
+        "numberOfResults=",
+    ] {
+        let refused = server.call("GET", &format!("/api/key/search?{query}"), None);
+        assert_eq!(refused.status, 400, "{query}: {}", refused.text());
+        assert_eq!(
+            refused.error_codes(),
+            ["[invalid]search.numberOfResults"],
+            "{query}"
+        );
+    }
+
     // And a path the document does not have reaches none.
     assert_eq!(
         server.raw("GET", "/api/not-documented", &[], None).status,
