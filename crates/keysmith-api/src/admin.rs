@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::AppState;
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 
 const HTML: &str = include_str!("../assets/admin.html");
 const JS: &str = include_str!("../assets/admin.js");
@@ -15,11 +15,11 @@ const CSS: &str = include_str!("../assets/admin.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_redirect, _, _>(redirect);
-    routes.add::<__path_page, _, _>(page);
-    routes.add::<__path_script, _, _>(script);
-    routes.add::<__path_style, _, _>(style);
-    routes.add::<__path_settings, _, _>(settings);
+    routes.add::<__path_redirect, _, _>(RouteSpec::anonymous(), redirect);
+    routes.add::<__path_page, _, _>(RouteSpec::anonymous(), page);
+    routes.add::<__path_script, _, _>(RouteSpec::anonymous(), script);
+    routes.add::<__path_style, _, _>(RouteSpec::anonymous(), style);
+    routes.add::<__path_settings, _, _>(RouteSpec::anonymous(), settings);
 }
 
 fn asset(state: &AppState, content_type: &str, body: &'static str) -> HttpResponse {

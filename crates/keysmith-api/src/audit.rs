@@ -9,11 +9,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
-use keysmith_model::{AuditQuery, AuditRecord, epoch_millis_now};
+use keysmith_model::{AuditQuery, AuditRecord, Family, epoch_millis_now};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::parse_body;
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 /// Who called: set by authorisation on the request's extensions.
@@ -35,39 +35,6 @@ pub(crate) fn with_target(mut response: HttpResponse, target: String) -> HttpRes
     response
 }
 
-/// The audited routes: (method, route pattern, action).
-const AUDITED: &[(&str, &str, &str)] = &[
-    ("POST", "/api/key/generate", "key.generate"),
-    ("POST", "/api/key/generate/{id}", "key.generate"),
-    ("POST", "/api/key/import", "key.import"),
-    ("POST", "/api/key/import/{id}", "key.import"),
-    ("PUT", "/api/key/{id}", "key.update"),
-    ("DELETE", "/api/key/{id}", "key.delete"),
-    ("POST", "/api/key/{id}/restore", "key.restore"),
-    ("POST", "/api/key/{id}/sign", "key.sign"),
-    ("POST", "/api/key/{id}/verify", "key.verify"),
-    ("POST", "/api/jwt/vend", "jwt.vend"),
-    ("POST", "/api/v2/connections", "connection.create"),
-    ("PATCH", "/api/v2/connections/{id}", "connection.update"),
-    ("DELETE", "/api/v2/connections/{id}", "connection.delete"),
-    (
-        "POST",
-        "/api/v2/connections/{id}/keys",
-        "connection.keys.provision",
-    ),
-    (
-        "POST",
-        "/api/v2/connections/{id}/keys/rotate",
-        "connection.keys.rotate",
-    ),
-    ("POST", "/api/v2/keys/signing/rotate", "signing-keys.rotate"),
-    (
-        "PUT",
-        "/api/v2/keys/signing/{kid}/revoke",
-        "signing-keys.revoke",
-    ),
-];
-
 /// The middleware: `App::new().wrap(from_fn(audit::middleware))`, inside the request-id one.
 pub async fn middleware(
     request: ServiceRequest,
@@ -75,12 +42,7 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let response = next.call(request).await?;
     let http = response.request();
-    let method = http.method().as_str();
-    let pattern = http.match_pattern();
-    let action = AUDITED
-        .iter()
-        .find(|(m, p, _)| *m == method && Some(*p) == pattern.as_deref())
-        .map(|(_, _, action)| *action);
+    let action = crate::routes::matched_spec(http).and_then(|spec| spec.audit);
     let actor = http.extensions().get::<Actor>().cloned();
     if let (Some(action), Some(actor), Some(state)) =
         (action, actor, http.app_data::<web::Data<AppState>>())
@@ -162,19 +124,19 @@ struct SearchResponse<'a> {
 const MAX_RESULTS: usize = 500;
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_search_by_query, _, _>(search_by_query);
-    routes.add::<__path_search_by_body, _, _>(search_by_body);
+    let audit = RouteSpec::fusionauth(Family::Audit);
+    routes.add::<__path_search_by_query, _, _>(audit, search_by_query);
+    routes.add::<__path_search_by_body, _, _>(audit, search_by_body);
 }
 
 #[utoipa::path(get, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogsWithParameters",
-    security(("apiKey" = [])), params(SearchFields),
+    params(SearchFields),
     responses((status = 200, description = "One page of records, newest first.", body = SearchResponse),
         (status = 400, description = "A parameter is invalid.", body = keysmith_model::Errors), crate::openapi::Refusals))]
 async fn search_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let fields = web::Query::<SearchFields>::from_query(request.query_string())
         .map_err(|_| {
             ApiError::BadRequest(keysmith_model::Errors::general(
@@ -188,14 +150,12 @@ async fn search_by_query(
 }
 
 #[utoipa::path(post, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogs",
-    security(("apiKey" = [])), request_body(content = Option<SearchBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
+    request_body(content = Option<SearchBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
     responses((status = 200, description = "One page of records, newest first.", body = SearchResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn search_by_body(
-    request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let fields = parse_body::<SearchBody>(&body)?.search.unwrap_or_default();
     search(&state, fields).await
 }

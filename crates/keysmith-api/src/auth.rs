@@ -1,24 +1,18 @@
 //! API keys: FusionAuth's raw `Authorization: <api key>` header (Auth0's routes take
-//! `Bearer <api key>`), checked in constant time, each key limited to its permissions.
+//! `Bearer <api key>`), checked in constant time, each key limited to its permissions, on the
+//! route the router matched ([`crate::routes`] calls [`ApiKeys::authorize`]).
 
 use std::fmt;
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
 use keysmith_crypto::KeyBackend;
 use keysmith_model::{Family, HashAlgorithm, Permissions};
 
 use crate::ApiError;
-
-/// Why a presented key was not allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Denied {
-    /// No key, or one that is not accepted.
-    Unknown,
-    /// A valid key without permission for this family and method.
-    Scope,
-}
+use crate::auth0::Auth0Error;
+use crate::routes::{Access, Dialect, RouteSpec};
 
 /// One accepted key: its SHA-256, its permissions, and its id for the audit trail.
 #[derive(Debug)]
@@ -76,34 +70,58 @@ impl ApiKeys {
         found
     }
 
-    /// Whether `presented` may call `method` on a route of `family`; if so, who it is.
-    pub fn check(&self, presented: &str, family: Family, method: &str) -> Result<&str, Denied> {
-        match self.find(presented) {
-            None => Err(Denied::Unknown),
-            Some(key) if key.permissions.allows(family, method) => Ok(&key.actor),
-            Some(_) => Err(Denied::Scope),
+    /// Checks the request's API key against the spec of the route it matched. Returns who
+    /// called (`None` for an anonymous call), or the refusal in the route's dialect:
+    /// FusionAuth answers a missing, unknown or unpermitted key alike with an empty 401;
+    /// Auth0 answers 401 for a missing or unknown key and 403 `insufficient_scope` for a key
+    /// without permission.
+    pub fn authorize(
+        &self,
+        request: &HttpRequest,
+        spec: RouteSpec,
+        metrics_anonymous: bool,
+    ) -> Result<Option<String>, HttpResponse> {
+        if !spec.needs_key(metrics_anonymous) {
+            return Ok(None);
         }
-    }
-
-    /// Checks FusionAuth's `Authorization: <api key>` header against the request's route
-    /// family and method. FusionAuth answers a key without permission with 401, like no key.
-    pub fn authorize(&self, request: &HttpRequest) -> Result<(), ApiError> {
-        let presented = request
+        let method = request.method().as_str();
+        let allows = |permissions: &Permissions| match spec.access {
+            Access::Anonymous => true,
+            Access::Family(family) => permissions.allows(family, method),
+            Access::Scrape => permissions.allows(Family::Metrics, method),
+            Access::AdminOnly => permissions.allows_admin_only(method),
+        };
+        let header = request
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        let actor = self
-            .check(
-                presented,
-                Family::of_path(request.path()),
-                request.method().as_str(),
-            )
-            .map_err(|_| ApiError::Unauthorized)?;
-        actix_web::HttpMessage::extensions_mut(request)
-            .insert(crate::audit::Actor(actor.to_owned()));
-        Ok(())
+            .unwrap_or("");
+        match spec.dialect {
+            Dialect::FusionAuth => match self.find(header) {
+                Some(key) if !header.is_empty() && allows(&key.permissions) => {
+                    Ok(Some(key.actor.clone()))
+                }
+                _ => Err(ApiError::Unauthorized.error_response()),
+            },
+            Dialect::Auth0 => {
+                let token = match header.split_once(' ') {
+                    Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+                    _ => return Err(Auth0Error::missing_authentication().error_response()),
+                };
+                match self.find(token) {
+                    None => Err(Auth0Error::invalid_token().error_response()),
+                    Some(key) if allows(&key.permissions) => Ok(Some(key.actor.clone())),
+                    Some(_) => {
+                        let family = match spec.access {
+                            Access::Family(family) => family.as_str(),
+                            Access::Scrape => Family::Metrics.as_str(),
+                            Access::Anonymous | Access::AdminOnly => "*",
+                        };
+                        Err(Auth0Error::insufficient_scope(family, method).error_response())
+                    }
+                }
+            }
+        }
     }
 }

@@ -2,33 +2,55 @@
 //! `/api/v2/...`, with Auth0's bearer authentication, status codes and error shape.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use keysmith_core::{ConnectionFields, KeyService, RingKeyView, ServiceError};
 use keysmith_crypto::pem::LineEnding;
 use keysmith_crypto::{pem, pkcs7};
 use keysmith_model::ring::key_use_name;
-use keysmith_model::{Connection, Errors, KeyUse, RingRole};
+use keysmith_model::{Connection, Errors, Family, KeyUse, RingRole};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::AppState;
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 
 /// Fixed paths before parameterised ones: actix tries routes in registration order.
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_list_connections, _, _>(list_connections);
-    routes.add::<__path_create_connection, _, _>(create_connection);
-    routes.add::<__path_get_connection, _, _>(get_connection);
-    routes.add::<__path_update_connection, _, _>(update_connection);
-    routes.add::<__path_delete_connection, _, _>(delete_connection);
-    routes.add::<__path_connection_keys, _, _>(connection_keys);
-    routes.add::<__path_provision_connection_keys, _, _>(provision_connection_keys);
-    routes.add::<__path_rotate_connection_keys, _, _>(rotate_connection_keys);
-    routes.add::<__path_signing_keys, _, _>(signing_keys);
-    routes.add::<__path_rotate_signing_keys, _, _>(rotate_signing_keys);
-    routes.add::<__path_signing_key, _, _>(signing_key);
-    routes.add::<__path_revoke_signing_key, _, _>(revoke_signing_key);
+    let connections = || RouteSpec::auth0(Family::Connections);
+    let tenant = || RouteSpec::auth0(Family::SigningKeys);
+    routes.add::<__path_list_connections, _, _>(connections(), list_connections);
+    routes.add::<__path_create_connection, _, _>(
+        connections().audited("connection.create"),
+        create_connection,
+    );
+    routes.add::<__path_get_connection, _, _>(connections(), get_connection);
+    routes.add::<__path_update_connection, _, _>(
+        connections().audited("connection.update"),
+        update_connection,
+    );
+    routes.add::<__path_delete_connection, _, _>(
+        connections().audited("connection.delete"),
+        delete_connection,
+    );
+    routes.add::<__path_connection_keys, _, _>(connections(), connection_keys);
+    routes.add::<__path_provision_connection_keys, _, _>(
+        connections().audited("connection.keys.provision"),
+        provision_connection_keys,
+    );
+    routes.add::<__path_rotate_connection_keys, _, _>(
+        connections().audited("connection.keys.rotate"),
+        rotate_connection_keys,
+    );
+    routes.add::<__path_signing_keys, _, _>(tenant(), signing_keys);
+    routes.add::<__path_rotate_signing_keys, _, _>(
+        tenant().audited("signing-keys.rotate"),
+        rotate_signing_keys,
+    );
+    routes.add::<__path_signing_key, _, _>(tenant(), signing_key);
+    routes.add::<__path_revoke_signing_key, _, _>(
+        tenant().audited("signing-keys.revoke"),
+        revoke_signing_key,
+    );
 }
 
 // ---- errors ----
@@ -58,6 +80,29 @@ impl Auth0Error {
             StatusCode::BAD_REQUEST,
             "invalid_body",
             format!("Payload validation error: {}", message.into()),
+        )
+    }
+
+    /// 401: no `Authorization: Bearer` header.
+    pub(crate) fn missing_authentication() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_authentication",
+            "Missing authentication",
+        )
+    }
+
+    /// 401: a bearer token that is no API key.
+    pub(crate) fn invalid_token() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "Invalid token")
+    }
+
+    /// 403: an API key without permission for this route.
+    pub(crate) fn insufficient_scope(family: &str, method: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("Insufficient scope, expected any of: {family}:{method}"),
         )
     }
 
@@ -193,51 +238,6 @@ async fn use_case<T: Send + 'static>(
 }
 
 // ---- authentication and parsing ----
-
-/// Checks `Authorization: Bearer <api key>`.
-fn authorize(state: &AppState, request: &HttpRequest) -> Result<(), Auth0Error> {
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
-            return Err(Auth0Error::new(
-                StatusCode::UNAUTHORIZED,
-                "missing_authentication",
-                "Missing authentication",
-            ));
-        }
-    };
-    let family = keysmith_model::Family::of_path(request.path());
-    match state
-        .api_keys
-        .check(token, family, request.method().as_str())
-    {
-        Ok(actor) => {
-            actix_web::HttpMessage::extensions_mut(request)
-                .insert(crate::audit::Actor(actor.to_owned()));
-            Ok(())
-        }
-        Err(crate::auth::Denied::Unknown) => Err(Auth0Error::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "Invalid token",
-        )),
-        Err(crate::auth::Denied::Scope) => Err(Auth0Error::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            format!(
-                "Insufficient scope, expected any of: {}:{}",
-                family.as_str(),
-                request.method().as_str()
-            ),
-        )),
-    }
-}
 
 /// Parses an optional JSON body (the SDK sends none for some calls). Messages name an unknown
 /// field but never echo a value: connection options can hold secrets.
@@ -543,7 +543,7 @@ struct ListQuery {
 /// Auth0's largest page.
 const MAX_PER_PAGE: usize = 100;
 
-#[utoipa::path(get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections",
     params(("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 50)."),
         ("page" = Option<i64>, Query, minimum = 0, description = "Page number from 0."),
         ("include_totals" = Option<bool>, Query, description = "Wrap the page with `start`, `limit` and `total`."),
@@ -555,7 +555,6 @@ const MAX_PER_PAGE: usize = 100;
         ("take" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.")),
     responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = crate::openapi::ConnectionPage), crate::openapi::Auth0Refusals))]
 async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
-    authorize(&state, &request)?;
     let query = web::Query::<ListQuery>::from_query(request.query_string())
         .map_err(|e| {
             let detail = match crate::error::unknown_field(&e.to_string()) {
@@ -626,7 +625,7 @@ async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> R
     }
 }
 
-#[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",
     request_body(content = crate::openapi::NewConnection, content_type = "application/json",
         example = json!({"name": "acme-saml", "strategy": "samlp"})),
     responses((status = 201, description = "The new connection.", body = ConnectionJson,
@@ -637,12 +636,7 @@ async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> R
             ("rotateConnectionKeys" = (operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id")))),
             ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
         (status = 409, description = "A connection with this name exists.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
-async fn create_connection(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Reply {
-    authorize(&state, &request)?;
+async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
     let connection = use_case(&state, Auth0Error::no_connection, move |service| {
         service.create_connection(fields)
@@ -654,14 +648,9 @@ async fn create_connection(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
-async fn get_connection(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Reply {
-    authorize(&state, &request)?;
+async fn get_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let connection = state
         .keys
         .connection(&path)
@@ -670,16 +659,14 @@ async fn get_connection(
 }
 
 #[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
-    summary = "Changes display fields; `name` and `strategy` cannot change.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    summary = "Changes display fields; `name` and `strategy` cannot change.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<crate::openapi::ConnectionChanges>, content_type = "application/json"),
     responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn update_connection(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Reply {
-    authorize(&state, &request)?;
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
     let connection = use_case(&state, Auth0Error::no_connection, move |service| {
         service.update_connection(&path, fields)
@@ -689,14 +676,9 @@ async fn update_connection(
 }
 
 #[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
-    summary = "Deletes the connection with its keys, in one transaction.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    summary = "Deletes the connection with its keys, in one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
-async fn delete_connection(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Reply {
-    authorize(&state, &request)?;
+async fn delete_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     use_case(&state, Auth0Error::no_connection, move |service| {
         service.delete_connection(&path)
     })
@@ -730,14 +712,9 @@ impl KeysBody {
     }
 }
 
-#[utoipa::path(get, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "getConnectionKeys", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+#[utoipa::path(get, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "getConnectionKeys", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     responses((status = 200, description = "The connection's current, next and previous keys (signing, then encryption).", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
-async fn connection_keys(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Reply {
-    authorize(&state, &request)?;
+async fn connection_keys(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let views = use_case(&state, Auth0Error::no_connection, move |service| {
         service.connection_keys(&path)
     })
@@ -747,17 +724,15 @@ async fn connection_keys(
 }
 
 #[utoipa::path(post, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "postConnectionKeys",
-    summary = "Provisions the current and next keys.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    summary = "Provisions the current and next keys.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<KeysBody>, content_type = "application/json"),
     responses((status = 201, description = "The current and next keys.", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc),
         (status = 409, description = "The connection already has keys of this use.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn provision_connection_keys(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Reply {
-    authorize(&state, &request)?;
     let body = parse_body::<KeysBody>(&body)?;
     let key_use = body.key_use()?;
     let views = generating_use_case(&state, Auth0Error::no_connection, move |service| {
@@ -769,16 +744,14 @@ async fn provision_connection_keys(
 }
 
 #[utoipa::path(post, path = "/api/v2/connections/{id}/keys/rotate", tag = "connections", operation_id = "rotateConnectionKeys",
-    summary = "Next becomes current, current becomes previous, the old previous is retired, and a new next is made: one transaction.", security(("bearer" = [])), params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    summary = "Next becomes current, current becomes previous, the old previous is retired, and a new next is made: one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<KeysBody>, content_type = "application/json"),
     responses((status = 201, description = "The new next key.", body = ConnectionKeyJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn rotate_connection_keys(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Reply {
-    authorize(&state, &request)?;
     let body = parse_body::<KeysBody>(&body)?;
     let key_use = body.key_use()?;
     let view = generating_use_case(&state, Auth0Error::no_connection, move |service| {
@@ -790,10 +763,9 @@ async fn rotate_connection_keys(
 
 // ---- tenant signing keys ----
 
-#[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys",
     responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), crate::openapi::Auth0Refusals))]
-async fn signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply {
-    authorize(&state, &request)?;
+async fn signing_keys(state: web::Data<AppState>) -> Reply {
     let views = use_case(&state, Auth0Error::no_signing_key, move |service| {
         service.tenant_keys()
     })
@@ -802,14 +774,9 @@ async fn signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply
     Ok(HttpResponse::Ok().json(keys))
 }
 
-#[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", security(("bearer" = [])), params(("kid" = String, Path, description = "The key's kid.")),
+#[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", params(("kid" = String, Path, description = "The key's kid.")),
     responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
-async fn signing_key(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Reply {
-    authorize(&state, &request)?;
+async fn signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let view = use_case(&state, Auth0Error::no_signing_key, move |service| {
         service.tenant_key(&path)
     })
@@ -817,12 +784,11 @@ async fn signing_key(
     Ok(HttpResponse::Ok().json(signing_key_json(&view)?))
 }
 
-#[utoipa::path(post, path = "/api/v2/keys/signing/rotate", tag = "signing-keys", operation_id = "rotateSigningKey", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v2/keys/signing/rotate", tag = "signing-keys", operation_id = "rotateSigningKey",
     responses((status = 201, description = "The new next key.", body = CertAndKid,
         links(("getSigningKey" = (operation_id = "getSigningKey", parameters(("kid" = "$response.body#/kid")))),
             ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid")))))), crate::openapi::Auth0Refusals))]
-async fn rotate_signing_keys(request: HttpRequest, state: web::Data<AppState>) -> Reply {
-    authorize(&state, &request)?;
+async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     let view = generating_use_case(&state, Auth0Error::no_signing_key, move |service| {
         service.rotate_tenant_keys()
     })
@@ -831,14 +797,9 @@ async fn rotate_signing_keys(request: HttpRequest, state: web::Data<AppState>) -
 }
 
 #[utoipa::path(put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing-keys", operation_id = "revokeSigningKey",
-    summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", security(("bearer" = [])), params(("kid" = String, Path, description = "The key's kid.")),
+    summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(("kid" = String, Path, description = "The key's kid.")),
     responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
-async fn revoke_signing_key(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Reply {
-    authorize(&state, &request)?;
+async fn revoke_signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let view = use_case(&state, Auth0Error::no_signing_key, move |service| {
         service.revoke_tenant_key(&path)
     })

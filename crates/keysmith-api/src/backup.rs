@@ -3,23 +3,19 @@
 //! then removed; secrets in it stay sealed under the master key.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_backup, _, _>(backup);
+    routes.add::<__path_backup, _, _>(RouteSpec::admin_only().audited("system.backup"), backup);
 }
 
 #[utoipa::path(post, path = "/api/system/backup", tag = "system", operation_id = "backup",
-    summary = "A consistent snapshot of the data file, taken while serving.", security(("apiKey" = [])),
+    summary = "A consistent snapshot of the data file, taken while serving.",
     responses((status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Refusals))]
-async fn backup(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
+async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.keys.store().clone();
     let path = state
         .backup_dir

@@ -7,14 +7,18 @@ use keysmith_model::Errors;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
+use keysmith_model::Family;
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_jwks, _, _>(jwks);
-    routes.add::<__path_public_key, _, _>(public_key);
-    routes.add::<__path_vend, _, _>(vend);
-    routes.add::<__path_validate, _, _>(validate);
+    routes.add::<__path_jwks, _, _>(RouteSpec::anonymous(), jwks);
+    routes.add::<__path_public_key, _, _>(RouteSpec::anonymous(), public_key);
+    routes.add::<__path_vend, _, _>(
+        RouteSpec::fusionauth(Family::Sign).audited("jwt.vend"),
+        vend,
+    );
+    routes.add::<__path_validate, _, _>(RouteSpec::anonymous(), validate);
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`). Weak comparison, as RFC 9110 §13.1.2
@@ -110,16 +114,11 @@ pub(crate) struct VendRequest {
 }
 
 #[utoipa::path(post, path = "/api/jwt/vend", tag = "jwt", operation_id = "vendJwt",
-    summary = "Signs the claims with a stored key and returns the token.", security(("apiKey" = [])),
+    summary = "Signs the claims with a stored key and returns the token.",
     request_body(content = VendRequest, content_type = "application/json",
         example = json!({"keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300})),
     responses((status = 200, description = "The token.", body = crate::openapi::TokenBody), crate::openapi::Invalid, crate::openapi::Refusals))]
-async fn vend(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
+async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let body: VendRequest = crate::keys::parse_body(&body)?;
     let mut errors = Errors::new();
     let ttl = crate::wire::integer_field(

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use keysmith_core::{GenerateRequest, ImportRequest, SearchRequest};
-use keysmith_model::{Errors, KeyId};
+use keysmith_model::{Errors, Family, KeyId};
 use serde::de::DeserializeOwned;
 
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 use crate::wire::{
     self, KeyRequest, KeyResponse, KeysResponse, SearchFields, SearchRequestBody, SearchResponse,
 };
@@ -15,20 +15,22 @@ use crate::{ApiError, AppState};
 
 /// Fixed paths before `/api/key/{id}`: actix tries routes in registration order.
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_list, _, _>(list);
-    routes.add::<__path_search_by_query, _, _>(search_by_query);
-    routes.add::<__path_search_by_body, _, _>(search_by_body);
-    routes.add::<__path_generate, _, _>(generate);
-    routes.add::<__path_generate_with_id, _, _>(generate_with_id);
-    routes.add::<__path_import, _, _>(import);
-    routes.add::<__path_import_with_id, _, _>(import_with_id);
-    routes.add::<__path_deleted, _, _>(deleted);
-    routes.add::<__path_restore, _, _>(restore);
-    routes.add::<__path_sign, _, _>(sign);
-    routes.add::<__path_verify, _, _>(verify);
-    routes.add::<__path_retrieve, _, _>(retrieve);
-    routes.add::<__path_update, _, _>(update);
-    routes.add::<__path_delete, _, _>(delete);
+    let keys = || RouteSpec::fusionauth(Family::Keys);
+    let uses = || RouteSpec::fusionauth(Family::Sign);
+    routes.add::<__path_list, _, _>(keys(), list);
+    routes.add::<__path_search_by_query, _, _>(keys(), search_by_query);
+    routes.add::<__path_search_by_body, _, _>(keys(), search_by_body);
+    routes.add::<__path_generate, _, _>(keys().audited("key.generate"), generate);
+    routes.add::<__path_generate_with_id, _, _>(keys().audited("key.generate"), generate_with_id);
+    routes.add::<__path_import, _, _>(keys().audited("key.import"), import);
+    routes.add::<__path_import_with_id, _, _>(keys().audited("key.import"), import_with_id);
+    routes.add::<__path_deleted, _, _>(keys(), deleted);
+    routes.add::<__path_restore, _, _>(keys().audited("key.restore"), restore);
+    routes.add::<__path_sign, _, _>(uses().audited("key.sign"), sign);
+    routes.add::<__path_verify, _, _>(uses().audited("key.verify"), verify);
+    routes.add::<__path_retrieve, _, _>(keys(), retrieve);
+    routes.add::<__path_update, _, _>(keys().audited("key.update"), update);
+    routes.add::<__path_delete, _, _>(keys().audited("key.delete"), delete);
 }
 
 /// Parses a JSON body after authorisation, so an unauthenticated caller learns nothing.
@@ -56,23 +58,18 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/api/key", tag = "keys", operation_id = "retrieveKeys",
-    summary = "Every key.", security(("apiKey" = [])),
+    summary = "Every key.",
     responses((status = 200, description = "Every key, oldest first.", body = crate::openapi::KeysEnvelope), crate::openapi::Refusals))]
-async fn list(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
+async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let keys = web::block(move || service.list()).await??;
     Ok(HttpResponse::Ok().json(KeysResponse { keys: &keys }))
 }
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
-#[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys", security(("apiKey" = [])),
+#[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
     responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = crate::openapi::DeletedKeysBody), crate::openapi::Refusals))]
-async fn deleted(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
+async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let deleted = web::block(move || service.deleted()).await??;
     let keys: Vec<serde_json::Value> = deleted
@@ -89,16 +86,14 @@ async fn deleted(
 }
 
 /// Keysmith's: brings back a key deleted within the deletion window (404 once purged).
-#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     responses((status = 200, description = "The restored key.", body = crate::openapi::KeyEnvelope),
         (status = 400, description = "The id is not a UUID, or a live key now has its name or kid.", body = Errors),
         (status = 404, description = "No deleted key with this id (or it was purged)."), crate::openapi::Refusals))]
 async fn restore(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
     let key = web::block(move || service.restore(&id)).await??;
@@ -106,16 +101,14 @@ async fn restore(
 }
 
 #[utoipa::path(get, path = "/api/key/{id}", tag = "keys", operation_id = "retrieveKey",
-    summary = "One key.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "One key.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     responses((status = 200, description = "The key.", body = crate::openapi::KeyEnvelope),
         (status = 400, description = "The id is not a UUID.", body = Errors),
         (status = 404, description = "No such key."), crate::openapi::Refusals))]
 async fn retrieve(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = state.keys.parse_id(&path)?;
     // A point read: one redb read transaction, no fsync, pages served from redb's cache. Run
     // inline: a hop to the blocking pool costs more than the read (see docs/benchmarks.md).
@@ -124,37 +117,30 @@ async fn retrieve(
 }
 
 #[utoipa::path(post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
-    summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.", security(("apiKey" = [])),
+    summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.",
     request_body(content = crate::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
     responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
-async fn generate(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    generate_key(request, state, None, body).await
+async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    generate_key(state, None, body).await
 }
 
 #[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
-    summary = "Generates a key with the given id.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate_with_id(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    generate_key(request, state, Some(path.into_inner()), body).await
+    generate_key(state, Some(path.into_inner()), body).await
 }
 
 async fn generate_key(
-    request: HttpRequest,
     state: web::Data<AppState>,
     id: Option<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = parse_optional_id(&state, id.as_deref())?;
     let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
     let mut errors = Errors::new();
@@ -187,37 +173,30 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
 }
 
 #[utoipa::path(post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
-    summary = "Imports a certificate, public key, key pair or HMAC secret.", security(("apiKey" = [])),
+    summary = "Imports a certificate, public key, key pair or HMAC secret.",
     request_body(content = crate::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
     responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
-async fn import(
-    request: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    import_key(request, state, None, body).await
+async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    import_key(state, None, body).await
 }
 
 #[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
-    summary = "Imports a key with the given id.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import_with_id(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    import_key(request, state, Some(path.into_inner()), body).await
+    import_key(state, Some(path.into_inner()), body).await
 }
 
 async fn import_key(
-    request: HttpRequest,
     state: web::Data<AppState>,
     id: Option<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = parse_optional_id(&state, id.as_deref())?;
     let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
     let service = state.keys.clone();
@@ -241,16 +220,14 @@ async fn import_key(
 }
 
 #[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
-    summary = "Renames a key (the name is the only field that can change).", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The renamed key.", body = crate::openapi::KeyEnvelope),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn update(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = state.keys.parse_id(&path)?;
     let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
     let service = state.keys.clone();
@@ -259,39 +236,35 @@ async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
-    summary = "Deletes a key (into the deletion window when one is configured).", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "Deletes a key (into the deletion window when one is configured).", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     responses((status = 200, description = "Deleted. Empty body.",
         links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))),
         (status = 400, description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or previous key (`[inUse]keyId`).", body = Errors),
         (status = 404, description = "No such key."), crate::openapi::Refusals))]
 async fn delete(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
     web::block(move || service.delete(&id)).await??;
     Ok(HttpResponse::Ok().finish())
 }
 
-#[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys", security(("apiKey" = [])),
+#[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys",
     request_body(content = Option<crate::wire::SearchRequestBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
     responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn search_by_body(
-    request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let fields = parse_body::<SearchRequestBody>(&body)?
         .search
         .unwrap_or_default();
     search(state, fields).await
 }
 
-#[utoipa::path(get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters", security(("apiKey" = [])),
+#[utoipa::path(get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters",
     params(("name" = Option<String>, Query, description = "Name; `*` matches any run of characters, case-insensitive."),
         ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP` or `HMAC`; empty means any."),
         ("algorithm" = Option<String>, Query, description = "Algorithm, e.g. `ES256`; empty means any."),
@@ -301,11 +274,9 @@ async fn search_by_body(
     responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult),
         (status = 400, description = "A parameter is invalid.", body = Errors), crate::openapi::Refusals))]
 async fn search_by_query(
-    request: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     // FusionAuth's GET searches take the fields bare or prefixed with `search.`; other
     // parameters are ignored, as FusionAuth ignores them.
     let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -400,17 +371,15 @@ async fn search(
 
 /// Signs a payload with a stored key that never leaves the server.
 #[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
-    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     request_body(content = crate::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "The signature.", body = crate::openapi::SignatureBody),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn sign(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = state.keys.parse_id(&path)?;
     let body: crate::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
@@ -421,17 +390,15 @@ async fn sign(
 }
 
 /// Verifies a signature with a stored key.
-#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", security(("apiKey" = [])), params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     request_body(content = crate::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "Whether the signature verifies.", body = crate::openapi::VerifiedBody),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn verify(
-    request: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.api_keys.authorize(&request)?;
     let id = state.keys.parse_id(&path)?;
     let body: crate::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod request_id;
+pub mod routes;
 mod status;
 mod wire;
 
@@ -63,6 +64,8 @@ pub struct AppState {
     pub request_seconds: Arc<keysmith_core::metrics::HistogramVec>,
     /// Whether `/metrics` answers.
     pub metrics_enabled: bool,
+    /// Whether `/metrics` answers without an API key (otherwise it needs `metrics:GET`).
+    pub metrics_anonymous: bool,
     /// Where backups are staged before they are sent (the data directory).
     pub backup_dir: std::path::PathBuf,
     /// Whether `/admin` answers.
@@ -73,13 +76,11 @@ pub struct AppState {
 
 /// Registers every route, then answers other methods on their paths with 405 and `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut all = openapi::RouteList::default();
-    register(&mut all);
-    register(&mut openapi::Routing::new(cfg, all));
+    register(&mut routes::Routing::new(cfg, routes::RouteList::all()));
 }
 
-/// Registers every route (on a `web::ServiceConfig`, or on an [`openapi::RouteList`]).
-pub fn register(routes: &mut impl openapi::Registrar) {
+/// Registers every route (on a `web::ServiceConfig`, or on a [`routes::RouteList`]).
+pub fn register(routes: &mut impl routes::Registrar) {
     status::configure(routes);
     keys::configure(routes);
     jwt::configure(routes);

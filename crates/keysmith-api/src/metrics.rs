@@ -1,7 +1,8 @@
-//! `GET /metrics`: Prometheus text format, names prefixed `keysmith_`. Anonymous, like a
-//! health check; `metrics_enabled = false` turns it off (404).
+//! `GET /metrics`: Prometheus text format, names prefixed `keysmith_`. Needs an API key with
+//! `metrics:GET` unless `metrics_anonymous` is set; `metrics_enabled = false` turns it off
+//! (404). A scrape reads counters kept current by each write, so its cost does not grow with
+//! the number of keys.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -11,18 +12,28 @@ use actix_web::{HttpResponse, web};
 use keysmith_core::metrics::render_gauges;
 use keysmith_model::epoch_millis_now;
 
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 /// Keys expiring within this many days are counted in `keysmith_keys_expiring_soon`.
 pub const EXPIRING_SOON_DAYS: i64 = 30;
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_metrics, _, _>(metrics);
+    routes.add::<__path_metrics, _, _>(RouteSpec::scrape(), metrics);
 }
 
-/// Times every request by route pattern (not path: ids would explode the series), method and
-/// status.
+/// The method as a metric label: one of a fixed set, so no client can add series by
+/// sending methods of its own.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or("OTHER")
+}
+
+/// Times every request by route pattern (not path: ids would explode the series), method
+/// (a fixed set) and status.
 pub async fn middleware(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -35,7 +46,7 @@ pub async fn middleware(
         state.request_seconds.observe(
             &[
                 route.as_str(),
-                http.method().as_str(),
+                method_label(http.method()),
                 response.status().as_str(),
             ],
             started.elapsed().as_secs_f64(),
@@ -52,22 +63,18 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.metrics_enabled {
         return Err(ApiError::NotFound);
     }
-    let service = state.keys.clone();
-    let keys = web::block(move || service.list()).await??;
-    let mut by_kind: BTreeMap<Vec<String>, u64> = BTreeMap::new();
     let soon = epoch_millis_now() + EXPIRING_SOON_DAYS * 86_400_000;
-    let mut expiring = 0;
-    for key in &keys {
-        *by_kind
-            .entry(vec![
-                key.key_type.as_str().to_owned(),
-                key.algorithm.as_str().to_owned(),
-            ])
-            .or_default() += 1;
-        if key.expiration_instant.is_some_and(|e| e <= soon) {
-            expiring += 1;
-        }
-    }
+    // A few rows kept current by every write (not a scan of the keys), read inline.
+    let census = state
+        .keys
+        .store()
+        .census(soon)
+        .map_err(|e| ApiError::from(keysmith_core::ServiceError::from(e)))?;
+    let by_kind: Vec<(Vec<String>, u64)> = census
+        .by_kind
+        .into_iter()
+        .map(|(key_type, algorithm, count)| (vec![key_type, algorithm], count))
+        .collect();
     let mut out = String::new();
     render_gauges(
         &mut out,
@@ -87,14 +94,14 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "keysmith_keys",
         "Stored keys by type and algorithm.",
         &["type", "algorithm"],
-        &by_kind.into_iter().collect::<Vec<_>>(),
+        &by_kind,
     );
     render_gauges(
         &mut out,
         "keysmith_keys_expiring_soon",
         "Keys whose certificate expires within 30 days (or has expired).",
         &[],
-        &[(Vec::new(), expiring)],
+        &[(Vec::new(), census.expiring)],
     );
     state.keys.generation_seconds().render(
         &mut out,

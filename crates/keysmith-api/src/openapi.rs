@@ -7,134 +7,16 @@
 
 use std::sync::OnceLock;
 
-use actix_web::http::Method;
-use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
+use actix_web::HttpResponse;
 use keysmith_model::{Errors, Key};
 use serde::Serialize;
-use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, OpenApi, ToSchema};
 
-/// Where routes go: actix ([`Routing`]), or a [`RouteList`] that only records them.
-pub trait Registrar {
-    /// Registers `handler` at the path and methods of its OpenAPI entry `P`.
-    fn add<P, F, Args>(&mut self, handler: F)
-    where
-        P: utoipa::Path,
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static;
-}
-
-/// Registers on actix: each handler at its entry's path and methods, and right after a path's
-/// first route, a 405 with `Allow` (RFC 9110 §15.5.6) for the methods the path does not
-/// serve. That answer is guarded to those methods, so the path's own later routes still match,
-/// and it comes before any later pattern that also matches the path (`/api/key/deleted`
-/// before `/api/key/{id}`).
-pub struct Routing<'a> {
-    cfg: &'a mut web::ServiceConfig,
-    all: RouteList,
-    refused: Vec<String>,
-}
-
-impl std::fmt::Debug for Routing<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Routing").field("all", &self.all).finish()
-    }
-}
-
-impl<'a> Routing<'a> {
-    /// Routes on `cfg`; `all` is every route that will be added (for the `Allow` lists).
-    pub fn new(cfg: &'a mut web::ServiceConfig, all: RouteList) -> Self {
-        Routing {
-            cfg,
-            all,
-            refused: Vec::new(),
-        }
-    }
-}
-
-impl Registrar for Routing<'_> {
-    fn add<P, F, Args>(&mut self, handler: F)
-    where
-        P: utoipa::Path,
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        let path = P::path();
-        for method in P::methods() {
-            // Guarded by the method: actix tries the next route of the same path when the
-            // method does not match.
-            self.cfg.route(
-                &path,
-                web::method(actix_method(&method)).to(handler.clone()),
-            );
-        }
-        if self.refused.contains(&path) {
-            return;
-        }
-        self.refused.push(path.clone());
-        let allowed: Vec<String> = self
-            .all
-            .0
-            .iter()
-            .filter(|(_, p)| *p == path)
-            .map(|(m, _)| m.clone())
-            .collect();
-        let allow = allowed.join(", ");
-        self.cfg.route(
-            &path,
-            web::route()
-                .guard(actix_web::guard::fn_guard(move |ctx| {
-                    !allowed.iter().any(|m| m == ctx.head().method.as_str())
-                }))
-                .to(move || {
-                    let allow = allow.clone();
-                    async move {
-                        HttpResponse::MethodNotAllowed()
-                            .insert_header((actix_web::http::header::ALLOW, allow))
-                            .finish()
-                    }
-                }),
-        );
-    }
-}
-
-/// The routes a configuration registers, as `(METHOD, path)`, in registration order.
-#[derive(Debug, Default)]
-pub struct RouteList(pub Vec<(String, String)>);
-
-impl Registrar for RouteList {
-    fn add<P, F, Args>(&mut self, _handler: F)
-    where
-        P: utoipa::Path,
-        F: Handler<Args>,
-        Args: FromRequest + 'static,
-        F::Output: Responder + 'static,
-    {
-        for method in P::methods() {
-            self.0
-                .push((actix_method(&method).as_str().to_owned(), P::path()));
-        }
-    }
-}
-
-fn actix_method(method: &HttpMethod) -> Method {
-    match method {
-        HttpMethod::Get => Method::GET,
-        HttpMethod::Post => Method::POST,
-        HttpMethod::Put => Method::PUT,
-        HttpMethod::Delete => Method::DELETE,
-        HttpMethod::Options => Method::OPTIONS,
-        HttpMethod::Head => Method::HEAD,
-        HttpMethod::Patch => Method::PATCH,
-        HttpMethod::Trace => Method::TRACE,
-    }
-}
+use crate::routes::{Registrar, RouteSpec};
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_document, _, _>(document);
+    routes.add::<__path_document, _, _>(RouteSpec::anonymous(), document);
 }
 
 /// This document.
@@ -206,7 +88,7 @@ pub fn document_json() -> &'static str {
         crate::admin::settings,
         document,
     ),
-    modifiers(&SecuritySchemes, &NewKeyLinks),
+    modifiers(&SecuritySchemes, &RouteSecurity, &NewKeyLinks),
     tags(
         (name = "keys", description = "FusionAuth's Keys API."),
         (name = "jwt", description = "FusionAuth's JWT routes: JWKS, public keys, vend, validate."),
@@ -253,6 +135,44 @@ impl utoipa::Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// Each operation's security requirement, from the route table: FusionAuth's API key, Auth0's
+/// bearer key, or (for `/metrics`) either none or an API key, as `metrics_anonymous` decides.
+/// Anonymous operations keep what their entry says (none, or the token `validate` checks).
+struct RouteSecurity;
+
+impl utoipa::Modify for RouteSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::routes::{Access, Dialect};
+        use utoipa::openapi::security::SecurityRequirement;
+        for route in crate::routes::RouteList::all().0 {
+            let Some(item) = openapi.paths.paths.get_mut(&route.path) else {
+                continue;
+            };
+            let operation = match route.method.as_str() {
+                "GET" => item.get.as_mut(),
+                "POST" => item.post.as_mut(),
+                "PUT" => item.put.as_mut(),
+                "PATCH" => item.patch.as_mut(),
+                "DELETE" => item.delete.as_mut(),
+                _ => None,
+            };
+            let Some(operation) = operation else {
+                continue;
+            };
+            let scheme = match route.spec.dialect {
+                Dialect::FusionAuth => API_KEY,
+                Dialect::Auth0 => BEARER,
+            };
+            let key = SecurityRequirement::new(scheme, Vec::<String>::new());
+            operation.security = match route.spec.access {
+                Access::Anonymous => continue,
+                Access::Family(_) | Access::AdminOnly => Some(vec![key]),
+                Access::Scrape => Some(vec![SecurityRequirement::default(), key]),
+            };
+        }
     }
 }
 
@@ -600,9 +520,12 @@ mod tests {
 
     #[test]
     fn every_route_has_an_entry_and_every_entry_a_route() {
-        let mut routes = RouteList::default();
-        crate::register(&mut routes);
-        let registered: BTreeSet<_> = routes.0.iter().cloned().collect();
+        let routes = crate::routes::RouteList::all();
+        let registered: BTreeSet<_> = routes
+            .0
+            .iter()
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect();
         assert_eq!(
             registered.len(),
             routes.0.len(),
@@ -616,34 +539,6 @@ mod tests {
             "routes without an OpenAPI entry: {undocumented:?}; entries without a route: {unrouted:?}"
         );
         assert!(documented.len() >= 40, "{documented:?}");
-    }
-
-    #[test]
-    fn no_route_is_registered_around_the_registrar() {
-        // `Registrar::add` is the one place that calls actix's routing; any other call would be
-        // a route the document does not know.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        for entry in std::fs::read_dir(&dir).expect("src") {
-            let path = entry.expect("entry").path();
-            if path.file_name().is_some_and(|n| n == "openapi.rs") {
-                continue;
-            }
-            let source = std::fs::read_to_string(&path).expect("source");
-            for pattern in [
-                "web::resource(",
-                ".route(",
-                "web::scope(",
-                "#[get(",
-                "#[post(",
-                ".service(",
-            ] {
-                assert!(
-                    !source.contains(pattern),
-                    "{} registers a route with {pattern} instead of Registrar::add",
-                    path.display()
-                );
-            }
-        }
     }
 
     #[test]

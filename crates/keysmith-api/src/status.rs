@@ -2,11 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::openapi::Registrar;
+use crate::routes::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
-    routes.add::<__path_status, _, _>(status);
+    routes.add::<__path_status, _, _>(RouteSpec::anonymous(), status);
 }
 
 /// 200 when the store answers; 500 otherwise. The check is one redb read transaction, run

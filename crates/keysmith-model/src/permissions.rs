@@ -2,8 +2,12 @@
 //! API keys restrict endpoints and methods.
 //!
 //! A permission is `<family>:<methods>`: a family (`keys`, `sign`, `connections`,
-//! `signing-keys`, `audit`, or `*`) and methods separated by `|` (`GET`, `POST`, `PUT`, `PATCH`, `DELETE`,
-//! or `*`). Presets: `admin` (`*:*`), `read-only` (`*:GET`), `vend` (`sign:POST`).
+//! `signing-keys`, `audit`, `metrics`, or `*`) and methods separated by `|` (`GET`, `POST`,
+//! `PUT`, `PATCH`, `DELETE`, or `*`). Presets: `admin` (`*:*`), `read-only` (`*:GET`), `vend`
+//! (`sign:POST`). Routes that belong to no family (backups) are granted only by `*`.
+//!
+//! Which family a route belongs to is declared by the API crate's route table, next to the
+//! route; nothing here looks at request paths.
 
 use std::fmt;
 
@@ -22,18 +26,19 @@ pub enum Family {
     SigningKeys,
     /// The audit trail: `/api/system/audit-log...`.
     Audit,
-    /// Anything else that needs a key (no preset but `admin` grants it).
-    Other,
+    /// Prometheus scrapes of `/metrics`.
+    Metrics,
 }
 
 impl Family {
     /// Every family a permission can name.
-    pub const NAMED: [Family; 5] = [
+    pub const NAMED: [Family; 6] = [
         Family::Keys,
         Family::Sign,
         Family::Connections,
         Family::SigningKeys,
         Family::Audit,
+        Family::Metrics,
     ];
 
     /// The word in a permission.
@@ -44,37 +49,13 @@ impl Family {
             Family::Connections => "connections",
             Family::SigningKeys => "signing-keys",
             Family::Audit => "audit",
-            Family::Other => "other",
-        }
-    }
-
-    /// The family of a request path.
-    pub fn of_path(path: &str) -> Family {
-        let is = |prefix: &str| {
-            path == prefix
-                || path
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        };
-        if path == "/api/jwt/vend"
-            || (is("/api/key") && (path.ends_with("/sign") || path.ends_with("/verify")))
-        {
-            Family::Sign
-        } else if is("/api/key") {
-            Family::Keys
-        } else if is("/api/v2/connections") {
-            Family::Connections
-        } else if is("/api/v2/keys/signing") {
-            Family::SigningKeys
-        } else if is("/api/system/audit-log") {
-            Family::Audit
-        } else {
-            Family::Other
+            Family::Metrics => "metrics",
         }
     }
 }
 
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// The methods a permission can name, in bit order.
+pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
 /// One permission: a family (or all) and a set of methods (bit i = `METHODS[i]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +78,7 @@ impl fmt::Display for PermissionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "invalid permission {:?}: expected admin, read-only, vend, or <family>:<methods> with family one of keys, sign, connections, signing-keys, audit, * and methods GET|POST|PUT|PATCH|DELETE or *",
+            "invalid permission {:?}: expected admin, read-only, vend, or <family>:<methods> with family one of keys, sign, connections, signing-keys, audit, metrics, * and methods GET|POST|PUT|PATCH|DELETE or *",
             self.0
         )
     }
@@ -158,16 +139,26 @@ impl Permissions {
         Ok(Self { grants })
     }
 
-    /// Whether `method` on a route of `family` is allowed. `HEAD` counts as `GET`; `other`
-    /// families only by a `*` grant.
+    /// Whether `method` on a route of `family` is allowed. `HEAD` counts as `GET`; any other
+    /// method is refused.
     pub fn allows(&self, family: Family, method: &str) -> bool {
+        self.allows_where(method, |granted| granted.is_none_or(|f| f == family))
+    }
+
+    /// Whether `method` on a route of no family (admin only) is allowed: only a grant for
+    /// every family (`*`) does.
+    pub fn allows_admin_only(&self, method: &str) -> bool {
+        self.allows_where(method, |granted| granted.is_none())
+    }
+
+    fn allows_where(&self, method: &str, family_matches: impl Fn(Option<Family>) -> bool) -> bool {
         let method = if method == "HEAD" { "GET" } else { method };
         let Some(index) = METHODS.iter().position(|m| *m == method) else {
             return false;
         };
         self.grants
             .iter()
-            .any(|g| g.family.is_none_or(|f| f == family) && g.methods & (1 << index) != 0)
+            .any(|g| family_matches(g.family) && g.methods & (1 << index) != 0)
     }
 
     /// The permission strings, normalised (`keys:GET|POST`).
@@ -213,34 +204,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn families_follow_the_routes() {
-        for (path, family) in [
-            ("/api/key", Family::Keys),
-            ("/api/key/search", Family::Keys),
-            (
-                "/api/key/6b0b0c7e-1c3e-4a57-9b3c-0b0b0c7e1c3e",
-                Family::Keys,
-            ),
-            (
-                "/api/key/6b0b0c7e-1c3e-4a57-9b3c-0b0b0c7e1c3e/sign",
-                Family::Sign,
-            ),
-            (
-                "/api/key/6b0b0c7e-1c3e-4a57-9b3c-0b0b0c7e1c3e/verify",
-                Family::Sign,
-            ),
-            ("/api/jwt/vend", Family::Sign),
-            ("/api/keys", Family::Other),
-            ("/api/v2/connections/con_x/keys/rotate", Family::Connections),
-            ("/api/v2/keys/signing/abc/revoke", Family::SigningKeys),
-            ("/api/other", Family::Other),
-            ("/api/system/audit-log/search", Family::Audit),
-        ] {
-            assert_eq!(Family::of_path(path), family, "{path}");
-        }
-    }
-
-    #[test]
     fn presets_and_grants() {
         let read_only = Permissions::parse(&["read-only"]).unwrap();
         assert!(read_only.allows(Family::Keys, "GET"));
@@ -254,7 +217,14 @@ mod tests {
         assert!(mixed.allows(Family::Keys, "DELETE") && !mixed.allows(Family::Keys, "PUT"));
         assert!(mixed.allows(Family::Connections, "PATCH"));
         assert_eq!(mixed.to_strings(), vec!["keys:GET|DELETE", "connections:*"]);
-        assert!(Permissions::admin().allows(Family::Other, "DELETE"));
+        assert!(Permissions::admin().allows_admin_only("DELETE"));
+        assert!(read_only.allows_admin_only("GET") && !read_only.allows_admin_only("POST"));
+        assert!(
+            !mixed.allows_admin_only("GET"),
+            "a family grant is not an admin grant"
+        );
+        let scraper = Permissions::parse(&["metrics:GET"]).unwrap();
+        assert!(scraper.allows(Family::Metrics, "GET") && !scraper.allows(Family::Keys, "GET"));
         assert!(
             !Permissions::parse::<&str>(&[])
                 .unwrap()

@@ -47,6 +47,15 @@ pub struct StoredKey {
     pub private: Option<PrivateMaterial>,
 }
 
+/// Live keys counted by kind ([`KeyStore::census`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyCensus {
+    /// (type, algorithm, count), ordered by type then algorithm.
+    pub by_kind: Vec<(String, String, u64)>,
+    /// Keys whose certificate expires before the instant asked about.
+    pub expiring: u64,
+}
+
 /// One page of search results.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchPage {
@@ -134,6 +143,11 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 
     /// The number of keys.
     fn count(&self) -> Result<u64, StoreError>;
+
+    /// How many live keys there are of each type and algorithm, and how many of them have a
+    /// certificate that expires before `expiring_before` (epoch ms). Kept as keys change, so
+    /// the cost does not grow with the number of keys (only with the expiring ones).
+    fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError>;
 
     /// One page of the keys that match `query`, and how many match in all. Memory use is
     /// bounded by the page, not by the number of keys.

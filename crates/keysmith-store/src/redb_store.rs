@@ -17,7 +17,7 @@ use redb::{
 use uuid::Uuid;
 
 use crate::error::UniqueField;
-use crate::{KeyStore, RingChange, SearchPage, StoreError, StoredKey};
+use crate::{KeyCensus, KeyStore, RingChange, SearchPage, StoreError, StoredKey};
 
 /// The schema version this build writes. Versions 1 (keys only) and 2 (rings, plaintext
 /// secrets) are upgraded on open.
@@ -51,6 +51,13 @@ const CONNECTIONS_BY_NAME: TableDefinition<&str, &str> =
 const RINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("key_rings");
 /// Key id → the storage key of the ring that holds it (its role is read from the ring).
 const RING_OF_KEY: TableDefinition<u128, &str> = TableDefinition::new("ring_of_key");
+/// Live keys by kind: `"<type>/<algorithm>"` → how many. Kept by `insert_in` and `delete_in`,
+/// so `/metrics` reads a handful of rows whatever the number of keys. Added without a schema
+/// change: built from KEYS at open when META has no `census_built` (an older build ignores it;
+/// its writes leave the census stale, so opening such a file rebuilds it, see `open`).
+const KEY_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("key_counts");
+/// Live keys with a certificate, by expiration: (expirationInstant, id) → ().
+const BY_EXPIRATION: TableDefinition<(i64, u128), ()> = TableDefinition::new("keys_by_expiration");
 
 /// Calls `$m!` with every table, for whatever must visit them all (snapshots). A new table
 /// must be added here.
@@ -73,13 +80,18 @@ macro_rules! every_table {
             CONNECTIONS,
             CONNECTIONS_BY_NAME,
             RINGS,
-            RING_OF_KEY
+            RING_OF_KEY,
+            KEY_COUNTS,
+            BY_EXPIRATION
         )
     };
 }
 
 const META_SCHEMA_VERSION: &str = "schema_version";
 const META_NEXT_INSERTION: &str = "next_insertion";
+/// The number of live keys the census was built or last kept for; a mismatch with KEYS (a
+/// file written by a build that does not keep the census) rebuilds it at open.
+const META_CENSUS_KEYS: &str = "census_keys";
 
 // The private half: a tag byte, then its bytes. Tags 1 and 2 are the plaintext forms (written by
 // schema 1 and 2, upgraded at open); tag 3 is a sealed tag-1 or tag-2 value.
@@ -189,6 +201,7 @@ impl RedbStore {
             txn.open_table(CONNECTIONS_BY_NAME)?;
             txn.open_table(RINGS)?;
             txn.open_table(RING_OF_KEY)?;
+            ensure_census(txn)?;
             Ok(())
         })?;
         Ok(store)
@@ -453,6 +466,7 @@ fn insert_in(
     let mut meta = txn.open_table(META)?;
     let seq = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
     meta.insert(META_NEXT_INSERTION, seq + 1)?;
+    drop(meta);
     keys.insert(id, json)?;
     by_name.insert(key.name.as_str(), id)?;
     by_kid.insert(key.kid.as_str(), id)?;
@@ -463,6 +477,77 @@ fn insert_in(
     if let Some(secret) = secret {
         txn.open_table(SECRETS)?.insert(id, secret)?;
     }
+    count_key(txn, key, true)?;
+    Ok(())
+}
+
+fn kind_of(key: &Key) -> String {
+    format!("{}/{}", key.key_type.as_str(), key.algorithm.as_str())
+}
+
+/// Keeps the census (KEY_COUNTS, BY_EXPIRATION, META_CENSUS_KEYS) as a key is added or removed.
+fn count_key(txn: &WriteTransaction, key: &Key, added: bool) -> Result<(), StoreError> {
+    let kind = kind_of(key);
+    let mut counts = txn.open_table(KEY_COUNTS)?;
+    let now = counts.get(kind.as_str())?.map_or(0, |v| v.value());
+    let next = if added {
+        now.saturating_add(1)
+    } else {
+        now.saturating_sub(1)
+    };
+    if next == 0 {
+        counts.remove(kind.as_str())?;
+    } else {
+        counts.insert(kind.as_str(), next)?;
+    }
+    if let Some(expires) = key.expiration_instant {
+        let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
+        if added {
+            by_expiration.insert((expires, raw(&key.id)), ())?;
+        } else {
+            by_expiration.remove((expires, raw(&key.id)))?;
+        }
+    }
+    let mut meta = txn.open_table(META)?;
+    let total = meta.get(META_CENSUS_KEYS)?.map_or(0, |v| v.value());
+    let total = if added {
+        total.saturating_add(1)
+    } else {
+        total.saturating_sub(1)
+    };
+    meta.insert(META_CENSUS_KEYS, total)?;
+    Ok(())
+}
+
+/// Builds the census from KEYS unless it is already in step with it (one scan, at open, only
+/// for files a build without the census wrote).
+fn ensure_census(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let live = txn.open_table(KEYS)?.len()?;
+    let counted = txn
+        .open_table(META)?
+        .get(META_CENSUS_KEYS)?
+        .map(|v| v.value());
+    if counted == Some(live) {
+        return Ok(());
+    }
+    txn.delete_table(KEY_COUNTS)?;
+    txn.delete_table(BY_EXPIRATION)?;
+    let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
+    for entry in txn.open_table(KEYS)?.iter()? {
+        let (id, bytes) = entry?;
+        let key = decode_key(bytes.value())?;
+        *counts.entry(kind_of(&key)).or_default() += 1;
+        if let Some(expires) = key.expiration_instant {
+            by_expiration.insert((expires, id.value()), ())?;
+        }
+    }
+    let mut table = txn.open_table(KEY_COUNTS)?;
+    for (kind, count) in &counts {
+        table.insert(kind.as_str(), *count)?;
+    }
+    txn.open_table(META)?.insert(META_CENSUS_KEYS, live)?;
+    tracing::info!(keys = live, "key census built");
     Ok(())
 }
 
@@ -499,6 +584,7 @@ fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreError> {
         return Ok(false);
     };
     let key = decode_key(&bytes)?;
+    count_key(txn, &key, false)?;
     txn.open_table(SECRETS)?.remove(id)?;
     txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
     txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
@@ -776,6 +862,25 @@ impl KeyStore for RedbStore {
 
     fn count(&self) -> Result<u64, StoreError> {
         Ok(self.read()?.open_table(KEYS)?.len()?)
+    }
+
+    fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError> {
+        let txn = self.read()?;
+        let mut by_kind = Vec::new();
+        for entry in txn.open_table(KEY_COUNTS)?.iter()? {
+            let (kind, count) = entry?;
+            let (key_type, algorithm) = kind.value().split_once('/').unwrap_or((kind.value(), ""));
+            by_kind.push((key_type.to_owned(), algorithm.to_owned(), count.value()));
+        }
+        let mut expiring = 0;
+        for entry in txn
+            .open_table(BY_EXPIRATION)?
+            .range(..(expiring_before, u128::MAX))?
+        {
+            entry?;
+            expiring += 1;
+        }
+        Ok(KeyCensus { by_kind, expiring })
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {

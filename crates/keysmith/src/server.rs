@@ -107,6 +107,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         request_timeout: Duration::from_secs(settings.request_timeout_seconds),
         request_seconds: Arc::default(),
         metrics_enabled: settings.metrics_enabled,
+        metrics_anonymous: settings.metrics_anonymous,
         backup_dir: settings.data.clone(),
         admin_enabled: settings.admin_enabled,
         admin_expiry_warning_days: settings.admin_expiry_warning_days,

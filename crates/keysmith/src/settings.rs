@@ -80,6 +80,8 @@ pub struct Settings {
     pub deletion_window_seconds: u64,
     /// Whether `GET /metrics` answers.
     pub metrics_enabled: bool,
+    /// Whether `GET /metrics` answers without an API key (otherwise it needs `metrics:GET`).
+    pub metrics_anonymous: bool,
     /// Whether the Key Master page answers at `/admin`.
     pub admin_enabled: bool,
     /// The Key Master page highlights keys expiring within this many days.

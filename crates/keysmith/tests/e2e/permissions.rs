@@ -4,50 +4,63 @@
 use crate::support::{API_KEY, Options, Server};
 use crate::tokens;
 
-const READ_ONLY: &str = "read-only-key-0123456789";
-const SCOPED: &str = "token-service-key-0123456789";
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 
-/// Every route that needs a key: method, path, and whether the read-only and the scoped
-/// (`keys:GET|POST` and `sign:POST`) keys may call it. Written out by hand, not derived from
-/// the server's own rule.
-const ROUTES: &[(&str, &str, bool, bool)] = &[
-    ("GET", "/api/key", true, true),
-    ("GET", "/api/key/{id}", true, true),
-    ("GET", "/api/key/search?name=x", true, true),
-    ("POST", "/api/key/search", false, true),
-    ("POST", "/api/key/generate", false, true),
-    ("POST", "/api/key/generate/{id}", false, true),
-    ("POST", "/api/key/import", false, true),
-    ("POST", "/api/key/import/{id}", false, true),
-    ("PUT", "/api/key/{id}", false, false),
-    ("DELETE", "/api/key/{id}", false, false),
-    ("GET", "/api/key/deleted", true, true),
-    ("POST", "/api/key/{id}/restore", false, true),
-    ("POST", "/api/key/{id}/sign", false, true),
-    ("POST", "/api/key/{id}/verify", false, true),
-    ("POST", "/api/jwt/vend", false, true),
-    ("GET", "/api/v2/connections", true, false),
-    ("POST", "/api/v2/connections", false, false),
-    ("GET", "/api/v2/connections/{con}", true, false),
-    ("PATCH", "/api/v2/connections/{con}", false, false),
-    ("DELETE", "/api/v2/connections/{con}", false, false),
-    ("GET", "/api/v2/connections/{con}/keys", true, false),
-    ("POST", "/api/v2/connections/{con}/keys", false, false),
+/// Every operation that needs a key, and the one family whose keys may call it (`*`: admin
+/// keys only). Written out by hand from docs/security.md, not derived from the server's own
+/// route table, so a wrong declaration there fails here.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/api/key", "keys"),
+    ("GET", "/api/key/{id}", "keys"),
+    ("GET", "/api/key/search", "keys"),
+    ("POST", "/api/key/search", "keys"),
+    ("POST", "/api/key/generate", "keys"),
+    ("POST", "/api/key/generate/{id}", "keys"),
+    ("POST", "/api/key/import", "keys"),
+    ("POST", "/api/key/import/{id}", "keys"),
+    ("PUT", "/api/key/{id}", "keys"),
+    ("DELETE", "/api/key/{id}", "keys"),
+    ("GET", "/api/key/deleted", "keys"),
+    ("POST", "/api/key/{id}/restore", "keys"),
+    ("POST", "/api/key/{id}/sign", "sign"),
+    ("POST", "/api/key/{id}/verify", "sign"),
+    ("POST", "/api/jwt/vend", "sign"),
+    ("GET", "/api/v2/connections", "connections"),
+    ("POST", "/api/v2/connections", "connections"),
+    ("GET", "/api/v2/connections/{id}", "connections"),
+    ("PATCH", "/api/v2/connections/{id}", "connections"),
+    ("DELETE", "/api/v2/connections/{id}", "connections"),
+    ("GET", "/api/v2/connections/{id}/keys", "connections"),
+    ("POST", "/api/v2/connections/{id}/keys", "connections"),
     (
         "POST",
-        "/api/v2/connections/{con}/keys/rotate",
-        false,
-        false,
+        "/api/v2/connections/{id}/keys/rotate",
+        "connections",
     ),
-    ("GET", "/api/v2/keys/signing", true, false),
-    ("GET", "/api/v2/keys/signing/{kid}", true, false),
-    ("POST", "/api/v2/keys/signing/rotate", false, false),
-    ("PUT", "/api/v2/keys/signing/{kid}/revoke", false, false),
-    ("GET", "/api/system/audit-log/search", true, false),
-    ("POST", "/api/system/audit-log/search", false, false),
-    ("POST", "/api/system/backup", false, false),
+    ("GET", "/api/v2/keys/signing", "signing-keys"),
+    ("GET", "/api/v2/keys/signing/{kid}", "signing-keys"),
+    ("POST", "/api/v2/keys/signing/rotate", "signing-keys"),
+    ("PUT", "/api/v2/keys/signing/{kid}/revoke", "signing-keys"),
+    ("GET", "/api/system/audit-log/search", "audit"),
+    ("POST", "/api/system/audit-log/search", "audit"),
+    ("POST", "/api/system/backup", "*"),
+    ("GET", "/metrics", "metrics"),
 ];
+
+const FAMILIES: [&str; 6] = [
+    "keys",
+    "sign",
+    "connections",
+    "signing-keys",
+    "audit",
+    "metrics",
+];
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// The API key that holds exactly `family:method`.
+fn scoped_key(family: &str, method: &str) -> String {
+    format!("scoped-{family}-{method}-0123456789abcdef")
+}
 
 fn sha256_hex(backend: &str, key: &str) -> String {
     tokens::backend(backend)
@@ -58,19 +71,91 @@ fn sha256_hex(backend: &str, key: &str) -> String {
         .collect()
 }
 
+/// Spellings of `path` that a router may take for the same route: the path itself; one letter
+/// of each literal segment percent-encoded (lower-case hex in even segments, upper-case in odd
+/// ones, both for the last); a trailing slash; a doubled slash.
+fn spellings(path: &str) -> Vec<(String, &'static str)> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut out = vec![(path.to_owned(), "plain")];
+    for (index, segment) in segments.iter().enumerate() {
+        let Some((at, letter)) = segment
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_ascii_alphabetic())
+        else {
+            continue;
+        };
+        let cases = if index == segments.len() - 1 {
+            vec![false, true]
+        } else {
+            vec![index % 2 == 1]
+        };
+        for upper in cases {
+            let hex = format!("{:02x}", letter as u32);
+            let hex = if upper { hex.to_uppercase() } else { hex };
+            let encoded = format!("{}%{hex}{}", &segment[..at], &segment[at + 1..]);
+            let mut spelled = segments.clone();
+            spelled[index] = &encoded;
+            out.push((
+                format!("/{}", spelled.join("/")),
+                if upper {
+                    "percent-encoded letter (upper-case hex)"
+                } else {
+                    "percent-encoded letter (lower-case hex)"
+                },
+            ));
+        }
+    }
+    out.push((format!("{path}/"), "trailing slash"));
+    let doubled = match segments.split_first() {
+        Some((first, rest)) if !rest.is_empty() => format!("/{first}//{}", rest.join("/")),
+        _ => format!("/{path}"),
+    };
+    out.push((doubled, "doubled slash"));
+    out
+}
+
+/// Sends only the head of a request whose body is announced but never sent, and returns the
+/// status: a route that checks the key before reading the body answers at once; one that
+/// reads first would wait for the body (and the read would time out).
+fn status_before_body(addr: &str, method: &str, path: &str, authorization: &str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 4096\r\nAuthorization: {authorization}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!(
+                "{method} {path}: no answer before the body was sent ({other:?}): the body is read before the key is checked"
+            ),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
 pub fn every_route_checks_its_permission(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let config = temp.path().join("keysmith.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[api_keys]]\nname = \"monitoring\"\nsha256 = \"{}\"\npermissions = [\"read-only\"]\n\n\
-             [[api_keys]]\nname = \"token service\"\nsha256 = \"{}\"\npermissions = [\"keys:GET|POST\", \"vend\"]\n",
-            sha256_hex(backend, READ_ONLY),
-            sha256_hex(backend, SCOPED)
-        ),
-    )
-    .unwrap();
+    let mut text = String::new();
+    for family in FAMILIES {
+        for method in METHODS {
+            text.push_str(&format!(
+                "[[api_keys]]\nname = \"{family}:{method}\"\nsha256 = \"{}\"\npermissions = [\"{family}:{method}\"]\n\n",
+                sha256_hex(backend, &scoped_key(family, method))
+            ));
+        }
+    }
+    std::fs::write(&config, text).unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),
         args: vec!["--config".into(), config.display().to_string()],
@@ -78,84 +163,161 @@ pub fn every_route_checks_its_permission(backend: &str) {
     };
     let server = Server::start_in(&temp.path().join("data"), backend, options);
 
-    // The matrix covers every operation the OpenAPI document says needs a key.
+    // The matrix covers every operation the OpenAPI document says needs a key, and only those.
     let document = server.raw("GET", "/api/openapi.json", &[], None).json();
+    let mut keyed = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let needs_key = operation["security"].as_array().is_some_and(|s| {
                 s.iter()
                     .any(|r| r.get("apiKey").is_some() || r.get("bearer").is_some())
             });
-            let method = method.to_uppercase();
-            let in_matrix = ROUTES.iter().any(|&(m, template, _, _)| {
-                m == method
-                    && template.split('?').next()
-                        == Some(
-                            path.replace("/connections/{id}", "/connections/{con}")
-                                .as_str(),
-                        )
-            });
-            assert!(
-                !needs_key || in_matrix,
-                "{method} {path} needs a key but is not in the permission matrix"
-            );
+            if needs_key {
+                keyed.push((method.to_uppercase(), path.clone()));
+            }
         }
     }
+    let mut listed: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    keyed.sort();
+    listed.sort();
+    assert_eq!(
+        keyed, listed,
+        "the permission matrix and the documented keyed operations differ"
+    );
 
+    let mut keys: Vec<(String, String, bool)> = Vec::new(); // (who, key, is admin)
+    for family in FAMILIES {
+        for method in METHODS {
+            keys.push((
+                format!("{family}:{method}"),
+                scoped_key(family, method),
+                false,
+            ));
+        }
+    }
+    keys.push(("admin".into(), API_KEY.into(), true));
+
+    let mut unauthorised_successes = Vec::new();
+    let mut wrongly_refused = Vec::new();
     let mut checked = 0;
-    for &(method, template, read_only_may, scoped_may) in ROUTES {
+    for &(method, template, family) in ROUTES {
         let path = template
-            .replace("{id}", NO_SUCH_ID)
-            .replace("{con}", "con_AAAAAAAAAAAAAAAA")
+            .replace(
+                "{id}",
+                if template.contains("connections") {
+                    "con_AAAAAAAAAAAAAAAA"
+                } else {
+                    NO_SUCH_ID
+                },
+            )
             .replace("{kid}", "no-such-kid");
-        let auth0 = path.starts_with("/api/v2");
-        for (who, key, may) in [
-            ("no key", None, false),
-            ("a wrong key", Some("wrong-key"), false),
-            ("the read-only key", Some(READ_ONLY), read_only_may),
-            ("the scoped key", Some(SCOPED), scoped_may),
-            ("the admin key", Some(API_KEY), true),
-        ] {
-            let header = key.map(|k| {
-                if auth0 {
-                    format!("Bearer {k}")
-                } else {
-                    k.to_owned()
-                }
-            });
-            let mut headers = vec![("Content-Type", "application/json")];
-            if let Some(header) = &header {
-                headers.push(("Authorization", header.as_str()));
+        let auth0 = template.starts_with("/api/v2");
+        let header = |key: &str| {
+            if auth0 {
+                format!("Bearer {key}")
+            } else {
+                key.to_owned()
             }
-            let response = server.raw(method, &path, &headers, Some(b"{}"));
-            let denied = matches!(response.status, 401 | 403);
+        };
+        let mut routed_encodings = 0;
+        for (spelled, how) in spellings(&path) {
+            let call = |authorization: Option<&str>| {
+                let mut headers = vec![("Content-Type", "application/json")];
+                if let Some(value) = authorization {
+                    headers.push(("Authorization", value));
+                }
+                // Invalid JSON: a request that passes the check gets a 400 or 404, never a
+                // change of state, and a refusal must come before the body is parsed.
+                server.raw(method, &spelled, &headers, Some(b"{"))
+            };
+            let anonymous = call(None);
+            match anonymous.status {
+                401 => {}
+                404 | 405 => {
+                    // Not this route: every key gets the same answer as no key.
+                    assert_ne!(how, "plain", "{method} {template} is not served");
+                    for (who, key, _) in &keys {
+                        let response = call(Some(&header(key)));
+                        assert_eq!(
+                            response.status,
+                            anonymous.status,
+                            "{method} {spelled} ({how}) with {who}: {}",
+                            response.text()
+                        );
+                        checked += 1;
+                    }
+                    continue;
+                }
+                other => panic!("{method} {spelled} ({how}) without a key: {other}"),
+            }
+            if how.starts_with("percent") {
+                routed_encodings += 1;
+            }
+            let wrong = call(Some(&header("wrong-key")));
             assert_eq!(
-                !denied,
-                may,
-                "{method} {template} with {who}: {} {}",
-                response.status,
-                response.text()
+                wrong.status, 401,
+                "{method} {spelled} ({how}) with a wrong key"
             );
-            if denied && auth0 {
-                let expected = if key.is_some() && key != Some("wrong-key") {
-                    403
-                } else {
-                    401
-                };
-                assert_eq!(response.status, expected, "{method} {template} with {who}");
-                if expected == 403 {
-                    assert_eq!(response.json()["errorCode"], "insufficient_scope");
+            for (who, key, admin) in &keys {
+                let may = *admin || (family != "*" && *who == format!("{family}:{method}"));
+                let response = call(Some(&header(key)));
+                let refused = matches!(response.status, 401 | 403);
+                if refused && may {
+                    wrongly_refused.push(format!(
+                        "{method} {spelled} ({how}) with {who}: {}",
+                        response.status
+                    ));
                 }
-            } else if denied {
-                assert_eq!(response.status, 401);
-                assert!(response.body.is_empty(), "FusionAuth's 401 has no body");
+                if !refused && !may {
+                    unauthorised_successes.push(format!(
+                        "{method} {spelled} ({how}) with {who}: {} {}",
+                        response.status,
+                        response.text()
+                    ));
+                }
+                if refused && auth0 {
+                    assert_eq!(response.status, 403, "{method} {spelled} with {who}");
+                    assert_eq!(response.json()["errorCode"], "insufficient_scope");
+                } else if refused {
+                    assert_eq!(response.status, 401);
+                    assert!(response.body.is_empty(), "FusionAuth's 401 has no body");
+                }
+                checked += 1;
             }
-            checked += 1;
         }
-    }
-    assert_eq!(checked, ROUTES.len() * 5);
+        assert!(
+            routed_encodings > 0,
+            "{method} {template}: no percent-encoded spelling reached the route, so the matrix proves nothing about them"
+        );
 
-    // Anonymous routes stay anonymous.
+        // A refused key is refused before its body is read.
+        let refused_key = keys
+            .iter()
+            .find(|(who, _, admin)| !admin && !who.starts_with(&format!("{family}:")))
+            .map(|(_, key, _)| key.clone())
+            .unwrap();
+        let status = status_before_body(&server.addr, method, &path, &header(&refused_key));
+        assert_eq!(
+            status,
+            if auth0 { 403 } else { 401 },
+            "{method} {template}: a refused key with an unsent body"
+        );
+    }
+    eprintln!(
+        "permission matrix on {backend}: {checked} requests, {} unauthorised successes, {} wrongly refused",
+        unauthorised_successes.len(),
+        wrongly_refused.len()
+    );
+    assert!(
+        unauthorised_successes.is_empty() && wrongly_refused.is_empty(),
+        "unauthorised successes: {unauthorised_successes:#?}\nwrongly refused: {wrongly_refused:#?}"
+    );
+    assert!(checked > ROUTES.len() * keys.len() * 3, "{checked}");
+
+    // Anonymous routes stay anonymous; /metrics needs a key unless metrics_anonymous is set.
     for path in [
         "/api/status",
         "/.well-known/jwks.json",
@@ -163,6 +325,7 @@ pub fn every_route_checks_its_permission(backend: &str) {
     ] {
         assert_eq!(server.raw("GET", path, &[], None).status, 200, "{path}");
     }
+    assert_eq!(server.raw("GET", "/metrics", &[], None).status, 401);
 }
 
 fn keysmith(data: &std::path::Path, backend: &str, args: &[&str]) -> std::process::Output {

@@ -103,12 +103,41 @@ pub fn try_http(
     request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
     stream.write_all(body)?;
+    // Read the head, then the body by its Content-Length (not to EOF: a server may keep the
+    // connection a while to drain an unread request body).
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("connection closed before the end of the headers"))?;
+    let mut chunk = [0u8; 8192];
+    let split = loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break split;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::other(
+                "connection closed before the end of the headers",
+            ));
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    let length = String::from_utf8_lossy(&raw[..split])
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+    match length {
+        Some(length) => {
+            while raw.len() < split + 4 + length {
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&chunk[..n]);
+            }
+        }
+        None => {
+            stream.read_to_end(&mut raw)?;
+        }
+    }
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines

@@ -1,0 +1,375 @@
+//! The route table. Every route is declared once, where its module registers it: its handler
+//! (whose `#[utoipa::path]` entry gives the path and methods), who may call it and the action
+//! the audit trail records. Routing, the permission check, the audit trail, the 405 answers and
+//! the OpenAPI security requirements all read these declarations; nothing else decides them.
+//!
+//! Invariants:
+//! - the permission check is a middleware on each route, so it runs on the route actix
+//!   matched (after percent-decoding), never on the request's path text, and before any
+//!   extractor reads the body;
+//! - a route cannot be registered without a [`RouteSpec`] ([`Registrar::add`] takes one).
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{FromRequest, Handler, HttpMessage as _, HttpResponse, Responder, web};
+use keysmith_model::Family;
+use utoipa::openapi::path::HttpMethod;
+
+use crate::AppState;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, the JWKS and public keys, token validation (the token is the
+    /// credential), the admin page's static files, the OpenAPI document.
+    Anonymous,
+    /// An API key granted this family and the request's method.
+    Family(Family),
+    /// An API key granted every family (`*`) and the request's method: backups.
+    AdminOnly,
+    /// `/metrics`: an API key granted the `metrics` family, or anyone when
+    /// `metrics_anonymous` is set.
+    Scrape,
+}
+
+/// How a route reads its API key and refuses one: FusionAuth's raw `Authorization: <key>` and
+/// empty 401, or Auth0's `Authorization: Bearer <key>` and JSON 401/403.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/api/...` and everything that is not Auth0's.
+    FusionAuth,
+    /// `/api/v2/...`.
+    Auth0,
+}
+
+/// One route's declaration (besides its path and methods, which its OpenAPI entry gives).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Who may call it.
+    pub access: Access,
+    /// How it authenticates and refuses.
+    pub dialect: Dialect,
+    /// What the audit trail records for it (`None`: not recorded).
+    pub audit: Option<&'static str>,
+}
+
+impl RouteSpec {
+    /// Anyone may call it; not audited.
+    pub const fn anonymous() -> Self {
+        Self {
+            access: Access::Anonymous,
+            dialect: Dialect::FusionAuth,
+            audit: None,
+        }
+    }
+
+    /// A FusionAuth-style route of `family`.
+    pub const fn fusionauth(family: Family) -> Self {
+        Self {
+            access: Access::Family(family),
+            dialect: Dialect::FusionAuth,
+            audit: None,
+        }
+    }
+
+    /// An Auth0 route of `family`.
+    pub const fn auth0(family: Family) -> Self {
+        Self {
+            access: Access::Family(family),
+            dialect: Dialect::Auth0,
+            audit: None,
+        }
+    }
+
+    /// A FusionAuth-style route for admin keys only.
+    pub const fn admin_only() -> Self {
+        Self {
+            access: Access::AdminOnly,
+            dialect: Dialect::FusionAuth,
+            audit: None,
+        }
+    }
+
+    /// `/metrics`.
+    pub const fn scrape() -> Self {
+        Self {
+            access: Access::Scrape,
+            dialect: Dialect::FusionAuth,
+            audit: None,
+        }
+    }
+
+    /// The same route, recorded in the audit trail as `action`.
+    pub const fn audited(self, action: &'static str) -> Self {
+        Self {
+            audit: Some(action),
+            ..self
+        }
+    }
+
+    /// Whether calling it needs an API key (given the `metrics_anonymous` setting).
+    pub fn needs_key(&self, metrics_anonymous: bool) -> bool {
+        match self.access {
+            Access::Anonymous => false,
+            Access::Scrape => !metrics_anonymous,
+            Access::Family(_) | Access::AdminOnly => true,
+        }
+    }
+}
+
+/// Where routes go: actix ([`Routing`]), or a [`RouteList`] that only records them.
+pub trait Registrar {
+    /// Registers `handler` at the path and methods of its OpenAPI entry `P`, as `spec` says.
+    fn add<P, F, Args>(&mut self, spec: RouteSpec, handler: F)
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static;
+}
+
+/// Registers on actix: each handler at its entry's path and methods, behind the permission
+/// check of its spec, and right after a path's first route, a 405 with `Allow` (RFC 9110
+/// §15.5.6) for the methods the path does not serve. That answer is guarded to those methods,
+/// so the path's own later routes still match, and it comes before any later pattern that
+/// also matches the path (`/api/key/deleted` before `/api/key/{id}`).
+pub struct Routing<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    all: RouteList,
+    refused: Vec<String>,
+}
+
+impl std::fmt::Debug for Routing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing").field("all", &self.all).finish()
+    }
+}
+
+impl<'a> Routing<'a> {
+    /// Routes on `cfg`; `all` is every route that will be added (for the `Allow` lists).
+    pub fn new(cfg: &'a mut web::ServiceConfig, all: RouteList) -> Self {
+        Routing {
+            cfg,
+            all,
+            refused: Vec::new(),
+        }
+    }
+}
+
+impl Registrar for Routing<'_> {
+    fn add<P, F, Args>(&mut self, spec: RouteSpec, handler: F)
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let path = P::path();
+        for method in P::methods() {
+            // Guarded by the method: actix tries the next route of the same path when the
+            // method does not match. The check wraps this route alone, so it knows the spec of
+            // exactly the route that matched.
+            self.cfg.route(
+                &path,
+                web::method(actix_method(&method))
+                    .to(handler.clone())
+                    .wrap(from_fn(move |request, next| check(spec, request, next))),
+            );
+        }
+        if self.refused.contains(&path) {
+            return;
+        }
+        self.refused.push(path.clone());
+        let allowed: Vec<String> = self
+            .all
+            .0
+            .iter()
+            .filter(|route| route.path == path)
+            .map(|route| route.method.clone())
+            .collect();
+        let allow = allowed.join(", ");
+        self.cfg.route(
+            &path,
+            web::route()
+                .guard(actix_web::guard::fn_guard(move |ctx| {
+                    !allowed.iter().any(|m| m == ctx.head().method.as_str())
+                }))
+                .to(move || {
+                    let allow = allow.clone();
+                    async move {
+                        HttpResponse::MethodNotAllowed()
+                            .insert_header((actix_web::http::header::ALLOW, allow))
+                            .finish()
+                    }
+                }),
+        );
+    }
+}
+
+/// One registered route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteEntry {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The route pattern (`/api/key/{id}`).
+    pub path: String,
+    /// Its declaration.
+    pub spec: RouteSpec,
+}
+
+/// The routes a configuration registers, in registration order.
+#[derive(Debug, Default)]
+pub struct RouteList(pub Vec<RouteEntry>);
+
+impl RouteList {
+    /// Every route Keysmith serves.
+    pub fn all() -> Self {
+        let mut list = RouteList::default();
+        crate::register(&mut list);
+        list
+    }
+}
+
+impl Registrar for RouteList {
+    fn add<P, F, Args>(&mut self, spec: RouteSpec, _handler: F)
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        for method in P::methods() {
+            self.0.push(RouteEntry {
+                method: actix_method(&method).as_str().to_owned(),
+                path: P::path(),
+                spec,
+            });
+        }
+    }
+}
+
+pub(crate) fn actix_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// The permission check of one route: refuses a caller the spec does not allow before the
+/// handler (and so before the body is read); otherwise records who called ([`Actor`]) and the
+/// route's spec on the request for the audit trail.
+///
+/// [`Actor`]: crate::audit::Actor
+async fn check(
+    spec: RouteSpec,
+    request: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
+    request.extensions_mut().insert(spec);
+    let Some(state) = request.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(request
+            .into_response(HttpResponse::InternalServerError().finish())
+            .map_into_right_body());
+    };
+    match state
+        .api_keys
+        .authorize(request.request(), spec, state.metrics_anonymous)
+    {
+        Ok(actor) => {
+            if let Some(actor) = actor {
+                request.extensions_mut().insert(crate::audit::Actor(actor));
+            }
+            Ok(next.call(request).await?.map_into_left_body())
+        }
+        Err(refusal) => Ok(request.into_response(refusal).map_into_right_body()),
+    }
+}
+
+/// Names the spec of the route a request matched (set by the permission check).
+pub fn matched_spec(request: &actix_web::HttpRequest) -> Option<RouteSpec> {
+    request.extensions().get::<RouteSpec>().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change of state must be recorded: every route that is not a read names its audit
+    /// action. The reads that use POST (searches with a body, verification) are listed here.
+    #[test]
+    fn every_mutation_names_its_audit_action() {
+        const READS_BY_POST: [&str; 2] = ["/api/key/search", "/api/system/audit-log/search"];
+        for route in RouteList::all().0 {
+            let reads = route.method == "GET" || READS_BY_POST.contains(&route.path.as_str());
+            if route.spec.access == Access::Anonymous {
+                assert!(
+                    route.method == "GET",
+                    "{} {} changes state without an API key",
+                    route.method,
+                    route.path
+                );
+                continue;
+            }
+            assert!(
+                reads || route.spec.audit.is_some(),
+                "{} {} changes state but records no audit action",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    /// Each dialect serves its own prefix, so a client of one vendor never meets the other's
+    /// authentication.
+    #[test]
+    fn auth0_routes_and_only_they_use_auth0_authentication() {
+        for route in RouteList::all().0 {
+            if route.spec.access == Access::Anonymous {
+                continue;
+            }
+            assert_eq!(
+                route.path.starts_with("/api/v2/"),
+                route.spec.dialect == Dialect::Auth0,
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    #[test]
+    fn no_route_is_registered_around_the_registrar() {
+        // `Registrar::add` is the one place that calls actix's routing; any other call would be
+        // a route the document does not know.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for entry in std::fs::read_dir(&dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == "routes.rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).expect("source");
+            for pattern in [
+                "web::resource(",
+                ".route(",
+                "web::scope(",
+                "#[get(",
+                "#[post(",
+                ".service(",
+            ] {
+                assert!(
+                    !source.contains(pattern),
+                    "{} registers a route with {pattern} instead of Registrar::add",
+                    path.display()
+                );
+            }
+        }
+    }
+}
