@@ -65,6 +65,13 @@ impl From<StoreError> for ServiceError {
                     role.as_str()
                 ),
             )),
+            StoreError::RingGone { owner } => ServiceError::Invalid(Errors::field(
+                "keyId",
+                Reason::NotAllowed,
+                format!(
+                    "The key was revoked in {owner}, which no longer exists, so it cannot be restored as it was deleted."
+                ),
+            )),
             StoreError::Ring(RingError::NoSuchConnection | RingError::NoSuchKey) => {
                 ServiceError::NotFound
             }

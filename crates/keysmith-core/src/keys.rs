@@ -560,11 +560,14 @@ impl KeyService {
         Ok(())
     }
 
-    /// Brings back a key deleted within the deletion window.
+    /// Brings back a key deleted within the deletion window, in the state it was deleted in:
+    /// a revoked ring key comes back revoked in its ring (withdrawn: not published, not usable).
     pub fn restore(&self, id: &KeyId) -> Result<Key, ServiceError> {
         let key = self.store.restore(id)?.ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "restore", key.id = %id, "key restored");
-        self.publish_added(&key, None);
+        if !crate::rings::is_withdrawn(&*self.store, id)? {
+            self.publish_added(&key, None);
+        }
         Ok(key)
     }
 

@@ -318,6 +318,17 @@ impl KeyRing {
         before != self.revoked.len()
     }
 
+    /// Puts back a revoked key that [`KeyRing::forget_revoked`] dropped (its deletion was
+    /// undone), in `revoked_at` order. The caller checks the result with [`KeyRing::check`].
+    pub fn restore_revoked(&mut self, key: RingKey) {
+        let at = self
+            .revoked
+            .iter()
+            .position(|k| k.revoked_at > key.revoked_at)
+            .unwrap_or(self.revoked.len());
+        self.revoked.insert(at, key);
+    }
+
     /// Checks the invariants in the module documentation.
     pub fn check(&self) -> Result<(), &'static str> {
         let mut ids: Vec<&KeyId> = self.keys().map(|(k, _)| &k.id).collect();
@@ -404,6 +415,21 @@ mod tests {
         assert_eq!(revoked.role_of_kid("kid1"), Some(RingRole::Revoked));
         assert_eq!(revoked.revoke("kid1", 22).unwrap(), revoked);
         revoked.check().unwrap();
+    }
+
+    #[test]
+    fn a_forgotten_revoked_key_comes_back_in_revocation_order() {
+        let ring = KeyRing::provision(Algorithm::RS256, key(1), key(2), 10);
+        let (ring, _) = ring.rotate(key(3), Algorithm::RS256, 20);
+        let ring = ring.revoke("kid1", 21).unwrap();
+        let (ring, _) = ring.rotate(key(4), Algorithm::RS256, 30);
+        let full = ring.revoke("kid2", 31).unwrap();
+        let mut ring = full.clone();
+        let first = ring.revoked[0].clone();
+        assert!(ring.forget_revoked(&first.id));
+        ring.restore_revoked(first);
+        assert_eq!(ring, full);
+        ring.check().unwrap();
     }
 
     proptest! {

@@ -15,6 +15,13 @@ pub enum StoreError {
         /// Its role there.
         role: keysmith_model::RingRole,
     },
+    /// A restore was refused: the key was revoked in a ring that no longer exists, so it
+    /// cannot come back in the state it was deleted in. Nothing was written.
+    #[error("the key was revoked in {owner}, which no longer exists; it cannot be restored")]
+    RingGone {
+        /// The ring it was revoked in.
+        owner: keysmith_model::RingOwner,
+    },
     /// A ring change was refused by the ring's rules. Nothing was written.
     #[error("{0}")]
     Ring(keysmith_model::RingError),

@@ -25,7 +25,8 @@
 //! ```
 //!
 //! # Crate features
-//! None.
+//! - `failpoints`: test failpoints (`RedbStore::with_ring_commit_pause`), for crash tests.
+//!   Off by default; the end-to-end tests turn it on, release builds never do.
 
 mod error;
 mod redb_store;
@@ -122,8 +123,11 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// whether it existed.
     fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError>;
 
-    /// Brings back a restorably deleted key. `None` if there is none (never deleted, or
-    /// purged); [`StoreError::Duplicate`] if its id, name or kid has been taken meanwhile.
+    /// Brings back a restorably deleted key, in the state it was deleted in: a revoked ring key
+    /// goes back into its ring's revoked keys in the same transaction.
+    /// `None` if there is none (never deleted, or purged); [`StoreError::Duplicate`] if its id,
+    /// name or kid has been taken meanwhile; [`StoreError::RingGone`] if its ring no longer
+    /// exists. A refused restore changes nothing.
     fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError>;
 
     /// The restorably deleted keys with their purge instants, soonest purge first.
@@ -133,7 +137,8 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError>;
 
     /// Writes a consistent copy of everything (one read transaction, so concurrent writes are
-    /// either wholly in it or not at all) to a new file at `path`. Secrets stay sealed.
+    /// either wholly in it or not at all) to a new file at `path`, created private to its
+    /// owner (mode 0600 from its first byte; never over an existing file). Secrets stay sealed.
     /// `progress(done, total)` is called as records are copied. Returns the records copied.
     fn snapshot_to(
         &self,

@@ -25,67 +25,85 @@ pub const SCHEMA_VERSION: u64 = 3;
 /// The oldest schema version this build opens (and upgrades).
 const OLDEST_SCHEMA_VERSION: u64 = 1;
 
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("keys");
-const SECRETS: TableDefinition<u128, &[u8]> = TableDefinition::new("key_secrets");
-const BY_NAME: TableDefinition<&str, u128> = TableDefinition::new("keys_by_name");
-const BY_KID: TableDefinition<&str, u128> = TableDefinition::new("keys_by_kid");
-const BY_INSERTION: TableDefinition<u64, u128> = TableDefinition::new("keys_by_insertion");
-const INSERTION_OF: TableDefinition<u128, u64> = TableDefinition::new("insertion_of_key");
-const BY_LOWER_NAME: TableDefinition<(&str, u128), ()> = TableDefinition::new("keys_by_lower_name");
-const API_KEYS: TableDefinition<&[u8], ()> = TableDefinition::new("api_key_hashes");
-/// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).
-/// Added without a schema change: an older build ignores it, so these keys fail closed there.
-const API_KEY_RECORDS: TableDefinition<u128, &[u8]> = TableDefinition::new("api_keys");
-/// Restorably deleted keys: id → JSON `{"key": Key, "purgeAt": ms}`, and their sealed secrets.
-/// Added without a schema change (an older build ignores them: the keys stay deleted).
-const DELETED_KEYS: TableDefinition<u128, &[u8]> = TableDefinition::new("deleted_keys");
-const DELETED_SECRETS: TableDefinition<u128, &[u8]> = TableDefinition::new("deleted_key_secrets");
-/// The audit trail: sequence number → JSON of an `AuditRecord`. Added without a schema change
-/// (an older build ignores it).
-const AUDIT_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_log");
-// Schema 2: Auth0 connections and key rings.
-const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
-const CONNECTIONS_BY_NAME: TableDefinition<&str, &str> =
-    TableDefinition::new("connections_by_name");
-const RINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("key_rings");
-/// Key id → the storage key of the ring that holds it (its role is read from the ring).
-const RING_OF_KEY: TableDefinition<u128, &str> = TableDefinition::new("ring_of_key");
-/// Live keys by kind: `"<type>/<algorithm>"` → how many. Kept by `insert_in` and `delete_in`,
-/// so `/metrics` reads a handful of rows whatever the number of keys. Added without a schema
-/// change: built from KEYS at open when META has no `census_built` (an older build ignores it;
-/// its writes leave the census stale, so opening such a file rebuilds it, see `open`).
-const KEY_COUNTS: TableDefinition<&str, u64> = TableDefinition::new("key_counts");
-/// Live keys with a certificate, by expiration: (expirationInstant, id) → ().
-const BY_EXPIRATION: TableDefinition<(i64, u128), ()> = TableDefinition::new("keys_by_expiration");
+/// Declares every table once, each marked `sealed` (its values are sealed secrets: key id →
+/// tag byte + bytes, bound to that id) or `plain`. Everything that must visit every table
+/// (snapshots, creating them at open) or every sealed value (master-key rotation, the master-key
+/// check at open, the plaintext upgrade) reads this one list, so a new table cannot be forgotten.
+/// A sealed table must have the type `TableDefinition<u128, &[u8]>` (a compile error otherwise).
+macro_rules! declare_tables {
+    ($d:tt $($(#[$doc:meta])* $name:ident: $k:ty => $v:ty = $text:literal, $kind:ident;)*) => {
+        $($(#[$doc])* const $name: TableDefinition<$k, $v> = TableDefinition::new($text);)*
 
-/// Calls `$m!` with every table, for whatever must visit them all (snapshots). A new table
-/// must be added here.
-macro_rules! every_table {
-    ($m:ident) => {
-        $m!(
-            META,
-            KEYS,
-            SECRETS,
-            BY_NAME,
-            BY_KID,
-            BY_INSERTION,
-            INSERTION_OF,
-            BY_LOWER_NAME,
-            API_KEYS,
-            API_KEY_RECORDS,
-            DELETED_KEYS,
-            DELETED_SECRETS,
-            AUDIT_LOG,
-            CONNECTIONS,
-            CONNECTIONS_BY_NAME,
-            RINGS,
-            RING_OF_KEY,
-            KEY_COUNTS,
-            BY_EXPIRATION
-        )
+        /// Calls `$m!` with every table as `NAME: sealed|plain, ...`.
+        macro_rules! every_table {
+            ($d m:ident) => { $d m!($($name: $kind),*) };
+        }
+
+        /// Every table's name, and whether it holds sealed values (for the docs check).
+        #[cfg_attr(not(test), allow(dead_code))]
+        pub(crate) const TABLE_NAMES: &[(&str, bool)] =
+            &[$(($text, table_kind!($kind))),*];
     };
 }
+
+macro_rules! table_kind {
+    (sealed) => {
+        true
+    };
+    (plain) => {
+        false
+    };
+}
+
+declare_tables! { $
+    META: &str => u64 = "meta", plain;
+    KEYS: u128 => &[u8] = "keys", plain;
+    /// The private halves of stored keys: key id → tag byte + bytes.
+    SECRETS: u128 => &[u8] = "key_secrets", sealed;
+    BY_NAME: &str => u128 = "keys_by_name", plain;
+    BY_KID: &str => u128 = "keys_by_kid", plain;
+    BY_INSERTION: u64 => u128 = "keys_by_insertion", plain;
+    INSERTION_OF: u128 => u64 = "insertion_of_key", plain;
+    BY_LOWER_NAME: (&str, u128) => () = "keys_by_lower_name", plain;
+    API_KEYS: &[u8] => () = "api_key_hashes", plain;
+    /// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).
+    /// Added without a schema change: an older build ignores it, so these keys fail closed there.
+    API_KEY_RECORDS: u128 => &[u8] = "api_keys", plain;
+    /// Restorably deleted keys: id → JSON `{"key": Key, "purgeAt": ms, "ring": ...}`.
+    /// Added without a schema change (an older build ignores them: the keys stay deleted).
+    DELETED_KEYS: u128 => &[u8] = "deleted_keys", plain;
+    /// The private halves of restorably deleted keys, sealed as they were stored.
+    DELETED_SECRETS: u128 => &[u8] = "deleted_key_secrets", sealed;
+    /// The audit trail: sequence number → JSON of an `AuditRecord`. Added without a schema
+    /// change (an older build ignores it).
+    AUDIT_LOG: u64 => &[u8] = "audit_log", plain;
+    /// Auth0 connections (schema 2).
+    CONNECTIONS: &str => &[u8] = "connections", plain;
+    CONNECTIONS_BY_NAME: &str => &str = "connections_by_name", plain;
+    RINGS: &str => &[u8] = "key_rings", plain;
+    /// Key id → the storage key of the ring that holds it (its role is read from the ring).
+    RING_OF_KEY: u128 => &str = "ring_of_key", plain;
+    /// Live keys by kind: `"<type>/<algorithm>"` → how many. Kept by `insert_in` and
+    /// `delete_in`, so `/metrics` reads a handful of rows whatever the number of keys.
+    KEY_COUNTS: &str => u64 = "key_counts", plain;
+    /// Live keys with a certificate, by expiration: (expirationInstant, id) → ().
+    BY_EXPIRATION: (i64, u128) => () = "keys_by_expiration", plain;
+}
+
+/// Builds the list of sealed tables from `every_table!`'s `NAME: kind` pairs.
+macro_rules! sealed_tables {
+    (@acc [$($acc:ident),*]) => { [$($acc),*] };
+    (@acc [$($acc:ident),*] $t:ident: sealed $(, $($rest:tt)*)?) => {
+        sealed_tables!(@acc [$($acc,)* $t] $($($rest)*)?)
+    };
+    (@acc [$($acc:ident),*] $t:ident: plain $(, $($rest:tt)*)?) => {
+        sealed_tables!(@acc [$($acc),*] $($($rest)*)?)
+    };
+    ($($rest:tt)*) => { sealed_tables!(@acc [] $($rest)*) };
+}
+
+/// The tables whose values are sealed secrets, keyed by the id they are bound to.
+const SEALED_TABLES: &[TableDefinition<u128, &[u8]>] = &every_table!(sealed_tables);
 
 const META_SCHEMA_VERSION: &str = "schema_version";
 const META_NEXT_INSERTION: &str = "next_insertion";
@@ -104,6 +122,7 @@ pub struct RedbStore {
     db: Database,
     sealer: Arc<dyn SecretSealer>,
     /// Test failpoint: how long a ring change waits, written but uncommitted, before its commit.
+    #[cfg(feature = "failpoints")]
     ring_commit_pause: Option<std::time::Duration>,
 }
 
@@ -153,6 +172,7 @@ impl RedbStore {
         let store = Self {
             db,
             sealer,
+            #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };
         check_master_keys(&store.read()?, &*store.sealer)?;
@@ -185,50 +205,43 @@ impl RedbStore {
             }
             drop(meta);
             // Create every table so readers never meet a missing one.
-            txn.open_table(KEYS)?;
-            txn.open_table(SECRETS)?;
-            txn.open_table(BY_NAME)?;
-            txn.open_table(BY_KID)?;
-            txn.open_table(BY_INSERTION)?;
-            txn.open_table(INSERTION_OF)?;
-            txn.open_table(BY_LOWER_NAME)?;
-            txn.open_table(API_KEYS)?;
-            txn.open_table(API_KEY_RECORDS)?;
-            txn.open_table(AUDIT_LOG)?;
-            txn.open_table(DELETED_KEYS)?;
-            txn.open_table(DELETED_SECRETS)?;
-            txn.open_table(CONNECTIONS)?;
-            txn.open_table(CONNECTIONS_BY_NAME)?;
-            txn.open_table(RINGS)?;
-            txn.open_table(RING_OF_KEY)?;
+            macro_rules! create {
+                ($($table:ident: $kind:ident),*) => {$( txn.open_table($table)?; )*};
+            }
+            every_table!(create);
             ensure_census(txn)?;
             Ok(())
         })?;
         Ok(store)
     }
 
-    /// Re-wraps every data key under the sealing master key, in one transaction (all or
-    /// nothing). Returns how many were re-wrapped.
+    /// Re-wraps every data key in every sealed table (live and restorably deleted keys alike)
+    /// under the sealing master key, in one transaction (all or nothing). Returns how many were
+    /// re-wrapped.
     pub fn rewrap_secrets(&self) -> Result<usize, StoreError> {
         self.write(|txn| {
-            let mut secrets = txn.open_table(SECRETS)?;
-            let mut changed = Vec::new();
-            for entry in secrets.iter()? {
-                let (id, bytes) = entry?;
-                let record = KeyId(Uuid::from_u128(id.value()));
-                if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first()
-                    && let Some(rewrapped) =
-                        self.sealer.rewrap(&record, sealed).map_err(seal_error)?
-                {
-                    let mut value = vec![SECRET_SEALED];
-                    value.extend_from_slice(&rewrapped);
-                    changed.push((id.value(), value));
+            let mut total = 0;
+            for table in SEALED_TABLES {
+                let mut secrets = txn.open_table(*table)?;
+                let mut changed = Vec::new();
+                for entry in secrets.iter()? {
+                    let (id, bytes) = entry?;
+                    let record = KeyId(Uuid::from_u128(id.value()));
+                    if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first()
+                        && let Some(rewrapped) =
+                            self.sealer.rewrap(&record, sealed).map_err(seal_error)?
+                    {
+                        let mut value = vec![SECRET_SEALED];
+                        value.extend_from_slice(&rewrapped);
+                        changed.push((id.value(), value));
+                    }
                 }
+                for (id, value) in &changed {
+                    secrets.insert(*id, value.as_slice())?;
+                }
+                total += changed.len();
             }
-            for (id, value) in &changed {
-                secrets.insert(*id, value.as_slice())?;
-            }
-            Ok(changed.len())
+            Ok(total)
         })
     }
 
@@ -243,7 +256,9 @@ impl RedbStore {
     }
 
     /// A failpoint for crash tests: every ring change sleeps for `pause` after writing and
-    /// before committing, so a test can kill the process mid-rotation.
+    /// before committing, so a test can kill the process mid-rotation. Only with the
+    /// `failpoints` feature (never in a release build).
+    #[cfg(feature = "failpoints")]
     pub fn with_ring_commit_pause(mut self, pause: std::time::Duration) -> Self {
         self.ring_commit_pause = Some(pause);
         self
@@ -277,11 +292,22 @@ impl RedbStore {
     }
 }
 
-/// Refuses a file whose secrets are sealed under a master key that is not configured. A
-/// secret that fails authentication is logged (it will fail when used), not refused: one
-/// damaged record must not keep the server from serving the others.
+/// Refuses a file whose secrets, in any sealed table, are sealed under a master key that is
+/// not configured. A secret that fails authentication is logged (it will fail when used), not
+/// refused: one damaged record must not keep the server from serving the others.
 fn check_master_keys(txn: &ReadTransaction, sealer: &dyn SecretSealer) -> Result<(), StoreError> {
-    let secrets = match txn.open_table(SECRETS) {
+    for table in SEALED_TABLES {
+        check_master_keys_in(txn, *table, sealer)?;
+    }
+    Ok(())
+}
+
+fn check_master_keys_in(
+    txn: &ReadTransaction,
+    table: TableDefinition<u128, &[u8]>,
+    sealer: &dyn SecretSealer,
+) -> Result<(), StoreError> {
+    let secrets = match txn.open_table(table) {
         Ok(table) => table,
         Err(TableError::TableDoesNotExist(_)) => return Ok(()),
         Err(other) => return Err(other.into()),
@@ -331,6 +357,19 @@ fn check_schema(txn: &ReadTransaction, path: &Path) -> Result<(), StoreError> {
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Creates a new file for reading and writing, only its owner can read (mode 0600 on Unix,
+/// set when it is created); fails if `path` exists.
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
@@ -395,25 +434,29 @@ fn decode_secret(
     }
 }
 
-/// Seals every plaintext secret (the 2 → 3 upgrade). Returns how many.
+/// Seals every plaintext secret in every sealed table (the 2 → 3 upgrade). Returns how many.
 fn seal_plaintext_secrets(
     txn: &WriteTransaction,
     sealer: &dyn SecretSealer,
 ) -> Result<usize, StoreError> {
-    let mut secrets = txn.open_table(SECRETS)?;
-    let mut sealed = Vec::new();
-    for entry in secrets.iter()? {
-        let (id, bytes) = entry?;
-        if matches!(bytes.value().first(), Some(&SECRET_PKCS8 | &SECRET_HMAC)) {
-            let record = KeyId(Uuid::from_u128(id.value()));
-            let private = decode_plaintext(bytes.value())?;
-            sealed.push((id.value(), encode_secret(sealer, &record, &private)?));
+    let mut total = 0;
+    for table in SEALED_TABLES {
+        let mut secrets = txn.open_table(*table)?;
+        let mut sealed = Vec::new();
+        for entry in secrets.iter()? {
+            let (id, bytes) = entry?;
+            if matches!(bytes.value().first(), Some(&SECRET_PKCS8 | &SECRET_HMAC)) {
+                let record = KeyId(Uuid::from_u128(id.value()));
+                let private = decode_plaintext(bytes.value())?;
+                sealed.push((id.value(), encode_secret(sealer, &record, &private)?));
+            }
         }
+        for (id, value) in &sealed {
+            secrets.insert(*id, value.as_slice())?;
+        }
+        total += sealed.len();
     }
-    for (id, value) in &sealed {
-        secrets.insert(*id, value.as_slice())?;
-    }
-    Ok(sealed.len())
+    Ok(total)
 }
 
 fn raw(id: &KeyId) -> u128 {
@@ -552,29 +595,70 @@ fn ensure_census(txn: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// A restorably deleted key as kept.
-#[derive(serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DeletedKey {
     key: Key,
     purge_at: i64,
+    /// Where the key was revoked when it was deleted, so a restore puts it back there.
+    /// Absent for keys in no ring, and in records written before it was kept (those restore as
+    /// plain keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ring: Option<RevokedPlace>,
 }
 
-/// Refuses to delete a key a ring uses; a revoked ring key leaves its ring.
-fn release_from_ring(txn: &WriteTransaction, id: &KeyId) -> Result<(), StoreError> {
+/// A revoked key's place in its ring: the ring's owner (its storage key) and its slot.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RevokedPlace {
+    owner: String,
+    slot: keysmith_model::RingKey,
+}
+
+/// Refuses to delete a key a ring uses; a revoked ring key leaves its ring. Returns the place
+/// a released revoked key had.
+fn release_from_ring(
+    txn: &WriteTransaction,
+    id: &KeyId,
+) -> Result<Option<RevokedPlace>, StoreError> {
     let Some(owner) = ring_of_key_in(txn, raw(id))? else {
-        return Ok(());
+        return Ok(None);
     };
     let mut ring = ring_in(txn, &owner)?
         .ok_or_else(|| StoreError::Corrupt(format!("ring index names a missing ring: {owner}")))?;
     match ring.role_of(id) {
         Some(role) if role.is_live() => Err(StoreError::InUse { owner, role }),
         _ => {
+            let slot = ring.revoked.iter().find(|k| k.id == *id).cloned();
             ring.forget_revoked(id);
             put_ring_in(txn, &owner, &ring)?;
             txn.open_table(RING_OF_KEY)?.remove(raw(id))?;
-            Ok(())
+            Ok(slot.map(|slot| RevokedPlace {
+                owner: owner.storage_key(),
+                slot,
+            }))
         }
     }
+}
+
+/// Puts a restored key back into the ring it was revoked in, still revoked. Refused
+/// ([`StoreError::RingGone`]) if that ring no longer exists.
+fn return_to_ring(txn: &WriteTransaction, place: RevokedPlace) -> Result<(), StoreError> {
+    let owner = RingOwner::from_storage_key(&place.owner)
+        .ok_or_else(|| StoreError::Corrupt("deleted key's ring owner".into()))?;
+    let Some(mut ring) = ring_in(txn, &owner)? else {
+        return Err(StoreError::RingGone { owner });
+    };
+    let id = place.slot.id;
+    ring.restore_revoked(place.slot);
+    put_ring_in(txn, &owner, &ring)?;
+    if txn
+        .open_table(RING_OF_KEY)?
+        .insert(raw(&id), owner.storage_key().as_str())?
+        .is_some()
+    {
+        return Err(StoreError::Corrupt("a key would be in two rings".into()));
+    }
+    Ok(())
 }
 
 /// Deletes a key and its index entries, whatever ring holds it. Returns whether it existed.
@@ -765,7 +849,7 @@ impl KeyStore for RedbStore {
 
     fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError> {
         self.write(|txn| {
-            release_from_ring(txn, id)?;
+            let ring = release_from_ring(txn, id)?;
             let Some(key) = txn
                 .open_table(KEYS)?
                 .get(raw(id))?
@@ -778,7 +862,11 @@ impl KeyStore for RedbStore {
                 .open_table(SECRETS)?
                 .get(raw(id))?
                 .map(|v| v.value().to_vec());
-            let record = serde_json::json!({ "key": key, "purgeAt": purge_at });
+            let record = DeletedKey {
+                key,
+                purge_at,
+                ring,
+            };
             txn.open_table(DELETED_KEYS)?
                 .insert(raw(id), encode_json(&record)?.as_slice())?;
             if let Some(secret) = secret {
@@ -808,6 +896,9 @@ impl KeyStore for RedbStore {
                 private: None,
             };
             insert_in(txn, &record, &encode_key(&record.key)?, secret.as_deref())?;
+            if let Some(place) = deleted.ring {
+                return_to_ring(txn, place)?;
+            }
             Ok(Some(record.key))
         })
     }
@@ -1012,25 +1103,28 @@ impl KeyStore for RedbStore {
         path: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, StoreError> {
-        if path.exists() {
-            return Err(StoreError::Engine(Box::new(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("{} already exists", path.display()),
-            ))));
-        }
+        // A new file, private to its owner from its first byte (never over an existing file).
+        let file = create_private_file(path).map_err(|e| {
+            StoreError::Engine(Box::new(std::io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", path.display()),
+            )))
+        })?;
         let source = self.read()?;
         let target = Database::builder()
-            .create(path)
+            .create_with_backend(
+                redb::backends::FileBackend::new(file).map_err(|e| open_error(e, path))?,
+            )
             .map_err(|e| open_error(e, path))?;
         let mut txn = target.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         let mut total = 0u64;
         let mut done = 0u64;
         macro_rules! count {
-            ($($table:expr),*) => {$( total += source.open_table($table)?.len()?; )*};
+            ($($table:ident: $kind:ident),*) => {$( total += source.open_table($table)?.len()?; )*};
         }
         macro_rules! copy {
-            ($($table:expr),*) => {$({
+            ($($table:ident: $kind:ident),*) => {$({
                 let from = source.open_table($table)?;
                 let mut to = txn.open_table($table)?;
                 for entry in from.iter()? {
@@ -1275,6 +1369,7 @@ impl KeyStore for RedbStore {
             }
             drop((keys, index));
             put_ring_in(txn, owner, &change.ring)?;
+            #[cfg(feature = "failpoints")]
             if let Some(pause) = self.ring_commit_pause {
                 tracing::warn!(owner = %owner, "failpoint: ring change written, pausing before commit");
                 std::thread::sleep(pause);
@@ -1298,5 +1393,27 @@ impl KeyStore for RedbStore {
         };
         let ring: KeyRing = decode_json(ring.value(), "key ring")?;
         Ok(ring.role_of(id).map(|role| (owner, role)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/storage.md documents every table, and says which hold sealed values.
+    #[test]
+    fn every_table_is_documented_with_whether_it_is_sealed() {
+        let docs = include_str!("../../../docs/storage.md");
+        for (name, sealed) in super::TABLE_NAMES {
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")));
+            let Some(row) = row else {
+                panic!("docs/storage.md has no row for the table `{name}`");
+            };
+            assert_eq!(
+                row.contains("**sealed**"),
+                *sealed,
+                "docs/storage.md must mark `{name}` **sealed** exactly when it holds sealed values"
+            );
+        }
     }
 }

@@ -556,3 +556,282 @@ fn secrets_are_sealed_and_bound_to_their_record() {
         "the other record is untouched"
     );
 }
+
+/// A sealer with these master keys (the first seals, all open).
+fn sealer_with(keys: &[[u8; 32]]) -> std::sync::Arc<dyn keysmith_model::SecretSealer> {
+    let backend: std::sync::Arc<dyn keysmith_crypto::KeyBackend> =
+        std::sync::Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+    let keys = keys
+        .iter()
+        .map(|k| keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, k).unwrap())
+        .collect();
+    std::sync::Arc::new(keysmith_crypto::envelope::Envelope::new(backend, keys).unwrap())
+}
+
+fn assert_unknown_master_key(result: Result<RedbStore, StoreError>) {
+    let refused = result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        refused.contains("not configured"),
+        "a file with a secret under a missing master key was not refused as such: {refused:?}"
+    );
+}
+
+fn private_of(store: &RedbStore, id: &KeyId) -> Vec<u8> {
+    store
+        .get(id)
+        .unwrap()
+        .unwrap()
+        .private
+        .unwrap()
+        .expose()
+        .to_vec()
+}
+
+#[test]
+fn master_key_rotation_rewraps_restorably_deleted_secrets_too() {
+    let (old, new) = ([1u8; 32], [2u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let (live, deleted) = (
+        key("live", "kid-live", Algorithm::ES256, 1),
+        key("deleted", "kid-deleted", Algorithm::HS256, 2),
+    );
+    {
+        let store = RedbStore::open(&path, sealer_with(&[old])).unwrap();
+        store.insert(&live).unwrap();
+        store.insert(&deleted).unwrap();
+        assert!(store.delete_restorably(&deleted.key.id, i64::MAX).unwrap());
+    }
+    {
+        let store = RedbStore::open(&path, sealer_with(&[new, old])).unwrap();
+        assert_eq!(
+            store.rewrap_secrets().unwrap(),
+            2,
+            "the live and the deleted secret"
+        );
+    }
+    // Every sealed value is under the new key now: the new key alone opens the file, the
+    // deleted key restores, and its secret opens.
+    assert_eq!(
+        RedbStore::check_file(&path, &*sealer_with(&[new])).unwrap(),
+        1
+    );
+    assert_unknown_master_key(RedbStore::open(&path, sealer_with(&[old])));
+    let store = RedbStore::open(&path, sealer_with(&[new])).unwrap();
+    assert!(store.restore(&deleted.key.id).unwrap().is_some());
+    assert_eq!(
+        private_of(&store, &deleted.key.id),
+        deleted.private.as_ref().unwrap().expose()
+    );
+    assert_eq!(
+        private_of(&store, &live.key.id),
+        live.private.as_ref().unwrap().expose()
+    );
+}
+
+#[test]
+fn a_deleted_secret_under_a_missing_master_key_is_refused_and_rotation_repairs_it() {
+    let (old, new) = ([3u8; 32], [4u8; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let (deleted, later) = (
+        key("deleted", "kid-deleted", Algorithm::ES256, 1),
+        key("later", "kid-later", Algorithm::ES256, 2),
+    );
+    // The state an older rotation left: the live secrets under the new key, a deleted one still
+    // under the old key.
+    {
+        let store = RedbStore::open(&path, sealer_with(&[old])).unwrap();
+        store.insert(&deleted).unwrap();
+        assert!(store.delete_restorably(&deleted.key.id, i64::MAX).unwrap());
+    }
+    {
+        let store = RedbStore::open(&path, sealer_with(&[new, old])).unwrap();
+        store.insert(&later).unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    // The new key alone is refused before anything is written, at open and by check_file.
+    assert_unknown_master_key(RedbStore::open(&path, sealer_with(&[new])));
+    assert!(matches!(
+        RedbStore::check_file(&path, &*sealer_with(&[new])),
+        Err(StoreError::MasterKey(_))
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing modified");
+    // Rotation with both keys repairs it.
+    {
+        let store = RedbStore::open(&path, sealer_with(&[new, old])).unwrap();
+        assert_eq!(store.rewrap_secrets().unwrap(), 1);
+    }
+    let store = RedbStore::open(&path, sealer_with(&[new])).unwrap();
+    assert!(store.restore(&deleted.key.id).unwrap().is_some());
+    assert_eq!(
+        private_of(&store, &deleted.key.id),
+        deleted.private.as_ref().unwrap().expose()
+    );
+}
+
+/// A tenant ring whose first key `a` is revoked; `b` is previous, `c` current, `d` next.
+fn tenant_ring_with_a_revoked_key(store: &RedbStore) -> [StoredKey; 4] {
+    let keys = [
+        key("a", "kid-a", Algorithm::RS256, 1),
+        key("b", "kid-b", Algorithm::RS256, 2),
+        key("c", "kid-c", Algorithm::RS256, 3),
+        key("d", "kid-d", Algorithm::RS256, 4),
+    ];
+    let ring = KeyRing::provision(Algorithm::RS256, slot(&keys[0]), slot(&keys[1]), 10);
+    let (ring, _) = ring.rotate(slot(&keys[2]), Algorithm::RS256, 20);
+    let ring = ring.revoke("kid-a", 25).unwrap();
+    let (ring, left) = ring.rotate(slot(&keys[3]), Algorithm::RS256, 30);
+    assert_eq!(left, None);
+    ring.check().unwrap();
+    let inserted = keys.to_vec();
+    store
+        .change_ring(
+            &RingOwner::Tenant,
+            Box::new(move |_| {
+                Ok(RingChange {
+                    ring,
+                    insert: inserted,
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    keys
+}
+
+#[test]
+fn a_restored_revoked_key_comes_back_revoked_in_its_ring() {
+    let (_dir, store) = temp_store();
+    let [a, ..] = tenant_ring_with_a_revoked_key(&store);
+    let before = store.ring(&RingOwner::Tenant).unwrap().unwrap();
+    assert_eq!(
+        store.ring_of_key(&a.key.id).unwrap(),
+        Some((RingOwner::Tenant, RingRole::Revoked))
+    );
+    assert!(store.delete_restorably(&a.key.id, i64::MAX).unwrap());
+    assert_eq!(store.ring_of_key(&a.key.id).unwrap(), None);
+    assert!(
+        store
+            .ring(&RingOwner::Tenant)
+            .unwrap()
+            .unwrap()
+            .revoked
+            .is_empty()
+    );
+
+    let restored = store.restore(&a.key.id).unwrap().unwrap();
+    assert_eq!(restored, a.key);
+    assert_eq!(
+        store.ring_of_key(&a.key.id).unwrap(),
+        Some((RingOwner::Tenant, RingRole::Revoked)),
+        "back in its ring, still revoked"
+    );
+    assert_eq!(
+        store.ring(&RingOwner::Tenant).unwrap().unwrap(),
+        before,
+        "the ring is as it was, revocation time included"
+    );
+    let (_, listed) = store.ring_keys(&RingOwner::Tenant).unwrap().unwrap();
+    assert!(listed.iter().any(|k| k.id == a.key.id));
+}
+
+#[test]
+fn a_restore_into_a_ring_that_is_gone_is_refused_and_changes_nothing() {
+    let (_dir, store) = temp_store();
+    let id = "con_BBBBBBBBBBBBBBBB";
+    store.insert_connection(&connection(id, "gone")).unwrap();
+    let owner = RingOwner::connection(id, KeyUse::Signing);
+    let (a, b, c) = (
+        key("a", "kid-a", Algorithm::ES256, 1),
+        key("b", "kid-b", Algorithm::ES256, 2),
+        key("c", "kid-c", Algorithm::ES256, 3),
+    );
+    let ring = KeyRing::provision(Algorithm::ES256, slot(&a), slot(&b), 10);
+    let (ring, _) = ring.rotate(slot(&c), Algorithm::ES256, 20);
+    let ring = ring.revoke("kid-a", 30).unwrap();
+    store
+        .change_ring(
+            &owner,
+            Box::new(|_| {
+                Ok(RingChange {
+                    ring,
+                    insert: vec![a.clone(), b.clone(), c.clone()],
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    assert!(store.delete_restorably(&a.key.id, i64::MAX).unwrap());
+    store.delete_connection(id).unwrap().unwrap();
+
+    let refused = store.restore(&a.key.id);
+    assert!(
+        matches!(&refused, Err(StoreError::RingGone { owner: gone }) if *gone == owner),
+        "{refused:?}"
+    );
+    assert!(store.get_key(&a.key.id).unwrap().is_none());
+    assert_eq!(
+        store.deleted_keys().unwrap()[0].0.id,
+        a.key.id,
+        "still restorable-listed"
+    );
+}
+
+#[test]
+fn a_deleted_record_without_ring_information_restores_as_a_plain_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let a = {
+        let store = RedbStore::open(&path, sealer()).unwrap();
+        let [a, ..] = tenant_ring_with_a_revoked_key(&store);
+        assert!(store.delete_restorably(&a.key.id, i64::MAX).unwrap());
+        a
+    };
+    // Rewrite the record as an older build wrote it: the key and its purge instant only.
+    {
+        let deleted: redb::TableDefinition<u128, &[u8]> =
+            redb::TableDefinition::new("deleted_keys");
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(deleted).unwrap();
+            let old = serde_json::json!({ "key": a.key, "purgeAt": i64::MAX });
+            table
+                .insert(
+                    a.key.id.0.as_u128(),
+                    serde_json::to_vec(&old).unwrap().as_slice(),
+                )
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    assert_eq!(store.restore(&a.key.id).unwrap(), Some(a.key.clone()));
+    assert_eq!(store.ring_of_key(&a.key.id).unwrap(), None);
+    assert_eq!(
+        private_of(&store, &a.key.id),
+        a.private.as_ref().unwrap().expose()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_snapshot_is_private_to_its_owner_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, store) = temp_store();
+    store
+        .insert(&key("a", "kid-a", Algorithm::ES256, 1))
+        .unwrap();
+    let path = dir.path().join("snapshot.redb");
+    assert!(store.snapshot_to(&path, &mut |_, _| {}).unwrap() > 0);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "the snapshot is created private (mode {mode:o})"
+    );
+    assert!(store.snapshot_to(&path, &mut |_, _| {}).is_err());
+    // It is a whole data file.
+    drop(store);
+    assert_eq!(RedbStore::check_file(&path, &*sealer()).unwrap(), 1);
+}

@@ -75,12 +75,6 @@ pub fn backup(settings: &Settings, file: &Path, client: Option<Client>) -> Resul
         progress.set_position(done);
     })?;
     progress.finish_and_clear();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| io_error("cannot restrict", file, e))?;
-    }
     println!("backed up {copied} records to {}", file.display());
     Ok(())
 }
@@ -91,11 +85,14 @@ pub fn restore(settings: &Settings, file: &Path) -> Result<(), ServerError> {
     let (envelope, _) = crate::master_key::envelope(settings, selected.backend, false)?;
     let keys = RedbStore::check_file(file, &envelope)?;
     let target = settings.data_file();
+    crate::server::prepare_data_dir(settings)?;
+    // Held from the check of the data file to after the swap: a server starting meanwhile is
+    // refused instead of opening the file that is about to be replaced.
+    let _data_dir_lock = crate::data_lock::lock(&settings.data)?;
     if target.exists() {
         // Refuses while a server holds the file, before anything is replaced.
         drop(RedbStore::open(&target, Arc::new(envelope))?);
     }
-    crate::server::prepare_data_dir(settings)?;
     let staging = settings
         .data
         .join(format!(".restore-{}.redb", uuid::Uuid::new_v4()));

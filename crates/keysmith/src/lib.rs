@@ -10,6 +10,8 @@
 //! # Crate features
 //! - `aws-lc` (default): the aws-lc-rs backend.
 //! - `openssl`: the OpenSSL 3 backend.
+//! - `failpoints`: test failpoints read from the environment (`KS_FAILPOINT_*`), for crash
+//!   tests. Only `cargo test` turns it on; a release build ignores those variables.
 //!
 //! At least one must be enabled. With both, configuration chooses (see
 //! [`backend::select_backend`]).
@@ -17,6 +19,7 @@
 pub mod backend;
 pub mod backup;
 pub mod client;
+pub mod data_lock;
 pub mod key_cli;
 pub mod master_key;
 pub mod server;

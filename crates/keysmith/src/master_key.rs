@@ -4,14 +4,18 @@
 //! Sources, in order (the first key seals, all of them open): `master_key` (base64 of 32 bytes;
 //! several comma-separated), then the lines of `master_key_file`. With neither, the key file
 //! beside the data (`<data>/master.key`) is used, and created (mode 0600) if it does not exist.
+//!
+//! A key file its group or others can read or write is refused (on Unix): `chmod 600` it.
+//! Key text is held in [`Zeroizing`] buffers from where it is read to where it is parsed.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use keysmith_crypto::KeyBackend;
 use keysmith_crypto::envelope::{Envelope, MasterKey};
 use keysmith_store::RedbStore;
+use zeroize::Zeroizing;
 
 use crate::server::ServerError;
 use crate::settings::Settings;
@@ -43,13 +47,25 @@ fn configured_keys(
 }
 
 /// The keys in a key file: one base64 key per line; blank lines and `#` comments ignored.
+/// On Unix the file must be private to its owner (no group or other permission bits).
 pub fn read_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<Vec<MasterKey>, ServerError> {
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         ServerError::MasterKey(format!(
             "cannot read the master key file {}: {e}",
             path.display()
         ))
-    })?);
+    };
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    // The mode of the file as opened, so it cannot change between the check and the read.
+    let metadata = file.metadata().map_err(unreadable)?;
+    check_private_mode(path, &metadata)?;
+    // Sized up front so the buffer holding the key text is never reallocated (a reallocation
+    // would leave a copy behind that is not zeroized).
+    let capacity = usize::try_from(metadata.len())
+        .unwrap_or(0)
+        .saturating_add(1);
+    let mut text = Zeroizing::new(String::with_capacity(capacity));
+    file.read_to_string(&mut text).map_err(unreadable)?;
     let mut keys = Vec::new();
     for line in text
         .lines()
@@ -72,6 +88,25 @@ pub fn read_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<Vec<Master
     Ok(keys)
 }
 
+/// Refuses a master key file whose group or others have any permission (Unix).
+#[cfg(unix)]
+fn check_private_mode(path: &Path, metadata: &std::fs::Metadata) -> Result<(), ServerError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ServerError::MasterKey(format!(
+            "the master key file {path} can be read or written by its group or others (mode {mode:03o}); make it private to its owner with `chmod 600 {path}`",
+            path = path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_mode(_path: &Path, _metadata: &std::fs::Metadata) -> Result<(), ServerError> {
+    Ok(())
+}
+
 /// Creates a new file only its owner can read (mode 0600), never over an existing one: for
 /// master keys and backups.
 pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
@@ -85,7 +120,8 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// Writes a new key file (mode 0600; never over an existing file). Returns the key.
+/// Writes a new key file (mode 0600; never over an existing file), and syncs it and its
+/// directory so the key is on disk before any secret is sealed under it. Returns the key.
 pub fn create_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<MasterKey, ServerError> {
     let (key, text) = MasterKey::generate(backend)?;
     let failed = |e: std::io::Error| {
@@ -102,7 +138,17 @@ pub fn create_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<MasterKe
     )
     .and_then(|()| file.sync_all())
     .map_err(failed)?;
+    sync_directory_of(path).map_err(failed)?;
     Ok(key)
+}
+
+/// Syncs the directory holding `path`, so a new entry in it survives a crash.
+pub fn sync_directory_of(path: &Path) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)?.sync_all()
 }
 
 /// The configured master keys (see the module documentation) as an envelope, and the key
@@ -154,6 +200,52 @@ pub fn open_store(
                 let _ = std::fs::remove_file(path);
             }
             Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "MTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTE=";
+
+    fn backend() -> Arc<dyn KeyBackend> {
+        crate::backend::select_backend(None).unwrap().backend
+    }
+
+    #[test]
+    fn a_configured_master_key_is_parsed_and_never_in_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("keysmith.toml");
+        std::fs::write(&config, format!("master_key = \"{KEY}\"\n")).unwrap();
+        let settings =
+            Settings::load(Some(&config), &crate::settings::Overrides::default()).unwrap();
+        assert_eq!(configured_keys(&settings, &*backend()).unwrap().len(), 1);
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains(KEY), "{shown}");
+        assert!(!shown.contains("MTEx"), "{shown}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_its_group_or_others_can_access_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        std::fs::write(&path, format!("{KEY}\n")).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o602] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let refused = read_key_file(&path, &*backend()).unwrap_err().to_string();
+            assert!(
+                refused.contains(&format!("chmod 600 {}", path.display())),
+                "{refused}"
+            );
+            assert!(!refused.contains(KEY));
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(read_key_file(&path, &*backend()).unwrap().len(), 1);
         }
     }
 }

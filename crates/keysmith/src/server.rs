@@ -46,6 +46,9 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Another keysmith process (a server or a restore) holds the data directory's lock.
+    #[error("{0}")]
+    DataDirInUse(String),
     /// The data file could not be opened.
     #[error("data file")]
     Store(#[from] keysmith_store::StoreError),
@@ -71,9 +74,12 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     let selected = select_backend(Some(settings.backend.as_str()).filter(|b| !b.is_empty()))?;
     let backend = selected.backend.clone();
     prepare_data_dir(&settings)?;
+    // Held until the server has stopped: a restore cannot swap the file under it.
+    let _data_dir_lock = crate::data_lock::lock(&settings.data)?;
     let data_file = settings.data_file();
-    let (mut redb, sealing_key) = crate::master_key::open_store(&settings, backend.clone(), true)?;
-    if let Some(pause) = std::env::var(FAILPOINT_RING_COMMIT_PAUSE_MS)
+    let (redb, sealing_key) = crate::master_key::open_store(&settings, backend.clone(), true)?;
+    #[cfg(feature = "failpoints")]
+    let redb = if let Some(pause) = std::env::var(FAILPOINT_RING_COMMIT_PAUSE_MS)
         .ok()
         .and_then(|ms| ms.parse().ok())
     {
@@ -81,8 +87,10 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
             pause_ms = pause,
             "test failpoint {FAILPOINT_RING_COMMIT_PAUSE_MS} is set: ring changes pause before commit"
         );
-        redb = redb.with_ring_commit_pause(Duration::from_millis(pause));
-    }
+        redb.with_ring_commit_pause(Duration::from_millis(pause))
+    } else {
+        redb
+    };
     let store: Arc<dyn KeyStore> = Arc::new(redb);
 
     let api_keys = Arc::new(ApiKeys::new(
@@ -316,7 +324,9 @@ pub fn api_key_command(settings: &Settings, action: ApiKeyAction) -> Result<(), 
 }
 
 /// Test-only failpoint: milliseconds every ring change waits, written but uncommitted, before
-/// its commit, so a crash test can kill the server mid-rotation.
+/// its commit, so a crash test can kill the server mid-rotation. Read only when built with the
+/// `failpoints` feature (the tests); a release build ignores the variable.
+#[cfg(feature = "failpoints")]
 pub const FAILPOINT_RING_COMMIT_PAUSE_MS: &str = "KS_FAILPOINT_RING_COMMIT_PAUSE_MS";
 
 /// The background task that purges deleted keys whose window has ended and rotates key rings

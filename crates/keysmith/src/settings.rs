@@ -39,7 +39,7 @@ pub struct Settings {
     /// Scoped API keys: hash, name and permissions each.
     pub api_keys: Vec<ScopedApiKey>,
     /// Master keys, base64 of 32 bytes each, comma-separated; the first seals. Never logged.
-    pub master_key: String,
+    pub master_key: zeroize::Zeroizing<String>,
     /// A file of master keys, one per line; the first seals.
     pub master_key_file: PathBuf,
     /// PEM certificate chain for HTTPS (with `tls_private_key`).

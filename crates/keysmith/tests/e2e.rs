@@ -239,6 +239,32 @@ macro_rules! e2e_suite {
             }
 
             #[test]
+            fn master_key_rotation_keeps_deleted_keys_restorable() {
+                sealing::master_key_rotation_keeps_deleted_keys_restorable($backend);
+            }
+
+            #[test]
+            fn rotation_repairs_a_deleted_key_left_under_the_old_master_key() {
+                sealing::rotation_repairs_a_deleted_key_left_under_the_old_master_key($backend);
+            }
+
+            #[cfg(unix)]
+            #[test]
+            fn a_master_key_file_others_can_read_is_refused() {
+                sealing::a_master_key_file_others_can_read_is_refused($backend);
+            }
+
+            #[test]
+            fn auth0_a_restored_revoked_signing_key_stays_revoked() {
+                auth0::a_restored_revoked_signing_key_stays_revoked($backend);
+            }
+
+            #[test]
+            fn restore_and_a_server_start_exclude_each_other() {
+                backup::restore_and_a_server_start_exclude_each_other($backend);
+            }
+
+            #[test]
             fn master_key_rotation_is_all_or_nothing() {
                 sealing::master_key_rotation_is_all_or_nothing($backend);
             }

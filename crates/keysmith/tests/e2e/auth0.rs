@@ -882,3 +882,103 @@ pub fn scheduled_tenant_rotation_from_config(backend: &str) {
     }
     assert!(server.log().contains("scheduled"));
 }
+
+/// A revoked tenant signing key, deleted (restorably) and restored, comes back revoked: back in
+/// the ring's revoked keys, not published, and unable to sign, vend or validate, across a
+/// restart too.
+pub fn a_restored_revoked_signing_key_stays_revoked(backend: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        env: vec![("KEYSMITH_DELETION_WINDOW_SECONDS".into(), "3600".into())],
+        ..Default::default()
+    };
+    let server = Server::start_in(&data, backend, options.clone());
+    let keys = a0(&server, "GET", "/keys/signing", None).json();
+    let second = with_flag(keys.as_array().unwrap(), "next")[0]["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        a0(&server, "POST", "/keys/signing/rotate", None).status,
+        201
+    );
+    // `second` is current now: a token it signs, to validate later.
+    let id = key_id_of_kid(&server, &second);
+    let token = server.call(
+        "POST",
+        "/api/jwt/vend",
+        Some(json!({"keyId": id, "claims": {"sub": "u"}})),
+    );
+    assert_eq!(token.status, 200, "{}", token.text());
+    let token = token.json()["token"].as_str().unwrap().to_owned();
+    let validate = |server: &Server| {
+        server
+            .raw(
+                "GET",
+                "/api/jwt/validate",
+                &[("Authorization", &format!("Bearer {token}"))],
+                None,
+            )
+            .status
+    };
+    assert_eq!(validate(&server), 200);
+    assert_eq!(
+        a0(&server, "POST", "/keys/signing/rotate", None).status,
+        201
+    );
+    let revoked = a0(
+        &server,
+        "PUT",
+        &format!("/keys/signing/{second}/revoke"),
+        None,
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.text());
+
+    let is_withdrawn = |server: &Server| {
+        let shown = a0(server, "GET", &format!("/keys/signing/{second}"), None);
+        assert_eq!(shown.status, 200, "{}", shown.text());
+        assert_eq!(shown.json()["revoked"], true, "listed as revoked");
+        assert!(shown.json()["revoked_at"].is_string());
+        let listed = a0(server, "GET", "/keys/signing", None).json();
+        assert!(
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kid"] == second.as_str() && k["revoked"] == true)
+        );
+        assert!(
+            !jwks_kids(server).contains(&second),
+            "a revoked key is never published"
+        );
+        assert_eq!(validate(server), 401, "its tokens do not validate");
+        let vend = server.call("POST", "/api/jwt/vend", Some(json!({"keyId": id})));
+        assert_eq!(vend.status, 400, "{}", vend.text());
+        let sign = server.call(
+            "POST",
+            &format!("/api/key/{id}/sign"),
+            Some(json!({"payload": "aGk"})),
+        );
+        assert_eq!(sign.status, 400, "{}", sign.text());
+    };
+    is_withdrawn(&server);
+
+    // Deleted (a revoked key is not in use), then restored: it comes back revoked.
+    let deleted = server.call("DELETE", &format!("/api/key/{id}"), None);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(
+        a0(&server, "GET", &format!("/keys/signing/{second}"), None).status,
+        404
+    );
+    let restored = server.call("POST", &format!("/api/key/{id}/restore"), None);
+    assert_eq!(restored.status, 200, "{}", restored.text());
+    assert_eq!(restored.json()["key"]["kid"], second.as_str());
+    is_withdrawn(&server);
+
+    // And so it stays after a restart (the JWKS is rebuilt from the store).
+    assert!(server.stop().0.success());
+    let server = Server::start_in(&data, backend, options);
+    is_withdrawn(&server);
+}

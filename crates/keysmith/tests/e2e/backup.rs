@@ -209,3 +209,74 @@ pub fn backup_while_serving_and_restore(backend: &str) {
     let server = Server::start_in(&restored, backend, options(&master));
     assert_eq!(key_ids(&server), live_ids);
 }
+
+/// Holds the data directory's lock the way `keysmith restore` and a server do.
+fn hold_data_dir_lock(data: &Path) -> std::fs::File {
+    std::fs::create_dir_all(data).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(data.join("keysmith.lock"))
+        .unwrap();
+    file.lock().unwrap();
+    file
+}
+
+/// A restore and a server never work on the same directory at once: while the lock is held (as
+/// restore holds it from its check to its swap, and a server for its life) a server start and
+/// a restore are refused. (A restore refused by a running server is in
+/// `backup_while_serving_and_restore`.)
+pub fn restore_and_a_server_start_exclude_each_other(backend: &str) {
+    let master = [0x6Bu8; 32];
+    let temp = tempfile::tempdir().unwrap();
+    let (live, fresh, file) = (
+        temp.path().join("live"),
+        temp.path().join("fresh"),
+        temp.path().join("backup.redb"),
+    );
+    let server = Server::start_in(&live, backend, options(&master));
+    tokens::generate(&server, "ES256", None, "kept");
+    assert!(server.stop().0.success());
+    let taken = keysmith(&master, &["backup", file.to_str().unwrap()], Some(&live));
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
+
+    let lock = hold_data_dir_lock(&live);
+    let Err((status, log)) = Server::try_start_in(&live, backend, options(&master)) else {
+        panic!("a server started while the data directory was locked");
+    };
+    assert!(status.is_some_and(|s| !s.success()));
+    assert!(
+        log.contains("in use") && log.contains("keysmith.lock"),
+        "{log}"
+    );
+    drop(lock);
+
+    let lock = hold_data_dir_lock(&fresh);
+    let refused = keysmith(&master, &["restore", file.to_str().unwrap()], Some(&fresh));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("in use") && stderr.contains("keysmith.lock"),
+        "{stderr}"
+    );
+    assert!(!fresh.join("keysmith.redb").exists(), "nothing restored");
+    drop(lock);
+
+    let done = keysmith(&master, &["restore", file.to_str().unwrap()], Some(&fresh));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let server = Server::start_in(&fresh, backend, options(&master));
+    assert_eq!(key_ids(&server).len(), 1);
+    let server2 = Server::start_in(&live, backend, options(&master));
+    assert!(server2.stop().0.success());
+    assert!(server.stop().0.success());
+}

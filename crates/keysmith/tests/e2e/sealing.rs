@@ -307,3 +307,179 @@ pub fn master_key_rotation_is_all_or_nothing(backend: &str) {
         assert_eq!(signed.status, 200, "{id}: {}", signed.text());
     }
 }
+
+/// The same options with a deletion window, so deleted keys can be restored.
+fn options_with_window(master_keys: &[[u8; 32]]) -> Options {
+    let mut options = options(master_keys);
+    options
+        .env
+        .push(("KEYSMITH_DELETION_WINDOW_SECONDS".into(), "3600".into()));
+    options
+}
+
+/// Restores `key`, signs with it, and checks the signature with the other backend and the
+/// public key alone.
+fn restore_sign_and_verify(server: &Server, backend: &str, key: &serde_json::Value) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let id = key["id"].as_str().unwrap();
+    let restored = server.call("POST", &format!("/api/key/{id}/restore"), None);
+    assert_eq!(restored.status, 200, "{}", restored.text());
+    let message = b"signed after a master-key rotation";
+    let signed = server.call(
+        "POST",
+        &format!("/api/key/{id}/sign"),
+        Some(json!({"payload": URL_SAFE_NO_PAD.encode(message)})),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.text());
+    let signature = URL_SAFE_NO_PAD
+        .decode(signed.json()["signature"].as_str().unwrap())
+        .unwrap();
+    let other = tokens::backend(if backend == "openssl" {
+        "aws-lc"
+    } else {
+        "openssl"
+    });
+    let public =
+        keysmith_crypto::import::decode_public_key(&*other, key["publicKey"].as_str().unwrap())
+            .unwrap();
+    let verifier = other
+        .verifying_key(
+            Algorithm::ES256,
+            keysmith_crypto::VerifyingMaterial::PublicKey(&public.spki_der),
+        )
+        .unwrap();
+    assert!(
+        verifier.verify(message, &signature),
+        "the signature verifies"
+    );
+}
+
+pub fn master_key_rotation_keeps_deleted_keys_restorable(backend: &str) {
+    let (old, new) = ([0x31u8; 32], [0x32u8; 32]);
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start_in(&data, backend, options_with_window(&[old]));
+    let key = tokens::generate(&server, "ES256", None, "deleted-then-rotated");
+    let id = key["id"].as_str().unwrap();
+    let deleted = server.call("DELETE", &format!("/api/key/{id}"), None);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert!(server.stop().0.success());
+
+    let output = rotate_command(&data, backend, &[new, old])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("re-wrapped 1 "), "{stdout}");
+
+    // The new key alone: the deleted key restores and signs, and the next start is accepted.
+    let server = Server::start_in(&data, backend, options_with_window(&[new]));
+    restore_sign_and_verify(&server, backend, &key);
+    assert!(server.stop().0.success());
+    assert!(
+        starts_with(&data, backend, &[new]),
+        "the new key alone still opens the file"
+    );
+    assert!(!starts_with(&data, backend, &[old]));
+}
+
+pub fn rotation_repairs_a_deleted_key_left_under_the_old_master_key(backend: &str) {
+    let (old, new) = ([0x41u8; 32], [0x42u8; 32]);
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    // The state an older `master-key rotate` left: a deleted key still sealed under the old
+    // master key, the live keys under the new one.
+    let server = Server::start_in(&data, backend, options_with_window(&[old]));
+    let key = tokens::generate(&server, "ES256", None, "left-behind");
+    let id = key["id"].as_str().unwrap();
+    assert_eq!(
+        server
+            .call("DELETE", &format!("/api/key/{id}"), None)
+            .status,
+        200
+    );
+    assert!(server.stop().0.success());
+    let server = Server::start_in(&data, backend, options_with_window(&[new, old]));
+    let live = tokens::generate(&server, "ES256", None, "live");
+    assert!(server.stop().0.success());
+
+    // The new key alone is refused at start, naming the missing master key.
+    let Err((_, log)) = Server::try_start_in(&data, backend, options_with_window(&[new])) else {
+        panic!("a deleted secret under a missing master key was not noticed");
+    };
+    assert!(
+        log.contains("not configured") && log.contains("master key"),
+        "{log}"
+    );
+
+    // Rotation with the old key supplied repairs it.
+    let output = rotate_command(&data, backend, &[new, old])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let server = Server::start_in(&data, backend, options_with_window(&[new]));
+    restore_sign_and_verify(&server, backend, &key);
+    let live_id = live["id"].as_str().unwrap();
+    let signed = server.call(
+        "POST",
+        &format!("/api/key/{live_id}/sign"),
+        Some(json!({"payload": "aGk"})),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.text());
+}
+
+#[cfg(unix)]
+pub fn a_master_key_file_others_can_read_is_refused(backend: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let plain = Options {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    };
+    let server = Server::start_in(&data, backend, plain.clone());
+    tokens::generate(&server, "ES256", None, "sealed");
+    assert!(server.stop().0.success());
+    let file = data.join("master.key");
+    let chmod = |mode| {
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for mode in [0o640, 0o604, 0o620] {
+        chmod(mode);
+        let Err((status, log)) = Server::try_start_in(&data, backend, plain.clone()) else {
+            panic!("a master key file with mode {mode:o} was accepted");
+        };
+        assert!(status.is_some_and(|s| !s.success()));
+        assert!(
+            log.contains(&format!("chmod 600 {}", file.display())),
+            "the message names the file and the fix: {log}"
+        );
+    }
+    // The same through --master-key-file.
+    let elsewhere = temp.path().join("elsewhere.key");
+    std::fs::copy(&file, &elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut flagged = plain.clone();
+    flagged.args = vec!["--master-key-file".into(), elsewhere.display().to_string()];
+    let Err((_, log)) = Server::try_start_in(&data, backend, flagged.clone()) else {
+        panic!("a world-readable --master-key-file was accepted");
+    };
+    assert!(
+        log.contains(&format!("chmod 600 {}", elsewhere.display())),
+        "{log}"
+    );
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(Server::try_start_in(&data, backend, flagged).is_ok());
+
+    chmod(0o600);
+    let server = Server::start_in(&data, backend, plain);
+    assert!(server.stop().0.success());
+}
