@@ -218,11 +218,24 @@ async fn generating_use_case<T: Send + 'static>(
         .limits
         .generation_slot()
         .map_err(|full| Auth0Error::too_many_requests(full.retry_after_seconds))?;
-    use_case(state, not_found, move |service| {
+    change_case(state, not_found, move |service| {
         let _turn = slot.wait_turn();
         f(service)
     })
     .await
+}
+
+/// Runs a use case that changes stored state, as [`use_case`] does, past the request
+/// deadline once started ([`crate::deadline::change`]).
+async fn change_case<T: Send + 'static>(
+    state: &AppState,
+    not_found: fn() -> Auth0Error,
+    f: impl FnOnce(KeyService) -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, Auth0Error> {
+    let service = state.keys.clone();
+    crate::deadline::change(move || f(service))
+        .await?
+        .map_err(|e| Auth0Error::from_service(e, not_found))
 }
 
 /// Runs a use case on the blocking pool; its "not found" is the route's `not_found`.
@@ -638,7 +651,7 @@ async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> R
         (status = 409, description = "A connection with this name exists.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
-    let connection = use_case(&state, Auth0Error::no_connection, move |service| {
+    let connection = change_case(&state, Auth0Error::no_connection, move |service| {
         service.create_connection(fields)
     })
     .await?;
@@ -668,7 +681,7 @@ async fn update_connection(
     body: web::Bytes,
 ) -> Reply {
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
-    let connection = use_case(&state, Auth0Error::no_connection, move |service| {
+    let connection = change_case(&state, Auth0Error::no_connection, move |service| {
         service.update_connection(&path, fields)
     })
     .await?;
@@ -679,7 +692,7 @@ async fn update_connection(
     summary = "Deletes the connection with its keys, in one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn delete_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
-    use_case(&state, Auth0Error::no_connection, move |service| {
+    change_case(&state, Auth0Error::no_connection, move |service| {
         service.delete_connection(&path)
     })
     .await?;
@@ -766,7 +779,7 @@ async fn rotate_connection_keys(
 #[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys",
     responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), crate::openapi::Auth0Refusals))]
 async fn signing_keys(state: web::Data<AppState>) -> Reply {
-    let views = use_case(&state, Auth0Error::no_signing_key, move |service| {
+    let views = change_case(&state, Auth0Error::no_signing_key, move |service| {
         service.tenant_keys()
     })
     .await?;
@@ -800,7 +813,7 @@ async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(("kid" = String, Path, description = "The key's kid.")),
     responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn revoke_signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
-    let view = use_case(&state, Auth0Error::no_signing_key, move |service| {
+    let view = change_case(&state, Auth0Error::no_signing_key, move |service| {
         service.revoke_tenant_key(&path)
     })
     .await?;

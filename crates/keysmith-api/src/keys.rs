@@ -96,7 +96,7 @@ async fn restore(
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
-    let key = web::block(move || service.restore(&id)).await??;
+    let key = crate::deadline::change(move || service.restore(&id)).await??;
     Ok(key_response(&key))
 }
 
@@ -150,7 +150,7 @@ async fn generate_key(
     }
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
-    let key = web::block(move || {
+    let key = crate::deadline::change(move || {
         let _turn = slot.wait_turn();
         service.generate(
             id,
@@ -200,7 +200,7 @@ async fn import_key(
     let id = parse_optional_id(&state, id.as_deref())?;
     let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
     let service = state.keys.clone();
-    let key = web::block(move || {
+    let key = crate::deadline::change(move || {
         service.import(
             id,
             &ImportRequest {
@@ -231,7 +231,8 @@ async fn update(
     let id = state.keys.parse_id(&path)?;
     let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
     let service = state.keys.clone();
-    let key = web::block(move || service.rename(&id, fields.name.as_deref())).await??;
+    let key =
+        crate::deadline::change(move || service.rename(&id, fields.name.as_deref())).await??;
     Ok(key_response(&key))
 }
 
@@ -247,7 +248,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
-    web::block(move || service.delete(&id)).await??;
+    crate::deadline::change(move || service.delete(&id)).await??;
     Ok(HttpResponse::Ok().finish())
 }
 

@@ -25,6 +25,7 @@ pub mod audit;
 pub mod auth;
 pub mod auth0;
 mod backup;
+pub mod deadline;
 pub mod error;
 mod jwt;
 mod keys;
@@ -92,25 +93,7 @@ pub fn register(routes: &mut impl routes::Registrar) {
     openapi::configure(routes);
 }
 
-/// The middleware that bounds a request's time in the server (`AppState::request_timeout`):
-/// past it, 503. Work already started on the blocking pool finishes, but nobody waits for it.
-pub async fn timeout(
-    request: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let limit = request
-        .app_data::<web::Data<AppState>>()
-        .map_or(std::time::Duration::from_secs(30), |s| s.request_timeout);
-    match tokio::time::timeout(limit, next.call(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(limit_seconds = limit.as_secs(), "request timed out");
-            Err(actix_web::error::ErrorServiceUnavailable(
-                "the request took too long",
-            ))
-        }
-    }
-}
+pub use deadline::middleware as timeout;
 
 /// Request bodies: at most `limit` bytes (larger ones get 413). Handlers parse the JSON
 /// themselves, after authorisation, and report errors in FusionAuth's Errors JSON.

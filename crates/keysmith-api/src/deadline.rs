@@ -1,0 +1,61 @@
+//! The request deadline (`request_timeout_seconds`), and the one exception to it: a request
+//! whose change has been handed to the store is answered when that change is done, never with
+//! a timeout. A 503 therefore always means "nothing was changed"; a client that retries it
+//! cannot make a change twice because the first answer was lost to a timer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::BlockingError;
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use crate::AppState;
+
+tokio::task_local! {
+    /// Set once the request's change has been handed to the blocking pool.
+    static CHANGE_STARTED: Arc<AtomicBool>;
+}
+
+/// The middleware that bounds a request's time in the server: past the deadline, 503, unless
+/// the request has started a change ([`change`]); then it waits for the change's answer.
+pub async fn middleware(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let limit = request
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(30), |s| s.request_timeout);
+    let started = Arc::new(AtomicBool::new(false));
+    let work = CHANGE_STARTED.scope(started.clone(), next.call(request));
+    tokio::pin!(work);
+    match tokio::time::timeout(limit, &mut work).await {
+        Ok(response) => response,
+        Err(_) if started.load(Ordering::Acquire) => {
+            tracing::warn!(
+                limit_seconds = limit.as_secs(),
+                "request past its deadline; its change has started, so it is answered when the change is done"
+            );
+            work.await
+        }
+        Err(_) => {
+            tracing::warn!(limit_seconds = limit.as_secs(), "request timed out");
+            Err(actix_web::error::ErrorServiceUnavailable(
+                "the request took too long",
+            ))
+        }
+    }
+}
+
+/// Runs a use case that changes stored state on the blocking pool. From this call on, the
+/// request is no longer cut off by its deadline: the work cannot be cancelled once handed over,
+/// so the answer reports what it did.
+pub async fn change<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, BlockingError> {
+    // Outside a request (no deadline middleware) there is nothing to mark.
+    let _ = CHANGE_STARTED.try_with(|started| started.store(true, Ordering::Release));
+    web::block(f).await
+}
