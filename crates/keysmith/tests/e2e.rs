@@ -194,6 +194,11 @@ macro_rules! e2e_suite {
             }
 
             #[test]
+            fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting() {
+                metrics::junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting($backend);
+            }
+
+            #[test]
             fn backup_while_serving_and_restore() {
                 backup::backup_while_serving_and_restore($backend);
             }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::Server;
+use crate::support::{API_KEY, Options, Server};
 use crate::tokens;
 
 const PARSE: &str = r#"
@@ -39,7 +39,9 @@ pub fn metrics_count_requests_keys_and_generation(backend: &str) {
         404
     );
 
-    let scraped = server.raw("GET", "/metrics", &[], None);
+    // A scrape needs a key with metrics:GET (the admin key has it) unless metrics_anonymous.
+    assert_eq!(server.raw("GET", "/metrics", &[], None).status, 401);
+    let scraped = server.raw("GET", "/metrics", &[("Authorization", API_KEY)], None);
     assert_eq!(scraped.status, 200);
     assert!(
         scraped
@@ -89,4 +91,70 @@ pub fn metrics_count_requests_keys_and_generation(backend: &str) {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// Junk HTTP methods cannot grow the metric series (the method label is one of a fixed set
+/// plus OTHER), and `metrics_anonymous` serves scrapes without a key.
+pub fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting(backend: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let server = Server::start_in(
+        &temp.path().join("data"),
+        backend,
+        Options {
+            api_key: Some(API_KEY.into()),
+            env: vec![("KEYSMITH_METRICS_ANONYMOUS".into(), "true".into())],
+            ..Default::default()
+        },
+    );
+    let series = || {
+        let text = server.raw("GET", "/metrics", &[], None);
+        assert_eq!(
+            text.status, 200,
+            "anonymous scrape with metrics_anonymous = true"
+        );
+        text.text()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.rsplit_once(' ').map_or(l, |(name, _)| name).to_owned())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    // One junk method first, so the OTHER series exist; two scrapes so the scrape's own
+    // series exist.
+    server.raw("FROB", "/api/key", &[("Authorization", API_KEY)], None);
+    series();
+    let before = series();
+    for i in 0..50 {
+        let method = format!("JUNK{i}");
+        let answer = server.raw(&method, "/api/key", &[("Authorization", API_KEY)], None);
+        assert_eq!(answer.status, 405, "{method}");
+        server.raw(&method, "/no/such/route", &[], None);
+    }
+    let after = series();
+    let added: Vec<_> = after.difference(&before).collect();
+    assert!(
+        added.iter().all(|s| !s.contains("JUNK")),
+        "a junk method became a label: {added:?}"
+    );
+    assert!(
+        added
+            .iter()
+            .all(|s| s.contains("route=\"unmatched\"") || s.contains("route=\"/api/key\"")),
+        "{added:?}"
+    );
+    for i in 50..100 {
+        let method = format!("JUNK{i}");
+        server.raw(&method, "/api/key", &[("Authorization", API_KEY)], None);
+        server.raw(&method, "/no/such/route", &[], None);
+    }
+    let last = series();
+    assert_eq!(
+        last,
+        after,
+        "50 more junk methods changed the series: {:?}",
+        last.symmetric_difference(&after).collect::<Vec<_>>()
+    );
+    assert!(
+        after.iter().any(|s| s.contains("method=\"OTHER\"")),
+        "{after:?}"
+    );
 }

@@ -48,7 +48,9 @@ pub fn every_documented_operation_is_served(backend: &str) {
     assert!(probed.len() >= 40, "{probed:?}");
 
     // The router timed each probe under a route pattern: the documented path, not "unmatched".
-    let metrics = server.raw("GET", "/metrics", &[], None).text();
+    let metrics = server
+        .raw("GET", "/metrics", &[("Authorization", API_KEY)], None)
+        .text();
     let unrouted: Vec<_> = probed
         .iter()
         .filter(|(method, path)| {
@@ -117,7 +119,9 @@ pub fn every_documented_operation_is_served(backend: &str) {
         server.raw("GET", "/api/not-documented", &[], None).status,
         404
     );
-    let metrics = server.raw("GET", "/metrics", &[], None).text();
+    let metrics = server
+        .raw("GET", "/metrics", &[("Authorization", API_KEY)], None)
+        .text();
     assert!(metrics.contains("route=\"unmatched\",method=\"GET\",status=\"404\""));
 }
 
