@@ -1003,8 +1003,7 @@ fn acknowledged_writes_survive_kill_9() {
 /// environment as the official clients (`KS_FUSIONAUTH_PYTHON`).
 #[test]
 fn schemathesis_finds_no_server_error_or_schema_break() {
-    let Some(python) = std::env::var_os("KS_FUSIONAUTH_PYTHON") else {
-        eprintln!("KS_FUSIONAUTH_PYTHON is not set: skipping schemathesis (.ci/run sets it)");
+    let Some(python) = support::tool("KS_FUSIONAUTH_PYTHON", "schemathesis") else {
         return;
     };
     let schemathesis = std::path::Path::new(&python).with_file_name("schemathesis");
@@ -1022,10 +1021,7 @@ fn schemathesis_finds_no_server_error_or_schema_break() {
 /// `KS_FUSIONAUTH_PYTHON` interpreter as the FusionAuth client check.
 #[test]
 fn auth0_python_sdk_works() {
-    let Some(python) = std::env::var_os("KS_FUSIONAUTH_PYTHON") else {
-        eprintln!(
-            "KS_FUSIONAUTH_PYTHON is not set: skipping the auth0-python check (.ci/run sets it)"
-        );
+    let Some(python) = support::tool("KS_FUSIONAUTH_PYTHON", "the auth0-python check") else {
         return;
     };
     let script = format!(
@@ -1055,10 +1051,7 @@ fn auth0_python_sdk_works() {
 /// interpreter; without that variable the test says so and does nothing.
 #[test]
 fn fusionauth_python_client_works() {
-    let Some(python) = std::env::var_os("KS_FUSIONAUTH_PYTHON") else {
-        eprintln!(
-            "KS_FUSIONAUTH_PYTHON is not set: skipping the fusionauth-client check (.ci/run sets it)"
-        );
+    let Some(python) = support::tool("KS_FUSIONAUTH_PYTHON", "the fusionauth-client check") else {
         return;
     };
     for (script, done) in [

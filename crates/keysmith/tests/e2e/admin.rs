@@ -5,8 +5,7 @@
 use crate::support::{API_KEY, Server};
 
 pub fn admin_page_in_a_real_browser(backend: &str) {
-    let Some(dir) = std::env::var_os("KS_BROWSER_DIR") else {
-        eprintln!("KS_BROWSER_DIR is not set: skipping the browser test (.ci/run sets it)");
+    let Some(dir) = crate::support::tool("KS_BROWSER_DIR", "the browser test") else {
         return;
     };
     let server = Server::start(backend);

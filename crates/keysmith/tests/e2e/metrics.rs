@@ -69,7 +69,10 @@ pub fn metrics_count_requests_keys_and_generation(backend: &str) {
         "paths never become labels"
     );
 
-    if let Some(python) = std::env::var_os("KS_FUSIONAUTH_PYTHON") {
+    if let Some(python) = crate::support::tool(
+        "KS_FUSIONAUTH_PYTHON",
+        "the prometheus_client parse of /metrics",
+    ) {
         use std::io::Write as _;
         let mut child = Command::new(python)
             .args(["-c", PARSE])

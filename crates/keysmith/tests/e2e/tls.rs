@@ -60,7 +60,7 @@ pub fn https_with_the_backends_tls_stack(backend: &str) {
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200));
 
     // Auth0's official SDK over https (its Node sibling only speaks https).
-    if let Some(python) = std::env::var_os("KS_FUSIONAUTH_PYTHON") {
+    if let Some(python) = crate::support::tool("KS_FUSIONAUTH_PYTHON", "auth0-python over https") {
         let script = format!(
             "{}/../../tests/python/auth0_client_check.py",
             env!("CARGO_MANIFEST_DIR")

@@ -429,3 +429,18 @@ pub fn backends() -> Vec<&'static str> {
         .map(|k| k.config_name())
         .collect()
 }
+
+/// The value of `variable`, which names a tool a test needs that `.ci/run` installs (the
+/// official clients' Python, the browser). Without it the test is skipped and says so with
+/// `SKIPPED` on stderr, except under CI (`CI` set), where a skip is a failure.
+pub fn tool(variable: &str, what: &str) -> Option<std::ffi::OsString> {
+    if let Some(value) = std::env::var_os(variable) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{variable} is not set, so {what} cannot run; CI must not skip it (.ci/run sets it)"
+    );
+    eprintln!("SKIPPED: {what}: {variable} is not set (.ci/run sets it)");
+    None
+}
