@@ -281,15 +281,7 @@ pub fn master_key_rotation_is_all_or_nothing(backend: &str) {
         }
     }
 
-    let output = rotate_command(&data, backend, &[new, old])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = rotate_ok(&data, backend, &[new, old]);
     assert!(stdout.contains("re-wrapped"), "{stdout}");
     assert!(
         !starts_with(&data, backend, &[old]),
@@ -365,15 +357,7 @@ pub fn master_key_rotation_keeps_deleted_keys_restorable(backend: &str) {
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert!(server.stop().0.success());
 
-    let output = rotate_command(&data, backend, &[new, old])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = rotate_ok(&data, backend, &[new, old]);
     assert!(stdout.contains("re-wrapped 1 "), "{stdout}");
 
     // The new key alone: the deleted key restores and signs, and the next start is accepted.
@@ -482,4 +466,16 @@ pub fn a_master_key_file_others_can_read_is_refused(backend: &str) {
     chmod(0o600);
     let server = Server::start_in(&data, backend, plain);
     assert!(server.stop().0.success());
+}
+
+/// Runs `keysmith master-key rotate` with `keys` (new first), asserts it succeeded and returns
+/// what it printed.
+fn rotate_ok(data: &std::path::Path, backend: &str, keys: &[[u8; 32]]) -> String {
+    let output = rotate_command(data, backend, keys).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
