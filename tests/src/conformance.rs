@@ -1127,3 +1127,134 @@ pub fn no_key_material_in_debug_or_errors(backend: &dyn KeyBackend) {
         "error leaks key material: {printed}"
     );
 }
+
+/// Keys larger than any Keysmith accepts (an RSA-16384 public key, certificate and private key
+/// in every import form; a non-RSA public key structure no curve needs) are refused from their
+/// DER structure alone, as `[tooLong]`, before any backend parses them, and fast.
+pub fn oversized_keys_are_refused_before_parsing(backend: &dyn KeyBackend) {
+    let cli = OpensslCli::new();
+    let big = crate::openssl_cli::OversizedRsa::new(&cli, 16384);
+    let bare = |pem_text: &str| {
+        base64::engine::general_purpose::STANDARD.encode(pem::decode(pem_text).unwrap().contents)
+    };
+    let (bare_certificate, bare_pkcs8) = (bare(&big.certificate_pem), bare(&big.pkcs8_private_pem));
+    let cases: [(&str, ImportInput<'_>); 7] = [
+        (
+            "key.publicKey",
+            ImportInput {
+                public_key: Some(&big.spki_pem),
+                ..Default::default()
+            },
+        ),
+        (
+            "key.publicKey",
+            ImportInput {
+                public_key: Some(&big.pkcs1_public_pem),
+                ..Default::default()
+            },
+        ),
+        (
+            "key.certificate",
+            ImportInput {
+                certificate: Some(&big.certificate_pem),
+                ..Default::default()
+            },
+        ),
+        (
+            "key.certificate",
+            ImportInput {
+                certificate: Some(&bare_certificate),
+                ..Default::default()
+            },
+        ),
+        (
+            "key.privateKey",
+            ImportInput {
+                private_key: Some(&big.pkcs1_private_pem),
+                ..Default::default()
+            },
+        ),
+        (
+            "key.privateKey",
+            ImportInput {
+                private_key: Some(&big.pkcs8_private_pem),
+                ..Default::default()
+            },
+        ),
+        (
+            "key.privateKey",
+            ImportInput {
+                private_key: Some(&bare_pkcs8),
+                ..Default::default()
+            },
+        ),
+    ];
+    let started = std::time::Instant::now();
+    for (field, input) in cases {
+        let errors = import_err(backend, input);
+        assert_eq!(errors.codes(), [format!("[tooLong]{field}")], "{errors}");
+        let message = &errors.field_errors[field][0].message;
+        assert!(
+            message.contains("16384 bits") && message.contains("refused before parsing"),
+            "{message}"
+        );
+    }
+    // Seven refusals with no RSA-16384 parse or key check among them: well under a second even
+    // on a loaded machine (a parse and check of one such key costs more than that).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refusals took {:?}",
+        started.elapsed()
+    );
+    // The private keys are not consistent RSA keys: had a backend parsed them, it would have
+    // refused them for that, not for their size.
+    let pkcs1 = pem::decode(&big.pkcs1_private_pem).unwrap().contents;
+    assert!(!matches!(
+        backend.parse_private_key(&pkcs1, keysmith_crypto::PrivateKeyFormat::Pkcs1Rsa),
+        Err(keysmith_crypto::Error::TooLarge(_)) | Ok(_)
+    ));
+
+    // A P-256 SPKI whose point is padded to 2000 bytes: no supported curve needs that.
+    let mut point = vec![0u8, 0x04];
+    point.extend(std::iter::repeat_n(0x11, 2000));
+    let algorithm = der::constructed(
+        TAG_SEQUENCE,
+        &[
+            &der::tlv(der::TAG_OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+            &der::tlv(
+                der::TAG_OID,
+                &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
+            ),
+        ],
+    );
+    let spki = der::constructed(
+        TAG_SEQUENCE,
+        &[&algorithm, &der::tlv(der::TAG_BIT_STRING, &point)],
+    );
+    let pem_text = pem::encode("PUBLIC KEY", &spki, LineEnding::Lf);
+    let errors = import_err(
+        backend,
+        ImportInput {
+            public_key: Some(&pem_text),
+            ..Default::default()
+        },
+    );
+    assert_eq!(errors.codes(), ["[tooLong]key.publicKey"], "{errors}");
+
+    // The largest accepted size still imports: the pre-check is not a new limit.
+    let at_limit =
+        crate::openssl_cli::OversizedRsa::new(&cli, keysmith_model::RSA_MAX_BITS as usize);
+    // (A random modulus: a backend may refuse it as a key, never as too large.)
+    if let Err(errors) = import::import(
+        backend,
+        &ImportInput {
+            public_key: Some(&at_limit.spki_pem),
+            ..Default::default()
+        },
+    ) {
+        assert!(
+            !errors.codes().iter().any(|c| c.starts_with("[tooLong]")),
+            "{errors}"
+        );
+    }
+}

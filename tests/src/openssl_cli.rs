@@ -129,3 +129,141 @@ fn pss_options(algorithm: Algorithm) -> &'static [&'static str] {
 fn path_str(path: &Path) -> String {
     path.to_str().expect("utf-8 temp path").to_owned()
 }
+
+/// RSA material with a modulus of `bits` bits, written by the `openssl` command line from an
+/// `asn1parse -genconf` description: fast at any size, because no primes are searched. The
+/// modulus is random and the private values are not a consistent key: a backend that parsed the
+/// private keys would refuse them (or spend a key check on them), so a size refusal shows that
+/// no backend parser saw them.
+#[derive(Debug)]
+pub struct OversizedRsa {
+    /// SPKI PEM (`PUBLIC KEY`).
+    pub spki_pem: String,
+    /// PKCS#1 PEM (`RSA PUBLIC KEY`).
+    pub pkcs1_public_pem: String,
+    /// PKCS#1 PEM (`RSA PRIVATE KEY`).
+    pub pkcs1_private_pem: String,
+    /// PKCS#8 PEM (`PRIVATE KEY`).
+    pub pkcs8_private_pem: String,
+    /// A certificate for the SPKI, signed by a P-256 key (`openssl x509 -force_pubkey`).
+    pub certificate_pem: String,
+}
+
+impl OversizedRsa {
+    /// Writes the material with `openssl` in `cli`'s scratch directory.
+    pub fn new(cli: &OpensslCli, bits: usize) -> Self {
+        let hex = |bytes: usize| {
+            let text = cli.run(&["rand", "-hex", &bytes.to_string()]);
+            let mut value = text.trim().to_owned();
+            // Top bit set, so the number has exactly `bytes * 8` bits.
+            value.replace_range(0..1, "F");
+            value
+        };
+        let (n, d) = (hex(bits / 8), hex(bits / 8));
+        let (p, q) = (hex(bits / 16), hex(bits / 16));
+        let conf = format!(
+            "asn1=SEQUENCE:spki\n[spki]\nalg=SEQUENCE:alg\nkey=BITWRAP,SEQUENCE:rsapub\n\
+             [alg]\noid=OID:rsaEncryption\nparams=NULL\n\
+             [rsapub]\nn=INTEGER:0x{n}\ne=INTEGER:65537\n"
+        );
+        cli.write("big-spki.cnf", conf);
+        cli.run(&[
+            "asn1parse",
+            "-genconf",
+            "big-spki.cnf",
+            "-out",
+            "big-spki.der",
+            "-noout",
+        ]);
+        let rsapriv = format!(
+            "[rsapriv]\nversion=INTEGER:0\nn=INTEGER:0x{n}\ne=INTEGER:65537\nd=INTEGER:0x{d}\n\
+             p=INTEGER:0x{p}\nq=INTEGER:0x{q}\ndp=INTEGER:0x{d}\ndq=INTEGER:0x{p}\nqinv=INTEGER:0x{q}\n"
+        );
+        cli.write("big-pkcs1.cnf", format!("asn1=SEQUENCE:rsapriv\n{rsapriv}"));
+        cli.run(&[
+            "asn1parse",
+            "-genconf",
+            "big-pkcs1.cnf",
+            "-out",
+            "big-pkcs1.der",
+            "-noout",
+        ]);
+        cli.write(
+            "big-pkcs8.cnf",
+            format!(
+                "asn1=SEQUENCE:p8\n[p8]\nversion=INTEGER:0\nalg=SEQUENCE:alg\nkey=OCTWRAP,SEQUENCE:rsapriv\n\
+                 [alg]\noid=OID:rsaEncryption\nparams=NULL\n{rsapriv}"
+            ),
+        );
+        cli.run(&[
+            "asn1parse",
+            "-genconf",
+            "big-pkcs8.cnf",
+            "-out",
+            "big-pkcs8.der",
+            "-noout",
+        ]);
+        cli.run(&[
+            "pkey",
+            "-pubin",
+            "-inform",
+            "DER",
+            "-in",
+            "big-spki.der",
+            "-out",
+            "big-spki.pem",
+        ]);
+        cli.run(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "signer.key",
+        ]);
+        cli.run(&[
+            "req",
+            "-new",
+            "-key",
+            "signer.key",
+            "-subj",
+            "/CN=oversized",
+            "-out",
+            "big.csr",
+        ]);
+        cli.run(&[
+            "x509",
+            "-req",
+            "-in",
+            "big.csr",
+            "-signkey",
+            "signer.key",
+            "-force_pubkey",
+            "big-spki.pem",
+            "-days",
+            "1",
+            "-out",
+            "big.crt",
+        ]);
+        let spki_der = cli.read("big-spki.der");
+        let (_, bit_string) = keysmith_crypto::der::spki_parts(&spki_der).expect("an SPKI");
+        let pkcs1_public = bit_string[1..].to_vec();
+        let lf = keysmith_crypto::pem::LineEnding::Lf;
+        Self {
+            spki_pem: cli.read_text("big-spki.pem"),
+            pkcs1_public_pem: keysmith_crypto::pem::encode("RSA PUBLIC KEY", &pkcs1_public, lf),
+            pkcs1_private_pem: keysmith_crypto::pem::encode(
+                "RSA PRIVATE KEY",
+                &cli.read("big-pkcs1.der"),
+                lf,
+            ),
+            pkcs8_private_pem: keysmith_crypto::pem::encode(
+                "PRIVATE KEY",
+                &cli.read("big-pkcs8.der"),
+                lf,
+            ),
+            certificate_pem: cli.read_text("big.crt"),
+        }
+    }
+}

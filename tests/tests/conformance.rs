@@ -46,6 +46,11 @@ macro_rules! conformance_suite {
             }
 
             #[test]
+            fn oversized_keys_are_refused_before_parsing() {
+                suite::oversized_keys_are_refused_before_parsing(&*backend());
+            }
+
+            #[test]
             fn hostile_input_never_panics() {
                 suite::hostile_input_never_panics(&*backend());
             }

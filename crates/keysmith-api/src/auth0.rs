@@ -776,13 +776,29 @@ async fn rotate_connection_keys(
 
 // ---- tenant signing keys ----
 
+/// The tenant's signing keys. Once the ring exists this is a read; the first call provisions it
+/// (two key generations), so that call goes through the rate limit and the generation pool like
+/// any generating request (429 with `Retry-After` when full).
+async fn tenant_signing_keys(state: &AppState) -> Result<Vec<RingKeyView>, Auth0Error> {
+    let existing = use_case(state, Auth0Error::no_signing_key, |service| {
+        service.provisioned_tenant_keys()
+    })
+    .await?;
+    match existing {
+        Some(views) => Ok(views),
+        None => {
+            generating_use_case(state, Auth0Error::no_signing_key, |service| {
+                service.tenant_keys()
+            })
+            .await
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys",
     responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), crate::openapi::Auth0Refusals))]
 async fn signing_keys(state: web::Data<AppState>) -> Reply {
-    let views = change_case(&state, Auth0Error::no_signing_key, move |service| {
-        service.tenant_keys()
-    })
-    .await?;
+    let views = tenant_signing_keys(&state).await?;
     let keys = all_json(&views, signing_key_json)?;
     Ok(HttpResponse::Ok().json(keys))
 }
@@ -790,10 +806,11 @@ async fn signing_keys(state: web::Data<AppState>) -> Reply {
 #[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", params(("kid" = String, Path, description = "The key's kid.")),
     responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
-    let view = use_case(&state, Auth0Error::no_signing_key, move |service| {
-        service.tenant_key(&path)
-    })
-    .await?;
+    let view = tenant_signing_keys(&state)
+        .await?
+        .into_iter()
+        .find(|view| view.key.kid == *path)
+        .ok_or_else(Auth0Error::no_signing_key)?;
     Ok(HttpResponse::Ok().json(signing_key_json(&view)?))
 }
 
@@ -813,6 +830,7 @@ async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(("kid" = String, Path, description = "The key's kid.")),
     responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
 async fn revoke_signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
+    tenant_signing_keys(&state).await?;
     let view = change_case(&state, Auth0Error::no_signing_key, move |service| {
         service.revoke_tenant_key(&path)
     })

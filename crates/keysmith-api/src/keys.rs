@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::routes::{Registrar, RouteSpec};
 use crate::wire::{
-    self, KeyRequest, KeyResponse, KeysResponse, SearchFields, SearchRequestBody, SearchResponse,
+    self, KeyResponse, KeysResponse, SearchFields, SearchRequestBody, SearchResponse,
 };
 use crate::{ApiError, AppState};
 
@@ -142,7 +142,7 @@ async fn generate_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_optional_id(&state, id.as_deref())?;
-    let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
+    let fields = wire::key_fields(body)?;
     let mut errors = Errors::new();
     let length = wire::length_field(&mut errors, fields.length.as_ref());
     if !errors.is_empty() {
@@ -198,9 +198,13 @@ async fn import_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_optional_id(&state, id.as_deref())?;
-    let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
+    let fields = wire::key_fields(body)?;
+    // Parsing and checking key material is backend work an importer chooses: it takes a place
+    // in the generation pool like a generation (503 with Retry-After when full).
+    let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
     let key = crate::deadline::change(move || {
+        let _turn = slot.wait_turn();
         service.import(
             id,
             &ImportRequest {
@@ -210,8 +214,8 @@ async fn import_key(
                 kid: fields.kid.as_deref(),
                 certificate: fields.certificate.as_deref(),
                 public_key: fields.public_key.as_deref(),
-                private_key: fields.private_key.as_deref(),
-                secret: fields.secret.as_deref(),
+                private_key: fields.private_key.as_deref().map(String::as_str),
+                secret: fields.secret.as_deref().map(String::as_str),
             },
         )
     })
@@ -229,7 +233,7 @@ async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
-    let fields = parse_body::<KeyRequest>(&body)?.key.unwrap_or_default();
+    let fields = wire::key_fields(body)?;
     let service = state.keys.clone();
     let key =
         crate::deadline::change(move || service.rename(&id, fields.name.as_deref())).await??;

@@ -3,6 +3,7 @@
 use keysmith_model::{Errors, Key, Reason};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// `{"key": {...}}` in generate, import and update requests. Fields a request does not use
 /// are ignored, as FusionAuth ignores them.
@@ -29,8 +30,12 @@ pub(crate) struct KeyFields {
     pub kid: Option<String>,
     pub certificate: Option<String>,
     pub public_key: Option<String>,
-    pub private_key: Option<String>,
-    pub secret: Option<String>,
+    /// Wiped from memory when the request is done.
+    #[schema(value_type = Option<String>)]
+    pub private_key: Option<Zeroizing<String>>,
+    /// Wiped from memory when the request is done.
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Zeroizing<String>>,
     #[serde(rename = "type")]
     #[schema(value_type = Option<keysmith_model::KeyType>)]
     pub key_type: Option<String>,
@@ -51,6 +56,28 @@ impl std::fmt::Debug for KeyFields {
             .field("secret", &keysmith_model::redacted(&self.secret))
             .finish()
     }
+}
+
+/// Reads a `{"key": {...}}` body, then wipes the body's bytes (which may hold a private key or
+/// secret) when nothing else shares them, so the key material lives on only in the
+/// [`Zeroizing`] fields.
+pub(crate) fn key_fields(body: actix_web::web::Bytes) -> Result<KeyFields, crate::ApiError> {
+    let parsed = crate::keys::parse_body::<KeyRequest>(&body);
+    wipe_body(body);
+    Ok(parsed?.key.unwrap_or_default())
+}
+
+/// Overwrites a request body with zeros if this is its only reference (actix hands each
+/// handler its own copy), and drops it either way.
+pub(crate) fn wipe_body(body: actix_web::web::Bytes) {
+    drop(zeroed(body));
+}
+
+/// The body's buffer overwritten with zeros, or the body untouched if it is shared.
+fn zeroed(body: actix_web::web::Bytes) -> Result<actix_web::web::BytesMut, actix_web::web::Bytes> {
+    let mut bytes = body.try_into_mut()?;
+    bytes.as_mut().zeroize();
+    Ok(bytes)
 }
 
 /// `{"search": {...}}` in `POST /api/key/search`.
@@ -148,6 +175,40 @@ pub(crate) fn length_field(errors: &mut Errors, value: Option<&Value>) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_material_is_held_zeroizing_and_never_in_debug() {
+        let request: KeyRequest = serde_json::from_str(
+            r#"{"key":{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----","secret":"s3cr3t-value-0123456789-abcdefghij"}}"#,
+        )
+        .unwrap();
+        let printed = format!("{request:?}");
+        for leaked in ["PRIVATE", "MIIEvQIBADAN", "s3cr3t-value"] {
+            assert!(!printed.contains(leaked), "{leaked} in {printed}");
+        }
+        let fields = request.key.unwrap();
+        // The types themselves wipe on drop (a compile-time fact this line pins).
+        let _: &Option<Zeroizing<String>> = &fields.private_key;
+        let _: &Option<Zeroizing<String>> = &fields.secret;
+        assert_eq!(
+            fields.secret.as_deref().map(String::as_str),
+            Some("s3cr3t-value-0123456789-abcdefghij")
+        );
+    }
+
+    #[test]
+    fn a_request_body_is_wiped_after_it_is_read() {
+        let body = actix_web::web::Bytes::from(
+            br#"{"key":{"secret":"s3cr3t-value-0123456789-abcdefghij"}}"#.to_vec(),
+        );
+        // Shared: left alone (another holder still reads it).
+        let shared = zeroed(body.clone()).unwrap_err();
+        assert_eq!(shared, body);
+        drop(shared);
+        // The only reference: every byte overwritten before the buffer is freed.
+        let wiped = zeroed(body).unwrap();
+        assert!(!wiped.is_empty() && wiped.iter().all(|b| *b == 0));
+    }
 
     #[test]
     fn debug_never_shows_a_private_key_or_secret() {

@@ -611,6 +611,12 @@ impl KeyService {
         })
     }
 
+    /// The tenant's signing keys if its ring exists, `None` before the first use provisions
+    /// it: a read that never generates.
+    pub fn provisioned_tenant_keys(&self) -> Result<Option<Vec<RingKeyView>>, ServiceError> {
+        self.ring_snapshot(&RingOwner::Tenant)
+    }
+
     /// `GET /api/v2/keys/signing/{kid}`.
     pub fn tenant_key(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
         self.tenant_keys()?

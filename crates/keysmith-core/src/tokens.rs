@@ -8,10 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use keysmith_crypto::{
-    KeyBackend, SigningKey, VerifyingKey, VerifyingMaterial, fingerprint, import,
-};
-use keysmith_model::{Errors, Key, KeyId, PrivateMaterial, Reason, epoch_millis_now};
+use keysmith_crypto::{SigningKey, VerifyingKey, VerifyingMaterial, fingerprint, import};
+use keysmith_model::{Errors, Key, KeyId, KeyType, PrivateMaterial, Reason, epoch_millis_now};
 use serde_json::{Map, Value};
 
 use crate::{KeyService, ServiceError};
@@ -51,31 +49,6 @@ impl LoadedKeys {
         lock(&self.signers).remove(id);
         lock(&self.verifiers).remove(id);
     }
-}
-
-fn verifying_key(
-    backend: &dyn KeyBackend,
-    key: &Key,
-    private: Option<&PrivateMaterial>,
-) -> Result<Box<dyn VerifyingKey>, ServiceError> {
-    let material = match (&key.public_key, private) {
-        (Some(pem), _) => {
-            let public = import::decode_public_key(backend, pem)?;
-            return Ok(backend.verifying_key(
-                key.algorithm,
-                VerifyingMaterial::PublicKey(&public.spki_der),
-            )?);
-        }
-        (None, Some(PrivateMaterial::HmacSecret(secret))) => {
-            VerifyingMaterial::HmacSecret(secret.expose())
-        }
-        _ => {
-            return Err(ServiceError::internal(std::io::Error::other(
-                "key without verifying material",
-            )));
-        }
-    };
-    Ok(backend.verifying_key(key.algorithm, material)?)
 }
 
 /// Why a token was refused. Never shown to the caller (they get an empty 401); logged at debug.
@@ -121,16 +94,45 @@ impl KeyService {
         if let Some(entry) = lock(&self.loaded.verifiers).get(id) {
             return Ok(entry.clone());
         }
-        let stored = self.store().get(id)?.ok_or(ServiceError::NotFound)?;
-        let verifier: Arc<dyn VerifyingKey> = Arc::from(verifying_key(
-            &**self.backend(),
-            &stored.key,
-            stored.private.as_ref(),
-        )?);
-        let entry = (stored.key, verifier);
+        // The record only: its sealed private half stays sealed unless it is an HMAC secret.
+        let key = self.store().get_key(id)?.ok_or(ServiceError::NotFound)?;
+        let verifier: Arc<dyn VerifyingKey> = Arc::from(self.verifying_key(&key)?);
+        let entry = (key, verifier);
         lock(&self.loaded.verifiers).insert(*id, entry.clone());
         self.confirm_still_stored(id)?;
         Ok(entry)
+    }
+
+    /// Loads a verifier from the key's public material: its public key, else its certificate.
+    /// Only an HMAC key, whose secret is its verifying key, has its sealed secret opened.
+    fn verifying_key(&self, key: &Key) -> Result<Box<dyn VerifyingKey>, ServiceError> {
+        let backend = &**self.backend();
+        let public = match (&key.public_key, &key.certificate) {
+            (Some(pem), _) => Some(import::decode_public_key(backend, pem)?),
+            (None, Some(pem)) => Some(import::decode_certificate(backend, pem)?.public_key),
+            (None, None) => None,
+        };
+        if let Some(public) = public {
+            return Ok(backend.verifying_key(
+                key.algorithm,
+                VerifyingMaterial::PublicKey(&public.spki_der),
+            )?);
+        }
+        if key.key_type != KeyType::Hmac {
+            return Err(ServiceError::internal(std::io::Error::other(
+                "asymmetric key without a public key or certificate",
+            )));
+        }
+        let stored = self.store().get(&key.id)?.ok_or(ServiceError::NotFound)?;
+        match &stored.private {
+            Some(PrivateMaterial::HmacSecret(secret)) => Ok(backend.verifying_key(
+                key.algorithm,
+                VerifyingMaterial::HmacSecret(secret.expose()),
+            )?),
+            _ => Err(ServiceError::internal(std::io::Error::other(
+                "HMAC key without its secret",
+            ))),
+        }
     }
 
     /// A delete or revocation that committed while the key was being loaded must not leave it
@@ -378,4 +380,95 @@ fn sign_payload(payload_b64: Option<&str>) -> Result<Vec<u8>, Errors> {
         return Err(too_long());
     }
     Ok(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use keysmith_crypto::KeyBackend;
+    use keysmith_crypto::envelope::{Envelope, MasterKey};
+    use keysmith_store::RedbStore;
+
+    use crate::{GenerateRequest, KeyService, ServiceConfig};
+
+    fn service(path: &Path, backend: &Arc<dyn KeyBackend>) -> KeyService {
+        let master = MasterKey::from_bytes(&**backend, &[7u8; 32]).unwrap();
+        let sealer = Arc::new(Envelope::new(backend.clone(), vec![master]).unwrap());
+        let store = RedbStore::open(path, sealer).unwrap();
+        KeyService::new(backend.clone(), Arc::new(store), ServiceConfig::default())
+    }
+
+    /// Damages a key's sealed secret in the data file, as a bad disk sector would: the record
+    /// and its public key are intact, the secret can no longer be opened.
+    fn damage_sealed_secret(path: &Path, id: &keysmith_model::KeyId) {
+        use redb::ReadableTable as _;
+        const SECRETS: redb::TableDefinition<u128, &[u8]> =
+            redb::TableDefinition::new("key_secrets");
+        let db = redb::Database::open(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut secrets = txn.open_table(SECRETS).unwrap();
+            let mut sealed = secrets
+                .get(id.0.as_u128())
+                .unwrap()
+                .unwrap()
+                .value()
+                .to_vec();
+            let last = sealed.len() - 1;
+            sealed[last] ^= 0x01;
+            secrets.insert(id.0.as_u128(), sealed.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    /// Verification uses public material only: with a generated key's sealed secret damaged
+    /// on disk (so opening it fails), signing fails, while validating a token and verifying a
+    /// signature made before still succeed. Before, the verifier was loaded from the record
+    /// with its secret opened, so both failed too.
+    #[test]
+    fn verification_never_opens_the_sealed_secret() {
+        let backends: [Arc<dyn KeyBackend>; 2] = [
+            Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new()),
+            Arc::new(keysmith_crypto_openssl::OpenSslBackend::new()),
+        ];
+        for backend in backends {
+            for (algorithm, length) in [("ES256", None), ("RS256", Some(2048)), ("Ed25519", None)] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("keysmith.redb");
+                let payload = "c2lnbmVkIGJ5IGtleXNtaXRo";
+                let (id, token, signature) = {
+                    let keys = service(&path, &backend);
+                    let key = keys
+                        .generate(
+                            None,
+                            &GenerateRequest {
+                                algorithm: Some(algorithm),
+                                name: Some("verify-only"),
+                                length,
+                                issuer: None,
+                            },
+                        )
+                        .unwrap();
+                    let token = keys.vend(Some(&key.id.to_string()), None, None).unwrap();
+                    let (signature, _) = keys.sign(&key.id, Some(payload)).unwrap();
+                    (key.id, token, signature)
+                };
+                damage_sealed_secret(&path, &id);
+
+                let keys = service(&path, &backend);
+                let context = format!("{} {algorithm}", backend.name());
+                assert!(keys.validate(&token).is_ok(), "{context}");
+                assert!(
+                    keys.verify(&id, Some(payload), Some(&signature)).unwrap(),
+                    "{context}"
+                );
+                assert!(
+                    keys.sign(&id, Some(payload)).is_err(),
+                    "{context}: the damaged secret still opened, so the test proves nothing"
+                );
+            }
+        }
+    }
 }

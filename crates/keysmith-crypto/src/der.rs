@@ -23,6 +23,13 @@ pub const TAG_CONTEXT_0: u8 = 0xa0;
 /// The content bytes of OID 1.2.840.113549.1.1.1 (rsaEncryption).
 pub const OID_RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 
+/// The content bytes of OID 1.2.840.113549.1.1.10 (RSASSA-PSS), the other RSA key algorithm.
+pub const OID_RSASSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
+
+fn is_rsa_oid(oid: &[u8]) -> bool {
+    oid == OID_RSA_ENCRYPTION || oid == OID_RSASSA_PSS
+}
+
 /// Writes one TLV.
 pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + 6);
@@ -191,7 +198,7 @@ pub fn rsa_private_modulus_bits(der: &[u8]) -> Option<u32> {
         TAG_INTEGER => Some(unsigned_bits(second)), // PKCS#1: version, modulus, ...
         TAG_SEQUENCE => {
             let (oid_tag, oid, _) = read_tlv(second).ok()?;
-            if oid_tag != TAG_OID || oid != OID_RSA_ENCRYPTION {
+            if oid_tag != TAG_OID || !is_rsa_oid(oid) {
                 return None;
             }
             let (octets_tag, inner, _) = read_tlv(rest).ok()?;
@@ -200,6 +207,36 @@ pub fn rsa_private_modulus_bits(der: &[u8]) -> Option<u32> {
         }
         _ => None,
     }
+}
+
+/// The two parts of a SubjectPublicKeyInfo, read from its structure alone: the algorithm OID's
+/// content bytes and the public key BIT STRING's content (its unused-bits byte first); `None`
+/// if the input is not shaped like an SPKI.
+pub fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    let body = expect_only(spki, TAG_SEQUENCE).ok()?;
+    let (tag, algorithm, rest) = read_tlv(body).ok()?;
+    if tag != TAG_SEQUENCE {
+        return None;
+    }
+    let (oid_tag, oid, _) = read_tlv(algorithm).ok()?;
+    let (bits_tag, bits, rest) = read_tlv(rest).ok()?;
+    (oid_tag == TAG_OID && bits_tag == TAG_BIT_STRING && rest.is_empty()).then_some((oid, bits))
+}
+
+/// The modulus size of an RSA SubjectPublicKeyInfo (rsaEncryption or RSASSA-PSS), read from its
+/// structure without any cryptography; `None` if it is not an RSA SPKI.
+pub fn rsa_spki_modulus_bits(spki: &[u8]) -> Option<u32> {
+    let (oid, bits) = spki_parts(spki)?;
+    if !is_rsa_oid(oid) {
+        return None;
+    }
+    let (&unused, pkcs1) = bits.split_first()?;
+    if unused != 0 {
+        return None;
+    }
+    let body = expect_only(pkcs1, TAG_SEQUENCE).ok()?;
+    let (tag, n, _) = read_tlv(body).ok()?;
+    (tag == TAG_INTEGER).then(|| unsigned_bits(n))
 }
 
 /// The SubjectPublicKeyInfo TLV inside a DER certificate, found by walking the TBS structure
@@ -260,6 +297,26 @@ mod tests {
         assert_eq!(oid_to_dotted(&[]), None);
     }
 
+    #[test]
+    fn rsa_sizes_read_from_the_structure() {
+        // A 16-bit "modulus" is enough to show the walk: no cryptography reads it.
+        let pkcs1 = constructed(
+            TAG_SEQUENCE,
+            &[
+                &unsigned_integer(&[0xc3, 0x5b]),
+                &unsigned_integer(&[1, 0, 1]),
+            ],
+        );
+        let spki = rsa_spki_from_pkcs1(&pkcs1);
+        assert_eq!(rsa_spki_modulus_bits(&spki), Some(16));
+        assert_eq!(
+            spki_parts(&spki).map(|(oid, _)| oid),
+            Some(OID_RSA_ENCRYPTION)
+        );
+        assert_eq!(rsa_spki_modulus_bits(&pkcs1), None);
+        assert_eq!(rsa_spki_modulus_bits(b"\x30\x00"), None);
+    }
+
     proptest! {
         #[test]
         fn tlv_round_trips(tag in 0u8..0x1f, content in proptest::collection::vec(any::<u8>(), 0..70000)) {
@@ -268,6 +325,13 @@ mod tests {
             prop_assert_eq!(t, tag);
             prop_assert_eq!(c, &content[..]);
             prop_assert!(rest.is_empty());
+        }
+
+        #[test]
+        fn size_walks_never_panic(input in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = rsa_spki_modulus_bits(&input);
+            let _ = rsa_private_modulus_bits(&input);
+            let _ = certificate_spki(&input);
         }
 
         #[test]

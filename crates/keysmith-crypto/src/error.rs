@@ -16,6 +16,11 @@ pub enum Error {
     /// The input decoded but is not acceptable: a size, curve, type or encryption we refuse.
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The input is larger than any key Keysmith accepts (an RSA modulus over the maximum, a
+    /// key structure no supported curve needs). Found from the DER's structure alone, so no
+    /// backend spent any work on it.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// Two pieces of key material that must belong together do not.
     #[error("mismatch: {0}")]
     Mismatch(String),

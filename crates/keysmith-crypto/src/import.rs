@@ -307,6 +307,7 @@ fn parse_field<T>(
         Err(err) => {
             let reason = match err {
                 Error::Mismatch(_) => Reason::Mismatch,
+                Error::TooLarge(_) => Reason::TooLong,
                 _ => Reason::Invalid,
             };
             errors.add_field(field, reason, describe(field, &err));
@@ -322,10 +323,73 @@ fn describe(field: &str, err: &Error) -> String {
         Error::Malformed(m) | Error::Rejected(m) | Error::Mismatch(m) => {
             format!("{field} is not acceptable: {m}.")
         }
+        Error::TooLarge(m) => format!("{field} is too large: {m}."),
         Error::Unsupported { backend, what } => {
             format!("{field}: the {backend} backend does not support {what}.")
         }
         _ => format!("{field} could not be parsed."),
+    }
+}
+
+/// The longest non-RSA SubjectPublicKeyInfo accepted, in bytes. The largest supported one,
+/// P-521 with an uncompressed point, is 158 bytes; explicit curve parameters (which backends
+/// refuse anyway) would still fit.
+pub const MAX_NON_RSA_SPKI_LEN: usize = 1024;
+/// The longest non-RSA private key structure accepted, in bytes (PKCS#8 or SEC1). The largest
+/// supported one, P-521 in PKCS#8 with its public key, is 241 bytes.
+pub const MAX_NON_RSA_PRIVATE_KEY_LEN: usize = 2048;
+
+fn rsa_too_large(bits: u32) -> Error {
+    Error::TooLarge(format!(
+        "the RSA key has {bits} bits and Keysmith accepts at most {RSA_MAX_BITS}, so it was refused before parsing"
+    ))
+}
+
+/// Refuses, from the structure of an SPKI alone and before any backend parses it, a public key
+/// larger than any Keysmith accepts: the backends' RSA parsers and checks cost time that grows
+/// with the modulus, which an importer chooses. Input not shaped like an SPKI is left to the
+/// backend, which refuses it.
+pub fn check_public_key_size(spki: &[u8]) -> Result<(), Error> {
+    if let Some(bits) = der::rsa_spki_modulus_bits(spki) {
+        return if bits > RSA_MAX_BITS {
+            Err(rsa_too_large(bits))
+        } else {
+            Ok(())
+        };
+    }
+    if spki.len() > MAX_NON_RSA_SPKI_LEN {
+        return Err(Error::TooLarge(format!(
+            "the public key structure is {} bytes and no supported non-RSA key needs more than {MAX_NON_RSA_SPKI_LEN}, so it was refused before parsing",
+            spki.len()
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_public_key_size`] for a private key (PKCS#1, PKCS#8 or SEC1 DER).
+pub fn check_private_key_size(der_bytes: &[u8]) -> Result<(), Error> {
+    if let Some(bits) = der::rsa_private_modulus_bits(der_bytes) {
+        return if bits > RSA_MAX_BITS {
+            Err(rsa_too_large(bits))
+        } else {
+            Ok(())
+        };
+    }
+    // Not RSA (or not shaped like a key): only EC and Ed25519 remain, which are small.
+    if der_bytes.len() > MAX_NON_RSA_PRIVATE_KEY_LEN {
+        return Err(Error::TooLarge(format!(
+            "the private key structure is {} bytes and is not an RSA key Keysmith can read; no supported non-RSA key needs more than {MAX_NON_RSA_PRIVATE_KEY_LEN}, so it was refused before parsing",
+            der_bytes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_public_key_size`] for the key a certificate certifies, found by walking its DER.
+pub fn check_certificate_size(certificate: &[u8]) -> Result<(), Error> {
+    match der::certificate_spki(certificate) {
+        Some(spki) => check_public_key_size(spki),
+        None => Ok(()),
     }
 }
 
@@ -346,6 +410,7 @@ pub fn decode_certificate(
     } else {
         pem::decode_base64(text)?
     };
+    check_certificate_size(&der)?;
     backend.parse_certificate(&der)
 }
 
@@ -353,10 +418,14 @@ pub fn decode_certificate(
 pub fn decode_public_key(backend: &dyn KeyBackend, text: &str) -> Result<PublicKeyInfo, Error> {
     let block = pem::decode(text)?;
     match block.label.as_str() {
-        "PUBLIC KEY" => backend.parse_public_key(&block.contents),
+        "PUBLIC KEY" => {
+            check_public_key_size(&block.contents)?;
+            backend.parse_public_key(&block.contents)
+        }
         "RSA PUBLIC KEY" => {
-            let info = backend.parse_public_key(&der::rsa_spki_from_pkcs1(&block.contents))?;
-            Ok(info)
+            let spki = der::rsa_spki_from_pkcs1(&block.contents);
+            check_public_key_size(&spki)?;
+            backend.parse_public_key(&spki)
         }
         other => Err(Error::rejected(format!(
             "expected a PUBLIC KEY, got {other}"
@@ -370,6 +439,7 @@ pub fn decode_public_key(backend: &dyn KeyBackend, text: &str) -> Result<PublicK
 pub fn decode_private_key(backend: &dyn KeyBackend, text: &str) -> Result<PrivateKeyInfo, Error> {
     if !pem::looks_like_pem(text) {
         let der = pem::decode_base64(text)?;
+        check_private_key_size(&der)?;
         return backend.parse_private_key(&der, PrivateKeyFormat::Pkcs8);
     }
     let block = pem::decode(text)?;
@@ -388,6 +458,7 @@ pub fn decode_private_key(backend: &dyn KeyBackend, text: &str) -> Result<Privat
             )));
         }
     };
+    check_private_key_size(&block.contents)?;
     let info = backend.parse_private_key(&block.contents, format)?;
     let expected = match format {
         PrivateKeyFormat::Pkcs1Rsa => Some(KeyType::Rsa),

@@ -174,6 +174,11 @@ macro_rules! e2e_suite {
             }
 
             #[test]
+            fn imports_and_first_signing_keys_read_take_a_place_in_the_pool() {
+                limits::imports_and_first_signing_keys_read_take_a_place_in_the_pool($backend);
+            }
+
+            #[test]
             fn https_with_the_backends_tls_stack() {
                 tls::https_with_the_backends_tls_stack($backend);
             }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::{self, API_KEY, Options, Response, Server};
 
-const BEARER: &str = "Bearer test-api-key-0123456789abcdef";
+pub const BEARER: &str = "Bearer test-api-key-0123456789abcdef";
 
 /// A `/api/v2` request with the bearer API key.
 pub fn a0(server: &Server, method: &str, path: &str, body: Option<Value>) -> Response {

@@ -187,3 +187,121 @@ pub fn oversized_material_slow_requests_and_slow_clients_are_cut_off(backend: &s
         "{answer}"
     );
 }
+
+/// Imports and the first `GET /api/v2/keys/signing` (which provisions the tenant ring) take a
+/// place in the generation pool: with a pool of one, held by a connection-key provision paused
+/// before its commit, an import is refused at once with 503 and `Retry-After`, and the first
+/// signing-keys read with 429 and `Retry-After`, instead of working outside the pool. Once the
+/// pool is free both succeed, and later signing-keys reads (no generation) need no place.
+pub fn imports_and_first_signing_keys_read_take_a_place_in_the_pool(backend: &str) {
+    let temp = tempfile::tempdir().unwrap();
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        env: vec![
+            ("KEYSMITH_KEY_GENERATION_CONCURRENCY".into(), "1".into()),
+            ("KEYSMITH_KEY_GENERATION_QUEUE".into(), "0".into()),
+            (
+                keysmith::server::FAILPOINT_RING_COMMIT_PAUSE_MS.into(),
+                "3000".into(),
+            ),
+        ],
+        ..Default::default()
+    };
+    let server = Server::start_in(&temp.path().join("data"), backend, options);
+    let import = |name: &str| {
+        server.call(
+            "POST",
+            "/api/key/import",
+            Some(serde_json::json!({"key": {
+                "algorithm": "HS256",
+                "name": name,
+                "secret": "an-imported-secret-of-at-least-32-bytes",
+            }})),
+        )
+    };
+
+    // Hold the pool's one place: a provision whose ring commit pauses for three seconds.
+    let connection = crate::auth0::create_connection(&server, "pool-holder", serde_json::json!({}));
+    let holder = {
+        let addr = server.addr.clone();
+        std::thread::spawn(move || {
+            support::http(
+                &addr,
+                "POST",
+                &format!("/api/v2/connections/{connection}/keys"),
+                &[
+                    ("Authorization", crate::auth0::BEARER),
+                    ("Content-Type", "application/json"),
+                ],
+                None,
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(800));
+
+    let concurrent: Vec<_> = (0..4)
+        .map(|i| {
+            let addr = server.addr.clone();
+            std::thread::spawn(move || {
+                let body = serde_json::json!({"key": {
+                    "algorithm": "HS256",
+                    "name": format!("concurrent-{i}"),
+                    "secret": "an-imported-secret-of-at-least-32-bytes",
+                }})
+                .to_string();
+                let started = Instant::now();
+                let response = support::http(
+                    &addr,
+                    "POST",
+                    "/api/key/import",
+                    &[
+                        ("Authorization", API_KEY),
+                        ("Content-Type", "application/json"),
+                    ],
+                    Some(body.as_bytes()),
+                );
+                (response, started.elapsed())
+            })
+        })
+        .collect();
+    for thread in concurrent {
+        let (refused, took) = thread.join().unwrap();
+        assert_eq!(refused.status, 503, "{}", refused.text());
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert!(refused.body.is_empty());
+        assert!(took < Duration::from_secs(2), "a refusal took {took:?}");
+    }
+    let first_read = crate::auth0::a0(&server, "GET", "/keys/signing", None);
+    assert_eq!(first_read.status, 429, "{}", first_read.text());
+    assert!(first_read.header("retry-after").is_some());
+    let by_kid = crate::auth0::a0(&server, "GET", "/keys/signing/some-kid", None);
+    assert_eq!(by_kid.status, 429, "{}", by_kid.text());
+
+    let held = holder.join().unwrap();
+    assert_eq!(held.status, 201, "{}", held.text());
+    assert_eq!(import("after-the-pool-freed").status, 200);
+    let provisioned = crate::auth0::a0(&server, "GET", "/keys/signing", None);
+    assert_eq!(provisioned.status, 200, "{}", provisioned.text());
+    assert_eq!(provisioned.json().as_array().map(Vec::len), Some(2));
+    // Now a read: it needs no place, so a held pool does not refuse it.
+    let connection = crate::auth0::create_connection(&server, "holder-two", serde_json::json!({}));
+    let holder = {
+        let addr = server.addr.clone();
+        std::thread::spawn(move || {
+            support::http(
+                &addr,
+                "POST",
+                &format!("/api/v2/connections/{connection}/keys"),
+                &[
+                    ("Authorization", crate::auth0::BEARER),
+                    ("Content-Type", "application/json"),
+                ],
+                None,
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(800));
+    let read = crate::auth0::a0(&server, "GET", "/keys/signing", None);
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(holder.join().unwrap().status, 201);
+}
