@@ -53,6 +53,9 @@ pub struct RouteSpec {
     pub dialect: Dialect,
     /// What the audit trail records for it (`None`: not recorded).
     pub audit: Option<&'static str>,
+    /// Whether the audited action is a use of a private key (sign, verify, vend), recorded as
+    /// `audit_uses` says, rather than a change of state, recorded in the change's transaction.
+    pub audit_use: bool,
 }
 
 impl RouteSpec {
@@ -62,6 +65,7 @@ impl RouteSpec {
             access: Access::Anonymous,
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -71,6 +75,7 @@ impl RouteSpec {
             access: Access::Family(family),
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -80,6 +85,7 @@ impl RouteSpec {
             access: Access::Family(family),
             dialect: Dialect::Auth0,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -89,6 +95,7 @@ impl RouteSpec {
             access: Access::AdminOnly,
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -98,13 +105,25 @@ impl RouteSpec {
             access: Access::Scrape,
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
-    /// The same route, recorded in the audit trail as `action`.
+    /// The same route, a change of state recorded in the audit trail as `action`.
     pub const fn audited(self, action: &'static str) -> Self {
         Self {
             audit: Some(action),
+            audit_use: false,
+            ..self
+        }
+    }
+
+    /// The same route, a use of a private key recorded in the audit trail as `action`
+    /// (summed up per key and interval by default: the `audit_uses` setting).
+    pub const fn audited_use(self, action: &'static str) -> Self {
+        Self {
+            audit: Some(action),
+            audit_use: true,
             ..self
         }
     }
@@ -284,10 +303,12 @@ async fn check(
         .authorize(request.request(), spec, state.metrics_anonymous)
     {
         Ok(actor) => {
+            let context = crate::audit::change_context(spec, actor.as_deref(), &request);
             if let Some(actor) = actor {
                 request.extensions_mut().insert(crate::audit::Actor(actor));
             }
-            Ok(next.call(request).await?.map_into_left_body())
+            let response = crate::audit::changes_audited(context, next.call(request)).await?;
+            Ok(response.map_into_left_body())
         }
         Err(refusal) => Ok(request.into_response(refusal).map_into_right_body()),
     }
