@@ -348,6 +348,22 @@ mod tests {
         }
     }
 
+    /// Uses of private keys are summed up in the audit trail, changes recorded in their own
+    /// transaction: exactly signing, verifying and vending are uses, so no change can be
+    /// declared a use (and escape its transactional record).
+    #[test]
+    fn exactly_sign_verify_and_vend_are_audited_as_uses() {
+        let mut uses: Vec<&str> = RouteList::all()
+            .0
+            .iter()
+            .filter(|route| route.spec.audit_use)
+            .filter_map(|route| route.spec.audit)
+            .collect();
+        uses.sort_unstable();
+        uses.dedup();
+        assert_eq!(uses, ["jwt.vend", "key.sign", "key.verify"]);
+    }
+
     /// Each dialect serves its own prefix, so a client of one vendor never meets the other's
     /// authentication.
     #[test]
