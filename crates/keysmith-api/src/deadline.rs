@@ -52,10 +52,20 @@ pub async fn middleware(
 /// Runs a use case that changes stored state on the blocking pool. From this call on, the
 /// request is no longer cut off by its deadline: the work cannot be cancelled once handed over,
 /// so the answer reports what it did.
+///
+/// The request's audit context goes with it: every write transaction the use case commits
+/// carries its audit record ([`keysmith_core::audit::with_audit_context`]).
 pub async fn change<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, BlockingError> {
     // Outside a request (no deadline middleware) there is nothing to mark.
     let _ = CHANGE_STARTED.try_with(|started| started.store(true, Ordering::Release));
-    web::block(f).await
+    let context = crate::audit::current_context();
+    let (out, rows) = web::block(move || match context {
+        Some(context) => keysmith_core::audit::with_audit_context(context, f),
+        None => (f(), 0),
+    })
+    .await?;
+    crate::audit::note_committed(rows);
+    Ok(out)
 }

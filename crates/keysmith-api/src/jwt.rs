@@ -15,7 +15,7 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_jwks, _, _>(RouteSpec::anonymous(), jwks);
     routes.add::<__path_public_key, _, _>(RouteSpec::anonymous(), public_key);
     routes.add::<__path_vend, _, _>(
-        RouteSpec::fusionauth(Family::Sign).audited("jwt.vend"),
+        RouteSpec::fusionauth(Family::Sign).audited_use("jwt.vend"),
         vend,
     );
     routes.add::<__path_validate, _, _>(RouteSpec::anonymous(), validate);

@@ -26,8 +26,8 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_import_with_id, _, _>(keys().audited("key.import"), import_with_id);
     routes.add::<__path_deleted, _, _>(keys(), deleted);
     routes.add::<__path_restore, _, _>(keys().audited("key.restore"), restore);
-    routes.add::<__path_sign, _, _>(uses().audited("key.sign"), sign);
-    routes.add::<__path_verify, _, _>(uses().audited("key.verify"), verify);
+    routes.add::<__path_sign, _, _>(uses().audited_use("key.sign"), sign);
+    routes.add::<__path_verify, _, _>(uses().audited_use("key.verify"), verify);
     routes.add::<__path_retrieve, _, _>(keys(), retrieve);
     routes.add::<__path_update, _, _>(keys().audited("key.update"), update);
     routes.add::<__path_delete, _, _>(keys().audited("key.delete"), delete);

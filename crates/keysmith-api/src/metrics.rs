@@ -116,6 +116,14 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "HTTP requests by route, method and status: count and latency.",
         &["route", "method", "status"],
     );
+    out.push_str(concat!(
+        "# HELP keysmith_audit_dropped_total Audit records dropped (queue full, too many keys used in one interval, or not writable) since start.\n",
+        "# TYPE keysmith_audit_dropped_total counter\n",
+    ));
+    out.push_str(&format!(
+        "keysmith_audit_dropped_total {}\n",
+        state.audit.dropped()
+    ));
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))

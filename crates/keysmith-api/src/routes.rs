@@ -53,6 +53,9 @@ pub struct RouteSpec {
     pub dialect: Dialect,
     /// What the audit trail records for it (`None`: not recorded).
     pub audit: Option<&'static str>,
+    /// Whether the audited action is a use of a private key (sign, verify, vend), recorded as
+    /// `audit_uses` says, rather than a change of state, recorded in the change's transaction.
+    pub audit_use: bool,
 }
 
 impl RouteSpec {
@@ -62,6 +65,7 @@ impl RouteSpec {
             access: Access::Anonymous,
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -71,6 +75,7 @@ impl RouteSpec {
             access: Access::Family(family),
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -80,6 +85,7 @@ impl RouteSpec {
             access: Access::Family(family),
             dialect: Dialect::Auth0,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -89,6 +95,7 @@ impl RouteSpec {
             access: Access::AdminOnly,
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
@@ -98,13 +105,25 @@ impl RouteSpec {
             access: Access::Scrape,
             dialect: Dialect::FusionAuth,
             audit: None,
+            audit_use: false,
         }
     }
 
-    /// The same route, recorded in the audit trail as `action`.
+    /// The same route, a change of state recorded in the audit trail as `action`.
     pub const fn audited(self, action: &'static str) -> Self {
         Self {
             audit: Some(action),
+            audit_use: false,
+            ..self
+        }
+    }
+
+    /// The same route, a use of a private key recorded in the audit trail as `action`
+    /// (summed up per key and interval by default: the `audit_uses` setting).
+    pub const fn audited_use(self, action: &'static str) -> Self {
+        Self {
+            audit: Some(action),
+            audit_use: true,
             ..self
         }
     }
@@ -284,10 +303,12 @@ async fn check(
         .authorize(request.request(), spec, state.metrics_anonymous)
     {
         Ok(actor) => {
+            let context = crate::audit::change_context(spec, actor.as_deref(), &request);
             if let Some(actor) = actor {
                 request.extensions_mut().insert(crate::audit::Actor(actor));
             }
-            Ok(next.call(request).await?.map_into_left_body())
+            let response = crate::audit::changes_audited(context, next.call(request)).await?;
+            Ok(response.map_into_left_body())
         }
         Err(refusal) => Ok(request.into_response(refusal).map_into_right_body()),
     }
@@ -325,6 +346,22 @@ mod tests {
                 route.path
             );
         }
+    }
+
+    /// Uses of private keys are summed up in the audit trail, changes recorded in their own
+    /// transaction: exactly signing, verifying and vending are uses, so no change can be
+    /// declared a use (and escape its transactional record).
+    #[test]
+    fn exactly_sign_verify_and_vend_are_audited_as_uses() {
+        let mut uses: Vec<&str> = RouteList::all()
+            .0
+            .iter()
+            .filter(|route| route.spec.audit_use)
+            .filter_map(|route| route.spec.audit)
+            .collect();
+        uses.sort_unstable();
+        uses.dedup();
+        assert_eq!(uses, ["jwt.vend", "key.sign", "key.verify"]);
     }
 
     /// Each dialect serves its own prefix, so a client of one vendor never meets the other's

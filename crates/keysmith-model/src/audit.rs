@@ -23,6 +23,27 @@ pub struct AuditRecord {
     /// The request's `X-Request-Id`, for HTTP requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// For a record that sums up the uses of one key (`audit_uses = "aggregate"`): how many, when
+    /// and by whom. `at` is then the first use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<AuditUses>,
+}
+
+/// The uses of one key by one action in one interval, summed up in one record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditUses {
+    /// How many uses.
+    pub count: u64,
+    /// The first use, epoch milliseconds.
+    pub first: i64,
+    /// The last use, epoch milliseconds.
+    pub last: i64,
+    /// The distinct callers, in order of first use (a bounded list).
+    pub callers: Vec<String>,
+    /// Whether there were more distinct callers than the list holds.
+    #[serde(default)]
+    pub more_callers: bool,
 }
 
 /// Criteria for reading the trail, newest first.

@@ -34,7 +34,7 @@ pub use algorithm::{
     Algorithm, Curve, HashAlgorithm, KeyType, KeyUse, ParseAlgorithmError, RSA_GENERATE_LENGTHS,
     RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS,
 };
-pub use audit::{AuditQuery, AuditRecord};
+pub use audit::{AuditQuery, AuditRecord, AuditUses};
 pub use connection::Connection;
 pub use errors::{ErrorDetail, Errors, Reason};
 pub use key::{CertificateInformation, Key, KeyId, PrivateMaterial, epoch_millis_now};

@@ -28,6 +28,7 @@
 //! - `failpoints`: test failpoints (`RedbStore::with_ring_commit_pause`), for crash tests.
 //!   Off by default; the end-to-end tests turn it on, release builds never do.
 
+mod audit;
 mod error;
 mod redb_store;
 
@@ -36,6 +37,7 @@ use std::fmt;
 use keysmith_model::search::SearchQuery;
 use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner, RingRole};
 
+pub use audit::{AuditContext, with_audit_context};
 pub use error::{StoreError, UniqueField};
 pub use redb_store::{RedbStore, SCHEMA_VERSION};
 
@@ -174,9 +176,23 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn remove_api_key_record(&self, id: &uuid::Uuid) -> Result<bool, StoreError>;
 
     /// Appends audit records, in order, in one transaction; their ids are assigned here.
+    ///
+    /// Changes made under an [`AuditContext`] ([`with_audit_context`]) need no call: each write
+    /// transaction that changes something then carries its own rows, one per target, so the
+    /// change and its record commit together or not at all.
     fn append_audit(&self, records: &[keysmith_model::AuditRecord]) -> Result<(), StoreError>;
 
-    /// One page of the audit records that match, newest first, and how many match in all.
+    /// Deletes the oldest audit records (by time): those before `older_than` (epoch ms), then
+    /// as many more as keep at most `max_records`. Read through the time index, so the cost is
+    /// that of the rows deleted. Returns how many were deleted.
+    fn prune_audit(
+        &self,
+        older_than: Option<i64>,
+        max_records: Option<u64>,
+    ) -> Result<u64, StoreError>;
+
+    /// One page of the audit records that match, newest first (by time), and how many match in
+    /// all. With `start` or `end`, only that time range of the time index is read.
     fn search_audit(
         &self,
         query: &keysmith_model::AuditQuery,

@@ -77,6 +77,9 @@ declare_tables! { $
     /// The audit trail: sequence number → JSON of an `AuditRecord`. Added without a schema
     /// change (an older build ignores it).
     AUDIT_LOG: u64 => &[u8] = "audit_log", plain;
+    /// The audit trail by time: (at, sequence number) → (). Kept with `audit_log` in every
+    /// transaction that writes or deletes a record; built at open for files written without it.
+    AUDIT_BY_TIME: (i64, u64) => () = "audit_log_by_time", plain;
     /// Auth0 connections (schema 2).
     CONNECTIONS: &str => &[u8] = "connections", plain;
     CONNECTIONS_BY_NAME: &str => &str = "connections_by_name", plain;
@@ -210,6 +213,7 @@ impl RedbStore {
             }
             every_table!(create);
             ensure_census(txn)?;
+            ensure_audit_index(txn)?;
             Ok(())
         })?;
         Ok(store)
@@ -272,6 +276,52 @@ impl RedbStore {
             .as_ref()
             .map(|private| encode_secret(&*self.sealer, &record.key.id, private))
             .transpose()
+    }
+
+    /// Runs `f` in one durable write transaction, as [`Self::write`] does; under an audit
+    /// context ([`crate::with_audit_context`]) the transaction also appends one audit row per
+    /// target `targets` names from `f`'s result (none: nothing was changed, nothing recorded).
+    /// The rows are written before the commit, so the change and its record are one.
+    fn write_audited<T>(
+        &self,
+        targets: impl FnOnce(&T) -> Vec<String>,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(context) = crate::audit::current() else {
+            return self.write(f);
+        };
+        let (out, rows) = self.write(|txn| {
+            let out = f(txn)?;
+            let at = keysmith_model::epoch_millis_now();
+            let records: Vec<keysmith_model::AuditRecord> = targets(&out)
+                .into_iter()
+                .map(|target| keysmith_model::AuditRecord {
+                    id: 0,
+                    at,
+                    actor: context.actor.clone(),
+                    action: context.action.clone(),
+                    target,
+                    result: "ok".into(),
+                    request_id: context.request_id.clone(),
+                    uses: None,
+                })
+                .collect();
+            append_in(txn, &records)?;
+            Ok((out, records))
+        })?;
+        for record in &rows {
+            tracing::info!(
+                target: "keysmith::audit",
+                actor = %record.actor,
+                action = %record.action,
+                target_id = %record.target,
+                result = %record.result,
+                request_id = record.request_id.as_deref().unwrap_or(""),
+                "audit"
+            );
+        }
+        crate::audit::committed(rows.len() as u64);
+        Ok(out)
     }
 
     /// Runs `f` in one durable write transaction. If `f` fails, nothing it wrote is kept.
@@ -594,6 +644,82 @@ fn ensure_census(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The audit targets of a change that returns whether it changed anything.
+fn if_true(target: String) -> impl FnOnce(&bool) -> Vec<String> {
+    move |changed| if *changed { vec![target] } else { Vec::new() }
+}
+
+/// The audit targets of a change that returns `None` when there was nothing to change.
+fn changed<T>(target: String) -> impl FnOnce(&Option<T>) -> Vec<String> {
+    move |out| out.as_ref().map(|_| target).into_iter().collect()
+}
+
+/// Appends audit records after the last one, with their sequence numbers, and indexes them by
+/// time.
+fn append_in(
+    txn: &WriteTransaction,
+    records: &[keysmith_model::AuditRecord],
+) -> Result<(), StoreError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut log = txn.open_table(AUDIT_LOG)?;
+    let mut by_time = txn.open_table(AUDIT_BY_TIME)?;
+    let first = log.last()?.map_or(1, |(seq, _)| seq.value() + 1);
+    for (seq, record) in (first..).zip(records) {
+        let mut record = record.clone();
+        record.id = seq;
+        log.insert(seq, encode_json(&record)?.as_slice())?;
+        by_time.insert((record.at, seq), ())?;
+    }
+    Ok(())
+}
+
+/// Builds the audit time index unless it is in step with the log (one scan, at open, only for
+/// files written by a build without it).
+fn ensure_audit_index(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let records = txn.open_table(AUDIT_LOG)?.len()?;
+    if txn.open_table(AUDIT_BY_TIME)?.len()? == records {
+        return Ok(());
+    }
+    txn.delete_table(AUDIT_BY_TIME)?;
+    let mut by_time = txn.open_table(AUDIT_BY_TIME)?;
+    for entry in txn.open_table(AUDIT_LOG)?.iter()? {
+        let (seq, bytes) = entry?;
+        let record: keysmith_model::AuditRecord = decode_json(bytes.value(), "audit record")?;
+        by_time.insert((record.at, seq.value()), ())?;
+    }
+    tracing::info!(records, "audit time index built");
+    Ok(())
+}
+
+/// The most audit records one pruning transaction deletes (a large backlog takes several).
+const PRUNE_CHUNK: usize = 10_000;
+
+/// Deletes up to `limit` of the oldest audit records, those before `before` when given.
+/// Returns how many.
+fn prune_oldest_in(
+    txn: &WriteTransaction,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let mut by_time = txn.open_table(AUDIT_BY_TIME)?;
+    let mut doomed = Vec::new();
+    let range = match before {
+        Some(before) => by_time.range(..(before, 0))?,
+        None => by_time.range::<(i64, u64)>(..)?,
+    };
+    for entry in range.take(limit) {
+        doomed.push(entry?.0.value());
+    }
+    let mut log = txn.open_table(AUDIT_LOG)?;
+    for key in &doomed {
+        by_time.remove(*key)?;
+        log.remove(key.1)?;
+    }
+    Ok(doomed.len())
+}
+
 /// A restorably deleted key as kept.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -777,7 +903,10 @@ impl KeyStore for RedbStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
         let json = encode_key(&record.key)?;
         let secret = self.stored_secret(record)?;
-        self.write(|txn| insert_in(txn, record, &json, secret.as_deref()))
+        self.write_audited(
+            |()| vec![record.key.id.to_string()],
+            |txn| insert_in(txn, record, &json, secret.as_deref()),
+        )
     }
 
     fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError> {
@@ -815,8 +944,9 @@ impl KeyStore for RedbStore {
     }
 
     fn rename(&self, id: &KeyId, name: &str, now_millis: i64) -> Result<Option<Key>, StoreError> {
+        let target = id.to_string();
         let id = raw(id);
-        self.write(|txn| {
+        self.write_audited(changed(target), |txn| {
             let mut keys = txn.open_table(KEYS)?;
             let Some(bytes) = keys.get(id)?.map(|v| v.value().to_vec()) else {
                 return Ok(None);
@@ -841,14 +971,14 @@ impl KeyStore for RedbStore {
     }
 
     fn delete(&self, id: &KeyId) -> Result<bool, StoreError> {
-        self.write(|txn| {
+        self.write_audited(if_true(id.to_string()), |txn| {
             release_from_ring(txn, id)?;
             delete_in(txn, raw(id))
         })
     }
 
     fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError> {
-        self.write(|txn| {
+        self.write_audited(if_true(id.to_string()), |txn| {
             let ring = release_from_ring(txn, id)?;
             let Some(key) = txn
                 .open_table(KEYS)?
@@ -878,7 +1008,7 @@ impl KeyStore for RedbStore {
     }
 
     fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
-        self.write(|txn| {
+        self.write_audited(changed(id.to_string()), |txn| {
             let Some(bytes) = txn
                 .open_table(DELETED_KEYS)?
                 .remove(raw(id))?
@@ -916,7 +1046,8 @@ impl KeyStore for RedbStore {
     }
 
     fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError> {
-        self.write(|txn| {
+        let purged = |ids: &Vec<KeyId>| ids.iter().map(ToString::to_string).collect();
+        self.write_audited(purged, |txn| {
             let mut deleted = txn.open_table(DELETED_KEYS)?;
             let mut due = Vec::new();
             for entry in deleted.iter()? {
@@ -1093,10 +1224,13 @@ impl KeyStore for RedbStore {
     }
 
     fn add_api_key_hash(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.write(|txn| {
-            txn.open_table(API_KEYS)?.insert(hash.as_slice(), ())?;
-            Ok(())
-        })
+        self.write_audited(
+            |()| vec![String::new()],
+            |txn| {
+                txn.open_table(API_KEYS)?.insert(hash.as_slice(), ())?;
+                Ok(())
+            },
+        )
     }
     fn snapshot_to(
         &self,
@@ -1153,15 +1287,18 @@ impl KeyStore for RedbStore {
 
     fn add_api_key_record(&self, record: &keysmith_model::ApiKeyRecord) -> Result<(), StoreError> {
         let json = encode_json(record)?;
-        self.write(|txn| {
-            txn.open_table(API_KEY_RECORDS)?
-                .insert(record.id.as_u128(), json.as_slice())?;
-            Ok(())
-        })
+        self.write_audited(
+            |()| vec![record.id.to_string()],
+            |txn| {
+                txn.open_table(API_KEY_RECORDS)?
+                    .insert(record.id.as_u128(), json.as_slice())?;
+                Ok(())
+            },
+        )
     }
 
     fn remove_api_key_record(&self, id: &Uuid) -> Result<bool, StoreError> {
-        self.write(|txn| {
+        self.write_audited(if_true(id.to_string()), |txn| {
             Ok(txn
                 .open_table(API_KEY_RECORDS)?
                 .remove(id.as_u128())?
@@ -1173,16 +1310,38 @@ impl KeyStore for RedbStore {
         if records.is_empty() {
             return Ok(());
         }
-        self.write(|txn| {
-            let mut log = txn.open_table(AUDIT_LOG)?;
-            let first = log.last()?.map_or(1, |(seq, _)| seq.value() + 1);
-            for (seq, record) in (first..).zip(records) {
-                let mut record = record.clone();
-                record.id = seq;
-                log.insert(seq, encode_json(&record)?.as_slice())?;
+        self.write(|txn| append_in(txn, records))
+    }
+
+    fn prune_audit(
+        &self,
+        older_than: Option<i64>,
+        max_records: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0u64;
+        if let Some(before) = older_than {
+            loop {
+                let n = self.write(|txn| prune_oldest_in(txn, Some(before), PRUNE_CHUNK))?;
+                deleted += n as u64;
+                if n < PRUNE_CHUNK {
+                    break;
+                }
             }
-            Ok(())
-        })
+        }
+        if let Some(max) = max_records {
+            loop {
+                let n = self.write(|txn| {
+                    let len = txn.open_table(AUDIT_LOG)?.len()?;
+                    let excess = usize::try_from(len.saturating_sub(max)).unwrap_or(usize::MAX);
+                    prune_oldest_in(txn, None, excess.min(PRUNE_CHUNK))
+                })?;
+                deleted += n as u64;
+                if n < PRUNE_CHUNK {
+                    break;
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     fn search_audit(
@@ -1191,10 +1350,24 @@ impl KeyStore for RedbStore {
     ) -> Result<(Vec<keysmith_model::AuditRecord>, u64), StoreError> {
         let txn = self.read()?;
         let log = txn.open_table(AUDIT_LOG)?;
+        let by_time = txn.open_table(AUDIT_BY_TIME)?;
+        let from = (query.start.unwrap_or(i64::MIN), 0);
+        let to = (query.end.unwrap_or(i64::MAX), u64::MAX);
         let mut page = Vec::new();
         let mut total = 0u64;
-        for entry in log.iter()?.rev() {
-            let (_, bytes) = entry?;
+        if from > to {
+            return Ok((page, total));
+        }
+        for entry in by_time.range(from..=to)?.rev() {
+            let ((_, seq), _) = {
+                let (key, value) = entry?;
+                (key.value(), value.value())
+            };
+            let Some(bytes) = log.get(seq)? else {
+                return Err(StoreError::Corrupt(
+                    "audit time index names a missing record".into(),
+                ));
+            };
             let record: keysmith_model::AuditRecord = decode_json(bytes.value(), "audit record")?;
             if !query.matches(&record) {
                 continue;
@@ -1210,19 +1383,22 @@ impl KeyStore for RedbStore {
 
     fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         let json = encode_json(connection)?;
-        self.write(|txn| {
-            let mut connections = txn.open_table(CONNECTIONS)?;
-            if connections.get(connection.id.as_str())?.is_some() {
-                return Err(StoreError::Duplicate(UniqueField::ConnectionId));
-            }
-            let mut by_name = txn.open_table(CONNECTIONS_BY_NAME)?;
-            if by_name.get(connection.name.as_str())?.is_some() {
-                return Err(StoreError::Duplicate(UniqueField::ConnectionName));
-            }
-            connections.insert(connection.id.as_str(), json.as_slice())?;
-            by_name.insert(connection.name.as_str(), connection.id.as_str())?;
-            Ok(())
-        })
+        self.write_audited(
+            |()| vec![connection.id.clone()],
+            |txn| {
+                let mut connections = txn.open_table(CONNECTIONS)?;
+                if connections.get(connection.id.as_str())?.is_some() {
+                    return Err(StoreError::Duplicate(UniqueField::ConnectionId));
+                }
+                let mut by_name = txn.open_table(CONNECTIONS_BY_NAME)?;
+                if by_name.get(connection.name.as_str())?.is_some() {
+                    return Err(StoreError::Duplicate(UniqueField::ConnectionName));
+                }
+                connections.insert(connection.id.as_str(), json.as_slice())?;
+                by_name.insert(connection.name.as_str(), connection.id.as_str())?;
+                Ok(())
+            },
+        )
     }
 
     fn connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
@@ -1249,7 +1425,7 @@ impl KeyStore for RedbStore {
 
     fn replace_connection(&self, connection: &Connection) -> Result<bool, StoreError> {
         let json = encode_json(connection)?;
-        self.write(|txn| {
+        self.write_audited(if_true(connection.id.clone()), |txn| {
             let mut connections = txn.open_table(CONNECTIONS)?;
             let Some(old) = connections
                 .get(connection.id.as_str())?
@@ -1272,7 +1448,7 @@ impl KeyStore for RedbStore {
     }
 
     fn delete_connection(&self, id: &str) -> Result<Option<Vec<KeyId>>, StoreError> {
-        self.write(|txn| {
+        self.write_audited(changed(id.to_owned()), |txn| {
             let Some(old) = txn
                 .open_table(CONNECTIONS)?
                 .remove(id)?
@@ -1334,7 +1510,8 @@ impl KeyStore for RedbStore {
         owner: &RingOwner,
         change: crate::RingChanger<'_>,
     ) -> Result<RingChange, StoreError> {
-        self.write(|txn| {
+        let target = owner.connection_id().unwrap_or("tenant").to_owned();
+        self.write_audited(|_| vec![target], |txn| {
             if let Some(id) = owner.connection_id()
                 && txn.open_table(CONNECTIONS)?.get(id)?.is_none()
             {

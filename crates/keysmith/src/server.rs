@@ -8,7 +8,7 @@ use base64::Engine as _;
 use keysmith_api::auth::AcceptedKey;
 use keysmith_api::limits::Limits;
 use keysmith_api::{ApiKeys, AppState};
-use keysmith_core::audit::AuditTrail;
+use keysmith_core::audit::{AuditTrail, scheduled};
 use keysmith_core::{KeyService, RotationPolicy, ServiceConfig};
 use keysmith_model::{AuditRecord, Permissions};
 use keysmith_store::KeyStore;
@@ -101,10 +101,12 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     service
         .publish()
         .map_err(|e| ServerError::Publish(Box::new(e)))?;
-    let audit = Arc::new(AuditTrail::new(store.clone()));
+    let audit = Arc::new(AuditTrail::with_settings(
+        store.clone(),
+        settings.audit_settings().map_err(ServerError::Settings)?,
+    ));
     let scheduler = RotationScheduler::start(
         service.clone(),
-        audit.clone(),
         Duration::from_secs(settings.rotation_check_interval_seconds),
     );
     let state = AppState {
@@ -339,37 +341,15 @@ struct RotationScheduler {
 }
 
 impl RotationScheduler {
-    fn start(service: KeyService, audit: Arc<AuditTrail>, interval: Duration) -> Self {
+    /// Each purge and rotation records its audit row (actor `scheduler`) in its own transaction.
+    fn start(service: KeyService, interval: Duration) -> Self {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             loop {
-                match service.purge_deleted() {
-                    Ok(purged) => {
-                        for id in purged {
-                            audit.record(AuditRecord {
-                                id: 0,
-                                at: keysmith_model::epoch_millis_now(),
-                                actor: "scheduler".into(),
-                                action: "key.purge".into(),
-                                target: id.to_string(),
-                                result: "ok".into(),
-                                request_id: None,
-                            });
-                        }
-                    }
-                    Err(err) => tracing::error!(error = %err, "could not purge deleted keys"),
+                if let Err(err) = scheduled("key.purge", || service.purge_deleted()) {
+                    tracing::error!(error = %err, "could not purge deleted keys");
                 }
-                for (owner, kid) in service.rotate_due() {
-                    audit.record(AuditRecord {
-                        id: 0,
-                        at: keysmith_model::epoch_millis_now(),
-                        actor: "scheduler".into(),
-                        action: "ring.rotate".into(),
-                        target: owner.connection_id().unwrap_or("tenant").to_owned(),
-                        result: format!("ok: new next key {kid}"),
-                        request_id: None,
-                    });
-                }
+                scheduled("ring.rotate", || service.rotate_due());
                 match stopped.recv_timeout(interval) {
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     _ => return,
@@ -466,6 +446,7 @@ pub(crate) fn audit_cli(
         target: target.into(),
         result: "ok".into(),
         request_id: None,
+        uses: None,
     }])?;
     Ok(())
 }

@@ -78,6 +78,14 @@ pub struct Settings {
     pub key_generation_queue: usize,
     /// How long a deleted key can be restored (0 = deletion is immediate and final), seconds.
     pub deletion_window_seconds: u64,
+    /// How uses of private keys (sign, verify, vend) are audited: `aggregate`, `each`, `off`.
+    pub audit_uses: String,
+    /// How long one aggregated use record covers, seconds.
+    pub audit_use_interval_seconds: u64,
+    /// Audit records older than this many days are deleted (0 = kept however old).
+    pub audit_retention_days: u64,
+    /// At most this many audit records are kept, oldest deleted first (0 = no limit).
+    pub audit_max_records: u64,
     /// Whether `GET /metrics` answers.
     pub metrics_enabled: bool,
     /// Whether `GET /metrics` answers without an API key (otherwise it needs `metrics:GET`).
@@ -281,6 +289,7 @@ impl Settings {
             ));
         }
         self.tenant_signing_alg()?;
+        self.audit_settings()?;
         for scoped in &self.api_keys {
             scoped.parsed()?;
         }
@@ -295,6 +304,21 @@ impl Settings {
     }
 
     /// The data file's path.
+    /// The audit trail's settings.
+    pub fn audit_settings(&self) -> Result<keysmith_core::audit::AuditSettings, SettingsError> {
+        if self.audit_use_interval_seconds == 0 {
+            return Err(SettingsError(
+                "audit_use_interval_seconds must be at least 1".into(),
+            ));
+        }
+        Ok(keysmith_core::audit::AuditSettings {
+            uses: self.audit_uses.parse().map_err(SettingsError)?,
+            use_interval: std::time::Duration::from_secs(self.audit_use_interval_seconds),
+            retention_days: self.audit_retention_days,
+            max_records: self.audit_max_records,
+        })
+    }
+
     /// The tenant's signing algorithm, one of Auth0's connection-key algorithms.
     pub fn tenant_signing_alg(&self) -> Result<keysmith_model::Algorithm, SettingsError> {
         keysmith_core::CONNECTION_SIGNING_ALGS

@@ -224,6 +224,11 @@ macro_rules! e2e_suite {
             }
 
             #[test]
+            fn vends_are_audited_summed_up_or_each() {
+                audit::vends_are_audited_summed_up_or_each($backend);
+            }
+
+            #[test]
             fn oversized_material_slow_requests_and_slow_clients_are_cut_off() {
                 limits::oversized_material_slow_requests_and_slow_clients_are_cut_off($backend);
             }

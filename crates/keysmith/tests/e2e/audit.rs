@@ -1,6 +1,8 @@
-//! The audit trail end to end: every mutation and use of a private key recorded with who,
-//! what, on what, how it ended and the request id; searchable with paging; persisted across a
-//! restart; never holding a key or a secret.
+//! The audit trail end to end: every mutation recorded with who, what, on what, how it ended
+//! and the request id (a committed change in its own transaction, a refusal with its status);
+//! uses of private keys summed up per key and interval (or one per use with
+//! `audit_uses = "each"`); searchable with paging; persisted across a restart; never holding a
+//! key or a secret.
 
 use std::time::{Duration, Instant};
 
@@ -20,9 +22,10 @@ fn search(server: &Server, query: &str) -> Value {
     response.json()
 }
 
-/// Waits for the batch writer: at least `count` records in all.
+/// Waits for the batch writer and the use summaries (flushed every second here): at least
+/// `count` records in all.
 fn wait_for(server: &Server, count: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let page = search(server, "numberOfResults=500");
         if page["total"].as_u64().unwrap() >= count || Instant::now() > deadline {
@@ -37,11 +40,19 @@ pub fn mutations_and_uses_are_audited(backend: &str) {
     let data = temp.path().join("data");
     let options = Options {
         api_key: Some(API_KEY.into()),
+        env: vec![("KEYSMITH_AUDIT_USE_INTERVAL_SECONDS".into(), "1".into())],
         ..Default::default()
     };
     let server = Server::start_in(&data, backend, options.clone());
 
-    let key = tokens::generate(&server, "ES256", None, "audited");
+    let generated = server.call(
+        "POST",
+        "/api/key/generate",
+        Some(json!({"key": {"algorithm": "ES256", "name": "audited"}})),
+    );
+    assert_eq!(generated.status, 200, "{}", generated.text());
+    let generate_request = generated.header("x-request-id").unwrap().to_owned();
+    let key = generated.json()["key"].clone();
     let id = key["id"].as_str().unwrap().to_owned();
     let vend = server.call("POST", "/api/jwt/vend", Some(json!({"keyId": id})));
     assert_eq!(vend.status, 200);
@@ -102,18 +113,19 @@ pub fn mutations_and_uses_are_audited(backend: &str) {
             )
         })
         .collect();
-    // Newest first.
+    // Newest first. Committed changes say `ok` (their record is in their transaction, with
+    // the target the store changed); the refusal has its status; uses are summed up.
     assert_eq!(
         actions,
         vec![
-            ("key.delete", id.as_str(), "200"),
-            ("connection.keys.rotate", connection.as_str(), "201"),
-            ("connection.keys.provision", connection.as_str(), "201"),
-            ("connection.create", connection.as_str(), "201"),
+            ("key.delete", id.as_str(), "ok"),
+            ("connection.keys.rotate", connection.as_str(), "ok"),
+            ("connection.keys.provision", connection.as_str(), "ok"),
+            ("connection.create", connection.as_str(), "ok"),
             ("key.generate", "", "400"),
             ("key.sign", id.as_str(), "200"),
             ("jwt.vend", id.as_str(), "200"),
-            ("key.generate", id.as_str(), "200"),
+            ("key.generate", id.as_str(), "ok"),
         ],
         "{page}"
     );
@@ -121,18 +133,28 @@ pub fn mutations_and_uses_are_audited(backend: &str) {
         page["total"], 8,
         "the unauthenticated request is not recorded"
     );
-    let vend_record = &records[6];
-    assert_eq!(vend_record["data"]["request_id"], vend_request.as_str());
-    let actor = vend_record["insertUser"].as_str().unwrap();
+    let generate_record = &records[7];
+    assert_eq!(
+        generate_record["data"]["request_id"],
+        generate_request.as_str()
+    );
+    let actor = generate_record["insertUser"].as_str().unwrap();
     assert!(
         actor.starts_with("api-key:admin:") && !actor.contains(API_KEY),
         "{actor}"
     );
-    let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    let vend_record = &records[6];
+    assert_eq!(vend_record["data"]["uses"]["count"], 1, "{vend_record}");
+    assert_eq!(vend_record["data"]["uses"]["callers"], json!([actor]));
     assert!(
-        ids.windows(2).all(|w| w[0] > w[1]),
-        "ids decrease, newest first"
+        !page.to_string().contains(&vend_request),
+        "a summary names no request"
     );
+    let instants: Vec<i64> = records
+        .iter()
+        .map(|r| r["insertInstant"].as_i64().unwrap())
+        .collect();
+    assert!(instants.windows(2).all(|w| w[0] >= w[1]), "newest first");
 
     // Paging and filters, by query string and by body.
     let second = search(&server, "numberOfResults=2&startRow=2");
@@ -190,4 +212,92 @@ pub fn mutations_and_uses_are_audited(backend: &str) {
     assert_eq!(page["total"], 9);
     assert_eq!(page["auditLogs"][0]["data"]["action"], "api-key.create");
     assert_eq!(page["auditLogs"][0]["insertUser"], "cli");
+}
+
+/// The sum of the use counts of the `action` records, and how many records there are.
+fn uses_of(server: &Server, action: &str) -> (u64, usize, Value) {
+    let page = search(server, &format!("action={action}&numberOfResults=500"));
+    let records = page["auditLogs"].as_array().unwrap();
+    let count = records
+        .iter()
+        .map(|r| r["data"]["uses"]["count"].as_u64().unwrap_or(1))
+        .sum();
+    (count, records.len(), page)
+}
+
+/// Waits (with a deadline) until the `action` records account for `uses` uses.
+fn wait_for_uses(server: &Server, action: &str, uses: u64) -> (u64, usize, Value) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = uses_of(server, action);
+        if found.0 >= uses || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn vends_are_audited_summed_up_or_each(backend: &str) {
+    const VENDS: u64 = 60;
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let options = |uses: &str| Options {
+        api_key: Some(API_KEY.into()),
+        env: vec![
+            ("KEYSMITH_AUDIT_USE_INTERVAL_SECONDS".into(), "1".into()),
+            ("KEYSMITH_AUDIT_USES".into(), uses.into()),
+        ],
+        ..Default::default()
+    };
+    let server = Server::start_in(&data, backend, options("aggregate"));
+    let key = tokens::generate(&server, "ES256", None, "busy");
+    let id = key["id"].as_str().unwrap().to_owned();
+    for _ in 0..VENDS {
+        let vend = server.call("POST", "/api/jwt/vend", Some(json!({"keyId": id})));
+        assert_eq!(vend.status, 200);
+    }
+    let (count, records, page) = wait_for_uses(&server, "jwt.vend", VENDS);
+    assert_eq!(count, VENDS, "{page}");
+    // One record per interval (the vends may straddle a flush or two), never one per vend.
+    assert!(records <= 3, "{records} records for {VENDS} vends: {page}");
+    for record in page["auditLogs"].as_array().unwrap() {
+        assert_eq!(record["data"]["target"], id.as_str());
+        let uses = &record["data"]["uses"];
+        assert!(uses["first"].as_i64() <= uses["last"].as_i64(), "{record}");
+        assert_eq!(uses["callers"].as_array().unwrap().len(), 1, "{record}");
+    }
+    let metrics = server.call("GET", "/metrics", None);
+    assert!(
+        metrics
+            .text()
+            .contains("\nkeysmith_audit_dropped_total 0\n"),
+        "{}",
+        metrics.text()
+    );
+    let (status, _) = server.stop();
+    assert!(status.success());
+
+    // `audit_uses = "each"`: one record per vend, with its request id.
+    let server = Server::start_in(&data, backend, options("each"));
+    let mut requests = Vec::new();
+    for _ in 0..20 {
+        let vend = server.call("POST", "/api/jwt/vend", Some(json!({"keyId": id})));
+        assert_eq!(vend.status, 200);
+        requests.push(vend.header("x-request-id").unwrap().to_owned());
+    }
+    let (count, records, page) = wait_for_uses(&server, "jwt.vend", VENDS + 20);
+    assert_eq!(count, VENDS + 20, "{page}");
+    let each: Vec<&Value> = page["auditLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["data"]["uses"].is_null())
+        .collect();
+    assert_eq!(each.len(), 20, "{page}");
+    assert!(records <= 23);
+    for (record, request) in each.iter().rev().zip(&requests) {
+        assert_eq!(record["data"]["request_id"], request.as_str(), "{record}");
+    }
+    let (status, _) = server.stop();
+    assert!(status.success());
 }

@@ -1,0 +1,68 @@
+//! The audit context of the changes a thread is making: who, why and for which request.
+//!
+//! A caller that changes stored state on behalf of someone enters a context with
+//! [`with_audit_context`]; every write transaction the store commits on that thread while it is
+//! entered carries one `audit_log` row per target it changed (the key, connection or ring owner
+//! the store knows), with result `ok`, in the same transaction. The change and its record
+//! commit together or not at all. Writes made outside a context are not recorded by the store.
+
+use std::cell::RefCell;
+
+/// Who is changing what, for the audit rows of the writes made under it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditContext {
+    /// Who: `api-key:<id>`, `cli`, `scheduler`, ...
+    pub actor: String,
+    /// What: `key.generate`, `ring.rotate`, ...
+    pub action: String,
+    /// The request's `X-Request-Id`, for HTTP requests.
+    pub request_id: Option<String>,
+}
+
+struct Entered {
+    context: AuditContext,
+    recorded: u64,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Leaves the context when dropped (also when `f` unwinds).
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.borrow_mut().pop());
+    }
+}
+
+/// Runs `f` with `context` entered on this thread. Returns `f`'s result and how many audit rows
+/// the writes it committed carried.
+pub fn with_audit_context<T>(context: AuditContext, f: impl FnOnce() -> T) -> (T, u64) {
+    CURRENT.with(|c| {
+        c.borrow_mut().push(Entered {
+            context,
+            recorded: 0,
+        })
+    });
+    let guard = Guard;
+    let out = f();
+    let recorded = CURRENT.with(|c| c.borrow().last().map_or(0, |e| e.recorded));
+    drop(guard);
+    (out, recorded)
+}
+
+/// The context entered on this thread, if any.
+pub(crate) fn current() -> Option<AuditContext> {
+    CURRENT.with(|c| c.borrow().last().map(|e| e.context.clone()))
+}
+
+/// Counts rows committed under the current context.
+pub(crate) fn committed(rows: u64) {
+    CURRENT.with(|c| {
+        if let Some(entered) = c.borrow_mut().last_mut() {
+            entered.recorded += rows;
+        }
+    });
+}
