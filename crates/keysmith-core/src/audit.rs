@@ -299,6 +299,19 @@ impl AuditTrail {
 
     /// A trail writing to `store`.
     pub fn with_settings(store: Arc<dyn KeyStore>, settings: AuditSettings) -> Self {
+        let (trail, writer, queue) = Self::unstarted(store, settings);
+        *lock(&trail.writer) = std::thread::Builder::new()
+            .name("keysmith-audit".into())
+            .spawn(move || writer.run(&queue))
+            .ok();
+        trail
+    }
+
+    /// A trail whose writer has not started: the trail, the writer and the queue it reads.
+    fn unstarted(
+        store: Arc<dyn KeyStore>,
+        settings: AuditSettings,
+    ) -> (Self, Writer, Receiver<AuditRecord>) {
         let (sender, queue) = std::sync::mpsc::sync_channel(QUEUE_CAPACITY);
         let shared = Arc::new(Shared::default());
         let uses = settings.uses;
@@ -307,16 +320,13 @@ impl AuditTrail {
             shared: shared.clone(),
             settings,
         };
-        let writer = std::thread::Builder::new()
-            .name("keysmith-audit".into())
-            .spawn(move || writer.run(&queue))
-            .ok();
-        Self {
+        let trail = Self {
             sender: Mutex::new(Some(sender)),
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
             shared,
             uses,
-        }
+        };
+        (trail, writer, queue)
     }
 
     /// Records an event: logged now, written with the next batch; dropped and counted if the
@@ -409,8 +419,54 @@ impl AuditTrail {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// With the writer not yet reading, exactly the queue's capacity is kept and the rest is
+    /// dropped and counted; once it reads, everything kept is written.
+    #[test]
+    fn a_full_queue_drops_and_counts_never_silently() {
+        let backend: Arc<dyn keysmith_crypto::KeyBackend> =
+            Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+        let key = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[7u8; 32]).unwrap();
+        let sealer =
+            Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![key]).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn KeyStore> = Arc::new(
+            keysmith_store::RedbStore::open(&dir.path().join("keysmith.redb"), sealer).unwrap(),
+        );
+        let (trail, writer, queue) = AuditTrail::unstarted(store.clone(), AuditSettings::default());
+        let sent = 2 * QUEUE_CAPACITY as u64;
+        for i in 0..sent {
+            trail.record(AuditRecord {
+                id: 0,
+                at: 1,
+                actor: "api-key:a".into(),
+                action: "key.generate".into(),
+                target: String::new(),
+                result: "400".into(),
+                request_id: Some(format!("r{i}")),
+                uses: None,
+            });
+        }
+        assert_eq!(trail.dropped(), sent - QUEUE_CAPACITY as u64);
+        *lock(&trail.writer) = Some(std::thread::spawn(move || writer.run(&queue)));
+        trail.close();
+        let written = store
+            .search_audit(&keysmith_model::AuditQuery {
+                number_of_results: 1,
+                ..keysmith_model::AuditQuery::default()
+            })
+            .unwrap()
+            .1;
+        assert_eq!(written, QUEUE_CAPACITY as u64);
+        assert_eq!(
+            written + trail.dropped(),
+            sent,
+            "every record written or counted"
+        );
+    }
 
     #[test]
     fn use_modes_parse() {

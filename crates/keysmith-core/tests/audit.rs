@@ -165,39 +165,6 @@ fn each_records_every_use_and_off_none() {
 }
 
 #[test]
-fn a_full_queue_drops_and_counts_never_silently() {
-    let (_dir, store) = store();
-    let trail = AuditTrail::new(store.clone());
-    let sent = 4 * keysmith_core::audit::QUEUE_CAPACITY as u64;
-    for i in 0..sent {
-        trail.record(AuditRecord {
-            id: 0,
-            at: 1,
-            actor: "api-key:a".into(),
-            action: "key.generate".into(),
-            target: String::new(),
-            result: "400".into(),
-            request_id: Some(format!("r{i}")),
-            uses: None,
-        });
-    }
-    trail.close();
-    let written = store
-        .search_audit(&AuditQuery {
-            number_of_results: 1,
-            ..AuditQuery::default()
-        })
-        .unwrap()
-        .1;
-    assert!(trail.dropped() > 0, "the queue never filled");
-    assert_eq!(
-        written + trail.dropped(),
-        sent,
-        "every record written or counted"
-    );
-}
-
-#[test]
 fn the_writer_enforces_retention_by_age_and_count() {
     let (_dir, store) = store();
     let now = keysmith_model::epoch_millis_now();
