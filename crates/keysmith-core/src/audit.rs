@@ -200,19 +200,6 @@ pub struct AuditTrail {
     uses: UseAudit,
 }
 
-fn log(record: &AuditRecord) {
-    tracing::info!(
-        target: "keysmith::audit",
-        actor = %record.actor,
-        action = %record.action,
-        target_id = %record.target,
-        result = %record.result,
-        request_id = record.request_id.as_deref().unwrap_or(""),
-        uses = record.uses.as_ref().map_or(1, |u| u.count),
-        "audit"
-    );
-}
-
 struct Writer {
     store: Arc<dyn KeyStore>,
     shared: Arc<Shared>,
@@ -230,7 +217,7 @@ impl Writer {
 
     fn flush_uses(&self) {
         let records = self.shared.take_uses();
-        records.iter().for_each(log);
+        records.iter().for_each(keysmith_store::log_audit);
         self.append(&records);
     }
 
@@ -332,7 +319,7 @@ impl AuditTrail {
     /// Records an event: logged now, written with the next batch; dropped and counted if the
     /// queue is full.
     pub fn record(&self, record: AuditRecord) {
-        log(&record);
+        keysmith_store::log_audit(&record);
         let sender = lock(&self.sender);
         let Some(sender) = sender.as_ref() else {
             self.shared.lost(1, "the audit writer has stopped");

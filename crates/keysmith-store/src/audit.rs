@@ -66,3 +66,19 @@ pub(crate) fn committed(rows: u64) {
         }
     });
 }
+
+/// Logs an audit record on the tracing target `keysmith::audit` (ids and names, never key
+/// material): the one format for records written in a change's transaction and for those the
+/// audit trail queues.
+pub fn log_audit(record: &keysmith_model::AuditRecord) {
+    tracing::info!(
+        target: "keysmith::audit",
+        actor = %record.actor,
+        action = %record.action,
+        target_id = %record.target,
+        result = %record.result,
+        request_id = record.request_id.as_deref().unwrap_or(""),
+        uses = record.uses.as_ref().map_or(1, |u| u.count),
+        "audit"
+    );
+}

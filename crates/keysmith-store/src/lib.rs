@@ -37,7 +37,7 @@ use std::fmt;
 use keysmith_model::search::SearchQuery;
 use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner, RingRole};
 
-pub use audit::{AuditContext, with_audit_context};
+pub use audit::{AuditContext, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField};
 pub use redb_store::{RedbStore, SCHEMA_VERSION};
 

@@ -310,15 +310,7 @@ impl RedbStore {
             Ok((out, records))
         })?;
         for record in &rows {
-            tracing::info!(
-                target: "keysmith::audit",
-                actor = %record.actor,
-                action = %record.action,
-                target_id = %record.target,
-                result = %record.result,
-                request_id = record.request_id.as_deref().unwrap_or(""),
-                "audit"
-            );
+            crate::log_audit(record);
         }
         crate::audit::committed(rows.len() as u64);
         Ok(out)

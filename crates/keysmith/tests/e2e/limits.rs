@@ -143,23 +143,16 @@ pub fn oversized_material_slow_requests_and_slow_clients_are_cut_off(backend: &s
         "{}",
         keys.text()
     );
-    // The audit record is written after the answer (at most 100 ms later).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let (audit, records) = loop {
-        let audit = server.call(
-            "GET",
-            "/api/system/audit-log/search?action=connection.keys.provision",
-            None,
-        );
-        let records = audit.json()["auditLogs"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if !records.is_empty() || Instant::now() > deadline {
-            break (audit, records);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // The change's audit record was committed with it, before the answer.
+    let audit = server.call(
+        "GET",
+        "/api/system/audit-log/search?action=connection.keys.provision",
+        None,
+    );
+    let records = audit.json()["auditLogs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         !records.is_empty() && records.iter().all(|r| r["data"]["result"] != "503"),
         "{}",
@@ -221,23 +214,7 @@ pub fn imports_and_first_signing_keys_read_take_a_place_in_the_pool(backend: &st
     };
 
     // Hold the pool's one place: a provision whose ring commit pauses for three seconds.
-    let connection = crate::auth0::create_connection(&server, "pool-holder", serde_json::json!({}));
-    let holder = {
-        let addr = server.addr.clone();
-        std::thread::spawn(move || {
-            support::http(
-                &addr,
-                "POST",
-                &format!("/api/v2/connections/{connection}/keys"),
-                &[
-                    ("Authorization", crate::auth0::BEARER),
-                    ("Content-Type", "application/json"),
-                ],
-                None,
-            )
-        })
-    };
-    std::thread::sleep(Duration::from_millis(800));
+    let holder = hold_pool(&server, "pool-holder");
 
     let concurrent: Vec<_> = (0..4)
         .map(|i| {
@@ -284,24 +261,39 @@ pub fn imports_and_first_signing_keys_read_take_a_place_in_the_pool(backend: &st
     assert_eq!(provisioned.status, 200, "{}", provisioned.text());
     assert_eq!(provisioned.json().as_array().map(Vec::len), Some(2));
     // Now a read: it needs no place, so a held pool does not refuse it.
-    let connection = crate::auth0::create_connection(&server, "holder-two", serde_json::json!({}));
-    let holder = {
-        let addr = server.addr.clone();
-        std::thread::spawn(move || {
-            support::http(
-                &addr,
-                "POST",
-                &format!("/api/v2/connections/{connection}/keys"),
-                &[
-                    ("Authorization", crate::auth0::BEARER),
-                    ("Content-Type", "application/json"),
-                ],
-                None,
-            )
-        })
-    };
-    std::thread::sleep(Duration::from_millis(800));
+    let holder = hold_pool(&server, "holder-two");
     let read = crate::auth0::a0(&server, "GET", "/keys/signing", None);
     assert_eq!(read.status, 200, "{}", read.text());
     assert_eq!(holder.join().unwrap().status, 201);
+}
+
+/// Holds the generation pool's one place with a connection-key provision whose ring commit
+/// the failpoint pauses, and returns once the server has logged that pause (the provision then
+/// holds its place), so no test step depends on how long that takes to happen.
+fn hold_pool(server: &Server, name: &str) -> std::thread::JoinHandle<support::Response> {
+    const PAUSED: &str = "failpoint: ring change written, pausing before commit";
+    let paused_before = server.log().matches(PAUSED).count();
+    let connection = crate::auth0::create_connection(server, name, serde_json::json!({}));
+    let addr = server.addr.clone();
+    let holder = std::thread::spawn(move || {
+        support::http(
+            &addr,
+            "POST",
+            &format!("/api/v2/connections/{connection}/keys"),
+            &[
+                ("Authorization", crate::auth0::BEARER),
+                ("Content-Type", "application/json"),
+            ],
+            None,
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.log().matches(PAUSED).count() == paused_before {
+        assert!(
+            Instant::now() < deadline,
+            "the provision never reached its paused commit"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    holder
 }
