@@ -122,7 +122,7 @@ fn status_before_body(addr: &str, method: &str, path: &str, authorization: &str)
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
     write!(
         stream,
