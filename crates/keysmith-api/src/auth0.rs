@@ -252,10 +252,11 @@ async fn use_case<T: Send + 'static>(
 
 // ---- authentication and parsing ----
 
-/// Parses an optional JSON body (the SDK sends none for some calls). Messages name an unknown
+/// Parses an optional JSON body (the SDK sends none for some calls): an empty body is absent;
+/// anything else, whitespace alone included, must be a JSON object. Messages name an unknown
 /// field but never echo a value: connection options can hold secrets.
 fn parse_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Auth0Error> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(T::default());
     }
     if !crate::wire::is_json_object(body) {
