@@ -100,3 +100,16 @@ engine_errors!(
     redb::CommitError,
     redb::SetDurabilityError
 );
+
+/// An error with its causes, joined by ": " (the engine's messages name files and I/O
+/// failures, never stored values).
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -25,12 +25,17 @@
 //! ```
 //!
 //! # Crate features
+//! - `testing`: [`RedbStore::open_with_backend`] and the [`testing`] storage backends that
+//!   simulate power loss and failing disks. Off by default; only tests turn it on.
 //! - `failpoints`: test failpoints (`RedbStore::with_ring_commit_pause`), for crash tests.
 //!   Off by default; the end-to-end tests turn it on, release builds never do.
 
 mod audit;
 mod error;
+mod health;
 mod redb_store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::fmt;
 
@@ -39,6 +44,7 @@ use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner
 
 pub use audit::{AuditContext, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField};
+pub use health::StoreHealth;
 pub use redb_store::{RedbStore, SCHEMA_VERSION};
 
 /// A key with its private half, as stored.
@@ -236,4 +242,12 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 
     /// The ring that holds the key `id`, and its role there.
     fn ring_of_key(&self, id: &KeyId) -> Result<Option<(RingOwner, RingRole)>, StoreError>;
+
+    /// Whether write transactions have been failing in the storage engine (a failing or full
+    /// disk), and why.
+    fn health(&self) -> StoreHealth;
+
+    /// Tries one empty durable write transaction, so a failing store that nobody writes to is
+    /// still noticed (and counted in [`KeyStore::health`]).
+    fn probe_write(&self) -> Result<(), StoreError>;
 }

@@ -124,6 +124,8 @@ const SECRET_SEALED: u8 = 3;
 pub struct RedbStore {
     db: Database,
     sealer: Arc<dyn SecretSealer>,
+    /// Whether write transactions have been failing (a failing disk), for `/api/status`.
+    health: crate::health::WriteHealth,
     /// Test failpoint: how long a ring change waits, written but uncommitted, before its commit.
     #[cfg(feature = "failpoints")]
     ring_commit_pause: Option<std::time::Duration>,
@@ -171,10 +173,34 @@ impl RedbStore {
         let db = Database::builder()
             .create(path)
             .map_err(|e| open_error(e, path))?;
-        check_schema(&db.begin_read()?, path)?;
+        Self::from_database(db, sealer, &path.display().to_string())
+    }
+
+    /// Opens a data file kept by any redb storage backend (tests wrap the file backend to
+    /// simulate power loss and failing disks). The same checks and upgrades as [`Self::open`],
+    /// without the read-only pre-check (there is no path to open twice).
+    #[cfg(feature = "testing")]
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| open_error(e, Path::new("<storage backend>")))?;
+        Self::from_database(db, sealer, "<storage backend>")
+    }
+
+    /// Checks and upgrades an opened database (see [`Self::open`]); `shown` names it in errors.
+    fn from_database(
+        db: Database,
+        sealer: Arc<dyn SecretSealer>,
+        shown: &str,
+    ) -> Result<Self, StoreError> {
+        check_schema(&db.begin_read()?, Path::new(shown))?;
         let store = Self {
             db,
             sealer,
+            health: crate::health::WriteHealth::default(),
             #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };
@@ -249,6 +275,16 @@ impl RedbStore {
         })
     }
 
+    /// Runs redb's integrity check: every page checksum of the committed trees, and the
+    /// allocator state. `Ok(true)`: the file is whole; `Ok(false)`: redb found damage and
+    /// repaired it (back to the last whole commit); an error: it cannot be repaired, or a
+    /// transaction is still open on this store.
+    pub fn check_integrity(&mut self) -> Result<bool, StoreError> {
+        self.db
+            .check_integrity()
+            .map_err(|e| StoreError::Engine(Box::new(e)))
+    }
+
     /// Checks that the file at `path` is a Keysmith data file this build can open with `sealer`
     /// (schema, master keys), read-only: nothing is written to it.
     pub fn check_file(path: &Path, sealer: &dyn SecretSealer) -> Result<u64, StoreError> {
@@ -321,12 +357,16 @@ impl RedbStore {
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        txn.set_two_phase_commit(true);
-        let out = f(&txn)?;
-        txn.commit()?;
-        Ok(out)
+        let result = (|| {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            txn.set_two_phase_commit(true);
+            let out = f(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        })();
+        self.health.record(&result);
+        result
     }
 
     fn read(&self) -> Result<ReadTransaction, StoreError> {
@@ -1562,6 +1602,14 @@ impl KeyStore for RedbStore {
         };
         let ring: KeyRing = decode_json(ring.value(), "key ring")?;
         Ok(ring.role_of(id).map(|role| (owner, role)))
+    }
+
+    fn health(&self) -> crate::StoreHealth {
+        self.health.get()
+    }
+
+    fn probe_write(&self) -> Result<(), StoreError> {
+        self.write(|_| Ok(()))
     }
 }
 
