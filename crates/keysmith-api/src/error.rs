@@ -26,6 +26,10 @@ pub enum ApiError {
         /// Seconds to wait.
         retry_after_seconds: u64,
     },
+    /// 507 with FusionAuth's Errors JSON (a general `[insufficientStorage]` error): the data
+    /// disk has too little free space for what was asked (an online backup). Nothing was written.
+    #[error("insufficient storage: {0}")]
+    InsufficientStorage(String),
     /// 500 with an empty body. The cause was logged where it happened.
     #[error("internal error")]
     Internal,
@@ -125,6 +129,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,6 +137,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::BadRequest(errors) => HttpResponse::BadRequest().json(errors),
+            ApiError::InsufficientStorage(message) => {
+                HttpResponse::InsufficientStorage().json(serde_json::json!({
+                    "generalErrors": [{"code": "[insufficientStorage]", "message": message}]
+                }))
+            }
             ApiError::Busy {
                 retry_after_seconds,
             } => HttpResponse::ServiceUnavailable()

@@ -24,7 +24,7 @@ mod admin;
 pub mod audit;
 pub mod auth;
 pub mod auth0;
-mod backup;
+pub mod backup;
 pub mod deadline;
 pub mod error;
 mod jwt;
@@ -67,8 +67,8 @@ pub struct AppState {
     pub metrics_enabled: bool,
     /// Whether `/metrics` answers without an API key (otherwise it needs `metrics:GET`).
     pub metrics_anonymous: bool,
-    /// Where backups are staged before they are sent (the data directory).
-    pub backup_dir: std::path::PathBuf,
+    /// Where online backups are staged before they are sent, and the space they must leave.
+    pub backup: backup::BackupSettings,
     /// Whether `/admin` answers.
     pub admin_enabled: bool,
     /// The admin page highlights keys expiring within this many days.

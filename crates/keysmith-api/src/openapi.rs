@@ -435,7 +435,11 @@ pub(crate) enum KeyUseName {
 /// `{"status": "ok"}`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct StatusBody {
+    /// `ok`, or `failing` when the data file's disk is failing.
     status: String,
+    /// Why it is failing (only with `failing`): the storage engine's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 /// A signature over the payload.

@@ -9,16 +9,36 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_status, _, _>(RouteSpec::anonymous(), status);
 }
 
-/// 200 when the store answers; 500 otherwise. The check is one redb read transaction, run
-/// inline like the other point reads (probes call this often).
+/// 200 when the store answers and its writes succeed. 503 with the reason when the data file's
+/// disk is failing: after a failed write the storage engine refuses every later write until the
+/// file is reopened, so the probe tries one empty write (counted towards
+/// `storage_failures_before_exit`) and the server leaves load balancers' rotation until it is
+/// restarted. The healthy path is one read transaction, run inline like other point reads.
 #[utoipa::path(get, path = "/api/status", tag = "system", operation_id = "retrieveSystemStatus", security(()),
-    responses((status = 200, description = "The store answers.", body = crate::openapi::StatusBody),
-        (status = 500, description = "The store does not answer.")))]
+    responses((status = 200, description = "The store answers and takes writes.", body = crate::openapi::StatusBody),
+        (status = 503, description = "The data file's disk is failing: `status` is `failing` and `reason` says why.", body = crate::openapi::StatusBody)))]
 async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .keys
-        .store()
-        .count()
-        .map_err(|e| ApiError::from(keysmith_core::ServiceError::from(e)))?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })))
+    let store = state.keys.store().clone();
+    let failing = if store.health().is_failing() {
+        web::block(move || {
+            let _ = store.probe_write();
+            let health = store.health();
+            health.is_failing().then(|| {
+                health
+                    .last_failure
+                    .unwrap_or_else(|| "storage writes fail".into())
+            })
+        })
+        .await?
+    } else {
+        match store.count() {
+            Ok(_) => None,
+            Err(err) => Some(format!("the data file cannot be read: {err}")),
+        }
+    };
+    Ok(match failing {
+        None => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
+        Some(reason) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "failing", "reason": reason })),
+    })
 }

@@ -16,7 +16,8 @@ pub struct StoreHealth {
     /// Write transactions that failed in the storage engine in a row (0: the last one
     /// committed, or none has failed since open).
     pub consecutive_write_failures: u64,
-    /// Why the last of them failed (the engine's message; never a key or a secret).
+    /// Why the first of them failed (the engine's message; never a key or a secret). The
+    /// later ones only repeat that redb is waiting to be reopened.
     pub last_failure: Option<String>,
 }
 
@@ -47,7 +48,9 @@ impl WriteHealth {
                 let reason = crate::error::chain(err);
                 let failures = self.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
                 tracing::error!(failures, error = %reason, "a storage write failed");
-                if let Ok(mut last) = self.last.lock() {
+                if failures == 1
+                    && let Ok(mut last) = self.last.lock()
+                {
                     *last = Some(reason);
                 }
             }

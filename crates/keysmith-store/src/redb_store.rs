@@ -120,6 +120,31 @@ const SECRET_PKCS8: u8 = 1;
 const SECRET_HMAC: u8 = 2;
 const SECRET_SEALED: u8 = 3;
 
+/// How [`RedbStore::open_with`] opens a file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// Run redb's integrity check (every page's checksum) at every open, not only after a
+    /// crash: a file damaged on disk is refused instead of trusted.
+    pub check_integrity: bool,
+}
+
+/// What [`RedbStore::verify`] found. Counts only: no key material.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verification {
+    /// Live keys whose record decoded.
+    pub keys: u64,
+    /// Restorably deleted keys.
+    pub deleted_keys: u64,
+    /// Sealed values (in every sealed table) that opened under the configured master keys.
+    pub secrets_opened: u64,
+    /// Ids whose record or sealed value could not be read, with why.
+    pub damaged: Vec<(String, String)>,
+    /// Rings whose current and next keys are stored keys with the ring's kids.
+    pub rings_whole: u64,
+    /// Rings that are not (their storage key, with why).
+    pub rings_broken: Vec<(String, String)>,
+}
+
 /// Keys in one redb file.
 pub struct RedbStore {
     db: Database,
@@ -158,22 +183,64 @@ impl RedbStore {
     /// Secrets are sealed by `sealer`. Before anything is written, every stored secret's master
     /// key is checked: a file sealed under a master key that is not configured is refused.
     pub fn open(path: &Path, sealer: Arc<dyn SecretSealer>) -> Result<Self, StoreError> {
+        Self::open_with(path, sealer, OpenOptions::default())
+    }
+
+    /// [`Self::open`] with options.
+    pub fn open_with(
+        path: &Path,
+        sealer: Arc<dyn SecretSealer>,
+        options: OpenOptions,
+    ) -> Result<Self, StoreError> {
+        Self::check_before_open(path, &*sealer)?;
+        let db = Database::builder()
+            .set_check_integrity_on_open(options.check_integrity)
+            .create(path)
+            .map_err(|e| open_error(e, path))?;
+        Self::from_database(db, sealer, &path.display().to_string())
+    }
+
+    /// Opens the data file at `path` through a backend that fails as `plan` says (counted from
+    /// the end of the open), for end-to-end tests of a failing disk. Only with `failpoints`.
+    #[cfg(feature = "failpoints")]
+    pub fn open_with_faults(
+        path: &Path,
+        sealer: Arc<dyn SecretSealer>,
+        plan: Arc<crate::testing::FaultPlan>,
+    ) -> Result<Self, StoreError> {
+        Self::check_before_open(path, &*sealer)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::Engine(Box::new(e)))?;
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| open_error(e, path))?;
+        let db = Database::builder()
+            .create_with_backend(crate::testing::FaultyBackend::new(backend, plan.clone()))
+            .map_err(|e| open_error(e, path))?;
+        let store = Self::from_database(db, sealer, &path.display().to_string())?;
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        plan.opened(len);
+        Ok(store)
+    }
+
+    /// The read-only checks of an existing file (see [`Self::open`]).
+    fn check_before_open(path: &Path, sealer: &dyn SecretSealer) -> Result<(), StoreError> {
         if path.exists() {
             match ReadOnlyDatabase::open(path) {
                 Ok(existing) => {
                     // Both checks read only, so a refused file is left byte for byte as it was.
                     let txn = existing.begin_read()?;
                     check_schema(&txn, path)?;
-                    check_master_keys(&txn, &*sealer)?;
+                    check_master_keys(&txn, sealer)?;
                 }
                 Err(DatabaseError::RepairAborted) => {}
                 Err(other) => return Err(open_error(other, path)),
             }
         }
-        let db = Database::builder()
-            .create(path)
-            .map_err(|e| open_error(e, path))?;
-        Self::from_database(db, sealer, &path.display().to_string())
+        Ok(())
     }
 
     /// Opens a data file kept by any redb storage backend (tests wrap the file backend to
@@ -283,6 +350,62 @@ impl RedbStore {
         self.db
             .check_integrity()
             .map_err(|e| StoreError::Engine(Box::new(e)))
+    }
+
+    /// Reads every record and opens every sealed value (one read transaction), and checks
+    /// that every ring's current and next keys are there. For `keysmith check`.
+    pub fn verify(&self) -> Result<Verification, StoreError> {
+        let txn = self.read()?;
+        let mut found = Verification::default();
+        for entry in txn.open_table(KEYS)?.iter()? {
+            let (id, bytes) = entry?;
+            match decode_json::<Key>(bytes.value(), "key") {
+                Ok(_) => found.keys += 1,
+                Err(err) => found
+                    .damaged
+                    .push((Uuid::from_u128(id.value()).to_string(), err.to_string())),
+            }
+        }
+        found.deleted_keys = txn.open_table(DELETED_KEYS)?.len()?;
+        for table in SEALED_TABLES {
+            for entry in txn.open_table(*table)?.iter()? {
+                let (id, bytes) = entry?;
+                let id = KeyId(Uuid::from_u128(id.value()));
+                match decode_secret(&*self.sealer, &id, bytes.value()) {
+                    Ok(_) => found.secrets_opened += 1,
+                    Err(err) => found.damaged.push((id.to_string(), err.to_string())),
+                }
+            }
+        }
+        let keys = txn.open_table(KEYS)?;
+        for entry in txn.open_table(RINGS)?.iter()? {
+            let (owner, bytes) = entry?;
+            let owner = owner.value().to_owned();
+            let ring: KeyRing = match decode_json(bytes.value(), "key ring") {
+                Ok(ring) => ring,
+                Err(err) => {
+                    found.rings_broken.push((owner, err.to_string()));
+                    continue;
+                }
+            };
+            let mut whole = true;
+            for (role, member) in [("current", &ring.current), ("next", &ring.next)] {
+                let stored = keys
+                    .get(raw(&member.id))?
+                    .and_then(|bytes| decode_json::<Key>(bytes.value(), "key").ok());
+                if stored.is_none_or(|key| key.kid != member.kid) {
+                    found.rings_broken.push((
+                        owner.clone(),
+                        format!("its {role} key {} is missing or has another kid", member.id),
+                    ));
+                    whole = false;
+                }
+            }
+            if whole {
+                found.rings_whole += 1;
+            }
+        }
+        Ok(found)
     }
 
     /// Checks that the file at `path` is a Keysmith data file this build can open with `sealer`

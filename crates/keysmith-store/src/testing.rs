@@ -278,7 +278,15 @@ pub struct FaultPlan {
     /// Writes and length changes that would make the file longer than this fail with
     /// "no space left on device".
     capacity: Mutex<Option<u64>>,
+    /// A fault to arm once the store is open ([`crate::RedbStore::open_with_faults`]).
+    deferred: Mutex<Option<Deferred>>,
     fired: AtomicBool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Deferred {
+    Fail(IoCall, u64),
+    Fill(u64),
 }
 
 impl FaultPlan {
@@ -292,6 +300,30 @@ impl FaultPlan {
         let base = self.calls(call);
         if let Ok(mut armed) = self.armed.lock() {
             *armed = Some((call, base + nth));
+        }
+    }
+
+    /// Fails the `nth` call of `call` after the store has been opened, once.
+    pub fn fail_after_open(&self, call: IoCall, nth: u64) {
+        if let Ok(mut deferred) = self.deferred.lock() {
+            *deferred = Some(Deferred::Fail(call, nth));
+        }
+    }
+
+    /// Lets the file grow by `bytes` after the store has been opened, then fills the disk.
+    pub fn fill_after_open(&self, bytes: u64) {
+        if let Ok(mut deferred) = self.deferred.lock() {
+            *deferred = Some(Deferred::Fill(bytes));
+        }
+    }
+
+    /// Arms what was deferred to the end of the open; `len` is the file's length then.
+    pub(crate) fn opened(&self, len: u64) {
+        let deferred = self.deferred.lock().ok().and_then(|mut d| d.take());
+        match deferred {
+            Some(Deferred::Fail(call, nth)) => self.fail(call, nth),
+            Some(Deferred::Fill(bytes)) => self.set_capacity(len + bytes),
+            None => {}
         }
     }
 

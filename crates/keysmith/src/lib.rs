@@ -18,6 +18,7 @@
 
 pub mod backend;
 pub mod backup;
+pub mod check;
 pub mod client;
 pub mod data_lock;
 pub mod key_cli;

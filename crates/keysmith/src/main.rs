@@ -52,6 +52,9 @@ enum Command {
         #[command(flatten)]
         args: ServeArgs,
     },
+    /// Check the data file offline (server stopped): schema, master keys, every page's
+    /// checksum, every record and secret, every ring. Exits non-zero if anything is damaged.
+    Check(ServeArgs),
     /// Manage keys: offline on a stopped server's --data, or online with --url.
     Key {
         #[command(subcommand)]
@@ -260,6 +263,7 @@ enum Action {
         ca_file: Option<PathBuf>,
     },
     Restore(PathBuf),
+    Check,
     RotateMasterKey,
     ApiKey(keysmith::server::ApiKeyAction),
 }
@@ -289,6 +293,7 @@ fn main() -> ExitCode {
             args,
         ),
         Some(Command::Restore { file, args }) => (Action::Restore(file), args),
+        Some(Command::Check(args)) => (Action::Check, args),
         Some(Command::Key {
             command,
             url,
@@ -394,6 +399,7 @@ fn main() -> ExitCode {
         } => online_client(&settings, url, api_key, ca_file)
             .and_then(|client| keysmith::backup::backup(&settings, &file, client)),
         Action::Restore(file) => keysmith::backup::restore(&settings, &file),
+        Action::Check => keysmith::check::run(&settings),
         Action::Key {
             action,
             url,

@@ -191,7 +191,7 @@ pub fn open_store(
 ) -> Result<(RedbStore, String), ServerError> {
     let (envelope, created) = envelope(settings, backend, create_key_file)?;
     let sealing_id = envelope.sealing_key_id();
-    match RedbStore::open(&settings.data_file(), Arc::new(envelope)) {
+    match open_data_file(settings, Arc::new(envelope)) {
         Ok(store) => Ok((store, sealing_id)),
         Err(err) => {
             // A key made for a file that did not open sealed nothing; do not leave it behind,
@@ -202,6 +202,48 @@ pub fn open_store(
             Err(err.into())
         }
     }
+}
+
+/// Opens the data file as the settings say; with the `failpoints` feature (the tests), through
+/// a failing disk when [`FAILPOINT_STORAGE`] asks for one.
+fn open_data_file(
+    settings: &Settings,
+    sealer: Arc<Envelope>,
+) -> Result<RedbStore, keysmith_store::StoreError> {
+    let path = settings.data_file();
+    #[cfg(feature = "failpoints")]
+    if let Some(plan) = storage_failpoint() {
+        return RedbStore::open_with_faults(&path, sealer, plan);
+    }
+    let options = keysmith_store::OpenOptions {
+        check_integrity: settings.check_integrity_on_open,
+    };
+    RedbStore::open_with(&path, sealer, options)
+}
+
+/// Test-only failpoint: a failing disk under the data file, armed once the file is open.
+/// `write:N`, `set_len:N` or `sync:N` fail the N-th such call once (redb then refuses every
+/// later write until reopened); `full:BYTES` lets the file grow by BYTES, then every write
+/// past that fails with "no space left on device". Read only with the `failpoints` feature.
+#[cfg(feature = "failpoints")]
+pub const FAILPOINT_STORAGE: &str = "KS_FAILPOINT_STORAGE";
+
+#[cfg(feature = "failpoints")]
+fn storage_failpoint() -> Option<Arc<keysmith_store::testing::FaultPlan>> {
+    use keysmith_store::testing::{FaultPlan, IoCall};
+    let spec = std::env::var(FAILPOINT_STORAGE).ok()?;
+    let (kind, n) = spec.split_once(':')?;
+    let n: u64 = n.parse().ok()?;
+    tracing::warn!("test failpoint {FAILPOINT_STORAGE}={spec} is set: the data file's disk fails");
+    let plan = FaultPlan::new();
+    match kind {
+        "write" => plan.fail_after_open(IoCall::Write, n),
+        "set_len" => plan.fail_after_open(IoCall::SetLen, n),
+        "sync" => plan.fail_after_open(IoCall::Sync, n),
+        "full" => plan.fill_after_open(n),
+        _ => return None,
+    }
+    Some(plan)
 }
 
 #[cfg(test)]

@@ -92,6 +92,10 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         redb
     };
     let store: Arc<dyn KeyStore> = Arc::new(redb);
+    watch_storage(
+        Arc::downgrade(&store),
+        settings.storage_failures_before_exit,
+    );
 
     let api_keys = Arc::new(ApiKeys::new(
         accepted_api_keys(&settings, &*store, &*backend)?,
@@ -118,7 +122,10 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         request_seconds: Arc::default(),
         metrics_enabled: settings.metrics_enabled,
         metrics_anonymous: settings.metrics_anonymous,
-        backup_dir: settings.data.clone(),
+        backup: keysmith_api::backup::BackupSettings {
+            data_file: settings.data_file(),
+            reserve_bytes: settings.backup_reserve_bytes,
+        },
         admin_enabled: settings.admin_enabled,
         admin_expiry_warning_days: settings.admin_expiry_warning_days,
         limits: Arc::new(Limits::new(
@@ -323,6 +330,43 @@ pub fn api_key_command(settings: &Settings, action: ApiKeyAction) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// The exit code when the data file's disk fails (`EX_IOERR`).
+pub const EXIT_STORAGE_FAILING: i32 = 74;
+
+/// Exits the process once `limit` writes to the data file have failed in a row (0: never).
+/// redb refuses every write after an I/O error until the file is reopened, so serving on would
+/// only fail; a supervisor's restart reopens (and repairs) it. Holds the store weakly: a
+/// graceful shutdown still closes the file.
+fn watch_storage(store: std::sync::Weak<dyn KeyStore>, limit: u64) {
+    if limit == 0 {
+        return;
+    }
+    let watch = move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let Some(store) = store.upgrade() else {
+                return;
+            };
+            let health = store.health();
+            if health.consecutive_write_failures >= limit {
+                tracing::error!(
+                    failures = health.consecutive_write_failures,
+                    reason = health.last_failure.as_deref().unwrap_or(""),
+                    exit_code = EXIT_STORAGE_FAILING,
+                    "writes to the data file keep failing: exiting so that a supervisor restarts keysmith"
+                );
+                std::process::exit(EXIT_STORAGE_FAILING);
+            }
+        }
+    };
+    if let Err(err) = std::thread::Builder::new()
+        .name("storage-watch".into())
+        .spawn(watch)
+    {
+        tracing::error!(error = %err, "cannot start the storage watch");
+    }
 }
 
 /// Test-only failpoint: milliseconds every ring change waits, written but uncommitted, before

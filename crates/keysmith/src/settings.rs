@@ -108,6 +108,13 @@ pub struct Settings {
     pub workers: usize,
     /// Graceful shutdown timeout.
     pub shutdown_timeout_seconds: u64,
+    /// Failed storage writes in a row after which the server exits (code 74) so that its
+    /// supervisor restarts it; 0 = never exit.
+    pub storage_failures_before_exit: u64,
+    /// Run the storage engine's integrity check (every page's checksum) at every open.
+    pub check_integrity_on_open: bool,
+    /// Free space an online backup must leave on the data disk, in bytes.
+    pub backup_reserve_bytes: u64,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.

@@ -15,6 +15,8 @@ mod backup;
 mod cli;
 #[path = "e2e/deletion.rs"]
 mod deletion;
+#[path = "e2e/disk.rs"]
+mod disk;
 #[path = "e2e/limits.rs"]
 mod limits;
 #[path = "e2e/metrics.rs"]

@@ -337,6 +337,28 @@ impl Server {
         child.wait().unwrap();
     }
 
+    /// Waits up to `timeout` for the process to exit by itself. Returns its status (`None`:
+    /// still running, then killed) and whole log.
+    pub fn wait_for_exit(mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status, self.log())
+    }
+
     /// Sends SIGTERM, waits for the process to exit, and returns its status and whole log.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
