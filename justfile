@@ -28,6 +28,10 @@ build-backends:
     cargo build --release -p keysmith --no-default-features --features aws-lc
     cargo build --release -p keysmith --no-default-features --features openssl
 
+# The power-loss and I/O-fault sweeps over every fault point (cargo test runs a bounded sweep).
+reliability-sweep:
+    KS_SWEEP=full cargo test -p keysmith-core --test power_loss -- --nocapture
+
 # Criterion benchmarks of both backends side by side.
 bench *ARGS:
     cargo bench -p keysmith-benches -- {{ARGS}}

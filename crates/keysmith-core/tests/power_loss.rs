@@ -640,14 +640,14 @@ fn check_recovery(
 fn seeds() -> Vec<u64> {
     match std::env::var("KS_SWEEP_SEED") {
         Ok(seed) => vec![seed.parse().expect("KS_SWEEP_SEED is a number")],
-        Err(_) if full_sweep() => (1..=8).collect(),
+        Err(_) if full_sweep() => (1..=3).collect(),
         Err(_) => vec![1],
     }
 }
 
 /// The number of changes in one run.
 fn workload_len() -> usize {
-    if full_sweep() { 120 } else { 40 }
+    if full_sweep() { 80 } else { 40 }
 }
 
 /// Fault points 1..=total, or a spread of at most `bounded` of them.
