@@ -454,6 +454,8 @@ enum Fault {
     PowerLoss { sync: u64, loss: Loss },
     /// This call fails once (counted from the first change).
     Io { call: IoCall, nth: u64 },
+    /// The disk fills once the file has grown by this many bytes.
+    DiskFull { grow: u64 },
 }
 
 /// What a run did: the interruption, if the fault came, and the fault points it passed.
@@ -462,6 +464,8 @@ struct RunEnd {
     /// Syncs, and calls of each `IoCall`, made after the first open.
     syncs: u64,
     calls: Vec<(IoCall, u64)>,
+    /// How much the file grew.
+    grown: u64,
 }
 
 /// Runs `ops` changes from `seed` until the fault interrupts one.
@@ -476,15 +480,18 @@ fn run(
     let mut masters = vec![[seed as u8; 32]];
     let mut world = Some(harness.open(disk, &plan, &masters)?);
     let syncs_at_start = disk.syncs();
+    let len_at_start = disk.file_len();
     let calls_at_start: Vec<(IoCall, u64)> =
         IoCall::ALL.iter().map(|&c| (c, plan.calls(c))).collect();
     match fault {
         Some(Fault::PowerLoss { sync, .. }) => disk.cut_power_at_sync(syncs_at_start + sync),
         Some(Fault::Io { call, nth }) => plan.fail(call, nth),
+        Some(Fault::DiskFull { grow }) => plan.set_capacity(disk.file_len() + grow),
         None => {}
     }
     let end = |interrupted, disk: &SimulatedDisk| RunEnd {
         interrupted,
+        grown: disk.file_len().saturating_sub(len_at_start),
         syncs: disk.syncs() - syncs_at_start,
         calls: calls_at_start
             .iter()
@@ -690,7 +697,7 @@ fn sweep(
                     let survivor = match fault {
                         Fault::PowerLoss { loss, .. } => disk.after_power_loss(loss),
                         // The process restarts; the machine kept its power.
-                        Fault::Io { .. } => disk.restarted(),
+                        Fault::Io { .. } | Fault::DiskFull { .. } => disk.restarted(),
                     };
                     check_recovery(&harness, survivor, &interrupted).unwrap_or_else(|e| {
                         panic!(
@@ -746,4 +753,15 @@ fn a_failed_write_set_len_or_sync_half_writes_nothing() {
             12,
         );
     }
+}
+
+#[test]
+fn a_full_disk_half_writes_nothing() {
+    // A fault point per 4 KiB page the workload grows the file by.
+    sweep(
+        "pages of growth",
+        |clean| clean.grown / 4096,
+        |k| vec![Fault::DiskFull { grow: k * 4096 }],
+        12,
+    );
 }
