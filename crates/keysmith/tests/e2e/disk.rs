@@ -209,5 +209,16 @@ fn keysmith_check_passes_a_whole_file_and_finds_a_damaged_one() {
         );
         assert_eq!(damaged.status.code(), Some(1), "{shown}");
         assert!(!shown.contains("panicked"), "{shown}");
+        // A server told to check on open refuses the file, with a message, not a panic.
+        let refused = Server::try_start_in(
+            &data,
+            backend,
+            options(&[("KEYSMITH_CHECK_INTEGRITY_ON_OPEN", "true")]),
+        );
+        let Err((status, log)) = refused else {
+            panic!("a server checking on open served a damaged file");
+        };
+        assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
     }
 }
