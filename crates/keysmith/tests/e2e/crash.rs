@@ -67,6 +67,52 @@ fn kill_9_loop_keeps_every_acknowledged_write() {
     println!("kill-9 loop: {total} acknowledged writes on all backends (seed {seed})");
 }
 
+/// A first start killed while it writes the master key file must not leave a data directory
+/// that never starts again (a key file without a key).
+#[test]
+fn a_first_start_killed_while_writing_the_master_key_starts_again() {
+    let backend = support::backends()[0];
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let plain = Options {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    };
+    let mut paused = plain.clone();
+    paused.env.push((
+        keysmith::master_key::FAILPOINT_KEY_FILE_PAUSE_MS.into(),
+        "30000".into(),
+    ));
+    let starting = Server::spawn_in(&data, backend, paused);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !starting
+        .log()
+        .contains("failpoint: writing the master key file")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first start never reached the failpoint:\n{}",
+            starting.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    starting.kill_9();
+
+    let server = Server::try_start_in(&data, backend, plain.clone())
+        .unwrap_or_else(|(status, log)| panic!("the next start failed ({status:?}):\n{log}"));
+    let key = crate::generate(&server, json!({"algorithm": "ES256", "name": "after"}));
+    let id = key["id"].as_str().unwrap().to_owned();
+    assert!(server.stop().0.success());
+    // The key file written by that start is the one the data is sealed under.
+    let server = Server::start_in(&data, backend, plain);
+    let signed = server.call(
+        "POST",
+        &format!("/api/key/{id}/sign"),
+        Some(json!({"payload": URL_SAFE_NO_PAD.encode(PAYLOAD)})),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.text());
+}
+
 // ---- the loop ----
 
 /// Runs `cycles` kill -9 cycles on `backend` on one data directory, and returns the figures.
