@@ -15,7 +15,7 @@
 //! restarted server shows is adopted (and must stay that way from then on).
 //!
 //! `KS_KILL_CYCLES` sets the cycles per backend (default [`CI_CYCLES`]; `just kill-loop` runs
-//! 50), `KS_KILL_SEED` the seed (printed with the figures, so a failure can be replayed as far
+//! 70), `KS_KILL_SEED` the seed (printed with the figures, so a failure can be replayed as far
 //! as timing allows).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -289,6 +289,8 @@ struct Findings {
     unopenable: u64,
     broken_rings: u64,
     signed: u64,
+    /// Keys stored at the check.
+    stored: u64,
     details: Vec<String>,
 }
 
@@ -360,6 +362,7 @@ impl Totals {
         mine.unopenable += findings.unopenable;
         mine.broken_rings += findings.broken_rings;
         mine.signed += findings.signed;
+        mine.stored = findings.stored;
     }
 
     fn summary(&self, backend: &str, seed: u64) -> String {
@@ -375,7 +378,7 @@ impl Totals {
              in_doubt={} refused={} \
              lost={} altered={} resurrected={} unopenable={} broken_rings={} \
              restart_failures={} server_errors={} signed={} double_kills={} ({} after listening) \
-             longest_restart={}ms seed={seed}",
+             keys_stored={} longest_restart={}ms seed={seed}",
             self.cycles,
             self.acknowledged(),
             by_op.join(" "),
@@ -392,6 +395,7 @@ impl Totals {
             f.signed,
             self.double_kills,
             self.double_kills_after_listening,
+            f.stored,
             self.longest_restart.as_millis(),
         )
     }
@@ -1097,6 +1101,7 @@ fn verify(
         by_name.insert(key["name"].as_str().unwrap().to_owned(), id.clone());
         listed.insert(id, key.clone());
     }
+    findings.stored = listed.len() as u64;
     let connections = server.raw(
         "GET",
         "/api/v2/connections?per_page=100",
