@@ -23,6 +23,11 @@ test-aws-lc:
 test-openssl:
     cargo test -p keysmith-tests --test conformance -- openssl::
 
+# The kill -9 loop at full length on both backends (docs/reliability.md): CYCLES cycles each,
+# printing the figures. More cargo arguments after CYCLES, e.g. `just kill-loop 70 --release`.
+kill-loop CYCLES="70" *ARGS:
+    KS_KILL_CYCLES={{CYCLES}} cargo test {{ARGS}} -p keysmith --features aws-lc,openssl --test e2e -- crash::kill_9_loop --nocapture
+
 # Build each backend alone.
 build-backends:
     cargo build --release -p keysmith --no-default-features --features aws-lc

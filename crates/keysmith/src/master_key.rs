@@ -122,6 +122,11 @@ pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Writes a new key file (mode 0600; never over an existing file), and syncs it and its
 /// directory so the key is on disk before any secret is sealed under it. Returns the key.
+///
+/// The key is written and synced under a temporary name (`<name>.partial`) and then linked to
+/// `path`, which fails if `path` exists: a crash at any moment leaves no key file or a whole
+/// one, never an empty or partial one (which would keep every later start from opening the
+/// data). A `.partial` file left by a crash is replaced.
 pub fn create_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<MasterKey, ServerError> {
     let (key, text) = MasterKey::generate(backend)?;
     let failed = |e: std::io::Error| {
@@ -130,7 +135,11 @@ pub fn create_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<MasterKe
             path.display()
         ))
     };
-    let mut file = create_private_file(path).map_err(failed)?;
+    let partial = partial_key_file(path);
+    remove_partial_key_file(path).map_err(failed)?;
+    let mut file = create_private_file(&partial).map_err(failed)?;
+    #[cfg(feature = "failpoints")]
+    failpoint_pause();
     writeln!(
         file,
         "# Keysmith master key (base64 of 32 bytes). Keep a copy off this machine: without it the\n# private keys in the data file cannot be read.\n{}",
@@ -138,8 +147,45 @@ pub fn create_key_file(path: &Path, backend: &dyn KeyBackend) -> Result<MasterKe
     )
     .and_then(|()| file.sync_all())
     .map_err(failed)?;
+    drop(file);
+    let linked = std::fs::hard_link(&partial, path);
+    // Whether linked or not, the temporary name goes (a key that was not linked sealed nothing).
+    std::fs::remove_file(&partial).map_err(failed)?;
+    linked.map_err(failed)?;
     sync_directory_of(path).map_err(failed)?;
     Ok(key)
+}
+
+/// Where [`create_key_file`] writes a key before it links it to `path`.
+fn partial_key_file(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// Removes the temporary file a crash in [`create_key_file`] may have left beside `path`: one
+/// that was never linked (it sealed nothing), or a second name of the key file itself.
+fn remove_partial_key_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(partial_key_file(path)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Test-only failpoint: milliseconds the first start waits while it writes a new key file, so a
+/// crash test can kill it there. Read only when built with the `failpoints` feature (the tests).
+#[cfg(feature = "failpoints")]
+pub const FAILPOINT_KEY_FILE_PAUSE_MS: &str = "KS_FAILPOINT_KEY_FILE_PAUSE_MS";
+
+#[cfg(feature = "failpoints")]
+fn failpoint_pause() {
+    if let Some(pause) = std::env::var(FAILPOINT_KEY_FILE_PAUSE_MS)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        tracing::warn!("failpoint: writing the master key file, pausing");
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+    }
 }
 
 /// Syncs the directory holding `path`, so a new entry in it survives a crash.
@@ -163,6 +209,16 @@ pub fn envelope(
     if keys.is_empty() {
         let path = settings.data.join(KEY_FILE);
         if path.exists() {
+            if create_key_file {
+                // The server, holding the data directory's lock: a copy of the key left by a
+                // crash right after the key file was linked does not stay beside it.
+                remove_partial_key_file(&path).map_err(|e| {
+                    ServerError::MasterKey(format!(
+                        "cannot remove {}: {e}",
+                        partial_key_file(&path).display()
+                    ))
+                })?;
+            }
             keys = read_key_file(&path, &*backend)?;
         } else if !create_key_file {
             return Err(ServerError::MasterKey(format!(
@@ -267,6 +323,34 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains(KEY), "{shown}");
         assert!(!shown.contains("MTEx"), "{shown}");
+    }
+
+    #[test]
+    fn a_new_key_file_is_whole_and_replaces_a_partial_one_left_by_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        let partial = partial_key_file(&path);
+        assert_eq!(partial, dir.path().join("master.key.partial"));
+        std::fs::write(&partial, "# Keysmith master key (base64 of 32 bytes").unwrap();
+        let key = create_key_file(&path, &*backend()).unwrap();
+        let read = read_key_file(&path, &*backend()).unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].id_hex(), key.id_hex());
+        assert!(!partial.exists(), "the temporary name is gone");
+    }
+
+    #[test]
+    fn an_existing_key_file_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        std::fs::write(&path, format!("{KEY}\n")).unwrap();
+        let refused = create_key_file(&path, &*backend()).unwrap_err().to_string();
+        assert!(
+            refused.contains("cannot create the master key file"),
+            "{refused}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{KEY}\n"));
+        assert!(!partial_key_file(&path).exists());
     }
 
     #[cfg(unix)]

@@ -13,6 +13,8 @@ mod auth0;
 mod backup;
 #[path = "e2e/cli.rs"]
 mod cli;
+#[path = "e2e/crash.rs"]
+mod crash;
 #[path = "e2e/deletion.rs"]
 mod deletion;
 #[path = "e2e/disk.rs"]
@@ -953,61 +955,6 @@ fn a_data_file_of_an_unknown_schema_is_refused_untouched() {
     assert!(!status.unwrap().success());
     assert!(log.contains("schema version 99"), "{log}");
     assert_eq!(std::fs::read(&file).unwrap(), before);
-}
-
-#[test]
-fn acknowledged_writes_survive_kill_9() {
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    let options = Options {
-        api_key: Some(API_KEY.into()),
-        ..Default::default()
-    };
-    let backend = support::backends()[0];
-    let mut acknowledged = Vec::new();
-    for round in 0..3 {
-        let server = Server::start_in(&data, backend, options.clone());
-        // A writer keeps going while the process is killed under it.
-        let addr = server.addr.clone();
-        let writer = std::thread::spawn(move || {
-            let mut ok = Vec::new();
-            for i in 0..400 {
-                let body = json!({"key": {"algorithm": "HS256", "name": format!("r{round}-{i}")}})
-                    .to_string();
-                let response = support::try_http(
-                    &addr,
-                    "POST",
-                    "/api/key/generate",
-                    &[("Authorization", API_KEY)],
-                    Some(body.as_bytes()),
-                );
-                match response {
-                    Ok(r) if r.status == 200 => {
-                        ok.push(r.json()["key"]["name"].as_str().unwrap().to_owned())
-                    }
-                    _ => break,
-                }
-            }
-            ok
-        });
-        std::thread::sleep(std::time::Duration::from_millis(150));
-        server.kill_9();
-        acknowledged.extend(writer.join().unwrap());
-    }
-    let server = Server::start_in(&data, backend, options);
-    let names: HashSet<String> = server.call("GET", "/api/key", None).json()["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(!acknowledged.is_empty());
-    for name in &acknowledged {
-        assert!(
-            names.contains(name),
-            "{name} was acknowledged but lost in a kill -9"
-        );
-    }
 }
 
 /// Schemathesis (PyPI) fuzzes every operation of `/api/openapi.json` on the real server: no

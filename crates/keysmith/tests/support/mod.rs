@@ -188,6 +188,7 @@ pub struct Server {
     pub addr: String,
     stderr: Arc<Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
+    tls: bool,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -228,6 +229,12 @@ impl Server {
         backend: &str,
         options: Options,
     ) -> Result<Server, (Option<ExitStatus>, String)> {
+        Self::spawn_in(data, backend, options).ready()
+    }
+
+    /// Starts the binary on `data` and returns at once, before it serves: for a test that
+    /// kills a server while it starts.
+    pub fn spawn_in(data: &Path, backend: &str, options: Options) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -262,41 +269,47 @@ impl Server {
                 log.push('\n');
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                let log = stderr.lock().unwrap().clone();
-                return Err((Some(status), log));
-            }
-            let tls = options
-                .env
-                .iter()
-                .any(|(name, _)| name == "KEYSMITH_TLS_CERTIFICATE");
-            let ready = if tls {
-                // HTTPS: this plain-HTTP client cannot ask; the start-up line says it listens.
-                stderr.lock().unwrap().contains("keysmith listening")
-            } else {
-                TcpStream::connect(&addr).is_ok()
-                    && http(&addr, "GET", "/api/status", &[], None).status == 200
-            };
-            if ready {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "keysmith did not become ready:\n{}",
-                stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        Ok(Server {
+        let tls = options
+            .env
+            .iter()
+            .any(|(name, _)| name == "KEYSMITH_TLS_CERTIFICATE");
+        Server {
             child: Some(child),
             addr,
             stderr,
             reader: Some(reader),
+            tls,
             _temp: None,
-        })
+        }
+    }
+
+    /// Waits up to 30 s until the server serves, or returns its exit status and output if it
+    /// stops first.
+    fn ready(mut self) -> Result<Server, (Option<ExitStatus>, String)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let child = self.child.as_mut().unwrap();
+            if let Some(status) = child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                return Err((Some(status), self.log()));
+            }
+            let ready = if self.tls {
+                // HTTPS: this plain-HTTP client cannot ask; the start-up line says it listens.
+                self.log().contains("keysmith listening")
+            } else {
+                TcpStream::connect(&self.addr).is_ok()
+                    && http(&self.addr, "GET", "/api/status", &[], None).status == 200
+            };
+            if ready {
+                return Ok(self);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "keysmith did not become ready:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 
     /// Everything the server wrote to stderr so far.
