@@ -314,7 +314,7 @@ impl ConnectionBody {
     fn into_fields(self) -> Result<ConnectionFields, Auth0Error> {
         let _ = self.show_as_button;
         if let Some(metadata) = &self.metadata
-            && metadata.values().any(|v| !v.is_string() && !v.is_null())
+            && metadata.values().any(|v| !v.is_string())
         {
             return Err(Auth0Error::invalid_body("metadata values must be strings"));
         }
