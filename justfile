@@ -41,6 +41,19 @@ reliability-sweep:
 bench *ARGS:
     cargo bench -p keysmith-benches -- {{ARGS}}
 
+# The fuzz targets (cargo-fuzz; libFuzzer on the stable toolchain, see docs/fuzzing.md).
+fuzz-list:
+    cd fuzz && cargo fuzz list
+
+# Fuzz one target for SECONDS: seeds from fuzz/seeds/TARGET, the corpus grows in fuzz/corpus/TARGET.
+fuzz TARGET SECONDS="60":
+    mkdir -p fuzz/corpus/{{TARGET}}
+    cd fuzz && cargo fuzz run --sanitizer none --debug-assertions {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- -max_total_time={{SECONDS}} -timeout=10 -print_final_stats=1
+
+# Fuzz every target for SECONDS each, one after the other; stops at the first crash.
+fuzz-all SECONDS="1800":
+    for target in $(cd fuzz && cargo fuzz list); do {{just_executable()}} fuzz "$target" {{SECONDS}} || exit 1; done
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check

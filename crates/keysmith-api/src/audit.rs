@@ -175,7 +175,7 @@ pub async fn middleware(
 #[into_params(parameter_in = Query)]
 #[schema(as = AuditLogSearchCriteria)]
 #[serde(rename_all = "camelCase")]
-struct SearchFields {
+pub(crate) struct SearchFields {
     action: Option<String>,
     text: Option<String>,
     start: Option<i64>,
@@ -191,8 +191,8 @@ struct SearchFields {
 /// `{"search": {...}}`.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[schema(as = AuditLogSearchRequest)]
-struct SearchBody {
-    search: Option<SearchFields>,
+pub(crate) struct SearchBody {
+    pub(crate) search: Option<SearchFields>,
 }
 
 /// One audit record in FusionAuth's audit-log shape; `data` is Keysmith's record.
@@ -233,16 +233,20 @@ async fn search_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = web::Query::<SearchFields>::from_query(request.query_string())
+    search(&state, search_fields_from_query(request.query_string())?).await
+}
+
+/// The search criteria of a GET search's query string.
+pub(crate) fn search_fields_from_query(query_string: &str) -> Result<SearchFields, ApiError> {
+    web::Query::<SearchFields>::from_query(query_string)
+        .map(web::Query::into_inner)
         .map_err(|_| {
             ApiError::BadRequest(keysmith_model::Errors::general(
                 keysmith_model::Reason::Invalid,
                 "",
                 "The query string does not match the search fields.",
             ))
-        })?
-        .into_inner();
-    search(&state, fields).await
+        })
 }
 
 #[utoipa::path(post, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogs",
@@ -256,7 +260,8 @@ async fn search_by_body(
     search(&state, fields).await
 }
 
-async fn search(state: &AppState, fields: SearchFields) -> Result<HttpResponse, ApiError> {
+/// The store's query for the search criteria.
+pub(crate) fn audit_query(fields: SearchFields) -> Result<AuditQuery, ApiError> {
     let number_of_results = fields.number_of_results.unwrap_or(25);
     if !(1..=MAX_RESULTS).contains(&number_of_results) {
         return Err(ApiError::BadRequest(keysmith_model::Errors::field(
@@ -265,14 +270,18 @@ async fn search(state: &AppState, fields: SearchFields) -> Result<HttpResponse, 
             format!("numberOfResults must be between 1 and {MAX_RESULTS}."),
         )));
     }
-    let query = AuditQuery {
+    Ok(AuditQuery {
         action: fields.action.filter(|a| !a.is_empty()),
         text: fields.text.filter(|t| !t.is_empty()),
         start: fields.start,
         end: fields.end,
         start_row: fields.start_row.unwrap_or(0),
         number_of_results,
-    };
+    })
+}
+
+async fn search(state: &AppState, fields: SearchFields) -> Result<HttpResponse, ApiError> {
+    let query = audit_query(fields)?;
     let store = state.keys.store().clone();
     let (records, total) = web::block(move || store.search_audit(&query))
         .await?

@@ -65,11 +65,12 @@ pub(crate) fn json_error_position(e: &serde_json::Error) -> String {
     format!("{what} (line {}, column {})", e.line(), e.column())
 }
 
-/// The field a serde "unknown field `x`" message names (a field name, never a value).
+/// The field a serde "unknown field `x`" message names (a field name, never a value). Only a
+/// message that starts so is read: other messages quote values, which may hold the same words.
 pub(crate) fn unknown_field(message: &str) -> Option<&str> {
     message
-        .split_once("unknown field `")
-        .and_then(|(_, rest)| rest.split('`').next())
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 impl From<ServiceError> for ApiError {

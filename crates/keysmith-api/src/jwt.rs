@@ -64,7 +64,7 @@ async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 #[derive(Debug, Deserialize)]
-struct PublicKeyQuery {
+pub(crate) struct PublicKeyQuery {
     kid: Option<String>,
     #[serde(rename = "applicationId")]
     application_id: Option<String>,
@@ -119,16 +119,7 @@ pub(crate) struct VendRequest {
         example = json!({"keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300})),
     responses((status = 200, description = "The token.", body = crate::openapi::TokenBody), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
-    let body: VendRequest = crate::keys::parse_body(&body)?;
-    let mut errors = Errors::new();
-    let ttl = crate::wire::integer_field(
-        &mut errors,
-        "timeToLiveInSeconds",
-        body.time_to_live_in_seconds.as_ref(),
-    );
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
+    let (body, ttl) = vend_request(&body)?;
     let service = state.keys.clone();
     let key_id = body.key_id.clone().unwrap_or_default();
     let token = web::block(move || service.vend(body.key_id.as_deref(), body.claims.as_ref(), ttl))
@@ -137,6 +128,18 @@ async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
         HttpResponse::Ok().json(serde_json::json!({ "token": token })),
         key_id,
     ))
+}
+
+/// Reads a vend body: the request and its time to live, a whole number if given.
+pub(crate) fn vend_request(body: &[u8]) -> Result<(VendRequest, Option<i64>), ApiError> {
+    let body: VendRequest = crate::keys::parse_body(body)?;
+    let mut errors = Errors::new();
+    let ttl = crate::wire::integer_field(
+        &mut errors,
+        "timeToLiveInSeconds",
+        body.time_to_live_in_seconds.as_ref(),
+    );
+    errors.into_result((body, ttl)).map_err(ApiError::from)
 }
 
 /// 200 `{"jwt": claims}` for a valid token in `Authorization: Bearer`; 401 with an empty body

@@ -142,12 +142,7 @@ async fn generate_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_optional_id(&state, id.as_deref())?;
-    let fields = wire::key_fields(body)?;
-    let mut errors = Errors::new();
-    let length = wire::length_field(&mut errors, fields.length.as_ref());
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
+    let (fields, length) = generate_fields(body)?;
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
     let key = crate::deadline::change(move || {
@@ -164,6 +159,16 @@ async fn generate_key(
     })
     .await??;
     Ok(key_response(&key))
+}
+
+/// Reads a generate body: the key fields and the length, a whole number if given.
+pub(crate) fn generate_fields(
+    body: web::Bytes,
+) -> Result<(wire::KeyFields, Option<u32>), ApiError> {
+    let fields = wire::key_fields(body)?;
+    let mut errors = Errors::new();
+    let length = wire::length_field(&mut errors, fields.length.as_ref());
+    Ok(errors.into_result((fields, length))?)
 }
 
 fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>, ApiError> {
@@ -282,10 +287,18 @@ async fn search_by_query(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApiError> {
-    // FusionAuth's GET searches take the fields bare or prefixed with `search.`; other
-    // parameters are ignored, as FusionAuth ignores them.
+    let fields = search_fields_from_query(query.into_inner())?;
+    search(state, fields).await
+}
+
+/// The search criteria of a GET search's query parameters. FusionAuth's GET searches take the
+/// fields bare or prefixed with `search.`; other parameters are ignored, as FusionAuth ignores
+/// them.
+pub(crate) fn search_fields_from_query(
+    parameters: Vec<(String, String)>,
+) -> Result<SearchFields, Errors> {
     let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in query.into_inner() {
+    for (name, value) in parameters {
         let field = name.strip_prefix("search.").unwrap_or(&name).to_owned();
         given.entry(field).or_default().push(value);
     }
@@ -298,10 +311,7 @@ async fn search_by_query(
         start_row: number_parameter(&mut given, "startRow", &mut errors),
         order_by: single_parameter(&mut given, "orderBy", &mut errors),
     };
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    search(state, fields).await
+    errors.into_result(fields)
 }
 
 /// A query parameter's one value. A repeated parameter is refused rather than silently taking
@@ -346,6 +356,19 @@ async fn search(
     state: web::Data<AppState>,
     fields: SearchFields,
 ) -> Result<HttpResponse, ApiError> {
+    let service = state.keys.clone();
+    let page = web::block(move || -> Result<_, ApiError> {
+        Ok(service.search(&search_request(&fields)?)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(SearchResponse {
+        keys: &page.keys,
+        total: page.total,
+    }))
+}
+
+/// The use case's search request for `fields`: the page numbers must be whole numbers.
+pub(crate) fn search_request(fields: &SearchFields) -> Result<SearchRequest<'_>, Errors> {
     let mut errors = Errors::new();
     let number_of_results = wire::integer_field(
         &mut errors,
@@ -353,25 +376,14 @@ async fn search(
         fields.number_of_results.as_ref(),
     );
     let start_row = wire::integer_field(&mut errors, "search.startRow", fields.start_row.as_ref());
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    let service = state.keys.clone();
-    let page = web::block(move || {
-        service.search(&SearchRequest {
-            name: fields.name.as_deref(),
-            key_type: fields.key_type.as_deref(),
-            algorithm: fields.algorithm.as_deref(),
-            number_of_results,
-            start_row,
-            order_by: fields.order_by.as_deref(),
-        })
+    errors.into_result(SearchRequest {
+        name: fields.name.as_deref(),
+        key_type: fields.key_type.as_deref(),
+        algorithm: fields.algorithm.as_deref(),
+        number_of_results,
+        start_row,
+        order_by: fields.order_by.as_deref(),
     })
-    .await??;
-    Ok(HttpResponse::Ok().json(SearchResponse {
-        keys: &page.keys,
-        total: page.total,
-    }))
 }
 
 /// Signs a payload with a stored key that never leaves the server.

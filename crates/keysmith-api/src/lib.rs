@@ -18,7 +18,8 @@
 //! ```
 //!
 //! # Crate features
-//! None.
+//! - `fuzzing`: the `fuzzing` module, the request parsers as plain functions for the fuzz
+//!   targets in `fuzz/`. Off by default; never needed by the server.
 
 mod admin;
 pub mod audit;
@@ -27,6 +28,8 @@ pub mod auth0;
 pub mod backup;
 pub mod deadline;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod jwt;
 mod keys;
 pub mod limits;

@@ -87,7 +87,7 @@ pub(crate) fn parse_certificate(der: &[u8]) -> Result<CertificateFields, Error> 
         der: der.to_vec(),
         subject: rdns(cert.subject()),
         issuer: rdns(cert.issuer()),
-        serial: der::strip_leading_zeros(cert.raw_serial()).to_vec(),
+        serial: der::integer_magnitude(cert.raw_serial()),
         not_before: validity.not_before.timestamp(),
         not_after: validity.not_after.timestamp(),
         public_key: parse_public_key(cert.public_key().raw)?,
@@ -187,4 +187,35 @@ pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> 
 
 pub(crate) fn rsa_private_modulus_bits(der: &[u8]) -> Option<u32> {
     der::rsa_private_modulus_bits(der)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `import_key` fuzz target: a certificate with a negative serial number (a
+    /// test fixture's Ed25519 certificate with one bit of the serial changed). The serial was
+    /// the raw two's-complement bytes here and the magnitude in the OpenSSL backend, so the two
+    /// backends reported different `serialNumber`s for the same certificate.
+    #[test]
+    fn a_negative_serial_number_reads_as_its_magnitude() {
+        let pem = concat!(
+            "-----BEGIN CERTIFICATE-----\n",
+            "MIIBczCCASWgAwIBAgIUnFE+azqtsA8SA6CWtbO773/kuSMwBQYDK2VwMC8xFDAS\n",
+            "BgNVBAMMC2NsaS5leGFtcGxlMRcwFQYDVQQKDA5LZXlzbWl0aCBUZXN0czAeFw0y\n",
+            "NjExMzAxNDIzMDlaFw0yNjEyMzAxNDIzMDlaMC8xFDASBgNVBAMMC2NsaS5leGFt\n",
+            "cGxlMRcwFQYDVQQKDA5LZXlzbWl0aCBUZXN0czAqMAUGAytlcAMhAGNGry1Aaeqk\n",
+            "EJFvTsx0mCe3d2lPgc3uoTsRo+HXHmw8o1MwUTAdBgNVHQ4EFg+Uh9pbgQOM6JPs\n",
+            "Nv1PbIFG19pbkOEwHwYDVR0jBBgwFobhUA7gpOQM6JPsNv1PbIFG19pbkOEwDwYD\n",
+            "VR0TAQH/BAUwAwEB/zAFBgMrZXADQQAHyG0bQBvri1BtGM+JL3sGBRrLO3suiKq2\n",
+            "LbHaZJrWIGgpidKfm4XyhUIQeTVedEvoSmlt4AuWjc+6qkhb+7cP\n",
+            "-----END CERTIFICATE-----"
+        );
+        let block = keysmith_crypto::pem::decode(pem).unwrap();
+        let fields = parse_certificate(&block.contents).unwrap();
+        assert_eq!(
+            keysmith_crypto::fingerprint::colon_hex(&fields.serial),
+            "63:AE:C1:94:C5:52:4F:F0:ED:FC:5F:69:4A:4C:44:10:80:1B:46:DD"
+        );
+    }
 }

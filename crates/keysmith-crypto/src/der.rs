@@ -56,6 +56,26 @@ pub fn unsigned_integer(magnitude: &[u8]) -> Vec<u8> {
     tlv(TAG_INTEGER, &content)
 }
 
+/// The magnitude of an INTEGER from its content (big-endian two's complement), without leading
+/// zero bytes. A negative value, like the serial number a non-conforming CA may issue (RFC 5280
+/// §4.1.2.2), gives its absolute value, as OpenSSL reads it.
+pub fn integer_magnitude(content: &[u8]) -> Vec<u8> {
+    if content.first().is_none_or(|b| b & 0x80 == 0) {
+        return strip_leading_zeros(content).to_vec();
+    }
+    // Negation in two's complement: invert every bit, then add one. The first byte has its top
+    // bit set, so the carry never runs past it.
+    let mut magnitude: Vec<u8> = content.iter().map(|b| !b).collect();
+    for byte in magnitude.iter_mut().rev() {
+        let (sum, carry) = byte.overflowing_add(1);
+        *byte = sum;
+        if !carry {
+            break;
+        }
+    }
+    strip_leading_zeros(&magnitude).to_vec()
+}
+
 /// `bytes` without leading zero bytes (an all-zero input gives an empty slice).
 pub fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
@@ -266,6 +286,23 @@ pub fn certificate_spki(certificate: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_magnitude_reads_a_negative_value_as_its_absolute_value() {
+        let cases: [(&[u8], &[u8]); 8] = [
+            (&[], &[]),
+            (&[0x00], &[]),
+            (&[0x00, 0x9c, 0x51], &[0x9c, 0x51]),
+            (&[0x34, 0x51], &[0x34, 0x51]),
+            (&[0xff], &[0x01]),
+            (&[0x80], &[0x80]),
+            (&[0x80, 0x00], &[0x80, 0x00]),
+            (&[0x9c, 0x51, 0x23], &[0x63, 0xae, 0xdd]),
+        ];
+        for (content, magnitude) in cases {
+            assert_eq!(integer_magnitude(content), magnitude, "{content:02x?}");
+        }
+    }
     use proptest::prelude::*;
 
     #[test]
