@@ -39,7 +39,7 @@ use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner
 
 pub use audit::{AuditContext, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField};
-pub use redb_store::{RedbStore, SCHEMA_VERSION};
+pub use redb_store::{DEFAULT_CACHE_BYTES, RedbStore, SCHEMA_VERSION};
 
 /// A key with its private half, as stored.
 #[derive(Clone, Debug)]

@@ -191,7 +191,11 @@ pub fn open_store(
 ) -> Result<(RedbStore, String), ServerError> {
     let (envelope, created) = envelope(settings, backend, create_key_file)?;
     let sealing_id = envelope.sealing_key_id();
-    match RedbStore::open(&settings.data_file(), Arc::new(envelope)) {
+    match RedbStore::open_with_cache(
+        &settings.data_file(),
+        Arc::new(envelope),
+        settings.store_cache_bytes,
+    ) {
         Ok(store) => Ok((store, sealing_id)),
         Err(err) => {
             // A key made for a file that did not open sealed nothing; do not leave it behind,
