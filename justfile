@@ -7,6 +7,10 @@ default:
 deps:
     bash scripts/install-deps.sh
 
+# Install the Debian packages the load scripts need: wrk, curl, python3 (needs root).
+bench-deps:
+    bash scripts/install-bench-deps.sh
+
 # Run the server on its embedded defaults.
 run *ARGS:
     cargo run --release -- {{ARGS}}
@@ -31,6 +35,11 @@ build-backends:
 # Criterion benchmarks of both backends side by side.
 bench *ARGS:
     cargo bench -p keysmith-benches -- {{ARGS}}
+
+# A soak of the release build at half its measured capacity, with a table and a plot of every
+# minute in target/soak/ (docs/reliability.md). BACKEND: aws-lc or openssl.
+soak MINUTES="30" BACKEND="aws-lc":
+    bash benches/soak/soak.sh --minutes {{MINUTES}} --backend {{BACKEND}}
 
 # Formatting and lints, as CI checks them.
 lint:
