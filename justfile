@@ -7,6 +7,10 @@ default:
 deps:
     bash scripts/install-deps.sh
 
+# Install the Debian packages the load scripts need: wrk, curl, python3 (needs root).
+bench-deps:
+    bash scripts/install-bench-deps.sh
+
 # Run the server on its embedded defaults.
 run *ARGS:
     cargo run --release -- {{ARGS}}
@@ -53,6 +57,11 @@ fuzz TARGET SECONDS="60":
 # Fuzz every target for SECONDS each, one after the other; stops at the first crash.
 fuzz-all SECONDS="1800":
     for target in $(cd fuzz && cargo fuzz list); do {{just_executable()}} fuzz "$target" {{SECONDS}} || exit 1; done
+
+# A soak of the release build at half its measured capacity, with a table and a plot of every
+# minute in target/soak/ (docs/reliability.md). BACKEND: aws-lc or openssl.
+soak MINUTES="30" BACKEND="aws-lc":
+    bash benches/soak/soak.sh --minutes {{MINUTES}} --backend {{BACKEND}}
 
 # Formatting and lints, as CI checks them.
 lint:

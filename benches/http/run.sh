@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-aws-lc}
 duration=${DURATION:-10s}
-command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "install wrk: just bench-deps (Debian package wrk)" >&2; exit 1; }
 cargo build --release -q -p keysmith --features aws-lc,openssl
 cargo build --release -q -p keysmith-benches --bin ceiling
 data=$(mktemp -d)

@@ -1,19 +1,60 @@
 //! `POST /api/system/backup`: a consistent snapshot of the data file while serving (admin keys
-//! only). The snapshot is one read transaction copied into a new redb file, which is sent and
-//! then removed; secrets in it stay sealed under the master key.
+//! only). The snapshot is one read transaction copied into a new redb file, which is streamed
+//! from disk in chunks (never held whole in memory) and removed once sent or abandoned; secrets
+//! in it stay sealed under the master key.
 //!
 //! The snapshot is written next to the data file, so it must never fill that disk: a backup is
 //! refused (507) unless the free space exceeds the data file's size (a snapshot is never larger)
 //! plus `backup_reserve_bytes`.
 
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use actix_web::body::SizedStream;
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 
 use crate::routes::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
+/// Bytes read from the snapshot file per chunk of the response.
+pub const CHUNK_BYTES: usize = 256 * 1024;
+
 pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_backup, _, _>(RouteSpec::admin_only().audited("system.backup"), backup);
+}
+
+/// The snapshot file being sent. Dropping it (the response is done, or the client went away)
+/// removes the file.
+struct Snapshot {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The next chunk of `snapshot`, read on the blocking pool; `None` at the end of the file.
+async fn next_chunk(
+    mut snapshot: Snapshot,
+) -> Option<(Result<Bytes, std::io::Error>, Option<Snapshot>)> {
+    let read = web::block(move || {
+        let mut buffer = vec![0u8; CHUNK_BYTES];
+        let read = snapshot.file.read(&mut buffer)?;
+        buffer.truncate(read);
+        Ok::<_, std::io::Error>((snapshot, buffer))
+    })
+    .await;
+    match read {
+        Ok(Ok((_, buffer))) if buffer.is_empty() => None,
+        Ok(Ok((snapshot, buffer))) => Some((Ok(Bytes::from(buffer)), Some(snapshot))),
+        Ok(Err(e)) => Some((Err(e), None)),
+        Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+    }
 }
 
 #[utoipa::path(post, path = "/api/system/backup", tag = "system", operation_id = "backup",
@@ -29,22 +70,38 @@ async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .to_owned();
     let path = dir.join(format!(".backup-{}.redb", uuid::Uuid::new_v4()));
     web::block(move || room_for_snapshot(&data_file, &dir, reserve)).await??;
-    let bytes = web::block(move || {
-        let result = store
+    let (snapshot, length) = web::block(move || {
+        let opened = store
             .snapshot_to(&path, &mut |_, _| {})
             .map_err(keysmith_core::ServiceError::from)
-            .and_then(|_| std::fs::read(&path).map_err(keysmith_core::ServiceError::internal));
-        let _ = std::fs::remove_file(&path);
-        result
+            .and_then(|_| {
+                let file =
+                    std::fs::File::open(&path).map_err(keysmith_core::ServiceError::internal)?;
+                let length = file
+                    .metadata()
+                    .map_err(keysmith_core::ServiceError::internal)?
+                    .len();
+                Ok((file, length))
+            });
+        match opened {
+            Ok((file, length)) => Ok((Snapshot { file, path }, length)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
     })
     .await??;
+    let chunks = futures_util::stream::unfold(Some(snapshot), |snapshot| async move {
+        next_chunk(snapshot?).await
+    });
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"keysmith-backup.redb\"",
         ))
-        .body(bytes))
+        .body(SizedStream::new(length, chunks)))
 }
 
 /// Where online backups are written, and the free space they must leave.

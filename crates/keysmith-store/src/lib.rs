@@ -45,7 +45,7 @@ use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner
 pub use audit::{AuditContext, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField};
 pub use health::StoreHealth;
-pub use redb_store::{OpenOptions, RedbStore, SCHEMA_VERSION, Verification};
+pub use redb_store::{DEFAULT_CACHE_BYTES, OpenOptions, RedbStore, SCHEMA_VERSION, Verification};
 
 /// A key with its private half, as stored.
 #[derive(Clone, Debug)]

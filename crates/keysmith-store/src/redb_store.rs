@@ -25,6 +25,15 @@ pub const SCHEMA_VERSION: u64 = 3;
 /// The oldest schema version this build opens (and upgrades).
 const OLDEST_SCHEMA_VERSION: u64 = 1;
 
+/// The page cache [`RedbStore::open`] gives redb: 16 MiB (the `store_cache_bytes` default).
+/// redb's own default is 1 GiB, and every page a transaction writes enters the cache, so with
+/// it the process grew with the data file (the audit trail's pages included) up to a gigabyte.
+pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
+
+/// The page cache of the file a snapshot writes: its pages are written once and never read
+/// back by this process, so a cache only holds memory.
+const SNAPSHOT_CACHE_BYTES: usize = 1 << 20;
+
 /// Declares every table once, each marked `sealed` (its values are sealed secrets: key id →
 /// tag byte + bytes, bound to that id) or `plain`. Everything that must visit every table
 /// (snapshots, creating them at open) or every sealed value (master-key rotation, the master-key
@@ -121,11 +130,22 @@ const SECRET_HMAC: u8 = 2;
 const SECRET_SEALED: u8 = 3;
 
 /// How [`RedbStore::open_with`] opens a file.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct OpenOptions {
     /// Run redb's integrity check (every page's checksum) at every open, not only after a
     /// crash: a file damaged on disk is refused instead of trusted.
     pub check_integrity: bool,
+    /// redb's page cache, in bytes ([`DEFAULT_CACHE_BYTES`]).
+    pub cache_bytes: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            check_integrity: false,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
+    }
 }
 
 /// What [`RedbStore::verify`] found. Counts only: no key material.
@@ -182,8 +202,24 @@ impl RedbStore {
     ///
     /// Secrets are sealed by `sealer`. Before anything is written, every stored secret's master
     /// key is checked: a file sealed under a master key that is not configured is refused.
+    ///
+    /// redb's page cache is [`DEFAULT_CACHE_BYTES`]; [`RedbStore::open_with`] chooses.
     pub fn open(path: &Path, sealer: Arc<dyn SecretSealer>) -> Result<Self, StoreError> {
         Self::open_with(path, sealer, OpenOptions::default())
+    }
+
+    /// [`RedbStore::open`] with a page cache of at most `cache_bytes` (pages read and written;
+    /// what is not cached is read from the file, i.e. from the operating system's page cache).
+    pub fn open_with_cache(
+        path: &Path,
+        sealer: Arc<dyn SecretSealer>,
+        cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
+        let options = OpenOptions {
+            cache_bytes,
+            ..OpenOptions::default()
+        };
+        Self::open_with(path, sealer, options)
     }
 
     /// [`Self::open`] with options.
@@ -195,6 +231,7 @@ impl RedbStore {
         Self::check_before_open(path, &*sealer)?;
         let db = Database::builder()
             .set_check_integrity_on_open(options.check_integrity)
+            .set_cache_size(options.cache_bytes)
             .create(path)
             .map_err(|e| open_error(e, path))?;
         Self::from_database(db, sealer, &path.display().to_string())
@@ -1401,6 +1438,7 @@ impl KeyStore for RedbStore {
         })?;
         let source = self.read()?;
         let target = Database::builder()
+            .set_cache_size(SNAPSHOT_CACHE_BYTES)
             .create_with_backend(
                 redb::backends::FileBackend::new(file).map_err(|e| open_error(e, path))?,
             )

@@ -835,3 +835,43 @@ fn a_snapshot_is_private_to_its_owner_and_never_overwrites() {
     drop(store);
     assert_eq!(RedbStore::check_file(&path, &*sealer()).unwrap(), 1);
 }
+
+#[test]
+fn a_page_cache_far_smaller_than_the_data_loses_nothing() {
+    // 16 KiB of cache (four pages) under a file of some megabytes: every read and write goes
+    // past the cache, through the file, and nothing is lost or mixed up, before or after a
+    // reopen with the default cache.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let mut ids = Vec::new();
+    {
+        let store = RedbStore::open_with_cache(&path, sealer(), 16 << 10).unwrap();
+        for i in 0..600 {
+            let mut record = key(
+                &format!("key {i}"),
+                &format!("kid-{i}"),
+                Algorithm::ES256,
+                i,
+            );
+            record.key.certificate = Some("C".repeat(2048));
+            store.insert(&record).unwrap();
+            ids.push(record.key.id);
+        }
+        for id in ids.iter().step_by(3) {
+            assert!(store.delete(id).unwrap());
+        }
+        for (i, id) in ids.iter().enumerate() {
+            let found = store.get(id).unwrap();
+            assert_eq!(found.is_some(), i % 3 != 0, "key {i}");
+        }
+    }
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let found = store.get(id).unwrap();
+        assert_eq!(
+            found.map(|r| r.key.name),
+            (i % 3 != 0).then(|| format!("key {i}"))
+        );
+    }
+    assert_eq!(private_of(&store, &ids[1]), vec![1, 2, 3]);
+}

@@ -28,6 +28,7 @@ pub fn run(settings: &Settings) -> Result<(), ServerError> {
     // Checked at open too, so that a damaged file is refused before anything reads it.
     let options = keysmith_store::OpenOptions {
         check_integrity: true,
+        cache_bytes: settings.store_cache_bytes,
     };
     let mut store = keysmith_store::RedbStore::open_with(&path, Arc::new(envelope), options)?;
     println!("data file: {}", path.display());

@@ -273,6 +273,7 @@ fn open_data_file(
     }
     let options = keysmith_store::OpenOptions {
         check_integrity: settings.check_integrity_on_open,
+        cache_bytes: settings.store_cache_bytes,
     };
     RedbStore::open_with(&path, sealer, options)
 }

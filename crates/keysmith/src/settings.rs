@@ -30,6 +30,8 @@ pub struct Settings {
     pub bind: String,
     /// Data directory.
     pub data: PathBuf,
+    /// The most memory redb's page cache may hold, bytes.
+    pub store_cache_bytes: usize,
     /// Crypto backend name; empty for the default.
     pub backend: String,
     /// An API key in plain text; empty for none.
@@ -367,6 +369,11 @@ mod tests {
         assert_eq!(settings.bind, "127.0.0.1:9011");
         assert_eq!(settings.data, PathBuf::from("./data"));
         assert_eq!(settings.log_format, LogFormat::Text);
+        assert_eq!(
+            settings.store_cache_bytes,
+            keysmith_store::DEFAULT_CACHE_BYTES,
+            "the documented default is the store's"
+        );
         assert!(!format!("{settings:?}").contains("api_key: \"x"));
     }
 

@@ -213,6 +213,11 @@ macro_rules! e2e_suite {
             }
 
             #[test]
+            fn a_backup_is_streamed_and_its_file_removed() {
+                backup::a_backup_is_streamed_and_its_file_removed($backend);
+            }
+
+            #[test]
             fn key_commands_offline_and_online() {
                 cli::key_commands_offline_and_online($backend);
             }

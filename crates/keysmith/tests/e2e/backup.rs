@@ -280,3 +280,77 @@ pub fn restore_and_a_server_start_exclude_each_other(backend: &str) {
     assert!(server2.stop().0.success());
     assert!(server.stop().0.success());
 }
+
+/// The `.backup-*` snapshot files left in a data directory.
+fn snapshot_files(data: &Path) -> Vec<String> {
+    std::fs::read_dir(data)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".backup-"))
+        .collect()
+}
+
+/// The snapshot is streamed from its file with its length (not read whole into memory), and
+/// the file is removed once sent, and also when the client goes away half-way.
+pub fn a_backup_is_streamed_and_its_file_removed(backend: &str) {
+    use std::io::{Read as _, Write as _};
+
+    let master = [0x5Bu8; 32];
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("live");
+    let server = Server::start_in(&data, backend, options(&master));
+    for i in 0..80 {
+        tokens::generate(&server, "ES256", None, &format!("streamed {i}"));
+    }
+    let whole = support::http(
+        &server.addr,
+        "POST",
+        "/api/system/backup",
+        &[("Authorization", API_KEY)],
+        None,
+    );
+    assert_eq!(whole.status, 200);
+    assert!(
+        whole.body.len() > 256 * 1024,
+        "a snapshot of {} bytes is one chunk (256 KiB)",
+        whole.body.len()
+    );
+    assert_eq!(
+        whole.header("content-length"),
+        Some(whole.body.len().to_string().as_str())
+    );
+    assert_eq!(&whole.body[..9], b"redb\x1A\x0A\xA9\x0D\x0A", "a redb file");
+    assert_eq!(snapshot_files(&data), Vec::<String>::new());
+
+    // A client that reads the head and a little of the body, then hangs up.
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "POST /api/system/backup HTTP/1.1\r\nHost: {}\r\nAuthorization: {API_KEY}\r\nContent-Length: 0\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut some = [0u8; 4096];
+    let read = stream.read(&mut some).unwrap();
+    assert!(String::from_utf8_lossy(&some[..read]).starts_with("HTTP/1.1 200"));
+    drop(stream);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !snapshot_files(&data).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the snapshot of an abandoned backup stayed: {:?}",
+            snapshot_files(&data)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The server serves on, and a later backup is whole.
+    let again = support::http(
+        &server.addr,
+        "POST",
+        "/api/system/backup",
+        &[("Authorization", API_KEY)],
+        None,
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(snapshot_files(&data), Vec::<String>::new());
+}
