@@ -25,7 +25,7 @@ use keysmith_crypto::KeyBackend;
 use keysmith_crypto::envelope::{Envelope, MasterKey};
 use keysmith_model::{Algorithm, ApiKeyRecord, KeyId, KeyUse};
 use keysmith_store::testing::{FaultPlan, FaultyBackend, IoCall, Loss, SimulatedDisk, SplitMix};
-use keysmith_store::{KeyStore, RedbStore};
+use keysmith_store::{KeyStore, RedbStore, error_chain};
 use serde_json::{Value, json};
 
 /// The crypto backends under test, by name.
@@ -425,17 +425,6 @@ impl Harness {
             Op::RotateMasterKey => unreachable!("run rotates the master key itself"),
         }
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// How a run ends: the fault came during `in_flight`, after `acknowledged` was observed.

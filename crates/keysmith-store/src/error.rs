@@ -103,7 +103,7 @@ engine_errors!(
 
 /// An error with its causes, joined by ": " (the engine's messages name files and I/O
 /// failures, never stored values).
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -45,7 +45,7 @@ impl WriteHealth {
                 }
             }
             Err(err @ StoreError::Engine(_)) => {
-                let reason = crate::error::chain(err);
+                let reason = crate::error::error_chain(err);
                 let failures = self.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
                 tracing::error!(failures, error = %reason, "a storage write failed");
                 if failures == 1

@@ -43,7 +43,7 @@ use keysmith_model::search::SearchQuery;
 use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner, RingRole};
 
 pub use audit::{AuditContext, log_audit, with_audit_context};
-pub use error::{StoreError, UniqueField};
+pub use error::{StoreError, UniqueField, error_chain};
 pub use health::StoreHealth;
 pub use redb_store::{DEFAULT_CACHE_BYTES, OpenOptions, RedbStore, SCHEMA_VERSION, Verification};
 

@@ -140,6 +140,11 @@ impl SimulatedDisk {
                 }
             }
         }
+        SimulatedDisk::holding(image)
+    }
+
+    /// A new, powered disk whose durable bytes are `image`.
+    fn holding(image: Vec<u8>) -> SimulatedDisk {
         SimulatedDisk {
             state: Arc::new(Mutex::new(DiskState {
                 live: image.clone(),
@@ -154,14 +159,7 @@ impl SimulatedDisk {
     /// A new, powered disk holding everything written so far: what a restarted process sees
     /// when the machine kept its power (the page cache survives).
     pub fn restarted(&self) -> SimulatedDisk {
-        let image = self.state().live.clone();
-        SimulatedDisk {
-            state: Arc::new(Mutex::new(DiskState {
-                live: image.clone(),
-                durable: image,
-                ..DiskState::default()
-            })),
-        }
+        SimulatedDisk::holding(self.state().live.clone())
     }
 }
 
