@@ -3,7 +3,12 @@
 # the OpenSSL headers for the openssl backend, the openssl command line the conformance
 # suite checks every artifact with, and Chromium for the Key Master page's browser test.
 set -euo pipefail
-packages=(pkg-config libssl-dev openssl chromium)
+# Arguments name other packages instead (scripts/install-bench-deps.sh passes the load tools).
+if [ $# -gt 0 ]; then
+  packages=("$@")
+else
+  packages=(pkg-config libssl-dev openssl chromium)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
