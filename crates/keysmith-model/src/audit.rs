@@ -64,6 +64,12 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
+    /// Whether the query has no filter, so every record matches and the total is the trail's
+    /// length.
+    pub fn is_unfiltered(&self) -> bool {
+        self.action.is_none() && self.text.is_none() && self.start.is_none() && self.end.is_none()
+    }
+
     /// Whether `record` matches the filters (not the paging).
     pub fn matches(&self, record: &AuditRecord) -> bool {
         self.action.as_ref().is_none_or(|a| &record.action == a)

@@ -230,6 +230,25 @@ fn the_time_index_returns_exactly_the_records_in_range() {
     paged.number_of_results = 3;
     let (page, total) = store.search_audit(&paged).unwrap();
     assert_eq!((at(page), total), (vec![3_001, 3_000, 2_999], 8));
+    // No filter at all (the table's length is the total, only the page is read) pages exactly
+    // as the widest range does, to the end and past it.
+    for (start_row, number_of_results) in [(0, 100), (0, 3), (2, 3), (6, 5), (8, 1), (50, 2)] {
+        let unfiltered = AuditQuery {
+            start_row,
+            number_of_results,
+            ..AuditQuery::default()
+        };
+        let widest = AuditQuery {
+            start: Some(i64::MIN),
+            end: Some(i64::MAX),
+            ..unfiltered.clone()
+        };
+        assert!(unfiltered.is_unfiltered() && !widest.is_unfiltered());
+        let (fast, fast_total) = store.search_audit(&unfiltered).unwrap();
+        let (scanned, scanned_total) = store.search_audit(&widest).unwrap();
+        assert_eq!((at(fast), fast_total), (at(scanned), scanned_total));
+        assert_eq!(fast_total, 8);
+    }
 
     // A file written without the index (an older build) has it built at open.
     drop(store);

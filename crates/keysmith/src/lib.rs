@@ -22,6 +22,7 @@ pub mod check;
 pub mod client;
 pub mod data_lock;
 pub mod key_cli;
+pub mod malloc;
 pub mod master_key;
 pub mod server;
 pub mod settings;

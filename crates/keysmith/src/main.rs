@@ -269,6 +269,8 @@ enum Action {
 }
 
 fn main() -> ExitCode {
+    // Before any thread exists: the arena cap applies to every thread the runtime starts.
+    keysmith::malloc::cap_arenas();
     let cli = Cli::parse();
     let (action, args) = match cli.command {
         Some(Command::Serve(args)) => (Action::Serve, args),

@@ -194,6 +194,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         master_key = %sealing_key,
         tls = tls_name,
         bind = %addresses.join(","),
+        malloc_arena_max = ?crate::malloc::applied_arena_cap(),
         "keysmith listening"
     );
     let running = server.run();
