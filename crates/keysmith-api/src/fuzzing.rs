@@ -9,9 +9,12 @@ use actix_web::web;
 use keysmith_core::{ConnectionFields, KeyService, ServiceError};
 use keysmith_model::{AuditRecord, Key, KeyUse};
 
-use crate::auth0::{self, Auth0Error, ConnectionBody, KeysBody};
-use crate::wire::SearchRequestBody;
-use crate::{ApiError, audit, jwt, keys, wire};
+use crate::ApiError;
+use crate::auth0::wire::{ConnectionBody, KeysBody};
+use crate::auth0::{self, Auth0Error};
+use crate::fusionauth::wire::SearchRequestBody;
+use crate::fusionauth::{jwt, keys, search, wire};
+use crate::system::audit;
 
 /// `POST /api/key/generate[/{id}]`: the key fields and the length.
 pub fn generate_body(body: &[u8]) -> Result<(), ApiError> {
@@ -28,7 +31,7 @@ pub fn key_search_body(service: &KeyService, body: &[u8]) -> Result<(Vec<Key>, u
     let fields = keys::parse_body::<SearchRequestBody>(body)?
         .search
         .unwrap_or_default();
-    let page = service.search(&keys::search_request(&fields)?)?;
+    let page = service.search(&search::search_request(&fields)?)?;
     Ok((page.keys, page.total))
 }
 
@@ -45,8 +48,8 @@ pub fn key_search_query(
     service: &KeyService,
     parameters: Vec<(String, String)>,
 ) -> Result<(Vec<Key>, u64), ApiError> {
-    let fields = keys::search_fields_from_query(parameters)?;
-    let page = service.search(&keys::search_request(&fields)?)?;
+    let fields = search::search_fields_from_query(parameters)?;
+    let page = service.search(&search::search_request(&fields)?)?;
     Ok((page.keys, page.total))
 }
 
@@ -97,15 +100,15 @@ fn search_audit(
 
 /// `POST /api/v2/connections` and `PATCH /api/v2/connections/{id}`.
 pub fn connection_body(body: &[u8]) -> Result<ConnectionFields, Auth0Error> {
-    auth0::parse_body::<ConnectionBody>(body)?.into_fields()
+    auth0::wire::parse_body::<ConnectionBody>(body)?.into_fields()
 }
 
 /// `POST /api/v2/connections/{id}/keys` and `.../keys/rotate`: the key use.
 pub fn connection_keys_body(body: &[u8]) -> Result<KeyUse, Auth0Error> {
-    auth0::parse_body::<KeysBody>(body)?.key_use()
+    auth0::wire::parse_body::<KeysBody>(body)?.key_use()
 }
 
 /// `GET /api/v2/connections?...`: the page size and the page number.
 pub fn connections_query(query_string: &str) -> Result<(usize, usize), Auth0Error> {
-    auth0::list_query(query_string).map(|(_, per_page, page)| (per_page, page))
+    auth0::connections::list_query(query_string).map(|(_, per_page, page)| (per_page, page))
 }

@@ -1,8 +1,10 @@
 //! Keysmith's HTTP API on actix-web.
 //!
-//! Routes are grouped by resource, each module with its own `configure`. HTTP status codes
-//! are decided in two places, one per wire dialect: [`error::ApiError`] for FusionAuth's routes
-//! and [`auth0::Auth0Error`] for Auth0's `/api/v2`.
+//! Modules by vendor and concern, depending one way: `fusionauth/`, `auth0/` and `system/`
+//! hold the handlers, each module with its own `configure`; `middleware/` runs around them;
+//! `routing` is the route table they register in; `openapi` is the document only. HTTP status
+//! codes are decided in two places, one per wire dialect: [`ApiError`] for FusionAuth's
+//! routes and Keysmith's own, and [`auth0::Auth0Error`] for Auth0's `/api/v2`.
 //! Handlers follow one shape: authorise → parse and validate → call the use case on the
 //! blocking pool → map the result.
 //!
@@ -12,7 +14,7 @@
 //! let app = App::new()
 //!     .app_data(web::Data::new(state))
 //!     .app_data(keysmith_api::payload_config(64 * 1024))
-//!     .wrap(actix_web::middleware::from_fn(keysmith_api::request_id::middleware))
+//!     .wrap(actix_web::middleware::from_fn(keysmith_api::middleware::request_id::middleware))
 //!     .configure(keysmith_api::configure);
 //! # }
 //! ```
@@ -21,33 +23,23 @@
 //! - `fuzzing`: the `fuzzing` module, the request parsers as plain functions for the fuzz
 //!   targets in `fuzz/`. Off by default; never needed by the server.
 
-mod admin;
-pub mod audit;
-pub mod auth;
 pub mod auth0;
-pub mod backup;
-pub mod deadline;
-pub mod error;
+pub mod fusionauth;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
-mod jwt;
-mod keys;
-pub mod limits;
-pub mod metrics;
+pub mod middleware;
 pub mod openapi;
-pub mod request_id;
-pub mod routes;
-mod status;
-mod wire;
+pub mod routing;
+pub mod system;
 
 use std::sync::Arc;
 
 use actix_web::web;
 use keysmith_core::KeyService;
 
-pub use auth::ApiKeys;
 pub use auth0::iso8601;
-pub use error::ApiError;
+pub use fusionauth::ApiError;
+pub use middleware::auth::ApiKeys;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -59,7 +51,7 @@ pub struct AppState {
     /// `Cache-Control: max-age` of the JWKS, in seconds.
     pub jwks_max_age_seconds: u32,
     /// Request limits.
-    pub limits: Arc<limits::Limits>,
+    pub limits: Arc<middleware::limits::Limits>,
     /// The audit trail.
     pub audit: Arc<keysmith_core::audit::AuditTrail>,
     /// The longest a request may take in the server.
@@ -71,7 +63,7 @@ pub struct AppState {
     /// Whether `/metrics` answers without an API key (otherwise it needs `metrics:GET`).
     pub metrics_anonymous: bool,
     /// Where online backups are staged before they are sent, and the space they must leave.
-    pub backup: backup::BackupSettings,
+    pub backup: system::backup::BackupSettings,
     /// Whether `/admin` answers.
     pub admin_enabled: bool,
     /// The admin page highlights keys expiring within this many days.
@@ -80,23 +72,23 @@ pub struct AppState {
 
 /// Registers every route, then answers other methods on their paths with 405 and `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    register(&mut routes::Routing::new(cfg, routes::RouteList::all()));
+    register(&mut routing::Routing::new(cfg, routing::RouteList::all()));
 }
 
-/// Registers every route (on a `web::ServiceConfig`, or on a [`routes::RouteList`]).
-pub fn register(routes: &mut impl routes::Registrar) {
-    status::configure(routes);
-    keys::configure(routes);
-    jwt::configure(routes);
+/// Registers every route (on a `web::ServiceConfig`, or on a [`routing::RouteList`]).
+pub fn register(routes: &mut impl routing::Registrar) {
+    system::status::configure(routes);
+    fusionauth::keys::configure(routes);
+    fusionauth::jwt::configure(routes);
     auth0::configure(routes);
-    audit::configure(routes);
-    metrics::configure(routes);
-    backup::configure(routes);
-    admin::configure(routes);
+    system::audit::configure(routes);
+    system::metrics::configure(routes);
+    system::backup::configure(routes);
+    system::admin::configure(routes);
     openapi::configure(routes);
 }
 
-pub use deadline::middleware as timeout;
+pub use middleware::deadline::middleware as timeout;
 
 /// Request bodies: at most `limit` bytes (larger ones get 413). Handlers parse the JSON
 /// themselves, after authorisation, and report errors in FusionAuth's Errors JSON.

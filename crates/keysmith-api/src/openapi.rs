@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, OpenApi, ToSchema};
 
-use crate::routes::{Registrar, RouteSpec};
+use crate::routing::{Registrar, RouteSpec};
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_document, _, _>(RouteSpec::anonymous(), document);
@@ -46,46 +46,46 @@ pub fn document_json() -> &'static str {
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
-        crate::status::status,
-        crate::keys::list,
-        crate::keys::search_by_query,
-        crate::keys::search_by_body,
-        crate::keys::generate,
-        crate::keys::generate_with_id,
-        crate::keys::import,
-        crate::keys::import_with_id,
-        crate::keys::deleted,
-        crate::keys::restore,
-        crate::keys::sign,
-        crate::keys::verify,
-        crate::keys::retrieve,
-        crate::keys::update,
-        crate::keys::delete,
-        crate::jwt::jwks,
-        crate::jwt::public_key,
-        crate::jwt::vend,
-        crate::jwt::validate,
-        crate::auth0::list_connections,
-        crate::auth0::create_connection,
-        crate::auth0::get_connection,
-        crate::auth0::update_connection,
-        crate::auth0::delete_connection,
-        crate::auth0::connection_keys,
-        crate::auth0::provision_connection_keys,
-        crate::auth0::rotate_connection_keys,
-        crate::auth0::signing_keys,
-        crate::auth0::rotate_signing_keys,
-        crate::auth0::signing_key,
-        crate::auth0::revoke_signing_key,
-        crate::audit::search_by_query,
-        crate::audit::search_by_body,
-        crate::backup::backup,
-        crate::metrics::metrics,
-        crate::admin::redirect,
-        crate::admin::page,
-        crate::admin::script,
-        crate::admin::style,
-        crate::admin::settings,
+        crate::system::status::status,
+        crate::fusionauth::keys::list,
+        crate::fusionauth::search::search_by_query,
+        crate::fusionauth::search::search_by_body,
+        crate::fusionauth::keys::generate,
+        crate::fusionauth::keys::generate_with_id,
+        crate::fusionauth::keys::import,
+        crate::fusionauth::keys::import_with_id,
+        crate::fusionauth::keys::deleted,
+        crate::fusionauth::keys::restore,
+        crate::fusionauth::keys::sign,
+        crate::fusionauth::keys::verify,
+        crate::fusionauth::keys::retrieve,
+        crate::fusionauth::keys::update,
+        crate::fusionauth::keys::delete,
+        crate::fusionauth::jwt::jwks,
+        crate::fusionauth::jwt::public_key,
+        crate::fusionauth::jwt::vend,
+        crate::fusionauth::jwt::validate,
+        crate::auth0::connections::list_connections,
+        crate::auth0::connections::create_connection,
+        crate::auth0::connections::get_connection,
+        crate::auth0::connections::update_connection,
+        crate::auth0::connections::delete_connection,
+        crate::auth0::connection_keys::connection_keys,
+        crate::auth0::connection_keys::provision_connection_keys,
+        crate::auth0::connection_keys::rotate_connection_keys,
+        crate::auth0::signing_keys::signing_keys,
+        crate::auth0::signing_keys::rotate_signing_keys,
+        crate::auth0::signing_keys::signing_key,
+        crate::auth0::signing_keys::revoke_signing_key,
+        crate::system::audit::search_by_query,
+        crate::system::audit::search_by_body,
+        crate::system::backup::backup,
+        crate::system::metrics::metrics,
+        crate::system::admin::redirect,
+        crate::system::admin::page,
+        crate::system::admin::script,
+        crate::system::admin::style,
+        crate::system::admin::settings,
         document,
     ),
     modifiers(&SecuritySchemes, &RouteSecurity, &NewKeyLinks),
@@ -145,9 +145,9 @@ struct RouteSecurity;
 
 impl utoipa::Modify for RouteSecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use crate::routes::{Access, Dialect};
+        use crate::routing::{Access, Dialect};
         use utoipa::openapi::security::SecurityRequirement;
-        for route in crate::routes::RouteList::all().0 {
+        for route in crate::routing::RouteList::all().0 {
             let Some(item) = openapi.paths.paths.get_mut(&route.path) else {
                 continue;
             };
@@ -347,11 +347,11 @@ pub(crate) struct DeletedKeysBody {
 #[allow(dead_code)]
 pub(crate) enum ConnectionPage {
     /// The page.
-    Page(Vec<crate::auth0::ConnectionJson<'static>>),
+    Page(Vec<crate::auth0::wire::ConnectionJson<'static>>),
     /// The page with totals.
     WithTotals {
         /// The page.
-        connections: Vec<crate::auth0::ConnectionJson<'static>>,
+        connections: Vec<crate::auth0::wire::ConnectionJson<'static>>,
         /// The offset of the first connection.
         start: u64,
         /// The page size.
@@ -524,7 +524,7 @@ mod tests {
 
     #[test]
     fn every_route_has_an_entry_and_every_entry_a_route() {
-        let routes = crate::routes::RouteList::all();
+        let routes = crate::routing::RouteList::all();
         let registered: BTreeSet<_> = routes
             .0
             .iter()

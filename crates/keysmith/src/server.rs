@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use base64::Engine as _;
-use keysmith_api::auth::AcceptedKey;
-use keysmith_api::limits::Limits;
+use keysmith_api::middleware::auth::AcceptedKey;
+use keysmith_api::middleware::limits::Limits;
 use keysmith_api::{ApiKeys, AppState};
 use keysmith_core::audit::{AuditTrail, scheduled};
 use keysmith_core::{KeyService, RotationPolicy, ServiceConfig};
@@ -122,7 +122,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         request_seconds: Arc::default(),
         metrics_enabled: settings.metrics_enabled,
         metrics_anonymous: settings.metrics_anonymous,
-        backup: keysmith_api::backup::BackupSettings {
+        backup: keysmith_api::system::backup::BackupSettings {
             data_file: settings.data_file(),
             reserve_bytes: settings.backup_reserve_bytes,
         },
@@ -145,13 +145,13 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
             .app_data(keysmith_api::payload_config(body_limit))
             .wrap(actix_web::middleware::from_fn(keysmith_api::timeout))
             .wrap(actix_web::middleware::from_fn(
-                keysmith_api::audit::middleware,
+                keysmith_api::middleware::audit::middleware,
             ))
             .wrap(actix_web::middleware::from_fn(
-                keysmith_api::request_id::middleware,
+                keysmith_api::middleware::request_id::middleware,
             ))
             .wrap(actix_web::middleware::from_fn(
-                keysmith_api::metrics::middleware,
+                keysmith_api::system::metrics::middleware,
             ))
             .configure(keysmith_api::configure)
     })

@@ -84,8 +84,8 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-impl From<crate::limits::PoolFull> for ApiError {
-    fn from(full: crate::limits::PoolFull) -> Self {
+impl From<crate::middleware::limits::PoolFull> for ApiError {
+    fn from(full: crate::middleware::limits::PoolFull) -> Self {
         ApiError::Busy {
             retry_after_seconds: full.retry_after_seconds,
         }

@@ -7,7 +7,7 @@ use keysmith_model::Errors;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::routes::{Registrar, RouteSpec};
+use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 use keysmith_model::Family;
 
@@ -124,7 +124,7 @@ async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     let key_id = body.key_id.clone().unwrap_or_default();
     let token = web::block(move || service.vend(body.key_id.as_deref(), body.claims.as_ref(), ttl))
         .await??;
-    Ok(crate::audit::with_target(
+    Ok(crate::middleware::audit::with_target(
         HttpResponse::Ok().json(serde_json::json!({ "token": token })),
         key_id,
     ))
@@ -132,9 +132,9 @@ async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
 
 /// Reads a vend body: the request and its time to live, a whole number if given.
 pub(crate) fn vend_request(body: &[u8]) -> Result<(VendRequest, Option<i64>), ApiError> {
-    let body: VendRequest = crate::keys::parse_body(body)?;
+    let body: VendRequest = crate::fusionauth::parse_body(body)?;
     let mut errors = Errors::new();
-    let ttl = crate::wire::integer_field(
+    let ttl = crate::fusionauth::wire::integer_field(
         &mut errors,
         "timeToLiveInSeconds",
         body.time_to_live_in_seconds.as_ref(),

@@ -1,16 +1,15 @@
 //! FusionAuth's Keys API: `/api/key...`.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
-use keysmith_core::{GenerateRequest, ImportRequest, SearchRequest};
+use keysmith_core::{GenerateRequest, ImportRequest};
 use keysmith_model::{Errors, Family, KeyId};
 use serde::de::DeserializeOwned;
 
-use crate::routes::{Registrar, RouteSpec};
-use crate::wire::{
-    self, KeyResponse, KeysResponse, SearchFields, SearchRequestBody, SearchResponse,
+use super::search::{
+    __path_search_by_body, __path_search_by_query, search_by_body, search_by_query,
 };
+use super::wire::{self, KeyResponse, KeysResponse};
+use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 /// Fixed paths before `/api/key/{id}`: actix tries routes in registration order.
@@ -51,7 +50,7 @@ pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T
 
 /// 200 with the key; the audit trail takes the key's id as the target.
 fn key_response(key: &keysmith_model::Key) -> HttpResponse {
-    crate::audit::with_target(
+    crate::middleware::audit::with_target(
         HttpResponse::Ok().json(KeyResponse { key }),
         key.id.to_string(),
     )
@@ -96,7 +95,7 @@ async fn restore(
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
-    let key = crate::deadline::change(move || service.restore(&id)).await??;
+    let key = crate::middleware::deadline::change(move || service.restore(&id)).await??;
     Ok(key_response(&key))
 }
 
@@ -118,7 +117,7 @@ async fn retrieve(
 
 #[utoipa::path(post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
     summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.",
-    request_body(content = crate::wire::KeyRequest, content_type = "application/json",
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
     responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
@@ -126,7 +125,7 @@ async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
 }
 
 #[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
-    summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate_with_id(
     state: web::Data<AppState>,
@@ -145,7 +144,7 @@ async fn generate_key(
     let (fields, length) = generate_fields(body)?;
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
-    let key = crate::deadline::change(move || {
+    let key = crate::middleware::deadline::change(move || {
         let _turn = slot.wait_turn();
         service.generate(
             id,
@@ -179,7 +178,7 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
 
 #[utoipa::path(post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
     summary = "Imports a certificate, public key, key pair or HMAC secret.",
-    request_body(content = crate::wire::KeyRequest, content_type = "application/json",
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
     responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
@@ -187,7 +186,7 @@ async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResp
 }
 
 #[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
-    summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import_with_id(
     state: web::Data<AppState>,
@@ -208,7 +207,7 @@ async fn import_key(
     // in the generation pool like a generation (503 with Retry-After when full).
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
-    let key = crate::deadline::change(move || {
+    let key = crate::middleware::deadline::change(move || {
         let _turn = slot.wait_turn();
         service.import(
             id,
@@ -229,7 +228,7 @@ async fn import_key(
 }
 
 #[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
-    summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::wire::KeyRequest, content_type = "application/json"),
+    summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The renamed key.", body = crate::openapi::KeyEnvelope),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn update(
@@ -241,7 +240,8 @@ async fn update(
     let fields = wire::key_fields(body)?;
     let service = state.keys.clone();
     let key =
-        crate::deadline::change(move || service.rename(&id, fields.name.as_deref())).await??;
+        crate::middleware::deadline::change(move || service.rename(&id, fields.name.as_deref()))
+            .await??;
     Ok(key_response(&key))
 }
 
@@ -257,139 +257,14 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
-    crate::deadline::change(move || service.delete(&id)).await??;
+    crate::middleware::deadline::change(move || service.delete(&id)).await??;
     Ok(HttpResponse::Ok().finish())
-}
-
-#[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys",
-    request_body(content = Option<crate::wire::SearchRequestBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
-    responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult), crate::openapi::Invalid, crate::openapi::Refusals))]
-async fn search_by_body(
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
-    let fields = parse_body::<SearchRequestBody>(&body)?
-        .search
-        .unwrap_or_default();
-    search(state, fields).await
-}
-
-#[utoipa::path(get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters",
-    params(("name" = Option<String>, Query, description = "Name; `*` matches any run of characters, case-insensitive."),
-        ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP` or `HMAC`; empty means any."),
-        ("algorithm" = Option<String>, Query, description = "Algorithm, e.g. `ES256`; empty means any."),
-        ("numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 25, at most `max_search_results`)."),
-        ("startRow" = Option<u64>, Query, description = "Offset of the first result."),
-        ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")),
-    responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult),
-        (status = 400, description = "A parameter is invalid.", body = Errors), crate::openapi::Refusals))]
-async fn search_by_query(
-    state: web::Data<AppState>,
-    query: web::Query<Vec<(String, String)>>,
-) -> Result<HttpResponse, ApiError> {
-    let fields = search_fields_from_query(query.into_inner())?;
-    search(state, fields).await
-}
-
-/// The search criteria of a GET search's query parameters. FusionAuth's GET searches take the
-/// fields bare or prefixed with `search.`; other parameters are ignored, as FusionAuth ignores
-/// them.
-pub(crate) fn search_fields_from_query(
-    parameters: Vec<(String, String)>,
-) -> Result<SearchFields, Errors> {
-    let mut given: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (name, value) in parameters {
-        let field = name.strip_prefix("search.").unwrap_or(&name).to_owned();
-        given.entry(field).or_default().push(value);
-    }
-    let mut errors = Errors::new();
-    let fields = SearchFields {
-        name: single_parameter(&mut given, "name", &mut errors),
-        key_type: single_parameter(&mut given, "type", &mut errors),
-        algorithm: single_parameter(&mut given, "algorithm", &mut errors),
-        number_of_results: number_parameter(&mut given, "numberOfResults", &mut errors),
-        start_row: number_parameter(&mut given, "startRow", &mut errors),
-        order_by: single_parameter(&mut given, "orderBy", &mut errors),
-    };
-    errors.into_result(fields)
-}
-
-/// A query parameter's one value. A repeated parameter is refused rather than silently taking
-/// one of its values.
-fn single_parameter(
-    given: &mut BTreeMap<String, Vec<String>>,
-    field: &str,
-    errors: &mut Errors,
-) -> Option<String> {
-    let mut values = given.remove(field)?;
-    if values.len() > 1 {
-        errors.add_field(
-            &format!("search.{field}"),
-            keysmith_model::Reason::Invalid,
-            format!("{field} is given more than once."),
-        );
-        return None;
-    }
-    values.pop()
-}
-
-/// A whole-number query parameter, read later by `wire::integer_field`. `numberOfResults=` is
-/// not a number: a JSON body may send "" to mean absent, a query string leaves the parameter out.
-fn number_parameter(
-    given: &mut BTreeMap<String, Vec<String>>,
-    field: &str,
-    errors: &mut Errors,
-) -> Option<serde_json::Value> {
-    let value = single_parameter(given, field, errors)?;
-    if value.trim().is_empty() {
-        errors.add_field(
-            &format!("search.{field}"),
-            keysmith_model::Reason::Invalid,
-            format!("search.{field} must be a whole number."),
-        );
-        return None;
-    }
-    Some(serde_json::Value::String(value))
-}
-
-async fn search(
-    state: web::Data<AppState>,
-    fields: SearchFields,
-) -> Result<HttpResponse, ApiError> {
-    let service = state.keys.clone();
-    let page = web::block(move || -> Result<_, ApiError> {
-        Ok(service.search(&search_request(&fields)?)?)
-    })
-    .await??;
-    Ok(HttpResponse::Ok().json(SearchResponse {
-        keys: &page.keys,
-        total: page.total,
-    }))
-}
-
-/// The use case's search request for `fields`: the page numbers must be whole numbers.
-pub(crate) fn search_request(fields: &SearchFields) -> Result<SearchRequest<'_>, Errors> {
-    let mut errors = Errors::new();
-    let number_of_results = wire::integer_field(
-        &mut errors,
-        "search.numberOfResults",
-        fields.number_of_results.as_ref(),
-    );
-    let start_row = wire::integer_field(&mut errors, "search.startRow", fields.start_row.as_ref());
-    errors.into_result(SearchRequest {
-        name: fields.name.as_deref(),
-        key_type: fields.key_type.as_deref(),
-        algorithm: fields.algorithm.as_deref(),
-        number_of_results,
-        start_row,
-        order_by: fields.order_by.as_deref(),
-    })
 }
 
 /// Signs a payload with a stored key that never leaves the server.
 #[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
     summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
-    request_body(content = crate::jwt::SignRequest, content_type = "application/json"),
+    request_body(content = super::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "The signature.", body = crate::openapi::SignatureBody),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn sign(
@@ -398,7 +273,7 @@ async fn sign(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
-    let body: crate::jwt::SignRequest = parse_body(&body)?;
+    let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let (signature, algorithm) =
         web::block(move || service.sign(&id, body.payload.as_deref())).await??;
@@ -408,7 +283,7 @@ async fn sign(
 
 /// Verifies a signature with a stored key.
 #[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
-    request_body(content = crate::jwt::SignRequest, content_type = "application/json"),
+    request_body(content = super::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "Whether the signature verifies.", body = crate::openapi::VerifiedBody),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn verify(
@@ -417,7 +292,7 @@ async fn verify(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
-    let body: crate::jwt::SignRequest = parse_body(&body)?;
+    let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let valid =
         web::block(move || service.verify(&id, body.payload.as_deref(), body.signature.as_deref()))

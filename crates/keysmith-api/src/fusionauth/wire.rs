@@ -62,7 +62,7 @@ impl std::fmt::Debug for KeyFields {
 /// secret) when nothing else shares them, so the key material lives on only in the
 /// [`Zeroizing`] fields.
 pub(crate) fn key_fields(body: actix_web::web::Bytes) -> Result<KeyFields, crate::ApiError> {
-    let parsed = crate::keys::parse_body::<KeyRequest>(&body);
+    let parsed = crate::fusionauth::parse_body::<KeyRequest>(&body);
     wipe_body(body);
     Ok(parsed?.key.unwrap_or_default())
 }

@@ -60,12 +60,12 @@ pub async fn change<T: Send + 'static>(
 ) -> Result<T, BlockingError> {
     // Outside a request (no deadline middleware) there is nothing to mark.
     let _ = CHANGE_STARTED.try_with(|started| started.store(true, Ordering::Release));
-    let context = crate::audit::current_context();
+    let context = crate::middleware::audit::current_context();
     let (out, rows) = web::block(move || match context {
         Some(context) => keysmith_core::audit::with_audit_context(context, f),
         None => (f(), 0),
     })
     .await?;
-    crate::audit::note_committed(rows);
+    crate::middleware::audit::note_committed(rows);
     Ok(out)
 }

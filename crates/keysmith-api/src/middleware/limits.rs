@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::auth0::Auth0Error;
-
 /// Limits shared by all workers.
 #[derive(Debug)]
 pub struct Limits {
@@ -76,6 +74,14 @@ impl Drop for GenerationSlot {
     fn drop(&mut self) {
         self.admitted.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The rate limit is spent: retry after this many seconds (each dialect answers 429 with
+/// `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Seconds until a token is free.
+    pub retry_after_seconds: u64,
 }
 
 /// The pool is full: retry after this many seconds.
@@ -145,7 +151,7 @@ impl Limits {
     }
 
     /// Takes one token, or says how many seconds until one is free (a 429 with `Retry-After`).
-    pub fn check_key_generation(&self) -> Result<(), Auth0Error> {
+    pub fn check_key_generation(&self) -> Result<(), RateLimited> {
         let Some(bucket) = &self.key_generation else {
             return Ok(());
         };
@@ -164,7 +170,9 @@ impl Limits {
             let wait = ((1.0 - bucket.tokens) / bucket.per_second).ceil();
             // Bounded by 60 / per_minute ≤ 60 seconds, so the cast cannot overflow.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Err(Auth0Error::too_many_requests(wait as u64))
+            Err(RateLimited {
+                retry_after_seconds: (wait as u64).max(1),
+            })
         }
     }
 }
@@ -180,7 +188,7 @@ mod tests {
             assert!(limits.check_key_generation().is_ok());
         }
         let refused = limits.check_key_generation().unwrap_err();
-        assert!(refused.to_string().starts_with("429"));
+        assert_eq!(refused.retry_after_seconds, 1);
         assert!(Limits::unlimited().check_key_generation().is_ok());
     }
 

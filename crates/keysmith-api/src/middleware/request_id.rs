@@ -33,7 +33,8 @@ pub async fn middleware(
     let id = next_id();
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
     let started = Instant::now();
-    actix_web::HttpMessage::extensions_mut(&request).insert(crate::audit::RequestId(id.clone()));
+    actix_web::HttpMessage::extensions_mut(&request)
+        .insert(crate::middleware::audit::RequestId(id.clone()));
     let mut response = next.call(request).instrument(span.clone()).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response

@@ -5,11 +5,11 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::AppState;
-use crate::routes::{Registrar, RouteSpec};
+use crate::routing::{Registrar, RouteSpec};
 
-const HTML: &str = include_str!("../assets/admin.html");
-const JS: &str = include_str!("../assets/admin.js");
-const CSS: &str = include_str!("../assets/admin.css");
+const HTML: &str = include_str!("../../assets/admin.html");
+const JS: &str = include_str!("../../assets/admin.js");
+const CSS: &str = include_str!("../../assets/admin.css");
 
 /// Only this origin's own files and API; no inline script or style, no framing.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -15,7 +15,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 
-use crate::routes::{Registrar, RouteSpec};
+use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 /// Bytes read from the snapshot file per chunk of the response.

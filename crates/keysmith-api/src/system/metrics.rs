@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, web};
 use keysmith_core::metrics::render_gauges;
 use keysmith_model::epoch_millis_now;
 
-use crate::routes::{Registrar, RouteSpec};
+use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 /// Keys expiring within this many days are counted in `keysmith_keys_expiring_soon`.

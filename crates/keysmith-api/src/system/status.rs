@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::routes::{Registrar, RouteSpec};
+use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
