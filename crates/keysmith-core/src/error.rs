@@ -7,17 +7,17 @@ use keysmith_store::{StoreError, UniqueField};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceError {
-    /// The request is wrong; the errors say how (FusionAuth's Errors JSON, HTTP 400).
+    /// The request is wrong; the errors say how, field by field.
     #[error("invalid request: {0}")]
     Invalid(Errors),
-    /// No such key or connection (HTTP 404).
+    /// No such key or connection.
     #[error("not found")]
     NotFound,
     /// The request conflicts with the current state, e.g. provisioning keys twice or a taken
-    /// connection name (HTTP 409). The message is for people.
+    /// connection name. The message is for people.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// Something failed that the caller could not have prevented (HTTP 500). The cause is for
+    /// Something failed that the caller could not have prevented. The cause is for
     /// the log; it never holds key material.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -7,13 +7,12 @@ use keysmith_crypto::certificate;
 use keysmith_crypto::dn::AttributeValue;
 use keysmith_crypto::import::{self, ImportInput};
 use keysmith_crypto::{CertificateFields, KeyBackend, fingerprint, jwk};
-use keysmith_model::search::{DEFAULT_NUMBER_OF_RESULTS, SearchQuery, SortField};
 use keysmith_model::validate::{self, GenerateSpec};
 use keysmith_model::{
     Algorithm, CertificateInformation, Errors, HashAlgorithm, Key, KeyId, KeyType, MAX_NAME_LENGTH,
     Reason, epoch_millis_now,
 };
-use keysmith_store::{KeyStore, SearchPage, StoredKey};
+use keysmith_store::{KeyStore, StoredKey};
 
 use crate::published::{Published, Publisher};
 use crate::tokens::LoadedKeys;
@@ -60,7 +59,7 @@ impl Default for ServiceConfig {
     }
 }
 
-/// `POST /api/key/generate` fields.
+/// What to generate: algorithm, name, length and certificate fields.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GenerateRequest<'a> {
     /// `key.algorithm`.
@@ -73,7 +72,7 @@ pub struct GenerateRequest<'a> {
     pub issuer: Option<&'a str>,
 }
 
-/// `POST /api/key/import` fields.
+/// What to import: PEM material, name, kid and secret.
 #[derive(Clone, Copy, Default)]
 pub struct ImportRequest<'a> {
     /// `key.algorithm`; inferred when absent.
@@ -109,23 +108,6 @@ impl std::fmt::Debug for ImportRequest<'_> {
     }
 }
 
-/// Search criteria as FusionAuth's `search` object carries them.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SearchRequest<'a> {
-    /// Name pattern.
-    pub name: Option<&'a str>,
-    /// Key type.
-    pub key_type: Option<&'a str>,
-    /// Algorithm.
-    pub algorithm: Option<&'a str>,
-    /// Page size (default 25).
-    pub number_of_results: Option<i64>,
-    /// Offset (default 0).
-    pub start_row: Option<i64>,
-    /// `field [ASC|DESC]` (default `name ASC`).
-    pub order_by: Option<&'a str>,
-}
-
 /// The key use cases over one backend and one store.
 #[derive(Debug, Clone)]
 pub struct KeyService {
@@ -139,7 +121,7 @@ pub struct KeyService {
     generation_seconds: Arc<crate::metrics::HistogramVec>,
 }
 
-/// The id of a FusionAuth request path (`/api/key/{keyId}`).
+/// A key id given as text (a UUID).
 pub fn parse_key_id(text: &str) -> Result<KeyId, Errors> {
     text.parse()
         .map_err(|_| Errors::field("keyId", Reason::Invalid, "The key id must be a UUID."))
@@ -579,84 +561,6 @@ impl KeyService {
     /// Purges the deleted keys whose window has ended. Returns their ids.
     pub fn purge_deleted(&self) -> Result<Vec<KeyId>, ServiceError> {
         Ok(self.store.purge_deleted(epoch_millis_now())?)
-    }
-
-    /// One page of matching keys and the total.
-    pub fn search(&self, request: &SearchRequest<'_>) -> Result<SearchPage, ServiceError> {
-        let query = self.search_query(request)?;
-        Ok(self.store.search(&query)?)
-    }
-
-    fn search_query(&self, request: &SearchRequest<'_>) -> Result<SearchQuery, Errors> {
-        let mut errors = Errors::new();
-        let algorithm =
-            validate::algorithm_field(&mut errors, "search.algorithm", request.algorithm, false);
-        let key_type = validate::key_type_field(&mut errors, "search.type", request.key_type);
-        let max = self.config.max_search_results;
-        let number_of_results = match request.number_of_results {
-            None => DEFAULT_NUMBER_OF_RESULTS.min(max),
-            Some(n) if n >= 1 && usize::try_from(n).is_ok_and(|n| n <= max) => {
-                usize::try_from(n).unwrap_or(max)
-            }
-            Some(_) => {
-                errors.add_field(
-                    "search.numberOfResults",
-                    Reason::Invalid,
-                    format!("numberOfResults must be between 1 and {max}."),
-                );
-                0
-            }
-        };
-        let start_row = match request.start_row {
-            None => 0,
-            Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(_) => {
-                errors.add_field(
-                    "search.startRow",
-                    Reason::Invalid,
-                    "startRow cannot be negative.",
-                );
-                0
-            }
-        };
-        let (order_by, descending) = match request.order_by.map(str::trim).filter(|s| !s.is_empty())
-        {
-            None => (SortField::Name, false),
-            Some(text) => {
-                let mut words = text.split_whitespace();
-                let field = words.next().and_then(SortField::parse);
-                let direction = match words.next().map(str::to_ascii_uppercase).as_deref() {
-                    None | Some("ASC") => Some(false),
-                    Some("DESC") => Some(true),
-                    Some(_) => None,
-                };
-                match (field, direction, words.next()) {
-                    (Some(field), Some(descending), None) => (field, descending),
-                    _ => {
-                        errors.add_field(
-                            "search.orderBy",
-                            Reason::Invalid,
-                            "orderBy is a field (algorithm, expiration, id, insertInstant, name, type) optionally followed by ASC or DESC.",
-                        );
-                        (SortField::Name, false)
-                    }
-                }
-            }
-        };
-        let name = request
-            .name
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        errors.into_result(SearchQuery {
-            name,
-            key_type,
-            algorithm,
-            order_by,
-            descending,
-            start_row,
-            number_of_results,
-        })
     }
 }
 

@@ -11,17 +11,19 @@
 //! None.
 
 pub mod audit;
+mod connections;
 mod error;
 mod keys;
 pub mod metrics;
 mod published;
 mod rings;
+mod search;
 mod tokens;
 
+pub use connections::ConnectionFields;
 pub use error::ServiceError;
-pub use keys::{GenerateRequest, ImportRequest, KeyService, SearchRequest, ServiceConfig};
+pub use keys::{GenerateRequest, ImportRequest, KeyService, ServiceConfig};
 pub use published::Published;
-pub use rings::{
-    CONNECTION_SIGNING_ALGS, ConnectionFields, RingKeyView, RotationPolicy, RotationReason,
-};
+pub use rings::{CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason};
+pub use search::SearchRequest;
 pub use tokens::{MAX_SIGN_PAYLOAD, MAX_TOKEN_LEN, TokenRejection};

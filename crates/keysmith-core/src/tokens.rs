@@ -51,7 +51,7 @@ impl LoadedKeys {
     }
 }
 
-/// Why a token was refused. Never shown to the caller (they get an empty 401); logged at debug.
+/// Why a token was refused. Never shown to the caller; logged at debug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenRejection {
     /// Not three base64url parts of JSON, or too long.
@@ -166,7 +166,7 @@ impl KeyService {
         }
     }
 
-    /// `POST /api/jwt/vend`: a JWT signed by key `key_id` with `claims` plus `iat`, `exp` and
+    /// Vends a JWT signed by key `key_id` with `claims` plus `iat`, `exp` and
     /// `jti`; the header has the key's `alg`, its `kid` and `typ: JWT`.
     pub fn vend(
         &self,
@@ -237,7 +237,7 @@ impl KeyService {
         ))
     }
 
-    /// `GET /api/jwt/validate`: the token's claims if it is signed by the stored key its header
+    /// Validates a token: its claims if it is signed by the stored key its header
     /// names, with exactly that key's algorithm, and is within `exp`/`nbf` (allowing the
     /// configured clock skew).
     pub fn validate(&self, token: &str) -> Result<Map<String, Value>, TokenRejection> {
@@ -310,7 +310,7 @@ impl KeyService {
         Ok(claims)
     }
 
-    /// `POST /api/key/{id}/sign`: a signature of `payload` (base64url) with the key, which never
+    /// Signs: a signature of `payload` (base64url) with the key, which never
     /// leaves the server. Returns the signature (base64url, JWS form) and the algorithm.
     pub fn sign(
         &self,
@@ -324,7 +324,7 @@ impl KeyService {
         Ok((fingerprint::base64url(&signature), key.algorithm))
     }
 
-    /// `POST /api/key/{id}/verify`: whether `signature` (base64url) is the key's signature of
+    /// Verifies: whether `signature` (base64url) is the key's signature of
     /// `payload` (base64url).
     pub fn verify(
         &self,

@@ -24,6 +24,7 @@ use keysmith_core::{
 use keysmith_crypto::KeyBackend;
 use keysmith_crypto::envelope::{Envelope, MasterKey};
 use keysmith_model::{Algorithm, ApiKeyRecord, KeyId, KeyUse};
+use keysmith_store::prelude::*;
 use keysmith_store::testing::{FaultPlan, FaultyBackend, IoCall, Loss, SimulatedDisk, SplitMix};
 use keysmith_store::{KeyStore, RedbStore, error_chain};
 use serde_json::{Value, json};

@@ -13,7 +13,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use keysmith_crypto::envelope::{Envelope, MasterKey};
-//! use keysmith_store::{KeyStore, RedbStore};
+//! use keysmith_store::RedbStore;
+//! use keysmith_store::prelude::*;
 //!
 //! let backend: Arc<dyn keysmith_crypto::KeyBackend> =
 //!     Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
@@ -89,14 +90,13 @@ pub struct RingChange {
 /// Decides a ring change from the committed ring (`None` if the owner has none yet).
 pub type RingChanger<'a> = Box<dyn FnOnce(Option<&KeyRing>) -> Result<RingChange, StoreError> + 'a>;
 
-/// Key storage.
+/// Keys: records, unique names and kids, insertion order, restorable deletion, search.
 ///
-/// Implementations must make each method atomic and, for writes, durable before returning.
 /// Names and kids are unique across all keys; an insert or rename that would break that fails
 /// with [`StoreError::Duplicate`] and changes nothing. A key that is current, next or previous
 /// in a ring cannot be deleted ([`StoreError::InUse`]); deleting a revoked one also drops it
 /// from its ring.
-pub trait KeyStore: Send + Sync + fmt::Debug {
+pub trait KeyRecords {
     /// Stores a new key. Fails if its id, name or kid is taken.
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError>;
 
@@ -127,7 +127,7 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 
     /// Deletes a key restorably: it leaves every index at once (its id, name and kid are free,
     /// it is not listed, published or usable) and is kept, sealed as it was, until
-    /// `purge_at` (epoch ms). The same in-use rule as [`KeyStore::delete`] applies. Returns
+    /// `purge_at` (epoch ms). The same in-use rule as [`KeyRecords::delete`] applies. Returns
     /// whether it existed.
     fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError>;
 
@@ -144,16 +144,6 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Purges the deleted keys whose instant has come. Returns their ids.
     fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError>;
 
-    /// Writes a consistent copy of everything (one read transaction, so concurrent writes are
-    /// either wholly in it or not at all) to a new file at `path`, created private to its
-    /// owner (mode 0600 from its first byte; never over an existing file). Secrets stay sealed.
-    /// `progress(done, total)` is called as records are copied. Returns the records copied.
-    fn snapshot_to(
-        &self,
-        path: &std::path::Path,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<u64, StoreError>;
-
     /// The number of keys.
     fn count(&self) -> Result<u64, StoreError>;
 
@@ -165,7 +155,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// One page of the keys that match `query`, and how many match in all. Memory use is
     /// bounded by the page, not by the number of keys.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError>;
+}
 
+/// API keys kept in the data file: hashes and permissions, never a key.
+pub trait ApiKeyRecords {
     /// The SHA-256 hashes of the API keys kept in the data file.
     fn api_key_hashes(&self) -> Result<Vec<[u8; 32]>, StoreError>;
 
@@ -180,7 +173,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 
     /// Removes a scoped API key. Returns whether it existed.
     fn remove_api_key_record(&self, id: &uuid::Uuid) -> Result<bool, StoreError>;
+}
 
+/// The audit trail.
+pub trait AuditLog {
     /// Appends audit records, in order, in one transaction; their ids are assigned here.
     ///
     /// Changes made under an [`AuditContext`] ([`with_audit_context`]) need no call: each write
@@ -203,7 +199,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
         &self,
         query: &keysmith_model::AuditQuery,
     ) -> Result<(Vec<keysmith_model::AuditRecord>, u64), StoreError>;
+}
 
+/// Auth0 connections.
+pub trait ConnectionRecords {
     /// Stores a new connection. Fails if its id or name is taken.
     fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError>;
 
@@ -219,7 +218,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Deletes a connection, its rings and every key in them, in one transaction. Returns the
     /// deleted key ids, or `None` if there was no such connection.
     fn delete_connection(&self, id: &str) -> Result<Option<Vec<KeyId>>, StoreError>;
+}
 
+/// Key rings: connection keys and tenant signing keys.
+pub trait RingRecords {
     /// The ring of `owner`.
     fn ring(&self, owner: &RingOwner) -> Result<Option<KeyRing>, StoreError>;
 
@@ -242,6 +244,24 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 
     /// The ring that holds the key `id`, and its role there.
     fn ring_of_key(&self, id: &KeyId) -> Result<Option<(RingOwner, RingRole)>, StoreError>;
+}
+
+/// Key storage: every concern's records in one engine, plus what spans them.
+///
+/// Implementations must make each method atomic and, for writes, durable before returning.
+/// Callers name the concern traits they use (or `use keysmith_store::prelude::*`).
+pub trait KeyStore:
+    KeyRecords + ApiKeyRecords + AuditLog + ConnectionRecords + RingRecords + Send + Sync + fmt::Debug
+{
+    /// Writes a consistent copy of everything (one read transaction, so concurrent writes are
+    /// either wholly in it or not at all) to a new file at `path`, created private to its
+    /// owner (mode 0600 from its first byte; never over an existing file). Secrets stay sealed.
+    /// `progress(done, total)` is called as records are copied. Returns the records copied.
+    fn snapshot_to(
+        &self,
+        path: &std::path::Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError>;
 
     /// Whether write transactions have been failing in the storage engine (a failing or full
     /// disk), and why.
@@ -250,4 +270,11 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Tries one empty durable write transaction, so a failing store that nobody writes to is
     /// still noticed (and counted in [`KeyStore::health`]).
     fn probe_write(&self) -> Result<(), StoreError>;
+}
+
+/// The store traits, for callers that use a [`KeyStore`] through `dyn KeyStore`.
+pub mod prelude {
+    pub use crate::{
+        ApiKeyRecords, AuditLog, ConnectionRecords, KeyRecords, KeyStore, RingRecords,
+    };
 }

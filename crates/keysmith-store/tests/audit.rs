@@ -8,9 +8,8 @@ use keysmith_model::{
     Algorithm, AuditQuery, AuditRecord, Key, KeyId, KeyType, PrivateMaterial, RingError, RingOwner,
     SecretBytes,
 };
-use keysmith_store::{
-    AuditContext, KeyStore, RedbStore, StoreError, StoredKey, with_audit_context,
-};
+use keysmith_store::prelude::*;
+use keysmith_store::{AuditContext, RedbStore, StoreError, StoredKey, with_audit_context};
 
 /// The sealer the tests store secrets with: the real envelope on aws-lc-rs, a fixed master key.
 fn sealer() -> std::sync::Arc<dyn keysmith_model::SecretSealer> {

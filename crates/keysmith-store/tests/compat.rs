@@ -16,7 +16,8 @@ fn sealer() -> std::sync::Arc<dyn keysmith_model::SecretSealer> {
 use std::path::PathBuf;
 
 use keysmith_model::{Algorithm, Key, KeyId, KeyType, PrivateMaterial, SecretBytes};
-use keysmith_store::{KeyStore, RedbStore, StoredKey};
+use keysmith_store::prelude::*;
+use keysmith_store::{RedbStore, StoredKey};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v1.redb")

@@ -16,6 +16,7 @@ use keysmith_model::{
     Algorithm, Connection, Key, KeyId, KeyRing, KeyType, KeyUse, PrivateMaterial, RingError,
     RingKey, RingOwner, RingRole, SealError, SecretBytes,
 };
+use keysmith_store::prelude::*;
 use keysmith_store::{
     KeyStore, RedbStore, RingChange, SCHEMA_VERSION, StoreError, StoredKey, UniqueField,
 };

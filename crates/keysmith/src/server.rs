@@ -11,7 +11,7 @@ use keysmith_api::{ApiKeys, AppState};
 use keysmith_core::audit::{AuditTrail, scheduled};
 use keysmith_core::{KeyService, RotationPolicy, ServiceConfig};
 use keysmith_model::{AuditRecord, Permissions};
-use keysmith_store::KeyStore;
+use keysmith_store::{ApiKeyRecords as _, KeyStore};
 
 use crate::backend::select_backend;
 use crate::settings::{Settings, parse_hash};

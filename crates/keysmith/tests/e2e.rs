@@ -779,7 +779,7 @@ fn restart_keeps_every_key_byte_identical_on(backend: &str) {
     let store =
         keysmith_store::RedbStore::open(&data.join("keysmith.redb"), std::sync::Arc::new(sealer))
             .unwrap();
-    use keysmith_store::KeyStore as _;
+    use keysmith_store::KeyRecords as _;
     for key in store.list().unwrap() {
         let stored = store.get(&key.id).unwrap().unwrap();
         if key.name == "fa" {

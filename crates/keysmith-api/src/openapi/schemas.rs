@@ -1,0 +1,258 @@
+//! The responses and bodies the OpenAPI document names that are built in place (`json!`) or
+//! shared between routes: the refusals every route can answer, and the documented shape of
+//! each body a handler writes without a serialised type of its own.
+
+use keysmith_model::{Errors, Key};
+use serde::Serialize;
+use utoipa::{IntoResponses, ToSchema};
+
+// ---- shared responses ----
+
+/// Refusals every authenticated FusionAuth route can give, all with an empty body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Refusals {
+    /// No API key, an unknown one, or one not allowed this route.
+    #[response(status = 401)]
+    Unauthorized,
+    /// An unexpected failure, logged with the request id.
+    #[response(status = 500)]
+    Internal,
+    /// Busy (the key-generation queue is full; `Retry-After` says when to retry) or the request
+    /// took longer than `request_timeout_seconds`.
+    #[response(status = 503)]
+    Unavailable,
+}
+
+/// FusionAuth's refusal of a malformed request.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Invalid {
+    /// The request is invalid: FusionAuth's Errors JSON, every problem at once.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] Errors),
+    /// The body is larger than `max_body_bytes`.
+    #[response(status = 413)]
+    TooLarge,
+}
+
+/// Auth0's refusals, every one with Auth0's error body.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Auth0Refusals {
+    /// `invalid_body`, `invalid_query_string` or `operation_not_allowed`.
+    #[response(status = 400)]
+    BadRequest(#[to_schema] Auth0ErrorDoc),
+    /// No API key or an unknown one.
+    #[response(status = 401)]
+    Unauthorized(Auth0ErrorDoc),
+    /// `insufficient_scope`: the API key is not allowed this route.
+    #[response(status = 403)]
+    Forbidden(Auth0ErrorDoc),
+    /// The rate limit (`Retry-After` says when to retry) or the key-generation queue is full.
+    #[response(status = 429)]
+    TooMany(Auth0ErrorDoc),
+    /// An unexpected failure, logged with the request id.
+    #[response(status = 500)]
+    Internal(Auth0ErrorDoc),
+    /// The request took longer than `request_timeout_seconds`.
+    #[response(status = 503)]
+    Unavailable,
+}
+
+// ---- bodies built in place (with `json!`) and documented here ----
+
+/// Auth0's error shape.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Auth0Error)]
+pub(crate) struct Auth0ErrorDoc {
+    status_code: u16,
+    error: String,
+    message: String,
+    error_code: String,
+}
+
+/// `{"key": {...}}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeyEnvelope {
+    key: Key,
+}
+
+/// `{"keys": [...]}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeysEnvelope {
+    keys: Vec<Key>,
+}
+
+/// `{"keys": [...], "total": N}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct KeySearchResult {
+    keys: Vec<Key>,
+    /// How many keys match, across all pages.
+    total: u64,
+}
+
+/// Keys in the deletion window.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeletedKeysBody {
+    /// Each a key object with `purgeInstant`, epoch milliseconds.
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A page of connections: a bare array, or with `include_totals=true` an object.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum ConnectionPage {
+    /// The page.
+    Page(Vec<crate::auth0::wire::ConnectionJson<'static>>),
+    /// The page with totals.
+    WithTotals {
+        /// The page.
+        connections: Vec<crate::auth0::wire::ConnectionJson<'static>>,
+        /// The offset of the first connection.
+        start: u64,
+        /// The page size.
+        limit: u64,
+        /// How many connections match.
+        total: u64,
+    },
+}
+
+/// A new connection (`POST /api/v2/connections`).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct NewConnection {
+    /// Unique.
+    name: String,
+    /// Auth0's strategy name (`samlp`, `waad`, `oidc`, ...).
+    strategy: String,
+    display_name: Option<String>,
+    /// As in [`ConnectionChanges`].
+    #[schema(value_type = Option<Object>)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// String values only.
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
+    /// the configured default).
+    #[schema(maximum = 315_360_000)]
+    rotation_period_seconds: Option<u64>,
+    /// Accepted and ignored.
+    show_as_button: Option<bool>,
+}
+
+/// The fields `PATCH /api/v2/connections/{id}` may change (`name` and `strategy` may not).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct ConnectionChanges {
+    display_name: Option<String>,
+    /// Free-form, except that an option whose name says it holds a secret (`client_secret`,
+    /// passwords, private keys) is refused: Keysmith keeps keys, not connection secrets.
+    #[schema(value_type = Option<Object>)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// String values only.
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
+    /// the configured default).
+    #[schema(maximum = 315_360_000)]
+    rotation_period_seconds: Option<u64>,
+    /// Accepted and ignored.
+    show_as_button: Option<bool>,
+}
+
+/// The algorithms Auth0 offers for connection keys.
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub(crate) enum ConnectionSigningAlg {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    ES256,
+    ES384,
+}
+
+/// What a connection key is for.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum KeyUseName {
+    Signing,
+    Encryption,
+}
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusBody {
+    /// `ok`, or `failing` when the data file's disk is failing.
+    status: String,
+    /// Why it is failing (only with `failing`): the storage engine's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// A signature over the payload.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignatureBody {
+    /// base64url without padding.
+    signature: String,
+    /// The key's algorithm, as a JWS `alg`.
+    algorithm: String,
+}
+
+/// Whether the signature verified.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct VerifiedBody {
+    valid: bool,
+}
+
+/// A JSON Web Key Set (RFC 7517): the public keys of every asymmetric key.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct JwksBody {
+    /// JWKs with `kid`, `kty`, `alg`, `use` and the public parameters; `x5c`, `x5t`,
+    /// `x5t#S256` when the key has a certificate.
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One public key, or all of them by kid.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PublicKeysBody {
+    /// The key's public key (or certificate) in PEM, with `?kid=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    /// Kid → PEM, without `?kid=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_keys: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A vended token.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenBody {
+    /// A compact JWS.
+    token: String,
+}
+
+/// A valid token's claims.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClaimsBody {
+    jwt: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The admin page's settings.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AdminSettingsBody {
+    /// Keys expiring within this many days are highlighted.
+    expiry_warning_days: u32,
+}

@@ -1,0 +1,523 @@
+//! Keys: the record, its unique indexes (name, kid, insertion order, lower-case name), the
+//! census kept in the same transaction, restorable deletion, and paged search.
+
+use super::*;
+
+impl KeyRecords for RedbStore {
+    fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
+        let json = encode_key(&record.key)?;
+        let secret = self.stored_secret(record)?;
+        self.write_audited(
+            |()| vec![record.key.id.to_string()],
+            |txn| insert_in(txn, record, &json, secret.as_deref()),
+        )
+    }
+
+    fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError> {
+        get_in(&self.read()?, &*self.sealer, raw(id))
+    }
+
+    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(KEYS)?;
+        keys.get(raw(id))?
+            .map(|bytes| decode_key(bytes.value()))
+            .transpose()
+    }
+
+    fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError> {
+        let id = self
+            .read()?
+            .open_table(BY_KID)?
+            .get(kid)?
+            .map(|v| v.value());
+        Ok(id.map(|id| KeyId(Uuid::from_u128(id))))
+    }
+
+    fn contains(&self, id: &KeyId) -> Result<bool, StoreError> {
+        Ok(self.read()?.open_table(KEYS)?.get(raw(id))?.is_some())
+    }
+
+    fn id_by_name(&self, name: &str) -> Result<Option<KeyId>, StoreError> {
+        let id = self
+            .read()?
+            .open_table(BY_NAME)?
+            .get(name)?
+            .map(|v| v.value());
+        Ok(id.map(|id| KeyId(Uuid::from_u128(id))))
+    }
+
+    fn rename(&self, id: &KeyId, name: &str, now_millis: i64) -> Result<Option<Key>, StoreError> {
+        let target = id.to_string();
+        let id = raw(id);
+        self.write_audited(changed(target), |txn| {
+            let mut keys = txn.open_table(KEYS)?;
+            let Some(bytes) = keys.get(id)?.map(|v| v.value().to_vec()) else {
+                return Ok(None);
+            };
+            let mut key = decode_key(&bytes)?;
+            if key.name != name {
+                let mut by_name = txn.open_table(BY_NAME)?;
+                if by_name.get(name)?.is_some() {
+                    return Err(StoreError::Duplicate(UniqueField::Name));
+                }
+                by_name.remove(key.name.as_str())?;
+                by_name.insert(name, id)?;
+                let mut by_lower = txn.open_table(BY_LOWER_NAME)?;
+                by_lower.remove((lower(&key.name).as_str(), id))?;
+                by_lower.insert((lower(name).as_str(), id), ())?;
+                key.name = name.to_owned();
+            }
+            key.last_update_instant = now_millis;
+            keys.insert(id, encode_key(&key)?.as_slice())?;
+            Ok(Some(key))
+        })
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<bool, StoreError> {
+        self.write_audited(if_true(id.to_string()), |txn| {
+            release_from_ring(txn, id)?;
+            delete_in(txn, raw(id))
+        })
+    }
+
+    fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError> {
+        self.write_audited(if_true(id.to_string()), |txn| {
+            let ring = release_from_ring(txn, id)?;
+            let Some(key) = txn
+                .open_table(KEYS)?
+                .get(raw(id))?
+                .map(|v| decode_key(v.value()))
+                .transpose()?
+            else {
+                return Ok(false);
+            };
+            let secret = txn
+                .open_table(SECRETS)?
+                .get(raw(id))?
+                .map(|v| v.value().to_vec());
+            let record = DeletedKey {
+                key,
+                purge_at,
+                ring,
+            };
+            txn.open_table(DELETED_KEYS)?
+                .insert(raw(id), encode_json(&record)?.as_slice())?;
+            if let Some(secret) = secret {
+                txn.open_table(DELETED_SECRETS)?
+                    .insert(raw(id), secret.as_slice())?;
+            }
+            delete_in(txn, raw(id))
+        })
+    }
+
+    fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.write_audited(changed(id.to_string()), |txn| {
+            let Some(bytes) = txn
+                .open_table(DELETED_KEYS)?
+                .remove(raw(id))?
+                .map(|v| v.value().to_vec())
+            else {
+                return Ok(None);
+            };
+            let deleted: DeletedKey = decode_json(&bytes, "deleted key")?;
+            let secret = txn
+                .open_table(DELETED_SECRETS)?
+                .remove(raw(id))?
+                .map(|v| v.value().to_vec());
+            let record = StoredKey {
+                key: deleted.key,
+                private: None,
+            };
+            insert_in(txn, &record, &encode_key(&record.key)?, secret.as_deref())?;
+            if let Some(place) = deleted.ring {
+                return_to_ring(txn, place)?;
+            }
+            Ok(Some(record.key))
+        })
+    }
+
+    fn deleted_keys(&self) -> Result<Vec<(Key, i64)>, StoreError> {
+        let txn = self.read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(DELETED_KEYS)?.iter()? {
+            let (_, bytes) = entry?;
+            let deleted: DeletedKey = decode_json(bytes.value(), "deleted key")?;
+            out.push((deleted.key, deleted.purge_at));
+        }
+        out.sort_by_key(|(_, purge_at)| *purge_at);
+        Ok(out)
+    }
+
+    fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError> {
+        let purged = |ids: &Vec<KeyId>| ids.iter().map(ToString::to_string).collect();
+        self.write_audited(purged, |txn| {
+            let mut deleted = txn.open_table(DELETED_KEYS)?;
+            let mut due = Vec::new();
+            for entry in deleted.iter()? {
+                let (id, bytes) = entry?;
+                let record: DeletedKey = decode_json(bytes.value(), "deleted key")?;
+                if record.purge_at <= now_millis {
+                    due.push(id.value());
+                }
+            }
+            let mut secrets = txn.open_table(DELETED_SECRETS)?;
+            for id in &due {
+                deleted.remove(*id)?;
+                secrets.remove(*id)?;
+            }
+            Ok(due
+                .into_iter()
+                .map(|id| KeyId(Uuid::from_u128(id)))
+                .collect())
+        })
+    }
+
+    fn list(&self) -> Result<Vec<Key>, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(KEYS)?;
+        let mut out = Vec::with_capacity(usize::try_from(keys.len()?).unwrap_or(0));
+        for entry in txn.open_table(BY_INSERTION)?.iter()? {
+            let (_, id) = entry?;
+            if let Some(bytes) = keys.get(id.value())? {
+                out.push(decode_key(bytes.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        Ok(self.read()?.open_table(KEYS)?.len()?)
+    }
+
+    fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError> {
+        let txn = self.read()?;
+        let mut by_kind = Vec::new();
+        for entry in txn.open_table(KEY_COUNTS)?.iter()? {
+            let (kind, count) = entry?;
+            let (key_type, algorithm) = kind.value().split_once('/').unwrap_or((kind.value(), ""));
+            by_kind.push((key_type.to_owned(), algorithm.to_owned(), count.value()));
+        }
+        let mut expiring = 0;
+        for entry in txn
+            .open_table(BY_EXPIRATION)?
+            .range(..(expiring_before, u128::MAX))?
+        {
+            entry?;
+            expiring += 1;
+        }
+        Ok(KeyCensus { by_kind, expiring })
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(KEYS)?;
+        let load = |id: u128| -> Result<Option<Key>, StoreError> {
+            keys.get(id)?
+                .map(|bytes| decode_key(bytes.value()))
+                .transpose()
+        };
+        let mut pager = Pager {
+            query,
+            seen: 0,
+            keys: Vec::new(),
+        };
+        // Indexed orders stream in order; the others keep a bounded heap of the page's end.
+        macro_rules! stream {
+            ($iter:expr, $id:expr) => {{
+                let iter = $iter;
+                let mut visit = |entry: Result<_, redb::StorageError>| -> Result<(), StoreError> {
+                    let entry = entry?;
+                    if let Some(key) = load($id(&entry))? {
+                        pager.offer(key);
+                    }
+                    Ok(())
+                };
+                if query.descending {
+                    for entry in iter.rev() {
+                        visit(entry)?;
+                    }
+                } else {
+                    for entry in iter {
+                        visit(entry)?;
+                    }
+                }
+            }};
+        }
+        match query.order_by {
+            SortField::Name => {
+                let table = txn.open_table(BY_LOWER_NAME)?;
+                stream!(table.iter()?, |e: &(
+                    redb::AccessGuard<(&str, u128)>,
+                    redb::AccessGuard<()>
+                )| e.0.value().1)
+            }
+            SortField::InsertInstant => {
+                let table = txn.open_table(BY_INSERTION)?;
+                stream!(table.iter()?, |e: &(
+                    redb::AccessGuard<u64>,
+                    redb::AccessGuard<u128>
+                )| e.1.value())
+            }
+            SortField::Id => {
+                stream!(keys.iter()?, |e: &(
+                    redb::AccessGuard<u128>,
+                    redb::AccessGuard<&[u8]>
+                )| e.0.value())
+            }
+            field => {
+                let window = query.start_row.saturating_add(query.number_of_results);
+                let mut ascending: BinaryHeap<SortKey> = BinaryHeap::new();
+                let mut descending: BinaryHeap<Reverse<SortKey>> = BinaryHeap::new();
+                for entry in keys.iter()? {
+                    let (_, bytes) = entry?;
+                    let key = decode_key(bytes.value())?;
+                    if !query.matches(&key) {
+                        continue;
+                    }
+                    pager.seen += 1;
+                    let sort = sort_key(field, &key, query.descending);
+                    if query.descending {
+                        descending.push(Reverse(sort));
+                        if descending.len() > window {
+                            descending.pop();
+                        }
+                    } else {
+                        ascending.push(sort);
+                        if ascending.len() > window {
+                            ascending.pop();
+                        }
+                    }
+                }
+                let ordered: Vec<u128> = if query.descending {
+                    descending
+                        .into_sorted_vec()
+                        .into_iter()
+                        .map(|Reverse(k)| k.2)
+                        .collect()
+                } else {
+                    ascending
+                        .into_sorted_vec()
+                        .into_iter()
+                        .map(|k| k.2)
+                        .collect()
+                };
+                for id in ordered.into_iter().skip(query.start_row) {
+                    if let Some(key) = load(id)? {
+                        pager.keys.push(key);
+                    }
+                }
+            }
+        }
+        Ok(SearchPage {
+            keys: pager.keys,
+            total: pager.seen,
+        })
+    }
+}
+
+pub(super) fn raw(id: &KeyId) -> u128 {
+    id.0.as_u128()
+}
+
+pub(super) fn lower(name: &str) -> String {
+    name.to_lowercase()
+}
+
+pub(super) fn get_in(
+    txn: &ReadTransaction,
+    sealer: &dyn SecretSealer,
+    id: u128,
+) -> Result<Option<StoredKey>, StoreError> {
+    let keys = txn.open_table(KEYS)?;
+    let Some(bytes) = keys.get(id)? else {
+        return Ok(None);
+    };
+    let key = decode_key(bytes.value())?;
+    let secrets = txn.open_table(SECRETS)?;
+    let private = match secrets.get(id)? {
+        Some(bytes) => Some(decode_secret(sealer, &key.id, bytes.value())?),
+        None => None,
+    };
+    Ok(Some(StoredKey { key, private }))
+}
+
+/// Stores a key record; `secret` is its private half in stored (sealed) form.
+pub(super) fn insert_in(
+    txn: &WriteTransaction,
+    record: &StoredKey,
+    json: &[u8],
+    secret: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let key = &record.key;
+    let id = raw(&key.id);
+    let mut keys = txn.open_table(KEYS)?;
+    if keys.get(id)?.is_some() {
+        return Err(StoreError::Duplicate(UniqueField::Id));
+    }
+    let mut by_name = txn.open_table(BY_NAME)?;
+    if by_name.get(key.name.as_str())?.is_some() {
+        return Err(StoreError::Duplicate(UniqueField::Name));
+    }
+    let mut by_kid = txn.open_table(BY_KID)?;
+    if by_kid.get(key.kid.as_str())?.is_some() {
+        return Err(StoreError::Duplicate(UniqueField::Kid));
+    }
+    let mut meta = txn.open_table(META)?;
+    let seq = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
+    meta.insert(META_NEXT_INSERTION, seq + 1)?;
+    drop(meta);
+    keys.insert(id, json)?;
+    by_name.insert(key.name.as_str(), id)?;
+    by_kid.insert(key.kid.as_str(), id)?;
+    txn.open_table(BY_INSERTION)?.insert(seq, id)?;
+    txn.open_table(INSERTION_OF)?.insert(id, seq)?;
+    txn.open_table(BY_LOWER_NAME)?
+        .insert((lower(&key.name).as_str(), id), ())?;
+    if let Some(secret) = secret {
+        txn.open_table(SECRETS)?.insert(id, secret)?;
+    }
+    count_key(txn, key, true)?;
+    Ok(())
+}
+
+pub(super) fn kind_of(key: &Key) -> String {
+    format!("{}/{}", key.key_type.as_str(), key.algorithm.as_str())
+}
+
+/// Keeps the census (KEY_COUNTS, BY_EXPIRATION, META_CENSUS_KEYS) as a key is added or removed.
+pub(super) fn count_key(txn: &WriteTransaction, key: &Key, added: bool) -> Result<(), StoreError> {
+    let kind = kind_of(key);
+    let mut counts = txn.open_table(KEY_COUNTS)?;
+    let now = counts.get(kind.as_str())?.map_or(0, |v| v.value());
+    let next = if added {
+        now.saturating_add(1)
+    } else {
+        now.saturating_sub(1)
+    };
+    if next == 0 {
+        counts.remove(kind.as_str())?;
+    } else {
+        counts.insert(kind.as_str(), next)?;
+    }
+    if let Some(expires) = key.expiration_instant {
+        let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
+        if added {
+            by_expiration.insert((expires, raw(&key.id)), ())?;
+        } else {
+            by_expiration.remove((expires, raw(&key.id)))?;
+        }
+    }
+    let mut meta = txn.open_table(META)?;
+    let total = meta.get(META_CENSUS_KEYS)?.map_or(0, |v| v.value());
+    let total = if added {
+        total.saturating_add(1)
+    } else {
+        total.saturating_sub(1)
+    };
+    meta.insert(META_CENSUS_KEYS, total)?;
+    Ok(())
+}
+
+/// Builds the census from KEYS unless it is already in step with it (one scan, at open, only
+/// for files a build without the census wrote).
+pub(super) fn ensure_census(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let live = txn.open_table(KEYS)?.len()?;
+    let counted = txn
+        .open_table(META)?
+        .get(META_CENSUS_KEYS)?
+        .map(|v| v.value());
+    if counted == Some(live) {
+        return Ok(());
+    }
+    txn.delete_table(KEY_COUNTS)?;
+    txn.delete_table(BY_EXPIRATION)?;
+    let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
+    for entry in txn.open_table(KEYS)?.iter()? {
+        let (id, bytes) = entry?;
+        let key = decode_key(bytes.value())?;
+        *counts.entry(kind_of(&key)).or_default() += 1;
+        if let Some(expires) = key.expiration_instant {
+            by_expiration.insert((expires, id.value()), ())?;
+        }
+    }
+    let mut table = txn.open_table(KEY_COUNTS)?;
+    for (kind, count) in &counts {
+        table.insert(kind.as_str(), *count)?;
+    }
+    txn.open_table(META)?.insert(META_CENSUS_KEYS, live)?;
+    tracing::info!(keys = live, "key census built");
+    Ok(())
+}
+
+/// Deletes a key and its index entries, whatever ring holds it. Returns whether it existed.
+pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreError> {
+    let mut keys = txn.open_table(KEYS)?;
+    let Some(bytes) = keys.remove(id)?.map(|v| v.value().to_vec()) else {
+        return Ok(false);
+    };
+    let key = decode_key(&bytes)?;
+    count_key(txn, &key, false)?;
+    txn.open_table(SECRETS)?.remove(id)?;
+    txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
+    txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
+    txn.open_table(BY_LOWER_NAME)?
+        .remove((lower(&key.name).as_str(), id))?;
+    if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
+        txn.open_table(BY_INSERTION)?.remove(seq)?;
+    }
+    Ok(true)
+}
+
+/// A sort key for orderings without an index: (field, lower-case name, id).
+pub(super) type SortKey = (String, String, u128);
+
+pub(super) fn sort_key(field: SortField, key: &Key, descending: bool) -> SortKey {
+    let primary = match field {
+        SortField::Algorithm => key.algorithm.as_str().to_owned(),
+        SortField::Type => key.key_type.as_str().to_owned(),
+        // Zero-padded so text order is numeric order; keys without an expiration sort last in
+        // either direction ("~" is after every digit, "" before).
+        SortField::Expiration => match key.expiration_instant {
+            Some(instant) => format!("{:020}", instant.max(0)),
+            None if descending => String::new(),
+            None => "~".to_owned(),
+        },
+        SortField::Name | SortField::InsertInstant | SortField::Id => String::new(),
+    };
+    (primary, lower(&key.name), raw(&key.id))
+}
+
+/// Collects one page while counting every match.
+pub(super) struct Pager<'q> {
+    query: &'q SearchQuery,
+    seen: u64,
+    keys: Vec<Key>,
+}
+
+impl Pager<'_> {
+    fn offer(&mut self, key: Key) {
+        if !self.query.matches(&key) {
+            return;
+        }
+        let index = usize::try_from(self.seen).unwrap_or(usize::MAX);
+        if index >= self.query.start_row && self.keys.len() < self.query.number_of_results {
+            self.keys.push(key);
+        }
+        self.seen += 1;
+    }
+}
+
+/// A restorably deleted key as kept.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DeletedKey {
+    key: Key,
+    purge_at: i64,
+    /// Where the key was revoked when it was deleted, so a restore puts it back there.
+    /// Absent for keys in no ring, and in records written before it was kept (those restore as
+    /// plain keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ring: Option<RevokedPlace>,
+}

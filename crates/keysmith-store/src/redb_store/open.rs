@@ -1,0 +1,265 @@
+//! Opening a data file: the schema check and upgrade, the master-key check, the census and
+//! audit index built for older files, and the file-level checks (`check_file`).
+
+use super::*;
+
+impl RedbStore {
+    /// Opens the data file at `path`, creating it (and nothing else) if it does not exist.
+    ///
+    /// An existing file is first checked read-only: if it is not a Keysmith file, or has a
+    /// schema version this build does not know, it is refused and left untouched. The one
+    /// exception is a file left by a crash (a process killed mid-write): redb must repair it
+    /// before it can be read at all, so it is repaired first and checked after.
+    ///
+    /// Secrets are sealed by `sealer`. Before anything is written, every stored secret's master
+    /// key is checked: a file sealed under a master key that is not configured is refused.
+    ///
+    /// redb's page cache is [`DEFAULT_CACHE_BYTES`]; [`RedbStore::open_with`] chooses.
+    pub fn open(path: &Path, sealer: Arc<dyn SecretSealer>) -> Result<Self, StoreError> {
+        Self::open_with(path, sealer, OpenOptions::default())
+    }
+
+    /// [`RedbStore::open`] with a page cache of at most `cache_bytes` (pages read and written;
+    /// what is not cached is read from the file, i.e. from the operating system's page cache).
+    pub fn open_with_cache(
+        path: &Path,
+        sealer: Arc<dyn SecretSealer>,
+        cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
+        let options = OpenOptions {
+            cache_bytes,
+            ..OpenOptions::default()
+        };
+        Self::open_with(path, sealer, options)
+    }
+
+    /// [`Self::open`] with options.
+    pub fn open_with(
+        path: &Path,
+        sealer: Arc<dyn SecretSealer>,
+        options: OpenOptions,
+    ) -> Result<Self, StoreError> {
+        Self::check_before_open(path, &*sealer)?;
+        let db = Database::builder()
+            .set_check_integrity_on_open(options.check_integrity)
+            .set_cache_size(options.cache_bytes)
+            .create(path)
+            .map_err(|e| open_error(e, path))?;
+        Self::from_database(db, sealer, &path.display().to_string())
+    }
+
+    /// Opens the data file at `path` through a backend that fails as `plan` says (counted from
+    /// the end of the open), for end-to-end tests of a failing disk. Only with `failpoints`.
+    #[cfg(feature = "failpoints")]
+    pub fn open_with_faults(
+        path: &Path,
+        sealer: Arc<dyn SecretSealer>,
+        plan: Arc<crate::testing::FaultPlan>,
+    ) -> Result<Self, StoreError> {
+        Self::check_before_open(path, &*sealer)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::Engine(Box::new(e)))?;
+        let backend = redb::backends::FileBackend::new(file).map_err(|e| open_error(e, path))?;
+        let db = Database::builder()
+            .create_with_backend(crate::testing::FaultyBackend::new(backend, plan.clone()))
+            .map_err(|e| open_error(e, path))?;
+        let store = Self::from_database(db, sealer, &path.display().to_string())?;
+        let len = std::fs::metadata(path).map_or(0, |m| m.len());
+        plan.opened(len);
+        Ok(store)
+    }
+
+    /// The read-only checks of an existing file (see [`Self::open`]).
+    fn check_before_open(path: &Path, sealer: &dyn SecretSealer) -> Result<(), StoreError> {
+        if path.exists() {
+            match ReadOnlyDatabase::open(path) {
+                Ok(existing) => {
+                    // Both checks read only, so a refused file is left byte for byte as it was.
+                    let txn = existing.begin_read()?;
+                    check_schema(&txn, path)?;
+                    check_master_keys(&txn, sealer)?;
+                }
+                Err(DatabaseError::RepairAborted) => {}
+                Err(other) => return Err(open_error(other, path)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens a data file kept by any redb storage backend (tests wrap the file backend to
+    /// simulate power loss and failing disks). The same checks and upgrades as [`Self::open`],
+    /// without the read-only pre-check (there is no path to open twice).
+    #[cfg(feature = "testing")]
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| open_error(e, Path::new("<storage backend>")))?;
+        Self::from_database(db, sealer, "<storage backend>")
+    }
+
+    /// Checks and upgrades an opened database (see [`Self::open`]); `shown` names it in errors.
+    fn from_database(
+        db: Database,
+        sealer: Arc<dyn SecretSealer>,
+        shown: &str,
+    ) -> Result<Self, StoreError> {
+        check_schema(&db.begin_read()?, Path::new(shown))?;
+        let store = Self {
+            db,
+            sealer,
+            health: crate::health::WriteHealth::default(),
+            #[cfg(feature = "failpoints")]
+            ring_commit_pause: None,
+        };
+        check_master_keys(&store.read()?, &*store.sealer)?;
+        store.write(|txn| {
+            let mut meta = txn.open_table(META)?;
+            let version = meta.get(META_SCHEMA_VERSION)?.map(|v| v.value());
+            match version {
+                None => {
+                    meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
+                    meta.insert(META_NEXT_INSERTION, 0)?;
+                }
+                Some(SCHEMA_VERSION) => {}
+                Some(OLDEST_SCHEMA_VERSION..SCHEMA_VERSION) => {
+                    // 1 → 2 adds tables (created below); 2 → 3 seals the plaintext secrets.
+                    meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
+                    let sealed = seal_plaintext_secrets(txn, &*store.sealer)?;
+                    if sealed > 0 {
+                        tracing::info!(
+                            sealed,
+                            "data file upgraded: stored secrets are now encrypted"
+                        );
+                    }
+                }
+                Some(found) => {
+                    return Err(StoreError::UnknownSchemaVersion {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            drop(meta);
+            // Create every table so readers never meet a missing one.
+            macro_rules! create {
+                ($($table:ident: $kind:ident),*) => {$( txn.open_table($table)?; )*};
+            }
+            every_table!(create);
+            ensure_census(txn)?;
+            ensure_audit_index(txn)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Checks that the file at `path` is a Keysmith data file this build can open with `sealer`
+    /// (schema, master keys), read-only: nothing is written to it.
+    pub fn check_file(path: &Path, sealer: &dyn SecretSealer) -> Result<u64, StoreError> {
+        let db = ReadOnlyDatabase::open(path).map_err(|e| open_error(e, path))?;
+        let txn = db.begin_read()?;
+        check_schema(&txn, path)?;
+        check_master_keys(&txn, sealer)?;
+        Ok(txn.open_table(KEYS)?.len()?)
+    }
+}
+
+pub(super) fn open_error(err: DatabaseError, path: &Path) -> StoreError {
+    let shown = path.display().to_string();
+    match err {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(shown),
+        DatabaseError::Storage(redb::StorageError::Corrupted(_))
+        | DatabaseError::UpgradeRequired(_) => StoreError::NotKeysmithData(shown),
+        other => StoreError::Engine(Box::new(other)),
+    }
+}
+
+/// Refuses a file whose secrets, in any sealed table, are sealed under a master key that is
+/// not configured. A secret that fails authentication is logged (it will fail when used), not
+/// refused: one damaged record must not keep the server from serving the others.
+pub(super) fn check_master_keys(
+    txn: &ReadTransaction,
+    sealer: &dyn SecretSealer,
+) -> Result<(), StoreError> {
+    for table in SEALED_TABLES {
+        check_master_keys_in(txn, *table, sealer)?;
+    }
+    Ok(())
+}
+
+pub(super) fn check_master_keys_in(
+    txn: &ReadTransaction,
+    table: TableDefinition<u128, &[u8]>,
+    sealer: &dyn SecretSealer,
+) -> Result<(), StoreError> {
+    let secrets = match txn.open_table(table) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(other) => return Err(other.into()),
+    };
+    for entry in secrets.iter()? {
+        let (id, bytes) = entry?;
+        let id = KeyId(Uuid::from_u128(id.value()));
+        if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first() {
+            match sealer.check(&id, sealed) {
+                Ok(()) => {}
+                Err(SealError::UnknownMasterKey(master)) => {
+                    return Err(StoreError::MasterKey(format!(
+                        "stored secrets are sealed under master key {master}, which is not configured (a wrong or missing master key); nothing was changed"
+                    )));
+                }
+                Err(err) => {
+                    tracing::error!(key.id = %id, error = %err, "a stored secret cannot be opened")
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the schema version of an existing file without writing to it.
+pub(super) fn check_schema(txn: &ReadTransaction, path: &Path) -> Result<(), StoreError> {
+    match txn.open_table(META) {
+        Ok(meta) => match meta.get(META_SCHEMA_VERSION)?.map(|v| v.value()) {
+            Some(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION) => Ok(()),
+            Some(found) => Err(StoreError::UnknownSchemaVersion {
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            None => Err(StoreError::NotKeysmithData(path.display().to_string())),
+        },
+        Err(TableError::TableDoesNotExist(_)) => {
+            // A file with no tables at all is an empty database (e.g. a crash right after
+            // creation); anything else belongs to someone else.
+            if txn.list_tables()?.next().is_none() {
+                Ok(())
+            } else {
+                Err(StoreError::NotKeysmithData(path.display().to_string()))
+            }
+        }
+        Err(TableError::TableTypeMismatch { .. }) => {
+            Err(StoreError::NotKeysmithData(path.display().to_string()))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Creates a new file for reading and writing, only its owner can read (mode 0600 on Unix,
+/// set when it is created); fails if `path` exists.
+pub(super) fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
