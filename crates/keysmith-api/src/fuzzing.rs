@@ -6,7 +6,7 @@
 //! handler's next step is a search, the search runs too, against the given service's store.
 
 use actix_web::web;
-use keysmith_core::{ConnectionFields, KeyService, ServiceError};
+use keysmith_core::{ConnectionFields, KeyService};
 use keysmith_model::{AuditRecord, Key, KeyUse};
 
 use crate::ApiError;
@@ -92,10 +92,7 @@ fn search_audit(
     service: &KeyService,
     query: &keysmith_model::AuditQuery,
 ) -> Result<(Vec<AuditRecord>, u64), ApiError> {
-    service
-        .store()
-        .search_audit(query)
-        .map_err(|e| ApiError::from(ServiceError::from(e)))
+    Ok(service.search_audit(query)?)
 }
 
 /// `POST /api/v2/connections` and `PATCH /api/v2/connections/{id}`.

@@ -52,7 +52,7 @@ impl std::fmt::Debug for ConnectionFields {
 
 /// The longest rotation period a connection may ask for: ten years. A longer one is almost
 /// certainly milliseconds sent as seconds.
-pub const MAX_ROTATION_PERIOD_SECONDS: u64 = 315_360_000;
+pub(crate) const MAX_ROTATION_PERIOD_SECONDS: u64 = 315_360_000;
 
 fn check_rotation_period(errors: &mut Errors, period: Option<u64>) {
     if period.is_some_and(|p| p > MAX_ROTATION_PERIOD_SECONDS) {

@@ -122,7 +122,7 @@ pub struct KeyService {
 }
 
 /// A key id given as text (a UUID).
-pub fn parse_key_id(text: &str) -> Result<KeyId, Errors> {
+pub(crate) fn parse_key_id(text: &str) -> Result<KeyId, Errors> {
     text.parse()
         .map_err(|_| Errors::field("keyId", Reason::Invalid, "The key id must be a UUID."))
 }

@@ -18,6 +18,7 @@ pub mod metrics;
 mod published;
 mod rings;
 mod search;
+mod system;
 mod tokens;
 
 pub use connections::ConnectionFields;

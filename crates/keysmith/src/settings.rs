@@ -198,6 +198,7 @@ pub struct Overrides {
     pub backend: Option<String>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `--master-key-file`.
     pub master_key_file: Option<PathBuf>,
 }
 
@@ -341,6 +342,7 @@ impl Settings {
             })
     }
 
+    /// The redb data file in the data directory.
     pub fn data_file(&self) -> PathBuf {
         self.data.join(DATA_FILE)
     }

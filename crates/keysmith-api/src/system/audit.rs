@@ -120,10 +120,8 @@ pub(crate) fn audit_query(fields: SearchFields) -> Result<AuditQuery, ApiError> 
 
 async fn search(state: &AppState, fields: SearchFields) -> Result<HttpResponse, ApiError> {
     let query = audit_query(fields)?;
-    let store = state.keys.store().clone();
-    let (records, total) = web::block(move || store.search_audit(&query))
-        .await?
-        .map_err(|e| ApiError::from(keysmith_core::ServiceError::from(e)))?;
+    let service = state.keys.clone();
+    let (records, total) = web::block(move || service.search_audit(&query)).await??;
     let audit_logs = records
         .iter()
         .map(|r| AuditLogJson {

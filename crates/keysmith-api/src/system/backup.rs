@@ -61,7 +61,7 @@ async fn next_chunk(
     summary = "A consistent snapshot of the data file, taken while serving.",
     responses((status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Refusals))]
 async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.keys.store().clone();
+    let service = state.keys.clone();
     let data_file = state.backup.data_file.clone();
     let reserve = state.backup.reserve_bytes;
     let dir = data_file
@@ -71,18 +71,14 @@ async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let path = dir.join(format!(".backup-{}.redb", uuid::Uuid::new_v4()));
     web::block(move || room_for_snapshot(&data_file, &dir, reserve)).await??;
     let (snapshot, length) = web::block(move || {
-        let opened = store
-            .snapshot_to(&path, &mut |_, _| {})
-            .map_err(keysmith_core::ServiceError::from)
-            .and_then(|_| {
-                let file =
-                    std::fs::File::open(&path).map_err(keysmith_core::ServiceError::internal)?;
-                let length = file
-                    .metadata()
-                    .map_err(keysmith_core::ServiceError::internal)?
-                    .len();
-                Ok((file, length))
-            });
+        let opened = service.snapshot_to(&path).and_then(|_| {
+            let file = std::fs::File::open(&path).map_err(keysmith_core::ServiceError::internal)?;
+            let length = file
+                .metadata()
+                .map_err(keysmith_core::ServiceError::internal)?
+                .len();
+            Ok((file, length))
+        });
         match opened {
             Ok((file, length)) => Ok((Snapshot { file, path }, length)),
             Err(e) => {

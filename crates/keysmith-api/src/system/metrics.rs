@@ -66,11 +66,7 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     }
     let soon = epoch_millis_now() + EXPIRING_SOON_DAYS * 86_400_000;
     // A few rows kept current by every write (not a scan of the keys), read inline.
-    let census = state
-        .keys
-        .store()
-        .census(soon)
-        .map_err(|e| ApiError::from(keysmith_core::ServiceError::from(e)))?;
+    let census = state.keys.census(soon)?;
     let by_kind: Vec<(Vec<String>, u64)> = census
         .by_kind
         .into_iter()

@@ -18,23 +18,11 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
     responses((status = 200, description = "The store answers and takes writes.", body = crate::openapi::StatusBody),
         (status = 503, description = "The data file's disk is failing: `status` is `failing` and `reason` says why.", body = crate::openapi::StatusBody)))]
 async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.keys.store().clone();
-    let failing = if store.health().is_failing() {
-        web::block(move || {
-            let _ = store.probe_write();
-            let health = store.health();
-            health.is_failing().then(|| {
-                health
-                    .last_failure
-                    .unwrap_or_else(|| "storage writes fail".into())
-            })
-        })
-        .await?
+    let failing = if state.keys.storage_failing() {
+        let service = state.keys.clone();
+        web::block(move || service.probe_storage()).await?
     } else {
-        match store.count() {
-            Ok(_) => None,
-            Err(err) => Some(format!("the data file cannot be read: {err}")),
-        }
+        state.keys.storage_unreadable()
     };
     Ok(match failing {
         None => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),

@@ -4,7 +4,7 @@
 
 use crate::support::{API_KEY, Server};
 
-pub fn admin_page_in_a_real_browser(backend: &str) {
+pub(crate) fn admin_page_in_a_real_browser(backend: &str) {
     let Some(dir) = crate::support::tool("KS_BROWSER_DIR", "the browser test") else {
         return;
     };

@@ -35,7 +35,7 @@ fn wait_for(server: &Server, count: u64) -> Value {
     }
 }
 
-pub fn mutations_and_uses_are_audited(backend: &str) {
+pub(crate) fn mutations_and_uses_are_audited(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {
@@ -244,7 +244,7 @@ fn wait_for_uses(server: &Server, action: &str, uses: u64) -> (u64, usize, Value
     }
 }
 
-pub fn vends_are_audited_summed_up_or_each(backend: &str) {
+pub(crate) fn vends_are_audited_summed_up_or_each(backend: &str) {
     const VENDS: u64 = 60;
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");

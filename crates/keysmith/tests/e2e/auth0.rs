@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::support::{self, API_KEY, Options, Response, Server};
 
-pub const BEARER: &str = "Bearer test-api-key-0123456789abcdef";
+pub(crate) const BEARER: &str = "Bearer test-api-key-0123456789abcdef";
 
 /// A `/api/v2` request with the bearer API key.
-pub fn a0(server: &Server, method: &str, path: &str, body: Option<Value>) -> Response {
+pub(crate) fn a0(server: &Server, method: &str, path: &str, body: Option<Value>) -> Response {
     let body = body.map(|b| b.to_string().into_bytes());
     server.raw(
         method,
@@ -39,7 +39,7 @@ fn auth0_error(response: &Response, status: u16) -> String {
     body["errorCode"].as_str().expect("errorCode").to_owned()
 }
 
-pub fn create_connection(server: &Server, name: &str, extra: Value) -> String {
+pub(crate) fn create_connection(server: &Server, name: &str, extra: Value) -> String {
     let mut body = json!({"name": name, "strategy": "samlp"});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
@@ -148,7 +148,7 @@ fn key_id_of_kid(server: &Server, kid: &str) -> String {
         .to_owned()
 }
 
-pub fn connection_keys_match_auth0_and_openssl(backend: &str) {
+pub(crate) fn connection_keys_match_auth0_and_openssl(backend: &str) {
     let server = Server::start(backend);
 
     // Authentication: bearer only, Auth0's error shape.
@@ -490,7 +490,7 @@ pub fn connection_keys_match_auth0_and_openssl(backend: &str) {
     assert!(log.contains("ring.rotate") && log.contains("connection.delete"));
 }
 
-pub fn tenant_signing_keys_rotate_and_revoke(backend: &str) {
+pub(crate) fn tenant_signing_keys_rotate_and_revoke(backend: &str) {
     let server = Server::start(backend);
     let listed = a0(&server, "GET", "/keys/signing", None);
     assert_eq!(listed.status, 200, "{}", listed.text());
@@ -656,7 +656,7 @@ fn generations(server: &Server, connection: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-pub fn parallel_rotations_never_skip_or_lose_a_key(backend: &str) {
+pub(crate) fn parallel_rotations_never_skip_or_lose_a_key(backend: &str) {
     const ROTATIONS: usize = 8;
     let server = Server::start(backend);
     let id = create_connection(&server, "busy", json!({}));
@@ -745,7 +745,7 @@ pub fn parallel_rotations_never_skip_or_lose_a_key(backend: &str) {
     assert!(name_of(with_flag(&keys, "next")[0]["kid"].as_str().unwrap()).ends_with("#10"));
 }
 
-pub fn kill_9_mid_rotation_leaves_the_previous_ring_whole(backend: &str) {
+pub(crate) fn kill_9_mid_rotation_leaves_the_previous_ring_whole(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let plain = Options {
@@ -823,7 +823,7 @@ pub fn kill_9_mid_rotation_leaves_the_previous_ring_whole(backend: &str) {
     assert_eq!(generations(&server, &id), BTreeSet::from([2, 3, 4]));
 }
 
-pub fn scheduled_rotation_catches_up_once(backend: &str) {
+pub(crate) fn scheduled_rotation_catches_up_once(backend: &str) {
     const PERIOD: u64 = 4;
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -899,7 +899,7 @@ pub fn scheduled_rotation_catches_up_once(backend: &str) {
     );
 }
 
-pub fn key_generation_is_rate_limited(backend: &str) {
+pub(crate) fn key_generation_is_rate_limited(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),
@@ -934,7 +934,7 @@ pub fn key_generation_is_rate_limited(backend: &str) {
     assert_eq!(generations(&server, &id), BTreeSet::from([1, 2, 3]));
 }
 
-pub fn scheduled_tenant_rotation_from_config(backend: &str) {
+pub(crate) fn scheduled_tenant_rotation_from_config(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),
@@ -972,7 +972,7 @@ pub fn scheduled_tenant_rotation_from_config(backend: &str) {
 /// A revoked tenant signing key, deleted (restorably) and restored, comes back revoked: back in
 /// the ring's revoked keys, not published, and unable to sign, vend or validate, across a
 /// restart too.
-pub fn a_restored_revoked_signing_key_stays_revoked(backend: &str) {
+pub(crate) fn a_restored_revoked_signing_key_stays_revoked(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {

@@ -43,7 +43,7 @@ fn key_ids(server: &Server) -> BTreeSet<String> {
         .collect()
 }
 
-pub fn backup_while_serving_and_restore(backend: &str) {
+pub(crate) fn backup_while_serving_and_restore(backend: &str) {
     let master = [0x5Au8; 32];
     let temp = tempfile::tempdir().unwrap();
     let (live, restored, file) = (
@@ -228,7 +228,7 @@ fn hold_data_dir_lock(data: &Path) -> std::fs::File {
 /// restore holds it from its check to its swap, and a server for its life) a server start and
 /// a restore are refused. (A restore refused by a running server is in
 /// `backup_while_serving_and_restore`.)
-pub fn restore_and_a_server_start_exclude_each_other(backend: &str) {
+pub(crate) fn restore_and_a_server_start_exclude_each_other(backend: &str) {
     let master = [0x6Bu8; 32];
     let temp = tempfile::tempdir().unwrap();
     let (live, fresh, file) = (
@@ -305,7 +305,7 @@ fn wait_for_no_snapshot(data: &Path) {
     }
 }
 
-pub fn a_backup_is_streamed_and_its_file_removed(backend: &str) {
+pub(crate) fn a_backup_is_streamed_and_its_file_removed(backend: &str) {
     use std::io::{Read as _, Write as _};
 
     let master = [0x5Bu8; 32];

@@ -26,7 +26,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-pub fn key_commands_offline_and_online(backend: &str) {
+pub(crate) fn key_commands_offline_and_online(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {

@@ -18,7 +18,7 @@ fn jwks_has(server: &Server, kid: &str) -> bool {
         .any(|k| k["kid"] == kid)
 }
 
-pub fn deleted_keys_can_be_restored_until_purged(backend: &str) {
+pub(crate) fn deleted_keys_can_be_restored_until_purged(backend: &str) {
     const WINDOW: u64 = 3;
     let temp = tempfile::tempdir().unwrap();
     let options = Options {

@@ -18,7 +18,7 @@ for name in ("keysmith_keys", "keysmith_keys_expiring_soon", "keysmith_key_gener
 print("parsed", len(families), "families")
 "#;
 
-pub fn metrics_count_requests_keys_and_generation(backend: &str) {
+pub(crate) fn metrics_count_requests_keys_and_generation(backend: &str) {
     let server = Server::start(backend);
     tokens::generate(&server, "ES256", None, "m1");
     tokens::generate(&server, "ES256", None, "m2");
@@ -98,7 +98,7 @@ pub fn metrics_count_requests_keys_and_generation(backend: &str) {
 
 /// Junk HTTP methods cannot grow the metric series (the method label is one of a fixed set
 /// plus OTHER), and `metrics_anonymous` serves scrapes without a key.
-pub fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting(backend: &str) {
+pub(crate) fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start_in(
         &temp.path().join("data"),

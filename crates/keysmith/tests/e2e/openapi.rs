@@ -10,7 +10,7 @@ fn concrete(path: &str) -> String {
         .replace("{kid}", "no-such-kid")
 }
 
-pub fn every_documented_operation_is_served(backend: &str) {
+pub(crate) fn every_documented_operation_is_served(backend: &str) {
     let server = Server::start(backend);
     let document = server.raw("GET", "/api/openapi.json", &[], None);
     assert_eq!(document.status, 200, "{}", document.text());
@@ -128,7 +128,10 @@ pub fn every_documented_operation_is_served(backend: &str) {
 /// Schemathesis against the live document, once per authentication style: FusionAuth's raw
 /// key, and Auth0's bearer key on `/api/v2`. Fails on any 5xx, an undocumented status or
 /// content type, or a body that does not match its schema.
-pub fn schemathesis_finds_no_server_error_or_schema_break(backend: &str, schemathesis: &str) {
+pub(crate) fn schemathesis_finds_no_server_error_or_schema_break(
+    backend: &str,
+    schemathesis: &str,
+) {
     let server = Server::start(backend);
     let schema = format!("http://{}/api/openapi.json", server.addr);
     let bearer = format!("Authorization: Bearer {API_KEY}");

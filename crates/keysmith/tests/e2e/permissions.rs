@@ -143,7 +143,7 @@ fn status_before_body(addr: &str, method: &str, path: &str, authorization: &str)
     head.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
-pub fn every_route_checks_its_permission(backend: &str) {
+pub(crate) fn every_route_checks_its_permission(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let config = temp.path().join("keysmith.toml");
     let mut text = String::new();
@@ -338,7 +338,7 @@ fn keysmith(data: &std::path::Path, backend: &str, args: &[&str]) -> std::proces
         .unwrap()
 }
 
-pub fn api_key_commands_round_trip(backend: &str) {
+pub(crate) fn api_key_commands_round_trip(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {

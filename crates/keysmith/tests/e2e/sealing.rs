@@ -30,7 +30,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-pub fn stored_secrets_are_sealed(backend_name: &str) {
+pub(crate) fn stored_secrets_are_sealed(backend_name: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let plain = Options {
@@ -176,7 +176,7 @@ pub fn stored_secrets_are_sealed(backend_name: &str) {
     assert!(verifier.verify(b"hello", &signature));
 }
 
-pub fn a_wrong_master_key_refuses_to_start(backend: &str) {
+pub(crate) fn a_wrong_master_key_refuses_to_start(backend: &str) {
     let (a, b) = ([0xA1u8; 32], [0xB2u8; 32]);
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -241,7 +241,7 @@ fn starts_with(data: &std::path::Path, backend: &str, keys: &[[u8; 32]]) -> bool
     }
 }
 
-pub fn master_key_rotation_is_all_or_nothing(backend: &str) {
+pub(crate) fn master_key_rotation_is_all_or_nothing(backend: &str) {
     const KEYS: usize = 1000;
     let (old, new) = ([0x01u8; 32], [0x02u8; 32]);
     let temp = tempfile::tempdir().unwrap();
@@ -346,7 +346,7 @@ fn restore_sign_and_verify(server: &Server, backend: &str, key: &serde_json::Val
     );
 }
 
-pub fn master_key_rotation_keeps_deleted_keys_restorable(backend: &str) {
+pub(crate) fn master_key_rotation_keeps_deleted_keys_restorable(backend: &str) {
     let (old, new) = ([0x31u8; 32], [0x32u8; 32]);
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -371,7 +371,7 @@ pub fn master_key_rotation_keeps_deleted_keys_restorable(backend: &str) {
     assert!(!starts_with(&data, backend, &[old]));
 }
 
-pub fn rotation_repairs_a_deleted_key_left_under_the_old_master_key(backend: &str) {
+pub(crate) fn rotation_repairs_a_deleted_key_left_under_the_old_master_key(backend: &str) {
     let (old, new) = ([0x41u8; 32], [0x42u8; 32]);
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -421,7 +421,7 @@ pub fn rotation_repairs_a_deleted_key_left_under_the_old_master_key(backend: &st
 }
 
 #[cfg(unix)]
-pub fn a_master_key_file_others_can_read_is_refused(backend: &str) {
+pub(crate) fn a_master_key_file_others_can_read_is_refused(backend: &str) {
     use std::os::unix::fs::PermissionsExt;
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");

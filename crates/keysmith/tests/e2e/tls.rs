@@ -23,7 +23,7 @@ with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as raw:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 "#;
 
-pub fn https_with_the_backends_tls_stack(backend: &str) {
+pub(crate) fn https_with_the_backends_tls_stack(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let (cert, key) = crate::support::openssl_certificate(temp.path(), 1);
     let options = Options {
@@ -80,7 +80,7 @@ pub fn https_with_the_backends_tls_stack(backend: &str) {
     assert!(!server.log().contains("PRIVATE KEY"));
 }
 
-pub fn a_half_configured_tls_refuses_to_start(backend: &str) {
+pub(crate) fn a_half_configured_tls_refuses_to_start(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let (cert, _) = crate::support::openssl_certificate(temp.path(), 1);
     let options = Options {

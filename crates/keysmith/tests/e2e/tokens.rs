@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::{self, API_KEY, Options, Server};
 
 /// Every algorithm, with the RSA length the tests generate.
-pub const ALL: [(&str, Option<u32>); 13] = [
+pub(crate) const ALL: [(&str, Option<u32>); 13] = [
     ("RS256", Some(2048)),
     ("RS384", Some(2048)),
     ("RS512", Some(2048)),
@@ -27,13 +27,13 @@ pub const ALL: [(&str, Option<u32>); 13] = [
     ("HS512", None),
 ];
 
-pub fn backend(name: &str) -> Arc<dyn KeyBackend> {
+pub(crate) fn backend(name: &str) -> Arc<dyn KeyBackend> {
     keysmith::backend::select_backend(Some(name))
         .unwrap()
         .backend
 }
 
-pub fn generate(server: &Server, algorithm: &str, length: Option<u32>, name: &str) -> Value {
+pub(crate) fn generate(server: &Server, algorithm: &str, length: Option<u32>, name: &str) -> Value {
     let mut body = json!({"algorithm": algorithm, "name": name});
     if let Some(length) = length {
         body["length"] = json!(length);
@@ -119,7 +119,7 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-pub fn jwks_lists_asymmetric_keys_and_caches(backend_name: &str) {
+pub(crate) fn jwks_lists_asymmetric_keys_and_caches(backend_name: &str) {
     let server = Server::start(backend_name);
     let mut keys = Vec::new();
     for (algorithm, length) in ALL {
@@ -216,7 +216,7 @@ pub fn jwks_lists_asymmetric_keys_and_caches(backend_name: &str) {
     );
 }
 
-pub fn public_keys_by_kid(backend_name: &str) {
+pub(crate) fn public_keys_by_kid(backend_name: &str) {
     let server = Server::start(backend_name);
     let ec = generate(&server, "ES384", None, "ec");
     generate(&server, "HS256", None, "hmac");
@@ -235,7 +235,7 @@ pub fn public_keys_by_kid(backend_name: &str) {
     assert_eq!((missing.status, missing.body.len()), (404, 0));
 }
 
-pub fn vend_and_validate_every_algorithm(backend_name: &str) {
+pub(crate) fn vend_and_validate_every_algorithm(backend_name: &str) {
     let server = Server::start(backend_name);
     for (algorithm, length) in ALL {
         let key = generate(&server, algorithm, length, algorithm);
@@ -310,7 +310,7 @@ pub fn vend_and_validate_every_algorithm(backend_name: &str) {
     );
 }
 
-pub fn validate_refuses_alg_none(backend_name: &str) {
+pub(crate) fn validate_refuses_alg_none(backend_name: &str) {
     let server = Server::start(backend_name);
     let key = generate(&server, "RS256", Some(2048), "rsa");
     let claims = json!({"sub": "x", "exp": now() + 600});
@@ -324,7 +324,7 @@ pub fn validate_refuses_alg_none(backend_name: &str) {
     }
 }
 
-pub fn validate_refuses_hmac_signed_with_the_rsa_public_key(backend_name: &str) {
+pub(crate) fn validate_refuses_hmac_signed_with_the_rsa_public_key(backend_name: &str) {
     let server = Server::start(backend_name);
     let key = generate(&server, "RS256", Some(2048), "rsa");
     let claims = json!({"sub": "attacker", "exp": now() + 600});
@@ -355,7 +355,7 @@ pub fn validate_refuses_hmac_signed_with_the_rsa_public_key(backend_name: &str) 
     }
 }
 
-pub fn validate_refuses_an_algorithm_other_than_the_keys(backend_name: &str) {
+pub(crate) fn validate_refuses_an_algorithm_other_than_the_keys(backend_name: &str) {
     let server = Server::start(backend_name);
     let held = import_held_rsa(&server, backend_name);
     let claims = json!({"sub": "x", "exp": now() + 600});
@@ -406,7 +406,7 @@ pub fn validate_refuses_an_algorithm_other_than_the_keys(backend_name: &str) {
     assert!(!held.public_pem.is_empty());
 }
 
-pub fn validate_refuses_unknown_and_injected_kids(backend_name: &str) {
+pub(crate) fn validate_refuses_unknown_and_injected_kids(backend_name: &str) {
     let server = Server::start(backend_name);
     let held = import_held_rsa(&server, backend_name);
     let hmac = generate(&server, "HS256", None, "hmac");
@@ -448,7 +448,7 @@ pub fn validate_refuses_unknown_and_injected_kids(backend_name: &str) {
     assert_refused(&server, &jku, "embedded jwk with an unknown kid");
 }
 
-pub fn validate_refuses_bad_signatures_and_truncated_tokens(backend_name: &str) {
+pub(crate) fn validate_refuses_bad_signatures_and_truncated_tokens(backend_name: &str) {
     let server = Server::start(backend_name);
     for (algorithm, length) in [
         ("RS256", Some(2048)),
@@ -497,7 +497,7 @@ pub fn validate_refuses_bad_signatures_and_truncated_tokens(backend_name: &str) 
     assert_eq!((missing.status, missing.body.len()), (401, 0), "no token");
 }
 
-pub fn validate_refuses_expired_and_not_yet_valid_tokens(backend_name: &str) {
+pub(crate) fn validate_refuses_expired_and_not_yet_valid_tokens(backend_name: &str) {
     let server = Server::start(backend_name);
     let held = import_held_rsa(&server, backend_name);
     let token = |claims: Value| {
@@ -550,7 +550,7 @@ pub fn validate_refuses_expired_and_not_yet_valid_tokens(backend_name: &str) {
     );
 }
 
-pub fn sign_and_verify_without_exporting(backend_name: &str) {
+pub(crate) fn sign_and_verify_without_exporting(backend_name: &str) {
     let server = Server::start(backend_name);
     let local = backend(backend_name);
     for (algorithm, length) in [
@@ -660,7 +660,7 @@ pub fn sign_and_verify_without_exporting(backend_name: &str) {
 }
 
 /// A deleted key stops validating and vending at once, even when it was cached.
-pub fn deleted_keys_stop_working(backend_name: &str) {
+pub(crate) fn deleted_keys_stop_working(backend_name: &str) {
     let server = Server::start(backend_name);
     let key = generate(&server, "ES256", None, "short-lived");
     let id = key["id"].as_str().unwrap();

@@ -11,27 +11,27 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// The API key every test server accepts.
-pub const API_KEY: &str = "test-api-key-0123456789abcdef";
+pub(crate) const API_KEY: &str = "test-api-key-0123456789abcdef";
 
 /// A response.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Response {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -39,7 +39,7 @@ impl Response {
     }
 
     /// Asserts a 400 with FusionAuth's Errors JSON and returns its codes.
-    pub fn error_codes(&self) -> Vec<String> {
+    pub(crate) fn error_codes(&self) -> Vec<String> {
         assert_eq!(
             self.status,
             400,
@@ -71,7 +71,7 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on a fresh connection.
-pub fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -83,7 +83,7 @@ pub fn http(
 }
 
 /// The same, with connection failures (a server that died) as errors.
-pub fn try_http(
+pub(crate) fn try_http(
     addr: &str,
     method: &str,
     path: &str,
@@ -183,7 +183,7 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 }
 
 /// A running server.
-pub struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
     pub addr: String,
     stderr: Arc<Mutex<String>>,
@@ -194,7 +194,7 @@ pub struct Server {
 
 /// How to start a server.
 #[derive(Clone, Debug, Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub api_key: Option<String>,
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
@@ -202,7 +202,7 @@ pub struct Options {
 
 impl Server {
     /// A server with `backend` on a fresh data directory, accepting [`API_KEY`].
-    pub fn start(backend: &str) -> Server {
+    pub(crate) fn start(backend: &str) -> Server {
         let temp = tempfile::tempdir().unwrap();
         let data = temp.path().join("data");
         let mut server = Self::start_in(
@@ -218,13 +218,13 @@ impl Server {
     }
 
     /// A server on `data`.
-    pub fn start_in(data: &Path, backend: &str, options: Options) -> Server {
+    pub(crate) fn start_in(data: &Path, backend: &str, options: Options) -> Server {
         Self::try_start_in(data, backend, options)
             .unwrap_or_else(|(status, log)| panic!("keysmith exited ({status:?}):\n{log}"))
     }
 
     /// A server on `data`, or its exit status and output if it stops before serving.
-    pub fn try_start_in(
+    pub(crate) fn try_start_in(
         data: &Path,
         backend: &str,
         options: Options,
@@ -234,7 +234,7 @@ impl Server {
 
     /// Starts the binary on `data` and returns at once, before it serves: for a test that
     /// kills a server while it starts.
-    pub fn spawn_in(data: &Path, backend: &str, options: Options) -> Server {
+    pub(crate) fn spawn_in(data: &Path, backend: &str, options: Options) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -313,12 +313,12 @@ impl Server {
     }
 
     /// Everything the server wrote to stderr so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
     /// A request with the test API key.
-    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Response {
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Response {
         let body = body.map(|b| b.to_string().into_bytes());
         http(
             &self.addr,
@@ -333,7 +333,7 @@ impl Server {
     }
 
     /// A request with explicit headers and a raw body.
-    pub fn raw(
+    pub(crate) fn raw(
         &self,
         method: &str,
         path: &str,
@@ -344,7 +344,7 @@ impl Server {
     }
 
     /// Kills the process with SIGKILL: no chance to flush or close anything.
-    pub fn kill_9(mut self) {
+    pub(crate) fn kill_9(mut self) {
         let mut child = self.child.take().unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
@@ -352,7 +352,7 @@ impl Server {
 
     /// Waits up to `timeout` for the process to exit by itself. Returns its status (`None`:
     /// still running, then killed) and whole log.
-    pub fn wait_for_exit(mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
+    pub(crate) fn wait_for_exit(mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
         let mut child = self.child.take().unwrap();
         let deadline = Instant::now() + timeout;
         let status = loop {
@@ -373,7 +373,7 @@ impl Server {
     }
 
     /// Sends SIGTERM, waits for the process to exit, and returns its status and whole log.
-    pub fn stop(mut self) -> (ExitStatus, String) {
+    pub(crate) fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -408,7 +408,7 @@ impl Drop for Server {
 
 /// The `keysmith` binary as a command, with no `KEYSMITH_*` variable inherited from the test's
 /// environment (each test sets what it needs).
-pub fn keysmith_command() -> Command {
+pub(crate) fn keysmith_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_keysmith"));
     for (name, _) in std::env::vars() {
         if name.starts_with("KEYSMITH_") {
@@ -420,7 +420,7 @@ pub fn keysmith_command() -> Command {
 
 /// A self-signed P-256 certificate for `localhost` and 127.0.0.1, valid `days`, made by the
 /// `openssl` command line in `dir`: (certificate path, private key path).
-pub fn openssl_certificate(dir: &Path, days: u32) -> (String, String) {
+pub(crate) fn openssl_certificate(dir: &Path, days: u32) -> (String, String) {
     let cert = dir.join("cert.pem").display().to_string();
     let key = dir.join("key.pem").display().to_string();
     let output = Command::new("openssl")
@@ -458,7 +458,7 @@ pub fn openssl_certificate(dir: &Path, days: u32) -> (String, String) {
 }
 
 /// The backends this build of the binary has, by their config names.
-pub fn backends() -> Vec<&'static str> {
+pub(crate) fn backends() -> Vec<&'static str> {
     keysmith::backend::compiled_backends()
         .iter()
         .map(|k| k.config_name())
@@ -468,7 +468,7 @@ pub fn backends() -> Vec<&'static str> {
 /// The value of `variable`, which names a tool a test needs that `.ci/run` installs (the
 /// official clients' Python, the browser). Without it the test is skipped and says so with
 /// `SKIPPED` on stderr, except under CI (`CI` set), where a skip is a failure.
-pub fn tool(variable: &str, what: &str) -> Option<std::ffi::OsString> {
+pub(crate) fn tool(variable: &str, what: &str) -> Option<std::ffi::OsString> {
     if let Some(value) = std::env::var_os(variable) {
         return Some(value);
     }
