@@ -441,7 +441,7 @@ fn online_client(
     let api_key = api_key.unwrap_or_else(|| settings.api_key.clone());
     keysmith::client::Client::new(&url, &api_key, ca_file)
         .map(Some)
-        .map_err(|e| keysmith::server::ServerError::Backup(e.to_string()))
+        .map_err(|source| keysmith::server::ServerError::Client { url, source })
 }
 
 fn generate_master_key(out: &std::path::Path) -> ExitCode {

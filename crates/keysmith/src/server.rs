@@ -29,6 +29,15 @@ pub enum ServerError {
     /// A backup or restore failed.
     #[error("backup: {0}")]
     Backup(String),
+    /// The `--url` of a command that talks to a running server cannot be used (an invalid URL,
+    /// API key or CA file).
+    #[error("--url {url}")]
+    Client {
+        /// The URL as given.
+        url: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The TLS certificate or key cannot be used.
     #[error("tls: {0}")]
     Tls(String),

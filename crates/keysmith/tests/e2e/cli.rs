@@ -33,6 +33,16 @@ pub(crate) fn key_commands_offline_and_online(backend: &str) {
         api_key: Some(API_KEY.into()),
         ..Default::default()
     };
+    // A `--url` that cannot be used is named as such (it once came out as a backup error).
+    for command in [&["key", "list"][..], &["backup", "unused.redb"][..]] {
+        let args = [command, &["--url", "ftp://nowhere", "--backend", backend]].concat();
+        let (ok, _, stderr) = run(&args, None);
+        assert!(
+            !ok && stderr.contains("keysmith: --url ftp://nowhere: --url must start with http")
+                && !stderr.contains("backup:"),
+            "{args:?}: {stderr}"
+        );
+    }
     // The first start makes the data file and its master key file; then offline work.
     let server = Server::start_in(&data, backend, options.clone());
     let (ok, _, stderr) = run(&["key", "list", "--backend", backend], Some(&data));
