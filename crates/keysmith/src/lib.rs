@@ -1,11 +1,16 @@
 //! Keysmith, the self-hosted key server: the library behind the `keysmith` binary.
 //!
-//! The binary only parses its command line and calls [`server::run`]; everything it does is
-//! here so that tests and other front ends can do the same.
+//! `main.rs` parses the command line, loads the settings, sets up logging and calls one action
+//! of this library: [`server::run`] to serve, or a command (keys, API keys, master keys,
+//! backup, restore, check). Everything it does is here so that tests can do the same.
 //!
 //! - [`backend`] chooses the crypto backend compiled in (by cargo features) and configured.
 //! - [`settings`] reads the built-in defaults, an optional file and `KEYSMITH_*` variables.
-//! - [`server`] opens the data file, sets up API keys and serves the HTTP API.
+//! - [`server`] opens the data file, sets up API keys, the rotation scheduler and the HTTP API;
+//!   [`master_key`], [`tls`] and [`data_lock`] are the parts it opens first.
+//! - [`key_cli`], [`backup`] and [`check`] are the commands; [`client`] is the small HTTP client
+//!   behind their `--url`.
+//! - [`malloc`] caps glibc's malloc arenas at start.
 //!
 //! # Crate features
 //! - `aws-lc` (default): the aws-lc-rs backend.
