@@ -393,12 +393,14 @@ mod audit_log;
 mod connections;
 mod keys;
 mod open;
+mod records;
 mod rings;
 mod secrets;
 
 use audit_log::*;
 use keys::*;
 use open::*;
+use records::{decode_key, encode_key};
 use rings::*;
 use secrets::*;
 

@@ -4,14 +4,6 @@
 
 use super::*;
 
-pub(super) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(key).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-pub(super) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("key record: {e}")))
-}
-
 pub(super) fn plaintext_secret(private: &PrivateMaterial) -> SecretBytes {
     let (tag, bytes) = match private {
         PrivateMaterial::Pkcs8(b) => (SECRET_PKCS8, b.expose()),
