@@ -15,7 +15,7 @@ use keysmith_store::{KeyStore as _, RedbStore};
 
 use crate::backend::select_backend;
 use crate::client::Client;
-use crate::server::ServerError;
+use crate::error::ServerError;
 use crate::settings::Settings;
 
 fn bar(unit: &str) -> ProgressBar {
@@ -85,7 +85,7 @@ pub fn restore(settings: &Settings, file: &Path) -> Result<(), ServerError> {
     let (envelope, _) = crate::master_key::envelope(settings, selected.backend, false)?;
     let keys = RedbStore::check_file(file, &envelope)?;
     let target = settings.data_file();
-    crate::server::prepare_data_dir(settings)?;
+    crate::data::prepare_data_dir(settings)?;
     // Held from the check of the data file to after the swap: a server starting meanwhile is
     // refused instead of opening the file that is about to be replaced.
     let _data_dir_lock = crate::data_lock::lock(&settings.data)?;

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::backend::select_backend;
-use crate::server::ServerError;
+use crate::error::ServerError;
 use crate::settings::Settings;
 
 /// Checks the data file and prints what was found. Fails if anything is damaged.

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::server::ServerError;
+use crate::error::ServerError;
 
 /// The lock file's name inside the data directory.
 pub const LOCK_FILE: &str = "keysmith.lock";

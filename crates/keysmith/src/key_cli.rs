@@ -9,7 +9,7 @@ use keysmith_core::{GenerateRequest, ImportRequest, KeyService, ServiceError};
 use serde_json::{Value, json};
 
 use crate::client::Client;
-use crate::server::ServerError;
+use crate::error::ServerError;
 use crate::settings::Settings;
 
 /// What `keysmith key` does.
@@ -165,7 +165,7 @@ pub fn run(
         }
     };
     let offline_audit = |service: &KeyService, action: &str, target: &str| {
-        crate::server::audit_cli(&**service.store(), action, target)
+        crate::data::audit_cli(&**service.store(), action, target)
     };
     let output: Value = match (&target, action) {
         (Target::Offline(s), KeyAction::List) => {

@@ -21,14 +21,18 @@
 //! At least one must be enabled. With both, configuration chooses (see
 //! [`backend::select_backend`]).
 
+pub mod api_keys;
 pub mod backend;
 pub mod backup;
 pub mod check;
 pub mod client;
+pub mod data;
 pub mod data_lock;
+pub mod error;
 pub mod key_cli;
 pub mod malloc;
 pub mod master_key;
+mod scheduler;
 pub mod server;
 pub mod settings;
 pub mod tls;

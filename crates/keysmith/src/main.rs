@@ -265,7 +265,7 @@ enum Action {
     Restore(PathBuf),
     Check,
     RotateMasterKey,
-    ApiKey(keysmith::server::ApiKeyAction),
+    ApiKey(keysmith::api_keys::ApiKeyAction),
 }
 
 fn main() -> ExitCode {
@@ -359,14 +359,14 @@ fn main() -> ExitCode {
                 permissions,
                 args,
             } => (
-                Action::ApiKey(keysmith::server::ApiKeyAction::Create { name, permissions }),
+                Action::ApiKey(keysmith::api_keys::ApiKeyAction::Create { name, permissions }),
                 args,
             ),
             ApiKeyCommand::List(args) => {
-                (Action::ApiKey(keysmith::server::ApiKeyAction::List), args)
+                (Action::ApiKey(keysmith::api_keys::ApiKeyAction::List), args)
             }
             ApiKeyCommand::Revoke { id, args } => (
-                Action::ApiKey(keysmith::server::ApiKeyAction::Revoke { id }),
+                Action::ApiKey(keysmith::api_keys::ApiKeyAction::Revoke { id }),
                 args,
             ),
         },
@@ -391,8 +391,8 @@ fn main() -> ExitCode {
     init_tracing(&settings);
     let result = match action {
         Action::Serve => actix_web::rt::System::new().block_on(keysmith::server::run(settings)),
-        Action::RotateMasterKey => keysmith::server::rotate_master_key(&settings),
-        Action::ApiKey(action) => keysmith::server::api_key_command(&settings, action),
+        Action::RotateMasterKey => keysmith::master_key::rotate_master_key(&settings),
+        Action::ApiKey(action) => keysmith::api_keys::api_key_command(&settings, action),
         Action::Backup {
             file,
             url,
@@ -434,14 +434,14 @@ fn online_client(
     url: Option<String>,
     api_key: Option<String>,
     ca_file: Option<PathBuf>,
-) -> Result<Option<keysmith::client::Client>, keysmith::server::ServerError> {
+) -> Result<Option<keysmith::client::Client>, keysmith::error::ServerError> {
     let Some(url) = url else {
         return Ok(None);
     };
     let api_key = api_key.unwrap_or_else(|| settings.api_key.clone());
     keysmith::client::Client::new(&url, &api_key, ca_file)
         .map(Some)
-        .map_err(|source| keysmith::server::ServerError::Client { url, source })
+        .map_err(|source| keysmith::error::ServerError::Client { url, source })
 }
 
 fn generate_master_key(out: &std::path::Path) -> ExitCode {

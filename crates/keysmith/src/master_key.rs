@@ -17,7 +17,7 @@ use keysmith_crypto::envelope::{Envelope, MasterKey};
 use keysmith_store::RedbStore;
 use zeroize::Zeroizing;
 
-use crate::server::ServerError;
+use crate::error::ServerError;
 use crate::settings::Settings;
 
 /// The key file's name inside the data directory.
@@ -301,6 +301,19 @@ fn storage_failpoint() -> Option<Arc<keysmith_store::testing::FaultPlan>> {
         _ => return None,
     }
     Some(plan)
+}
+
+/// `keysmith master-key rotate`: re-wraps every data key under the first configured master
+/// key, in one transaction, with the server stopped (a running server holds the file's lock).
+pub fn rotate_master_key(settings: &Settings) -> Result<(), ServerError> {
+    let selected =
+        crate::backend::select_backend(Some(settings.backend.as_str()).filter(|b| !b.is_empty()))?;
+    let (store, sealing_key) = crate::master_key::open_store(settings, selected.backend, false)?;
+    let rewrapped = store.rewrap_secrets()?;
+    crate::data::audit_cli(&store, "master-key.rotate", &sealing_key)?;
+    tracing::info!(target: "keysmith::audit", action = "master-key.rotate", rewrapped, master_key = %sealing_key, "data keys re-wrapped");
+    println!("re-wrapped {rewrapped} data keys under master key {sealing_key}");
+    Ok(())
 }
 
 #[cfg(test)]

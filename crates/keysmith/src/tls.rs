@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::server::ServerError;
+use crate::error::ServerError;
 use crate::settings::Settings;
 
 /// A TLS acceptor ready for `HttpServer`.

@@ -58,7 +58,10 @@ struct CertificateRecordV3 {
     valid_to: i64,
 }
 
-const _: () = assert!(SCHEMA_VERSION == 3, "a new schema version needs its key record here");
+const _: () = assert!(
+    SCHEMA_VERSION == 3,
+    "a new schema version needs its key record here"
+);
 
 /// The stored bytes of `key`.
 pub(super) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
