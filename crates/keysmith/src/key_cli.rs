@@ -12,49 +12,78 @@ use crate::client::Client;
 use crate::error::ServerError;
 use crate::settings::Settings;
 
-/// What `keysmith key` does.
-#[derive(Debug)]
+/// What `keysmith key` does (its subcommands).
+#[derive(clap::Subcommand, Debug)]
 pub enum KeyAction {
     /// Every key.
     List,
     /// One key.
-    Show(String),
+    Show {
+        /// The key's id.
+        id: String,
+    },
     /// Generate a key.
     Generate {
-        /// Algorithm.
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, Ed25519, HS256, HS384, HS512.
+        #[arg(long)]
         algorithm: String,
-        /// Name.
+        /// A unique name.
+        #[arg(long)]
         name: String,
-        /// RSA length.
+        /// RSA modulus bits (2048, 3072, 4096).
+        #[arg(long)]
         length: Option<u32>,
-        /// Certificate issuer.
+        /// The certificate's issuer (CN).
+        #[arg(long)]
         issuer: Option<String>,
-        /// How many keys: one named `name`, or `name #1` to `name #count`.
+        /// Make this many keys, named "<name> #1" to "<name> #N", with a progress bar.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         count: u32,
     },
-    /// Import a key from files.
+    /// Import a key from PEM files.
     Import {
-        /// Name.
+        /// A unique name.
+        #[arg(long)]
         name: String,
-        /// Algorithm (inferred when absent).
+        /// The algorithm (inferred when absent).
+        #[arg(long)]
         algorithm: Option<String>,
-        /// Kid.
+        /// The kid (the certificate's thumbprint when absent).
+        #[arg(long)]
         kid: Option<String>,
-        /// Certificate file.
+        /// A certificate (PEM).
+        #[arg(long)]
         certificate: Option<PathBuf>,
-        /// Public key file.
+        /// A public key (PEM).
+        #[arg(long)]
         public_key: Option<PathBuf>,
-        /// Private key file.
+        /// A private key (PEM).
+        #[arg(long)]
         private_key: Option<PathBuf>,
-        /// HMAC secret file.
-        secret: Option<PathBuf>,
+        /// A file holding an HMAC secret.
+        #[arg(long)]
+        secret_file: Option<PathBuf>,
     },
     /// Rename a key.
-    Rename(String, String),
+    Rename {
+        /// The key's id.
+        id: String,
+        /// The new name.
+        name: String,
+    },
     /// Delete a key.
-    Delete(String),
-    /// Print a key's public half: `pem` (SPKI), `certificate` or `jwk`.
-    ExportPublic(String, String),
+    Delete {
+        /// The key's id.
+        id: String,
+    },
+    /// Print a key's public half.
+    ExportPublic {
+        /// The key's id.
+        id: String,
+        /// pem (SPKI), certificate or jwk.
+        #[arg(long, default_value = "pem")]
+        format: String,
+    },
 }
 
 /// Where the keys are.
@@ -172,11 +201,11 @@ pub fn run(
             json!({"keys": s.list().map_err(service_failure)?})
         }
         (Target::Online(_), KeyAction::List) => target.call("GET", "/api/key", None)?,
-        (Target::Offline(s), KeyAction::Show(id)) => {
+        (Target::Offline(s), KeyAction::Show { id }) => {
             let id = s.parse_id(&id).map_err(service_failure)?;
             json!({"key": key_json(&s.retrieve(&id).map_err(service_failure)?)})
         }
-        (Target::Online(_), KeyAction::Show(id)) => {
+        (Target::Online(_), KeyAction::Show { id }) => {
             target.call("GET", &format!("/api/key/{id}"), None)?
         }
         (
@@ -230,13 +259,13 @@ pub fn run(
                 certificate,
                 public_key,
                 private_key,
-                secret,
+                secret_file,
             },
         ) => {
             let certificate = read_file(certificate.as_ref())?;
             let public_key = read_file(public_key.as_ref())?;
             let private_key = read_file(private_key.as_ref())?.map(zeroize::Zeroizing::new);
-            let secret = read_file(secret.as_ref())?.map(zeroize::Zeroizing::new);
+            let secret = read_file(secret_file.as_ref())?.map(zeroize::Zeroizing::new);
             match &target {
                 Target::Offline(s) => {
                     let key = s
@@ -269,27 +298,27 @@ pub fn run(
                 )?,
             }
         }
-        (Target::Offline(s), KeyAction::Rename(id, name)) => {
+        (Target::Offline(s), KeyAction::Rename { id, name }) => {
             let id = s.parse_id(&id).map_err(service_failure)?;
             let key = s.rename(&id, Some(&name)).map_err(service_failure)?;
             offline_audit(s, "key.update", &key.id.to_string())?;
             json!({"key": key_json(&key)})
         }
-        (Target::Online(_), KeyAction::Rename(id, name)) => target.call(
+        (Target::Online(_), KeyAction::Rename { id, name }) => target.call(
             "PUT",
             &format!("/api/key/{id}"),
             Some(json!({"key": {"name": name}})),
         )?,
-        (Target::Offline(s), KeyAction::Delete(id)) => {
+        (Target::Offline(s), KeyAction::Delete { id }) => {
             let parsed = s.parse_id(&id).map_err(service_failure)?;
             s.delete(&parsed).map_err(service_failure)?;
             offline_audit(s, "key.delete", &id)?;
             Value::Null
         }
-        (Target::Online(_), KeyAction::Delete(id)) => {
+        (Target::Online(_), KeyAction::Delete { id }) => {
             target.call("DELETE", &format!("/api/key/{id}"), None)?
         }
-        (_, KeyAction::ExportPublic(id, format)) => {
+        (_, KeyAction::ExportPublic { id, format }) => {
             return export_public(&target, &id, &format);
         }
     };

@@ -58,7 +58,7 @@ enum Command {
     /// Manage keys: offline on a stopped server's --data, or online with --url.
     Key {
         #[command(subcommand)]
-        command: KeyCommand,
+        command: keysmith::key_cli::KeyAction,
         /// A running server (http://host:port or https://host:port); API key from --api-key or
         /// KEYSMITH_API_KEY.
         #[arg(long, global = true)]
@@ -78,79 +78,6 @@ enum Command {
     /// Manage scoped API keys kept in the data file (server stopped; restart it to apply).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
-}
-
-#[derive(Subcommand, Debug)]
-enum KeyCommand {
-    /// Every key.
-    List,
-    /// One key.
-    Show {
-        /// The key's id.
-        id: String,
-    },
-    /// Generate a key.
-    Generate {
-        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, Ed25519, HS256, HS384, HS512.
-        #[arg(long)]
-        algorithm: String,
-        /// A unique name.
-        #[arg(long)]
-        name: String,
-        /// RSA modulus bits (2048, 3072, 4096).
-        #[arg(long)]
-        length: Option<u32>,
-        /// The certificate's issuer (CN).
-        #[arg(long)]
-        issuer: Option<String>,
-        /// Make this many keys, named "<name> #1" to "<name> #N", with a progress bar.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-        count: u32,
-    },
-    /// Import a key from PEM files.
-    Import {
-        /// A unique name.
-        #[arg(long)]
-        name: String,
-        /// The algorithm (inferred when absent).
-        #[arg(long)]
-        algorithm: Option<String>,
-        /// The kid (the certificate's thumbprint when absent).
-        #[arg(long)]
-        kid: Option<String>,
-        /// A certificate (PEM).
-        #[arg(long)]
-        certificate: Option<PathBuf>,
-        /// A public key (PEM).
-        #[arg(long)]
-        public_key: Option<PathBuf>,
-        /// A private key (PEM).
-        #[arg(long)]
-        private_key: Option<PathBuf>,
-        /// A file holding an HMAC secret.
-        #[arg(long)]
-        secret_file: Option<PathBuf>,
-    },
-    /// Rename a key.
-    Rename {
-        /// The key's id.
-        id: String,
-        /// The new name.
-        name: String,
-    },
-    /// Delete a key.
-    Delete {
-        /// The key's id.
-        id: String,
-    },
-    /// Print a key's public half.
-    ExportPublic {
-        /// The key's id.
-        id: String,
-        /// pem (SPKI), certificate or jwk.
-        #[arg(long, default_value = "pem")]
-        format: String,
-    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -304,44 +231,7 @@ fn main() -> ExitCode {
             json,
             args,
         }) => {
-            use keysmith::key_cli::KeyAction;
-            let action = match command {
-                KeyCommand::List => KeyAction::List,
-                KeyCommand::Show { id } => KeyAction::Show(id),
-                KeyCommand::Generate {
-                    algorithm,
-                    name,
-                    length,
-                    issuer,
-                    count,
-                } => KeyAction::Generate {
-                    algorithm,
-                    name,
-                    length,
-                    issuer,
-                    count,
-                },
-                KeyCommand::Import {
-                    name,
-                    algorithm,
-                    kid,
-                    certificate,
-                    public_key,
-                    private_key,
-                    secret_file,
-                } => KeyAction::Import {
-                    name,
-                    algorithm,
-                    kid,
-                    certificate,
-                    public_key,
-                    private_key,
-                    secret: secret_file,
-                },
-                KeyCommand::Rename { id, name } => KeyAction::Rename(id, name),
-                KeyCommand::Delete { id } => KeyAction::Delete(id),
-                KeyCommand::ExportPublic { id, format } => KeyAction::ExportPublic(id, format),
-            };
+            let action = command;
             (
                 Action::Key {
                     action,
