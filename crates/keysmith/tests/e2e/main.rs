@@ -3,36 +3,21 @@
 // Test code: a failed step must fail the test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "e2e/admin.rs"]
 mod admin;
-#[path = "e2e/audit.rs"]
 mod audit;
-#[path = "e2e/auth0.rs"]
 mod auth0;
-#[path = "e2e/backup.rs"]
 mod backup;
-#[path = "e2e/cli.rs"]
 mod cli;
-#[path = "e2e/crash.rs"]
 mod crash;
-#[path = "e2e/deletion.rs"]
 mod deletion;
-#[path = "e2e/disk.rs"]
 mod disk;
-#[path = "e2e/limits.rs"]
 mod limits;
-#[path = "e2e/metrics.rs"]
 mod metrics;
-#[path = "e2e/openapi.rs"]
 mod openapi;
-#[path = "e2e/permissions.rs"]
 mod permissions;
-#[path = "e2e/sealing.rs"]
 mod sealing;
 mod support;
-#[path = "e2e/tls.rs"]
 mod tls;
-#[path = "e2e/tokens.rs"]
 mod tokens;
 
 use std::collections::HashSet;
