@@ -44,6 +44,8 @@ pub(crate) struct Options {
     pub(crate) metrics_anonymous: bool,
     pub(crate) config: ServiceConfig,
     pub(crate) body_limit: usize,
+    /// More accepted keys: (key, permission strings).
+    pub(crate) extra_keys: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             metrics_anonymous: false,
             config: ServiceConfig::default(),
             body_limit: 64 * 1024,
+            extra_keys: Vec::new(),
         }
     }
 }
@@ -143,7 +146,7 @@ pub(crate) fn state(dir: &std::path::Path, options: Options) -> AppState {
         (METRICS, vec!["metrics:GET"]),
         (AUDIT, vec!["audit:GET|POST"]),
     ];
-    let accepted = scoped
+    let mut accepted: Vec<AcceptedKey> = scoped
         .iter()
         .map(|(key, permissions)| AcceptedKey {
             hash: hash(&*backend, key),
@@ -151,6 +154,13 @@ pub(crate) fn state(dir: &std::path::Path, options: Options) -> AppState {
             actor: format!("api-key:test:{}", &key[5..12]),
         })
         .collect();
+    for (n, (key, permissions)) in options.extra_keys.iter().enumerate() {
+        accepted.push(AcceptedKey {
+            hash: hash(&*backend, key),
+            permissions: Permissions::parse(permissions).expect("permissions"),
+            actor: format!("api-key:test:extra-{n}"),
+        });
+    }
     let api_keys = Arc::new(ApiKeys::new(accepted, backend.clone()));
     let service = KeyService::new(backend, store.clone(), options.config);
     service.publish().expect("publish");
