@@ -789,3 +789,91 @@ async fn vend_refusals() {
     let anonymous = app.raw("POST", "/api/jwt/vend", "", "{}").await;
     assert_eq!(anonymous.status, 401);
 }
+
+// ---- import ----
+
+#[actix_web::test]
+async fn import_an_hmac_secret_that_is_never_returned() {
+    let app = TestApp::new().await;
+    let secret = "an HMAC secret that is more than thirty-two bytes long";
+    let reply = app
+        .fa(
+            "POST",
+            "/api/key/import",
+            KEYS,
+            Some(json!({"key": {"name": "imported hmac", "type": "HMAC", "algorithm": "HS256", "secret": secret, "kid": "my-kid"}})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["key"]["kid"], "my-kid");
+    assert!(!reply.text().contains(secret));
+    let listed = app.fa("GET", "/api/key", ADMIN, None).await;
+    assert!(!listed.text().contains(secret));
+}
+
+#[actix_web::test]
+async fn import_without_material_is_blank_public_key() {
+    let app = TestApp::new().await;
+    let reply = app
+        .fa(
+            "POST",
+            "/api/key/import",
+            ADMIN,
+            Some(json!({"key": {"name": "nothing"}})),
+        )
+        .await;
+    assert_eq!(reply.error_codes(), ["[blank]key.publicKey"]);
+}
+
+// ---- limits and headers ----
+
+#[actix_web::test]
+async fn fusionauth_generation_is_not_rate_limited() {
+    let app = TestApp::with(support::Options {
+        limits: keysmith_api::middleware::limits::Limits::new(1, 1, 2, 4),
+        ..support::Options::default()
+    })
+    .await;
+    for name in ["a", "b", "c"] {
+        app.generate(json!({"key": {"algorithm": "ES256", "name": name}}))
+            .await;
+    }
+}
+
+#[actix_web::test]
+async fn a_body_over_the_limit_is_refused() {
+    let app = TestApp::with(support::Options {
+        body_limit: 1024,
+        ..support::Options::default()
+    })
+    .await;
+    let name = "n".repeat(2048);
+    let reply = app
+        .fa(
+            "POST",
+            "/api/key/generate",
+            ADMIN,
+            Some(json!({"key": {"algorithm": "ES256", "name": name}})),
+        )
+        .await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    let listed = app.fa("GET", "/api/key", ADMIN, None).await.json();
+    assert_eq!(listed["keys"], json!([]));
+}
+
+#[actix_web::test]
+async fn the_fusionauth_tenant_header_is_accepted_and_ignored() {
+    let app = TestApp::new().await;
+    let reply = app
+        .send(
+            support::request("GET", "/api/key")
+                .insert_header(("Authorization", ADMIN))
+                .insert_header((
+                    "X-FusionAuth-TenantId",
+                    "30663132-6464-6665-3032-326466613934",
+                )),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["keys"], json!([]));
+}
