@@ -126,7 +126,7 @@ pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppS
             ("postConnectionKeys" = (operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id")))),
             ("rotateConnectionKeys" = (operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id")))),
             ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
-        (status = 409, description = "A connection with this name exists.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
+        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
@@ -140,7 +140,7 @@ pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Byt
 }
 
 #[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let connection = state
         .keys
@@ -152,7 +152,7 @@ pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<S
 #[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
     summary = "Changes display fields; `name` and `strategy` cannot change.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<crate::openapi::ConnectionChanges>, content_type = "application/json"),
-    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn update_connection(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -168,7 +168,7 @@ pub(super) async fn update_connection(
 
 #[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
     summary = "Deletes the connection with its keys, in one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
+    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn delete_connection(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -146,9 +146,11 @@ impl From<actix_web::error::BlockingError> for Auth0Error {
     }
 }
 
-#[derive(Serialize)]
+/// Auth0's error shape, as every `/api/v2` refusal writes it.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Auth0ErrorBody<'a> {
+#[schema(as = Auth0Error)]
+pub(crate) struct Auth0ErrorBody<'a> {
     status_code: u16,
     error: &'a str,
     message: &'a str,

@@ -9,7 +9,7 @@
 
 pub(crate) mod connection_keys;
 pub(crate) mod connections;
-mod error;
+pub(crate) mod error;
 pub(crate) mod signing_keys;
 pub(crate) mod wire;
 

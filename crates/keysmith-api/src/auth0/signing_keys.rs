@@ -36,7 +36,7 @@ pub(super) async fn signing_keys(state: web::Data<AppState>) -> Reply {
 }
 
 #[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", params(("kid" = String, Path, description = "The key's kid.")),
-    responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let view = tenant_signing_keys(&state)
         .await?
@@ -60,7 +60,7 @@ pub(super) async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
 
 #[utoipa::path(put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing-keys", operation_id = "revokeSigningKey",
     summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(("kid" = String, Path, description = "The key's kid.")),
-    responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::openapi::Auth0ErrorDoc), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn revoke_signing_key(
     state: web::Data<AppState>,
     path: web::Path<String>,

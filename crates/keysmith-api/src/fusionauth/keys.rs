@@ -58,7 +58,7 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
 
 #[utoipa::path(get, path = "/api/key", tag = "keys", operation_id = "retrieveKeys",
     summary = "Every key.",
-    responses((status = 200, description = "Every key, oldest first.", body = crate::openapi::KeysEnvelope), crate::openapi::Refusals))]
+    responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), crate::openapi::Refusals))]
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let keys = web::block(move || service.list()).await??;
@@ -86,7 +86,7 @@ async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// Keysmith's: brings back a key deleted within the deletion window (404 once purged).
 #[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
-    responses((status = 200, description = "The restored key.", body = crate::openapi::KeyEnvelope),
+    responses((status = 200, description = "The restored key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID, or a live key now has its name or kid.", body = Errors),
         (status = 404, description = "No deleted key with this id (or it was purged)."), crate::openapi::Refusals))]
 async fn restore(
@@ -101,7 +101,7 @@ async fn restore(
 
 #[utoipa::path(get, path = "/api/key/{id}", tag = "keys", operation_id = "retrieveKey",
     summary = "One key.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
-    responses((status = 200, description = "The key.", body = crate::openapi::KeyEnvelope),
+    responses((status = 200, description = "The key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID.", body = Errors),
         (status = 404, description = "No such key."), crate::openapi::Refusals))]
 async fn retrieve(
@@ -119,14 +119,14 @@ async fn retrieve(
     summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.",
     request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
-    responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     generate_key(state, None, body).await
 }
 
 #[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
     summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The new key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn generate_with_id(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -180,14 +180,14 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
     summary = "Imports a certificate, public key, key pair or HMAC secret.",
     request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
-    responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     import_key(state, None, body).await
 }
 
 #[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
     summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The imported key.", body = crate::openapi::KeyEnvelope), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn import_with_id(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -229,7 +229,7 @@ async fn import_key(
 
 #[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
     summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The renamed key.", body = crate::openapi::KeyEnvelope),
+    responses((status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn update(
     state: web::Data<AppState>,

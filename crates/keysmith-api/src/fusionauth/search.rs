@@ -12,7 +12,7 @@ use crate::{ApiError, AppState};
 
 #[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys",
     request_body(content = Option<crate::fusionauth::wire::SearchRequestBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
-    responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
 pub(super) async fn search_by_body(
     state: web::Data<AppState>,
     body: web::Bytes,
@@ -30,7 +30,7 @@ pub(super) async fn search_by_body(
         ("numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 25, at most `max_search_results`)."),
         ("startRow" = Option<u64>, Query, description = "Offset of the first result."),
         ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")),
-    responses((status = 200, description = "One page of matching keys.", body = crate::openapi::KeySearchResult),
+    responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse),
         (status = 400, description = "A parameter is invalid.", body = Errors), crate::openapi::Refusals))]
 pub(super) async fn search_by_query(
     state: web::Data<AppState>,

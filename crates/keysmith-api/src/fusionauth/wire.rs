@@ -108,21 +108,25 @@ pub(crate) struct SearchFields {
 }
 
 /// `{"key": {...}}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeyEnvelope)]
 pub(crate) struct KeyResponse<'a> {
     pub key: &'a Key,
 }
 
 /// `{"keys": [...]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeysEnvelope)]
 pub(crate) struct KeysResponse<'a> {
     pub keys: &'a [Key],
 }
 
 /// `{"keys": [...], "total": N}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = KeySearchResult)]
 pub(crate) struct SearchResponse<'a> {
     pub keys: &'a [Key],
+    /// How many keys match, across all pages.
     pub total: u64,
 }
 

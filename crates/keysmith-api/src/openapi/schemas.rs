@@ -2,7 +2,7 @@
 //! shared between routes: the refusals every route can answer, and the documented shape of
 //! each body a handler writes without a serialised type of its own.
 
-use keysmith_model::{Errors, Key};
+use keysmith_model::Errors;
 use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
 
@@ -42,56 +42,25 @@ pub(crate) enum Invalid {
 pub(crate) enum Auth0Refusals {
     /// `invalid_body`, `invalid_query_string` or `operation_not_allowed`.
     #[response(status = 400)]
-    BadRequest(#[to_schema] Auth0ErrorDoc),
+    BadRequest(#[to_schema] crate::auth0::error::Auth0ErrorBody<'static>),
     /// No API key or an unknown one.
     #[response(status = 401)]
-    Unauthorized(Auth0ErrorDoc),
+    Unauthorized(crate::auth0::error::Auth0ErrorBody<'static>),
     /// `insufficient_scope`: the API key is not allowed this route.
     #[response(status = 403)]
-    Forbidden(Auth0ErrorDoc),
+    Forbidden(crate::auth0::error::Auth0ErrorBody<'static>),
     /// The rate limit (`Retry-After` says when to retry) or the key-generation queue is full.
     #[response(status = 429)]
-    TooMany(Auth0ErrorDoc),
+    TooMany(crate::auth0::error::Auth0ErrorBody<'static>),
     /// An unexpected failure, logged with the request id.
     #[response(status = 500)]
-    Internal(Auth0ErrorDoc),
+    Internal(crate::auth0::error::Auth0ErrorBody<'static>),
     /// The request took longer than `request_timeout_seconds`.
     #[response(status = 503)]
     Unavailable,
 }
 
 // ---- bodies built in place (with `json!`) and documented here ----
-
-/// Auth0's error shape.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Auth0Error)]
-pub(crate) struct Auth0ErrorDoc {
-    status_code: u16,
-    error: String,
-    message: String,
-    error_code: String,
-}
-
-/// `{"key": {...}}`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KeyEnvelope {
-    key: Key,
-}
-
-/// `{"keys": [...]}`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KeysEnvelope {
-    keys: Vec<Key>,
-}
-
-/// `{"keys": [...], "total": N}`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct KeySearchResult {
-    keys: Vec<Key>,
-    /// How many keys match, across all pages.
-    total: u64,
-}
 
 /// Keys in the deletion window.
 #[derive(Serialize, ToSchema)]
