@@ -265,7 +265,7 @@ async fn delete(
 #[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
     summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
-    responses((status = 200, description = "The signature.", body = crate::openapi::SignatureBody),
+    responses((status = 200, description = "The signature.", body = SignatureBody),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn sign(
     state: web::Data<AppState>,
@@ -277,14 +277,16 @@ async fn sign(
     let service = state.keys.clone();
     let (signature, algorithm) =
         web::block(move || service.sign(&id, body.payload.as_deref())).await??;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "signature": signature, "algorithm": algorithm })))
+    Ok(HttpResponse::Ok().json(SignatureBody {
+        algorithm,
+        signature,
+    }))
 }
 
 /// Verifies a signature with a stored key.
 #[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
-    responses((status = 200, description = "Whether the signature verifies.", body = crate::openapi::VerifiedBody),
+    responses((status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
         (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
 async fn verify(
     state: web::Data<AppState>,
@@ -297,5 +299,21 @@ async fn verify(
     let valid =
         web::block(move || service.verify(&id, body.payload.as_deref(), body.signature.as_deref()))
             .await??;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "valid": valid })))
+    Ok(HttpResponse::Ok().json(VerifiedBody { valid }))
+}
+
+// Fields in alphabetical order: the order the body had when it was built with `json!`.
+/// A signature over the payload.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SignatureBody {
+    /// The key's algorithm, as a JWS `alg`.
+    algorithm: keysmith_model::Algorithm,
+    /// base64url without padding.
+    signature: String,
+}
+
+/// Whether the signature verified.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct VerifiedBody {
+    valid: bool,
 }

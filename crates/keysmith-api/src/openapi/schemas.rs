@@ -160,31 +160,6 @@ pub(crate) enum KeyUseName {
     Encryption,
 }
 
-/// `{"status": "ok"}`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct StatusBody {
-    /// `ok`, or `failing` when the data file's disk is failing.
-    status: String,
-    /// Why it is failing (only with `failing`): the storage engine's message.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-}
-
-/// A signature over the payload.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SignatureBody {
-    /// base64url without padding.
-    signature: String,
-    /// The key's algorithm, as a JWS `alg`.
-    algorithm: String,
-}
-
-/// Whether the signature verified.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct VerifiedBody {
-    valid: bool,
-}
-
 /// A JSON Web Key Set (RFC 7517): the public keys of every asymmetric key.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct JwksBody {

@@ -15,8 +15,8 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
 /// `storage_failures_before_exit`) and the server leaves load balancers' rotation until it is
 /// restarted. The healthy path is one read transaction, run inline like other point reads.
 #[utoipa::path(get, path = "/api/status", tag = "system", operation_id = "retrieveSystemStatus", security(()),
-    responses((status = 200, description = "The store answers and takes writes.", body = crate::openapi::StatusBody),
-        (status = 503, description = "The data file's disk is failing: `status` is `failing` and `reason` says why.", body = crate::openapi::StatusBody)))]
+    responses((status = 200, description = "The store answers and takes writes.", body = StatusBody),
+        (status = 503, description = "The data file's disk is failing: `status` is `failing` and `reason` says why.", body = StatusBody)))]
 async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let failing = if state.keys.storage_failing() {
         let service = state.keys.clone();
@@ -25,8 +25,24 @@ async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         state.keys.storage_unreadable()
     };
     Ok(match failing {
-        None => HttpResponse::Ok().json(serde_json::json!({ "status": "ok" })),
-        Some(reason) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "status": "failing", "reason": reason })),
+        None => HttpResponse::Ok().json(StatusBody {
+            reason: None,
+            status: "ok",
+        }),
+        Some(reason) => HttpResponse::ServiceUnavailable().json(StatusBody {
+            reason: Some(reason),
+            status: "failing",
+        }),
     })
+}
+
+// Fields in alphabetical order: the order the body had when it was built with `json!`.
+/// `{"status": "ok"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct StatusBody {
+    /// Why it is failing (only with `failing`): the storage engine's message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// `ok`, or `failing` when the data file's disk is failing.
+    status: &'static str,
 }
