@@ -12,21 +12,23 @@ use crate::data::audit_cli;
 use crate::error::ServerError;
 use crate::settings::{Settings, parse_hash};
 
-/// What `keysmith api-key` does.
-#[derive(Debug)]
+/// What `keysmith api-key` does (its subcommands).
+#[derive(clap::Subcommand, Debug)]
 pub enum ApiKeyAction {
-    /// Create a key with these permissions.
+    /// Creates a key and prints it once; only its SHA-256 is kept.
     Create {
-        /// Its name.
+        /// A name for people.
+        #[arg(long)]
         name: String,
-        /// Permission strings.
+        /// A permission (repeatable): admin, read-only, vend, or <family>:<methods>.
+        #[arg(long = "permission", required = true)]
         permissions: Vec<String>,
     },
-    /// List the keys.
+    /// Lists the keys: id, name, permissions, creation time (never the keys).
     List,
-    /// Remove the key with this id.
+    /// Removes a key by its id.
     Revoke {
-        /// The key's id.
+        /// The id `list` shows.
         id: String,
     },
 }

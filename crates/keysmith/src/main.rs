@@ -76,31 +76,11 @@ enum Command {
         args: KeyDataArgs,
     },
     /// Manage scoped API keys kept in the data file (server stopped; restart it to apply).
-    #[command(subcommand)]
-    ApiKey(ApiKeyCommand),
-}
-
-#[derive(Subcommand, Debug)]
-enum ApiKeyCommand {
-    /// Creates a key and prints it once; only its SHA-256 is kept.
-    Create {
-        /// A name for people.
-        #[arg(long)]
-        name: String,
-        /// A permission (repeatable): admin, read-only, vend, or <family>:<methods>.
-        #[arg(long = "permission", required = true)]
-        permissions: Vec<String>,
+    ApiKey {
+        #[command(subcommand)]
+        action: keysmith::api_keys::ApiKeyAction,
         #[command(flatten)]
-        args: ServeArgs,
-    },
-    /// Lists the keys: id, name, permissions, creation time (never the keys).
-    List(ServeArgs),
-    /// Removes a key by its id.
-    Revoke {
-        /// The id `list` shows.
-        id: String,
-        #[command(flatten)]
-        args: ServeArgs,
+        args: KeyDataArgs,
     },
 }
 
@@ -139,7 +119,8 @@ struct ServeArgs {
     master_key_file: Option<PathBuf>,
 }
 
-/// Where `keysmith key` finds the data, accepted before or after its subcommand.
+/// Where `keysmith key` and `keysmith api-key` find the data, accepted before or after their
+/// subcommand.
 #[derive(clap::Args, Debug, Clone, Default)]
 struct KeyDataArgs {
     /// Data directory [default: ./data; env: KEYSMITH_DATA].
@@ -154,6 +135,9 @@ struct KeyDataArgs {
     /// A file of master keys, one base64 key per line [env: KEYSMITH_MASTER_KEY_FILE].
     #[arg(long, global = true)]
     master_key_file: Option<PathBuf>,
+    /// Log format [env: KEYSMITH_LOG_FORMAT].
+    #[arg(long, value_enum, global = true)]
+    log_format: Option<LogFormatArg>,
 }
 
 impl From<KeyDataArgs> for ServeArgs {
@@ -163,6 +147,7 @@ impl From<KeyDataArgs> for ServeArgs {
             config: args.config,
             backend: args.backend,
             master_key_file: args.master_key_file,
+            log_format: args.log_format,
             ..ServeArgs::default()
         }
     }
@@ -243,23 +228,7 @@ fn main() -> ExitCode {
                 args.into(),
             )
         }
-        Some(Command::ApiKey(command)) => match command {
-            ApiKeyCommand::Create {
-                name,
-                permissions,
-                args,
-            } => (
-                Action::ApiKey(keysmith::api_keys::ApiKeyAction::Create { name, permissions }),
-                args,
-            ),
-            ApiKeyCommand::List(args) => {
-                (Action::ApiKey(keysmith::api_keys::ApiKeyAction::List), args)
-            }
-            ApiKeyCommand::Revoke { id, args } => (
-                Action::ApiKey(keysmith::api_keys::ApiKeyAction::Revoke { id }),
-                args,
-            ),
-        },
+        Some(Command::ApiKey { action, args }) => (Action::ApiKey(action), args.into()),
     };
     let overrides = Overrides {
         bind: args.bind,
