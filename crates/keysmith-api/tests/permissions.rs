@@ -11,44 +11,20 @@ use support::{ADMIN, Options, TestApp};
 
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 
-/// Written out by hand (as in the e2e permission test), not read from the route table.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("GET", "/api/key", "keys"),
-    ("GET", "/api/key/{id}", "keys"),
-    ("GET", "/api/key/search", "keys"),
-    ("POST", "/api/key/search", "keys"),
-    ("POST", "/api/key/generate", "keys"),
-    ("POST", "/api/key/generate/{id}", "keys"),
-    ("POST", "/api/key/import", "keys"),
-    ("POST", "/api/key/import/{id}", "keys"),
-    ("PUT", "/api/key/{id}", "keys"),
-    ("DELETE", "/api/key/{id}", "keys"),
-    ("GET", "/api/key/deleted", "keys"),
-    ("POST", "/api/key/{id}/restore", "keys"),
-    ("POST", "/api/key/{id}/sign", "sign"),
-    ("POST", "/api/key/{id}/verify", "sign"),
-    ("POST", "/api/jwt/vend", "sign"),
-    ("GET", "/api/v2/connections", "connections"),
-    ("POST", "/api/v2/connections", "connections"),
-    ("GET", "/api/v2/connections/{id}", "connections"),
-    ("PATCH", "/api/v2/connections/{id}", "connections"),
-    ("DELETE", "/api/v2/connections/{id}", "connections"),
-    ("GET", "/api/v2/connections/{id}/keys", "connections"),
-    ("POST", "/api/v2/connections/{id}/keys", "connections"),
-    (
-        "POST",
-        "/api/v2/connections/{id}/keys/rotate",
-        "connections",
-    ),
-    ("GET", "/api/v2/keys/signing", "signing-keys"),
-    ("GET", "/api/v2/keys/signing/{kid}", "signing-keys"),
-    ("POST", "/api/v2/keys/signing/rotate", "signing-keys"),
-    ("PUT", "/api/v2/keys/signing/{kid}/revoke", "signing-keys"),
-    ("GET", "/api/system/audit-log/search", "audit"),
-    ("POST", "/api/system/audit-log/search", "audit"),
-    ("POST", "/api/system/backup", "*"),
-    ("GET", "/metrics", "metrics"),
-];
+/// The permission matrix, `tests/permission-matrix.txt`: (method, path template, family).
+fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
+    include_str!("../../../tests/permission-matrix.txt")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some(method), Some(path), Some(family), None) => (method, path, family),
+                _ => panic!("tests/permission-matrix.txt: a row is `method path family`: {line}"),
+            }
+        })
+        .collect()
+}
 
 const FAMILIES: [&str; 6] = [
     "keys",
@@ -108,7 +84,7 @@ fn path_of(template: &str) -> String {
 #[actix_web::test]
 async fn every_keyed_route_refuses_no_key_and_a_wrong_key_in_its_dialect() {
     let app = matrix_app().await;
-    for &(method, template, _) in ROUTES {
+    for &(method, template, _) in &routes() {
         let path = path_of(template);
         let auth0 = template.starts_with("/api/v2");
         let anonymous = app.send(call(method, &path, None)).await;
@@ -151,7 +127,7 @@ async fn every_keyed_route_refuses_no_key_and_a_wrong_key_in_its_dialect() {
 async fn each_scoped_key_passes_exactly_its_family_and_method() {
     let app = matrix_app().await;
     let mut wrong = Vec::new();
-    for &(method, template, route_family) in ROUTES {
+    for &(method, template, route_family) in &routes() {
         let path = path_of(template);
         let auth0 = template.starts_with("/api/v2");
         let header = |key: &str| {
@@ -195,4 +171,24 @@ async fn each_scoped_key_passes_exactly_its_family_and_method() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The matrix names exactly the routes the route table declares as needing a key: a route
+/// added without its row (or a row left behind by a removed route) fails here.
+#[test]
+fn the_matrix_covers_every_keyed_route_of_the_route_table() {
+    use keysmith_api::routing::{Access, RouteList};
+    let mut declared: Vec<(String, String)> = RouteList::all()
+        .0
+        .into_iter()
+        .filter(|route| route.spec.access != Access::Anonymous)
+        .map(|route| (route.method, route.path))
+        .collect();
+    let mut listed: Vec<(String, String)> = routes()
+        .iter()
+        .map(|&(method, path, _)| (method.to_owned(), path.to_owned()))
+        .collect();
+    declared.sort();
+    listed.sort();
+    assert_eq!(declared, listed);
 }

@@ -6,46 +6,20 @@ use crate::tokens;
 
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 
-/// Every operation that needs a key, and the one family whose keys may call it (`*`: admin
-/// keys only). Written out by hand from docs/security.md, not derived from the server's own
-/// route table, so a wrong declaration there fails here.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("GET", "/api/key", "keys"),
-    ("GET", "/api/key/{id}", "keys"),
-    ("GET", "/api/key/search", "keys"),
-    ("POST", "/api/key/search", "keys"),
-    ("POST", "/api/key/generate", "keys"),
-    ("POST", "/api/key/generate/{id}", "keys"),
-    ("POST", "/api/key/import", "keys"),
-    ("POST", "/api/key/import/{id}", "keys"),
-    ("PUT", "/api/key/{id}", "keys"),
-    ("DELETE", "/api/key/{id}", "keys"),
-    ("GET", "/api/key/deleted", "keys"),
-    ("POST", "/api/key/{id}/restore", "keys"),
-    ("POST", "/api/key/{id}/sign", "sign"),
-    ("POST", "/api/key/{id}/verify", "sign"),
-    ("POST", "/api/jwt/vend", "sign"),
-    ("GET", "/api/v2/connections", "connections"),
-    ("POST", "/api/v2/connections", "connections"),
-    ("GET", "/api/v2/connections/{id}", "connections"),
-    ("PATCH", "/api/v2/connections/{id}", "connections"),
-    ("DELETE", "/api/v2/connections/{id}", "connections"),
-    ("GET", "/api/v2/connections/{id}/keys", "connections"),
-    ("POST", "/api/v2/connections/{id}/keys", "connections"),
-    (
-        "POST",
-        "/api/v2/connections/{id}/keys/rotate",
-        "connections",
-    ),
-    ("GET", "/api/v2/keys/signing", "signing-keys"),
-    ("GET", "/api/v2/keys/signing/{kid}", "signing-keys"),
-    ("POST", "/api/v2/keys/signing/rotate", "signing-keys"),
-    ("PUT", "/api/v2/keys/signing/{kid}/revoke", "signing-keys"),
-    ("GET", "/api/system/audit-log/search", "audit"),
-    ("POST", "/api/system/audit-log/search", "audit"),
-    ("POST", "/api/system/backup", "*"),
-    ("GET", "/metrics", "metrics"),
-];
+/// The permission matrix, `tests/permission-matrix.txt`: (method, path template, family).
+fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
+    include_str!("../../../../tests/permission-matrix.txt")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some(method), Some(path), Some(family), None) => (method, path, family),
+                _ => panic!("tests/permission-matrix.txt: a row is `method path family`: {line}"),
+            }
+        })
+        .collect()
+}
 
 const FAMILIES: [&str; 6] = [
     "keys",
@@ -177,7 +151,7 @@ pub(crate) fn every_route_checks_its_permission(backend: &str) {
             }
         }
     }
-    let mut listed: Vec<(String, String)> = ROUTES
+    let mut listed: Vec<(String, String)> = routes()
         .iter()
         .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
@@ -203,7 +177,7 @@ pub(crate) fn every_route_checks_its_permission(backend: &str) {
     let mut unauthorised_successes = Vec::new();
     let mut wrongly_refused = Vec::new();
     let mut checked = 0;
-    for &(method, template, family) in ROUTES {
+    for &(method, template, family) in &routes() {
         let path = template
             .replace(
                 "{id}",
@@ -315,7 +289,7 @@ pub(crate) fn every_route_checks_its_permission(backend: &str) {
         unauthorised_successes.is_empty() && wrongly_refused.is_empty(),
         "unauthorised successes: {unauthorised_successes:#?}\nwrongly refused: {wrongly_refused:#?}"
     );
-    assert!(checked > ROUTES.len() * keys.len() * 3, "{checked}");
+    assert!(checked > routes().len() * keys.len() * 3, "{checked}");
 
     // Anonymous routes stay anonymous; /metrics needs a key unless metrics_anonymous is set.
     for path in [
