@@ -10,12 +10,8 @@
 //!
 //! ```no_run
 //! # fn demo(state: keysmith_api::AppState) {
-//! use actix_web::{App, web};
-//! let app = App::new()
-//!     .app_data(web::Data::new(state))
-//!     .app_data(keysmith_api::payload_config(64 * 1024))
-//!     .wrap(actix_web::middleware::from_fn(keysmith_api::middleware::request_id::middleware))
-//!     .configure(keysmith_api::configure);
+//! // What `keysmith` serves, with a 64 KiB body limit.
+//! let server = actix_web::HttpServer::new(move || keysmith_api::app(state.clone(), 64 * 1024));
 //! # }
 //! ```
 //!
@@ -68,6 +64,32 @@ pub struct AppState {
     pub admin_enabled: bool,
     /// The admin page highlights keys expiring within this many days.
     pub admin_expiry_warning_days: u32,
+}
+
+/// The whole application as the server runs it: the shared state, the body limit, the
+/// middleware (outermost last: request histograms, request id, audit context, deadline) and
+/// every route. The server and the in-process tests build it here, so they cannot drift.
+pub fn app(
+    state: AppState,
+    body_limit: usize,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    use actix_web::middleware::from_fn;
+    actix_web::App::new()
+        .app_data(web::Data::new(state))
+        .app_data(payload_config(body_limit))
+        .wrap(from_fn(timeout))
+        .wrap(from_fn(middleware::audit::middleware))
+        .wrap(from_fn(middleware::request_id::middleware))
+        .wrap(from_fn(system::metrics::middleware))
+        .configure(configure)
 }
 
 /// Registers every route, then answers other methods on their paths with 405 and `Allow`.

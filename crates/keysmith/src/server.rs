@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::HttpServer;
 use keysmith_api::middleware::limits::Limits;
 use keysmith_api::{ApiKeys, AppState};
 use keysmith_core::audit::AuditTrail;
@@ -88,25 +88,10 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         )),
     };
     let body_limit = settings.max_body_bytes;
-    let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .app_data(keysmith_api::payload_config(body_limit))
-            .wrap(actix_web::middleware::from_fn(keysmith_api::timeout))
-            .wrap(actix_web::middleware::from_fn(
-                keysmith_api::middleware::audit::middleware,
-            ))
-            .wrap(actix_web::middleware::from_fn(
-                keysmith_api::middleware::request_id::middleware,
-            ))
-            .wrap(actix_web::middleware::from_fn(
-                keysmith_api::system::metrics::middleware,
-            ))
-            .configure(keysmith_api::configure)
-    })
-    .shutdown_timeout(settings.shutdown_timeout_seconds)
-    .client_request_timeout(Duration::from_secs(settings.client_request_timeout_seconds))
-    .disable_signals();
+    let mut server = HttpServer::new(move || keysmith_api::app(state.clone(), body_limit))
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .client_request_timeout(Duration::from_secs(settings.client_request_timeout_seconds))
+        .disable_signals();
     if settings.workers > 0 {
         server = server.workers(settings.workers);
     }

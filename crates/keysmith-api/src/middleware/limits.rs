@@ -171,7 +171,7 @@ impl Limits {
             // Bounded by 60 / per_minute ≤ 60 seconds, so the cast cannot overflow.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Err(RateLimited {
-                retry_after_seconds: (wait as u64).max(1),
+                retry_after_seconds: wait as u64,
             })
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::dev::Service as _;
 use actix_web::http::header::HeaderMap;
-use actix_web::{App, test, web};
+use actix_web::test;
 use futures_util::future::LocalBoxFuture;
 use keysmith_api::middleware::auth::AcceptedKey;
 use keysmith_api::middleware::limits::Limits;
@@ -203,25 +203,8 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let body_limit = options.body_limit;
         let state = state(dir.path(), options);
-        let service = Rc::new(
-            test::init_service(
-                App::new()
-                    .app_data(web::Data::new(state.clone()))
-                    .app_data(keysmith_api::payload_config(body_limit))
-                    .wrap(actix_web::middleware::from_fn(keysmith_api::timeout))
-                    .wrap(actix_web::middleware::from_fn(
-                        keysmith_api::middleware::audit::middleware,
-                    ))
-                    .wrap(actix_web::middleware::from_fn(
-                        keysmith_api::middleware::request_id::middleware,
-                    ))
-                    .wrap(actix_web::middleware::from_fn(
-                        keysmith_api::system::metrics::middleware,
-                    ))
-                    .configure(keysmith_api::configure),
-            )
-            .await,
-        );
+        let service =
+            Rc::new(test::init_service(keysmith_api::app(state.clone(), body_limit)).await);
         let call: Caller = Box::new(move |request: test::TestRequest| {
             let service = service.clone();
             Box::pin(async move {
