@@ -39,6 +39,18 @@ fn invalid(message: impl Into<String>) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidInput, message.into())
 }
 
+/// `url` as it may be shown in a message: anything before an `@` in its authority (a user name
+/// and password, which Keysmith never takes there) is replaced by `…`.
+pub fn shown_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if scheme.is_empty() => format!("…{}", &rest[at..]),
+        Some(at) => format!("{scheme}://…{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 impl Client {
     /// A client for `url` (`http://host:port` or `https://host:port`).
     pub fn new(url: &str, api_key: &str, ca_file: Option<PathBuf>) -> std::io::Result<Self> {
@@ -50,6 +62,11 @@ impl Client {
             return Err(invalid("--url must start with http:// or https://"));
         };
         let authority = rest.trim_end_matches('/');
+        if authority.contains('@') {
+            return Err(invalid(
+                "--url must not carry credentials: give the API key with --api-key or KEYSMITH_API_KEY",
+            ));
+        }
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (
                 host.to_owned(),
@@ -214,5 +231,22 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         }
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_refused_and_never_shown() {
+        let url = "http://admin:hunter2@127.0.0.1:9011/";
+        let Err(refusal) = Client::new(url, "key", None) else {
+            panic!("a URL with credentials was accepted");
+        };
+        assert!(!refusal.to_string().contains("hunter2"), "{refusal}");
+        assert_eq!(shown_url(url), "http://…@127.0.0.1:9011/");
+        assert_eq!(shown_url("admin:pw@host:1"), "…@host:1");
+        assert_eq!(shown_url("http://host:1/a@b"), "http://host:1/a@b");
     }
 }

@@ -17,7 +17,7 @@ pub enum ServerError {
     /// API key or CA file).
     #[error("--url {url}")]
     Client {
-        /// The URL as given.
+        /// The URL as given, credentials removed (`client::shown_url`).
         url: String,
         /// The cause.
         source: std::io::Error,

@@ -300,7 +300,10 @@ fn online_client(
     let api_key = api_key.unwrap_or_else(|| settings.api_key.clone());
     keysmith::client::Client::new(&url, &api_key, ca_file)
         .map(Some)
-        .map_err(|source| keysmith::error::ServerError::Client { url, source })
+        .map_err(|source| keysmith::error::ServerError::Client {
+            url: keysmith::client::shown_url(&url),
+            source,
+        })
 }
 
 fn generate_master_key(out: &std::path::Path) -> ExitCode {
