@@ -529,6 +529,60 @@ async fn search_pages_and_orders() {
     assert_eq!(hs512["total"], 3);
 }
 
+/// Moved down from the end-to-end suite: paging over hundreds of keys of mixed kinds, both
+/// orders, filters together, and the query-string form.
+#[actix_web::test]
+async fn search_pages_over_hundreds_of_keys() {
+    let app = TestApp::new().await;
+    for i in 0..240 {
+        let algorithm = ["HS256", "ES256", "HS512"][i % 3];
+        app.generate(json!({"key": {"algorithm": algorithm, "name": format!("Service {i:03}")}}))
+            .await;
+    }
+    let page = search(&app, json!({})).await.json();
+    assert_eq!(page["total"], 240);
+    assert_eq!(
+        page["keys"].as_array().unwrap().len(),
+        25,
+        "default page size"
+    );
+    assert_eq!(page["keys"][0]["name"], "Service 000");
+    let mut seen = Vec::new();
+    for start in (0..240).step_by(50) {
+        let body = json!({"startRow": start, "numberOfResults": 50, "orderBy": "name DESC"});
+        let page = search(&app, body).await.json();
+        seen.extend(
+            page["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["name"].as_str().unwrap().to_owned()),
+        );
+    }
+    let mut expected: Vec<String> = (0..240).map(|i| format!("Service {i:03}")).collect();
+    expected.reverse();
+    assert_eq!(seen, expected, "pages cover every key once, in order");
+    let page = search(&app, json!({"algorithm": "ES256", "numberOfResults": 100})).await;
+    assert_eq!(page.json()["total"], 80);
+    let body = json!({"name": "service 1*", "type": "HMAC", "orderBy": "insertInstant DESC",
+        "numberOfResults": 3});
+    let page = search(&app, body).await.json();
+    assert_eq!(page["total"], 66, "i in 100..=199 with i % 3 != 1");
+    assert_eq!(page["keys"][0]["name"], "Service 198");
+    let by_query = app
+        .fa(
+            "GET",
+            "/api/key/search?name=*09&numberOfResults=2&startRow=1",
+            ADMIN,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(by_query["total"], 3);
+    assert_eq!(by_query["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(by_query["keys"][0]["name"], "Service 109");
+}
+
 #[actix_web::test]
 async fn search_by_query_string() {
     let app = TestApp::new().await;

@@ -3,8 +3,11 @@
 //! without it the test says so and does nothing.
 
 use crate::support::{API_KEY, Server};
+use test_case::test_case;
 
-pub(crate) fn admin_page_in_a_real_browser(backend: &str) {
+// One backend: the page and its API calls are not the backend's.
+#[test_case("aws-lc" ; "aws_lc")]
+fn admin_page_in_a_real_browser(backend: &str) {
     let Some(dir) = crate::support::tool("KS_BROWSER_DIR", "the browser test") else {
         return;
     };

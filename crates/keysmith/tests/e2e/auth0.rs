@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::{self, API_KEY, Options, Response, Server};
+use test_case::test_case;
 
 pub(crate) const BEARER: &str = "Bearer test-api-key-0123456789abcdef";
 
@@ -148,7 +149,9 @@ fn key_id_of_kid(server: &Server, kid: &str) -> String {
         .to_owned()
 }
 
-pub(crate) fn connection_keys_match_auth0_and_openssl(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn connection_keys_match_auth0_and_openssl(backend: &str) {
     let server = Server::start(backend);
 
     // Authentication: bearer only, Auth0's error shape.
@@ -490,7 +493,9 @@ pub(crate) fn connection_keys_match_auth0_and_openssl(backend: &str) {
     assert!(log.contains("ring.rotate") && log.contains("connection.delete"));
 }
 
-pub(crate) fn tenant_signing_keys_rotate_and_revoke(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn tenant_signing_keys_rotate_and_revoke(backend: &str) {
     let server = Server::start(backend);
     let listed = a0(&server, "GET", "/keys/signing", None);
     assert_eq!(listed.status, 200, "{}", listed.text());
@@ -656,7 +661,9 @@ fn generations(server: &Server, connection: &str) -> BTreeSet<u64> {
         .collect()
 }
 
-pub(crate) fn parallel_rotations_never_skip_or_lose_a_key(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn parallel_rotations_never_skip_or_lose_a_key(backend: &str) {
     const ROTATIONS: usize = 8;
     let server = Server::start(backend);
     let id = create_connection(&server, "busy", json!({}));
@@ -745,7 +752,9 @@ pub(crate) fn parallel_rotations_never_skip_or_lose_a_key(backend: &str) {
     assert!(name_of(with_flag(&keys, "next")[0]["kid"].as_str().unwrap()).ends_with("#10"));
 }
 
-pub(crate) fn kill_9_mid_rotation_leaves_the_previous_ring_whole(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn kill_9_mid_rotation_leaves_the_previous_ring_whole(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let plain = Options {
@@ -823,7 +832,9 @@ pub(crate) fn kill_9_mid_rotation_leaves_the_previous_ring_whole(backend: &str) 
     assert_eq!(generations(&server, &id), BTreeSet::from([2, 3, 4]));
 }
 
-pub(crate) fn scheduled_rotation_catches_up_once(backend: &str) {
+// One backend: the scheduler is not the backend's.
+#[test_case("aws-lc" ; "aws_lc")]
+fn scheduled_rotation_catches_up_once(backend: &str) {
     const PERIOD: u64 = 4;
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -899,7 +910,9 @@ pub(crate) fn scheduled_rotation_catches_up_once(backend: &str) {
     );
 }
 
-pub(crate) fn key_generation_is_rate_limited(backend: &str) {
+// One backend: the rate limit is not the backend's.
+#[test_case("openssl" ; "openssl")]
+fn key_generation_is_rate_limited(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),
@@ -934,7 +947,9 @@ pub(crate) fn key_generation_is_rate_limited(backend: &str) {
     assert_eq!(generations(&server, &id), BTreeSet::from([1, 2, 3]));
 }
 
-pub(crate) fn scheduled_tenant_rotation_from_config(backend: &str) {
+// One backend: the scheduler is not the backend's.
+#[test_case("openssl" ; "openssl")]
+fn scheduled_tenant_rotation_from_config(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),
@@ -972,7 +987,9 @@ pub(crate) fn scheduled_tenant_rotation_from_config(backend: &str) {
 /// A revoked tenant signing key, deleted (restorably) and restored, comes back revoked: back in
 /// the ring's revoked keys, not published, and unable to sign, vend or validate, across a
 /// restart too.
-pub(crate) fn a_restored_revoked_signing_key_stays_revoked(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn a_restored_revoked_signing_key_stays_revoked(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::support::{self, API_KEY, Options, Server};
 use crate::tokens;
+use test_case::test_case;
 
 fn options(master: &[u8; 32]) -> Options {
     Options {
@@ -43,7 +44,9 @@ fn key_ids(server: &Server) -> BTreeSet<String> {
         .collect()
 }
 
-pub(crate) fn backup_while_serving_and_restore(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn backup_while_serving_and_restore(backend: &str) {
     let master = [0x5Au8; 32];
     let temp = tempfile::tempdir().unwrap();
     let (live, restored, file) = (
@@ -228,7 +231,9 @@ fn hold_data_dir_lock(data: &Path) -> std::fs::File {
 /// restore holds it from its check to its swap, and a server for its life) a server start and
 /// a restore are refused. (A restore refused by a running server is in
 /// `backup_while_serving_and_restore`.)
-pub(crate) fn restore_and_a_server_start_exclude_each_other(backend: &str) {
+// One backend: the data directory lock is not the backend's.
+#[test_case("aws-lc" ; "aws_lc")]
+fn restore_and_a_server_start_exclude_each_other(backend: &str) {
     let master = [0x6Bu8; 32];
     let temp = tempfile::tempdir().unwrap();
     let (live, fresh, file) = (
@@ -305,7 +310,9 @@ fn wait_for_no_snapshot(data: &Path) {
     }
 }
 
-pub(crate) fn a_backup_is_streamed_and_its_file_removed(backend: &str) {
+// One backend: streaming a file is not the backend's.
+#[test_case("openssl" ; "openssl")]
+fn a_backup_is_streamed_and_its_file_removed(backend: &str) {
     use std::io::{Read as _, Write as _};
 
     let master = [0x5Bu8; 32];

@@ -7,6 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::{API_KEY, Options, Server};
+use test_case::test_case;
 
 fn run(args: &[&str], data: Option<&Path>) -> (bool, String, String) {
     let mut command = crate::support::keysmith_command();
@@ -26,7 +27,9 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-pub(crate) fn key_commands_offline_and_online(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn key_commands_offline_and_online(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {

@@ -5,8 +5,11 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, API_KEY, Options, Server};
 use crate::tokens;
+use test_case::test_case;
 
-pub(crate) fn a_generation_flood_is_refused_fast_and_reads_stay_responsive(backend: &str) {
+// One backend: the generation pool is not the backend's.
+#[test_case("aws-lc" ; "aws_lc")]
+fn a_generation_flood_is_refused_fast_and_reads_stay_responsive(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),
@@ -73,7 +76,9 @@ pub(crate) fn a_generation_flood_is_refused_fast_and_reads_stay_responsive(backe
     );
 }
 
-pub(crate) fn oversized_material_slow_requests_and_slow_clients_are_cut_off(backend: &str) {
+// One backend: size and time limits are the server's.
+#[test_case("openssl" ; "openssl")]
+fn oversized_material_slow_requests_and_slow_clients_are_cut_off(backend: &str) {
     use std::io::{Read as _, Write as _};
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
@@ -186,7 +191,9 @@ pub(crate) fn oversized_material_slow_requests_and_slow_clients_are_cut_off(back
 /// before its commit, an import is refused at once with 503 and `Retry-After`, and the first
 /// signing-keys read with 429 and `Retry-After`, instead of working outside the pool. Once the
 /// pool is free both succeed, and later signing-keys reads (no generation) need no place.
-pub(crate) fn imports_and_first_signing_keys_read_take_a_place_in_the_pool(backend: &str) {
+// One backend: the generation pool is not the backend's.
+#[test_case("openssl" ; "openssl")]
+fn imports_and_first_signing_keys_read_take_a_place_in_the_pool(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let options = Options {
         api_key: Some(API_KEY.into()),

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::support::{API_KEY, Options, Server};
 use crate::tokens;
+use test_case::test_case;
 
 const PARSE: &str = r#"
 import sys
@@ -18,7 +19,9 @@ for name in ("keysmith_keys", "keysmith_keys_expiring_soon", "keysmith_key_gener
 print("parsed", len(families), "families")
 "#;
 
-pub(crate) fn metrics_count_requests_keys_and_generation(backend: &str) {
+// One backend: the counters are not the backend's.
+#[test_case("aws-lc" ; "aws_lc")]
+fn metrics_count_requests_keys_and_generation(backend: &str) {
     let server = Server::start(backend);
     tokens::generate(&server, "ES256", None, "m1");
     tokens::generate(&server, "ES256", None, "m2");
@@ -98,7 +101,9 @@ pub(crate) fn metrics_count_requests_keys_and_generation(backend: &str) {
 
 /// Junk HTTP methods cannot grow the metric series (the method label is one of a fixed set
 /// plus OTHER), and `metrics_anonymous` serves scrapes without a key.
-pub(crate) fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting(backend: &str) {
+// One backend: the counters are not the backend's.
+#[test_case("openssl" ; "openssl")]
+fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let server = Server::start_in(
         &temp.path().join("data"),

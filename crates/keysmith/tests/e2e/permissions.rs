@@ -3,6 +3,7 @@
 
 use crate::support::{API_KEY, Options, Server};
 use crate::tokens;
+use test_case::test_case;
 
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 
@@ -117,7 +118,9 @@ fn status_before_body(addr: &str, method: &str, path: &str, authorization: &str)
     head.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
-pub(crate) fn every_route_checks_its_permission(backend: &str) {
+// One backend: authorization is not the backend's (the in-process matrix test covers it too).
+#[test_case("aws-lc" ; "aws_lc")]
+fn every_route_checks_its_permission(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let config = temp.path().join("keysmith.toml");
     let mut text = String::new();
@@ -312,7 +315,9 @@ fn keysmith(data: &std::path::Path, backend: &str, args: &[&str]) -> std::proces
         .unwrap()
 }
 
-pub(crate) fn api_key_commands_round_trip(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn api_key_commands_round_trip(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let options = Options {

@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use crate::support::{API_KEY, Options, Server};
+use test_case::test_case;
 
 const PROBE: &str = r#"
 import json, ssl, sys, urllib.request
@@ -23,7 +24,9 @@ with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as raw:
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
 "#;
 
-pub(crate) fn https_with_the_backends_tls_stack(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn https_with_the_backends_tls_stack(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let (cert, key) = crate::support::openssl_certificate(temp.path(), 1);
     let options = Options {
@@ -80,7 +83,9 @@ pub(crate) fn https_with_the_backends_tls_stack(backend: &str) {
     assert!(!server.log().contains("PRIVATE KEY"));
 }
 
-pub(crate) fn a_half_configured_tls_refuses_to_start(backend: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn a_half_configured_tls_refuses_to_start(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let (cert, _) = crate::support::openssl_certificate(temp.path(), 1);
     let options = Options {

@@ -9,6 +9,7 @@ use keysmith_model::{Algorithm, PrivateMaterial, SecretBytes};
 use serde_json::{Value, json};
 
 use crate::support::{self, API_KEY, Options, Server};
+use test_case::test_case;
 
 /// Every algorithm, with the RSA length the tests generate.
 pub(crate) const ALL: [(&str, Option<u32>); 13] = [
@@ -119,7 +120,9 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-pub(crate) fn jwks_lists_asymmetric_keys_and_caches(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn jwks_lists_asymmetric_keys_and_caches(backend_name: &str) {
     let server = Server::start(backend_name);
     let mut keys = Vec::new();
     for (algorithm, length) in ALL {
@@ -216,7 +219,9 @@ pub(crate) fn jwks_lists_asymmetric_keys_and_caches(backend_name: &str) {
     );
 }
 
-pub(crate) fn public_keys_by_kid(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn public_keys_by_kid(backend_name: &str) {
     let server = Server::start(backend_name);
     let ec = generate(&server, "ES384", None, "ec");
     generate(&server, "HS256", None, "hmac");
@@ -235,7 +240,9 @@ pub(crate) fn public_keys_by_kid(backend_name: &str) {
     assert_eq!((missing.status, missing.body.len()), (404, 0));
 }
 
-pub(crate) fn vend_and_validate_every_algorithm(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn vend_and_validate_every_algorithm(backend_name: &str) {
     let server = Server::start(backend_name);
     for (algorithm, length) in ALL {
         let key = generate(&server, algorithm, length, algorithm);
@@ -310,7 +317,9 @@ pub(crate) fn vend_and_validate_every_algorithm(backend_name: &str) {
     );
 }
 
-pub(crate) fn validate_refuses_alg_none(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn validate_refuses_alg_none(backend_name: &str) {
     let server = Server::start(backend_name);
     let key = generate(&server, "RS256", Some(2048), "rsa");
     let claims = json!({"sub": "x", "exp": now() + 600});
@@ -324,7 +333,9 @@ pub(crate) fn validate_refuses_alg_none(backend_name: &str) {
     }
 }
 
-pub(crate) fn validate_refuses_hmac_signed_with_the_rsa_public_key(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn validate_refuses_hmac_signed_with_the_rsa_public_key(backend_name: &str) {
     let server = Server::start(backend_name);
     let key = generate(&server, "RS256", Some(2048), "rsa");
     let claims = json!({"sub": "attacker", "exp": now() + 600});
@@ -355,7 +366,9 @@ pub(crate) fn validate_refuses_hmac_signed_with_the_rsa_public_key(backend_name:
     }
 }
 
-pub(crate) fn validate_refuses_an_algorithm_other_than_the_keys(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn validate_refuses_an_algorithm_other_than_the_keys(backend_name: &str) {
     let server = Server::start(backend_name);
     let held = import_held_rsa(&server, backend_name);
     let claims = json!({"sub": "x", "exp": now() + 600});
@@ -406,7 +419,9 @@ pub(crate) fn validate_refuses_an_algorithm_other_than_the_keys(backend_name: &s
     assert!(!held.public_pem.is_empty());
 }
 
-pub(crate) fn validate_refuses_unknown_and_injected_kids(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn validate_refuses_unknown_and_injected_kids(backend_name: &str) {
     let server = Server::start(backend_name);
     let held = import_held_rsa(&server, backend_name);
     let hmac = generate(&server, "HS256", None, "hmac");
@@ -448,7 +463,9 @@ pub(crate) fn validate_refuses_unknown_and_injected_kids(backend_name: &str) {
     assert_refused(&server, &jku, "embedded jwk with an unknown kid");
 }
 
-pub(crate) fn validate_refuses_bad_signatures_and_truncated_tokens(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn validate_refuses_bad_signatures_and_truncated_tokens(backend_name: &str) {
     let server = Server::start(backend_name);
     for (algorithm, length) in [
         ("RS256", Some(2048)),
@@ -497,7 +514,9 @@ pub(crate) fn validate_refuses_bad_signatures_and_truncated_tokens(backend_name:
     assert_eq!((missing.status, missing.body.len()), (401, 0), "no token");
 }
 
-pub(crate) fn validate_refuses_expired_and_not_yet_valid_tokens(backend_name: &str) {
+// One backend: the clock checks are not the backend's (use_cases.rs checks them in process).
+#[test_case("aws-lc" ; "aws_lc")]
+fn validate_refuses_expired_and_not_yet_valid_tokens(backend_name: &str) {
     let server = Server::start(backend_name);
     let held = import_held_rsa(&server, backend_name);
     let token = |claims: Value| {
@@ -550,7 +569,9 @@ pub(crate) fn validate_refuses_expired_and_not_yet_valid_tokens(backend_name: &s
     );
 }
 
-pub(crate) fn sign_and_verify_without_exporting(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn sign_and_verify_without_exporting(backend_name: &str) {
     let server = Server::start(backend_name);
     let local = backend(backend_name);
     for (algorithm, length) in [
@@ -660,7 +681,9 @@ pub(crate) fn sign_and_verify_without_exporting(backend_name: &str) {
 }
 
 /// A deleted key stops validating and vending at once, even when it was cached.
-pub(crate) fn deleted_keys_stop_working(backend_name: &str) {
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn deleted_keys_stop_working(backend_name: &str) {
     let server = Server::start(backend_name);
     let key = generate(&server, "ES256", None, "short-lived");
     let id = key["id"].as_str().unwrap();

@@ -1,0 +1,122 @@
+//! Starting the binary: the first start's API key, configuration layers and refusals, and a
+//! data file of an unknown schema.
+
+use serde_json::json;
+
+use crate::generate;
+use crate::support::{self, API_KEY, Options, Server};
+
+#[test]
+fn first_start_generates_an_api_key_and_keeps_only_its_hash() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start_in(&data, support::backends()[0], Options::default());
+    let log = server.log();
+    let key = log
+        .lines()
+        .skip_while(|l| !l.contains("shown only this once"))
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.contains("shown only this once"))
+        .expect("the generated key is printed")
+        .to_owned();
+    let response = server.raw("GET", "/api/key", &[("Authorization", &key)], None);
+    assert_eq!(response.status, 200);
+    assert!(server.stop().0.success());
+    let file = std::fs::read(data.join("keysmith.redb")).unwrap();
+    assert!(
+        !file.windows(key.len()).any(|w| w == key.as_bytes()),
+        "the API key itself is not stored"
+    );
+    // A second start does not generate another: the stored hash is enough.
+    let server = Server::start_in(&data, support::backends()[0], Options::default());
+    assert!(!server.log().contains("shown only this once"));
+    assert_eq!(
+        server
+            .raw("GET", "/api/key", &[("Authorization", &key)], None)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn configuration_layers_and_refusals() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("keysmith.toml");
+    std::fs::write(
+        &config,
+        "default_issuer = \"from-file.example\"\nmax_search_results = 7\n",
+    )
+    .unwrap();
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        args: vec!["--config".into(), config.display().to_string()],
+        env: vec![("KEYSMITH_MAX_SEARCH_RESULTS".into(), "5".into())],
+    };
+    let server = Server::start_in(&temp.path().join("data"), support::backends()[0], options);
+    let key = generate(&server, json!({"algorithm": "ES256", "name": "k"}));
+    assert_eq!(
+        key["issuer"], "from-file.example",
+        "the file overrides the defaults"
+    );
+    let response = server.call(
+        "POST",
+        "/api/key/search",
+        Some(json!({"search": {"numberOfResults": 6}})),
+    );
+    assert_eq!(
+        response.error_codes(),
+        ["[invalid]search.numberOfResults"],
+        "the environment overrides the file"
+    );
+    drop(server);
+
+    std::fs::write(&config, "no_such_setting = 1\n").unwrap();
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        args: vec!["--config".into(), config.display().to_string()],
+        ..Default::default()
+    };
+    let (status, log) =
+        Server::try_start_in(&temp.path().join("data2"), support::backends()[0], options)
+            .err()
+            .expect("refused");
+    assert_eq!(status.and_then(|s| s.code()), Some(2));
+    assert!(log.contains("no_such_setting"), "{log}");
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    };
+    let (status, log) = Server::try_start_in(&temp.path().join("data3"), "ring", options)
+        .err()
+        .expect("refused");
+    assert!(!status.unwrap().success());
+    assert!(log.contains("`ring` is not available"), "{log}");
+}
+
+#[test]
+fn a_data_file_of_an_unknown_schema_is_refused_untouched() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("keysmith.redb");
+    {
+        let db = redb::Database::create(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb::TableDefinition::<&str, u64>::new("meta"))
+            .unwrap()
+            .insert("schema_version", 99)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let before = std::fs::read(&file).unwrap();
+    let options = Options {
+        api_key: Some(API_KEY.into()),
+        ..Default::default()
+    };
+    let (status, log) = Server::try_start_in(&data, support::backends()[0], options)
+        .err()
+        .expect("refused");
+    assert!(!status.unwrap().success());
+    assert!(log.contains("schema version 99"), "{log}");
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+}
