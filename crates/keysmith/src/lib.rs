@@ -1,14 +1,15 @@
 //! Keysmith, the self-hosted key server: the library behind the `keysmith` binary.
 //!
-//! `main.rs` parses the command line, loads the settings, sets up logging and calls one action
-//! of this library: [`server::run`] to serve, or a command (keys, API keys, master keys,
-//! backup, restore, check). Everything it does is here so that tests can do the same.
+//! `main.rs` calls [`cli::main`], which parses the command line, loads the settings, sets up
+//! logging and runs one command: serve ([`server::run`]), or keys, API keys, master keys,
+//! backup, restore, check. Everything it does is here so that tests can do the same.
 //!
 //! - [`backend`] chooses the crypto backend compiled in (by cargo features) and configured.
 //! - [`settings`] reads the built-in defaults, an optional file and `KEYSMITH_*` variables.
 //! - [`server`] opens the data file, sets up API keys, the rotation scheduler and the HTTP API;
 //!   [`master_key`], [`tls`] and [`data_lock`] are the parts it opens first.
-//! - [`key_cli`], [`backup`] and [`check`] are the commands; [`client`] is the small HTTP client
+//! - [`cli`] holds the clap types, one file per command group;
+//!   [`key_cli`], [`api_keys`], [`backup`] and [`check`] are what the commands do; [`client`] is the small HTTP client
 //!   behind their `--url`.
 //! - [`malloc`] caps glibc's malloc arenas at start.
 //!
@@ -25,6 +26,7 @@ pub mod api_keys;
 pub mod backend;
 pub mod backup;
 pub mod check;
+pub mod cli;
 pub mod client;
 pub mod data;
 pub mod data_lock;
