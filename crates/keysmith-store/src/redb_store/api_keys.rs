@@ -31,13 +31,13 @@ impl ApiKeyRecords for RedbStore {
         let mut out = Vec::new();
         for entry in txn.open_table(API_KEY_RECORDS)?.iter()? {
             let (_, record) = entry?;
-            out.push(decode_json(record.value(), "api key")?);
+            out.push(decode_api_key(record.value())?);
         }
         Ok(out)
     }
 
     fn add_api_key_record(&self, record: &keysmith_model::ApiKeyRecord) -> Result<(), StoreError> {
-        let json = encode_json(record)?;
+        let json = encode_api_key(record)?;
         self.write_audited(
             |()| vec![record.id.to_string()],
             |txn| {

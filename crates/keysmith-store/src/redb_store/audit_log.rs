@@ -104,7 +104,7 @@ pub(super) fn append_in(
     for (seq, record) in (first..).zip(records) {
         let mut record = record.clone();
         record.id = seq;
-        log.insert(seq, encode_json(&record)?.as_slice())?;
+        log.insert(seq, encode_audit(&record)?.as_slice())?;
         by_time.insert((record.at, seq), ())?;
     }
     Ok(())
@@ -121,7 +121,7 @@ pub(super) fn ensure_audit_index(txn: &WriteTransaction) -> Result<(), StoreErro
     let mut by_time = txn.open_table(AUDIT_BY_TIME)?;
     for entry in txn.open_table(AUDIT_LOG)?.iter()? {
         let (seq, bytes) = entry?;
-        let record: keysmith_model::AuditRecord = decode_json(bytes.value(), "audit record")?;
+        let record = decode_audit(bytes.value())?;
         by_time.insert((record.at, seq.value()), ())?;
     }
     tracing::info!(records, "audit time index built");
@@ -138,7 +138,7 @@ pub(super) fn audit_record_at(
             "audit time index names a missing record".into(),
         ));
     };
-    decode_json(bytes.value(), "audit record")
+    decode_audit(bytes.value())
 }
 
 /// The most audit records one pruning transaction deletes (a large backlog takes several).

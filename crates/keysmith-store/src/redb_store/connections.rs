@@ -4,7 +4,7 @@ use super::*;
 
 impl ConnectionRecords for RedbStore {
     fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let json = encode_json(connection)?;
+        let json = encode_connection(connection)?;
         self.write_audited(
             |()| vec![connection.id.clone()],
             |txn| {
@@ -28,7 +28,7 @@ impl ConnectionRecords for RedbStore {
         let table = txn.open_table(CONNECTIONS)?;
         let found = table.get(id)?;
         found
-            .map(|bytes| decode_json(bytes.value(), "connection"))
+            .map(|bytes| decode_connection(bytes.value()))
             .transpose()
     }
 
@@ -39,19 +39,19 @@ impl ConnectionRecords for RedbStore {
         for entry in txn.open_table(CONNECTIONS_BY_NAME)?.iter()? {
             let (_, id) = entry?;
             if let Some(bytes) = connections.get(id.value())? {
-                out.push(decode_json(bytes.value(), "connection")?);
+                out.push(decode_connection(bytes.value())?);
             }
         }
         Ok(out)
     }
 
     fn replace_connection(&self, connection: &Connection) -> Result<bool, StoreError> {
-        let json = encode_json(connection)?;
+        let json = encode_connection(connection)?;
         self.write_audited(if_true(connection.id.clone()), |txn| {
             let mut connections = txn.open_table(CONNECTIONS)?;
             let Some(old) = connections
                 .get(connection.id.as_str())?
-                .map(|v| decode_json::<Connection>(v.value(), "connection"))
+                .map(|v| decode_connection(v.value()))
                 .transpose()?
             else {
                 return Ok(false);
@@ -74,7 +74,7 @@ impl ConnectionRecords for RedbStore {
             let Some(old) = txn
                 .open_table(CONNECTIONS)?
                 .remove(id)?
-                .map(|v| decode_json::<Connection>(v.value(), "connection"))
+                .map(|v| decode_connection(v.value()))
                 .transpose()?
             else {
                 return Ok(None);

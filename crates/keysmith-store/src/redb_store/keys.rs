@@ -102,7 +102,7 @@ impl KeyRecords for RedbStore {
                 ring,
             };
             txn.open_table(DELETED_KEYS)?
-                .insert(raw(id), encode_json(&record)?.as_slice())?;
+                .insert(raw(id), encode_deleted(&record)?.as_slice())?;
             if let Some(secret) = secret {
                 txn.open_table(DELETED_SECRETS)?
                     .insert(raw(id), secret.as_slice())?;
@@ -120,7 +120,7 @@ impl KeyRecords for RedbStore {
             else {
                 return Ok(None);
             };
-            let deleted: DeletedKey = decode_json(&bytes, "deleted key")?;
+            let deleted = decode_deleted(&bytes)?;
             let secret = txn
                 .open_table(DELETED_SECRETS)?
                 .remove(raw(id))?
@@ -142,7 +142,7 @@ impl KeyRecords for RedbStore {
         let mut out = Vec::new();
         for entry in txn.open_table(DELETED_KEYS)?.iter()? {
             let (_, bytes) = entry?;
-            let deleted: DeletedKey = decode_json(bytes.value(), "deleted key")?;
+            let deleted = decode_deleted(bytes.value())?;
             out.push((deleted.key, deleted.purge_at));
         }
         out.sort_by_key(|(_, purge_at)| *purge_at);
@@ -156,7 +156,7 @@ impl KeyRecords for RedbStore {
             let mut due = Vec::new();
             for entry in deleted.iter()? {
                 let (id, bytes) = entry?;
-                let record: DeletedKey = decode_json(bytes.value(), "deleted key")?;
+                let record = decode_deleted(bytes.value())?;
                 if record.purge_at <= now_millis {
                     due.push(id.value());
                 }
@@ -509,15 +509,12 @@ impl Pager<'_> {
     }
 }
 
-/// A restorably deleted key as kept.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A restorably deleted key (stored as `records::deleted`).
 pub(super) struct DeletedKey {
-    key: Key,
-    purge_at: i64,
+    pub(super) key: Key,
+    pub(super) purge_at: i64,
     /// Where the key was revoked when it was deleted, so a restore puts it back there.
-    /// Absent for keys in no ring, and in records written before it was kept (those restore as
+    /// None for keys in no ring, and in records written before it was kept (those restore as
     /// plain keys).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    ring: Option<RevokedPlace>,
+    pub(super) ring: Option<RevokedPlace>,
 }

@@ -242,7 +242,7 @@ impl RedbStore {
         let mut found = Verification::default();
         for entry in txn.open_table(KEYS)?.iter()? {
             let (id, bytes) = entry?;
-            match decode_json::<Key>(bytes.value(), "key") {
+            match decode_key(bytes.value()) {
                 Ok(_) => found.keys += 1,
                 Err(err) => found
                     .damaged
@@ -264,7 +264,7 @@ impl RedbStore {
         for entry in txn.open_table(RINGS)?.iter()? {
             let (owner, bytes) = entry?;
             let owner = owner.value().to_owned();
-            let ring: KeyRing = match decode_json(bytes.value(), "key ring") {
+            let ring = match decode_ring(bytes.value()) {
                 Ok(ring) => ring,
                 Err(err) => {
                     found.rings_broken.push((owner, err.to_string()));
@@ -275,7 +275,7 @@ impl RedbStore {
             for (role, member) in [("current", &ring.current), ("next", &ring.next)] {
                 let stored = keys
                     .get(raw(&member.id))?
-                    .and_then(|bytes| decode_json::<Key>(bytes.value(), "key").ok());
+                    .and_then(|bytes| decode_key(bytes.value()).ok());
                 if stored.is_none_or(|key| key.kid != member.kid) {
                     found.rings_broken.push((
                         owner.clone(),
@@ -380,14 +380,6 @@ fn changed<T>(target: String) -> impl FnOnce(&Option<T>) -> Vec<String> {
     move |out| out.as_ref().map(|_| target).into_iter().collect()
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
-fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 mod api_keys;
 mod audit_log;
 mod connections;
@@ -400,7 +392,7 @@ mod secrets;
 use audit_log::*;
 use keys::*;
 use open::*;
-use records::{decode_key, encode_key};
+use records::*;
 use rings::*;
 use secrets::*;
 

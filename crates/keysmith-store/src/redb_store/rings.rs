@@ -8,8 +8,7 @@ impl RingRecords for RedbStore {
         let txn = self.read()?;
         let table = txn.open_table(RINGS)?;
         let ring = table.get(owner.storage_key().as_str())?;
-        ring.map(|bytes| decode_json(bytes.value(), "key ring"))
-            .transpose()
+        ring.map(|bytes| decode_ring(bytes.value())).transpose()
     }
 
     fn ring_keys(&self, owner: &RingOwner) -> Result<Option<(KeyRing, Vec<Key>)>, StoreError> {
@@ -18,7 +17,7 @@ impl RingRecords for RedbStore {
         let Some(ring) = rings.get(owner.storage_key().as_str())? else {
             return Ok(None);
         };
-        let ring: KeyRing = decode_json(ring.value(), "key ring")?;
+        let ring = decode_ring(ring.value())?;
         let keys = txn.open_table(KEYS)?;
         let mut records = Vec::new();
         for (slot, _) in ring.keys() {
@@ -37,7 +36,7 @@ impl RingRecords for RedbStore {
             let (owner, ring) = entry?;
             let owner = RingOwner::from_storage_key(owner.value())
                 .ok_or_else(|| StoreError::Corrupt("key ring owner".into()))?;
-            out.push((owner, decode_json(ring.value(), "key ring")?));
+            out.push((owner, decode_ring(ring.value())?));
         }
         Ok(out)
     }
@@ -105,16 +104,15 @@ impl RingRecords for RedbStore {
                 "ring index names a missing ring".into(),
             ));
         };
-        let ring: KeyRing = decode_json(ring.value(), "key ring")?;
+        let ring = decode_ring(ring.value())?;
         Ok(ring.role_of(id).map(|role| (owner, role)))
     }
 }
 
 /// A revoked key's place in its ring: the ring's owner (its storage key) and its slot.
-#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct RevokedPlace {
-    owner: String,
-    slot: keysmith_model::RingKey,
+    pub(super) owner: String,
+    pub(super) slot: keysmith_model::RingKey,
 }
 
 /// Refuses to delete a key a ring uses; a revoked ring key leaves its ring. Returns the place
@@ -186,8 +184,7 @@ pub(super) fn ring_in(
 ) -> Result<Option<KeyRing>, StoreError> {
     let table = txn.open_table(RINGS)?;
     let ring = table.get(owner.storage_key().as_str())?;
-    ring.map(|bytes| decode_json(bytes.value(), "key ring"))
-        .transpose()
+    ring.map(|bytes| decode_ring(bytes.value())).transpose()
 }
 
 pub(super) fn put_ring_in(
@@ -197,7 +194,7 @@ pub(super) fn put_ring_in(
 ) -> Result<(), StoreError> {
     ring.check().map_err(|e| StoreError::Corrupt(e.into()))?;
     txn.open_table(RINGS)?
-        .insert(owner.storage_key().as_str(), encode_json(ring)?.as_slice())?;
+        .insert(owner.storage_key().as_str(), encode_ring(ring)?.as_slice())?;
     Ok(())
 }
 

@@ -1,9 +1,5 @@
-//! The key record as stored: private to the store and versioned with [`SCHEMA_VERSION`],
-//! apart from [`Key`], which is FusionAuth's wire object and may change with the API.
-//!
-//! Both conversions name every field, so a field added to [`Key`] does not compile here until
-//! someone decides how it is stored; and the golden test below fails when the stored shape
-//! changes, so such a change comes with a new schema version and its upgrade.
+//! The key record: FusionAuth's key object as stored, without its private material (sealed
+//! apart, `secrets.rs`).
 
 use std::str::FromStr;
 
@@ -11,13 +7,12 @@ use keysmith_model::{Algorithm, CertificateInformation, Key, KeyId, KeyType};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::SCHEMA_VERSION;
 use crate::StoreError;
 
 /// A key record of schema version 3 (the same JSON as versions 1 and 2).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct KeyRecordV3 {
+pub(super) struct KeyRecordV3 {
     algorithm: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     certificate: Option<String>,
@@ -58,21 +53,15 @@ struct CertificateRecordV3 {
     valid_to: i64,
 }
 
-const _: () = assert!(
-    SCHEMA_VERSION == 3,
-    "a new schema version needs its key record here"
-);
-
 /// The stored bytes of `key`.
-pub(super) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(&KeyRecordV3::from(key)).map_err(|e| StoreError::Corrupt(e.to_string()))
+pub(in crate::redb_store) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
+    super::encode(&KeyRecordV3::from(key))
 }
 
 /// The key a stored record holds.
-pub(super) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
-    let corrupt = |e: String| StoreError::Corrupt(format!("key record: {e}"));
-    let record: KeyRecordV3 = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    Key::try_from(record).map_err(corrupt)
+pub(in crate::redb_store) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
+    let record: KeyRecordV3 = super::decode(bytes, "key record")?;
+    Key::try_from(record).map_err(|e| StoreError::Corrupt(format!("key record: {e}")))
 }
 
 impl From<&Key> for KeyRecordV3 {
@@ -207,49 +196,6 @@ impl From<CertificateRecordV3> for CertificateInformation {
             subject,
             valid_from,
             valid_to,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The stored bytes of an EC key with a certificate and of an HMAC key, schema version 3.
-    /// If this fails, the stored shape changed: add a schema version and its upgrade (see
-    /// `open.rs`), then a new golden file; never edit this one.
-    const GOLDEN_V3: &str = include_str!("../../tests/fixtures/records/key-v3.jsonl");
-
-    #[test]
-    fn stored_key_records_keep_their_schema_3_shape() {
-        let mut lines = 0;
-        for line in GOLDEN_V3.lines().filter(|l| !l.trim().is_empty()) {
-            let key = decode_key(line.as_bytes())
-                .unwrap_or_else(|e| panic!("a schema-3 record no longer decodes: {e}\n{line}"));
-            let again = encode_key(&key).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(
-                String::from_utf8_lossy(&again),
-                line,
-                "the stored shape of a key changed: add a schema version and its upgrade"
-            );
-            lines += 1;
-        }
-        assert_eq!(lines, 2, "the golden file holds an EC and an HMAC key");
-    }
-
-    #[test]
-    fn a_record_with_an_unknown_algorithm_or_field_is_reported_corrupt() {
-        let line = GOLDEN_V3.lines().next().unwrap_or_default();
-        for (from, to) in [
-            ("\"algorithm\":\"ES256\"", "\"algorithm\":\"ES999\""),
-            ("\"kid\":", "\"surprise\":1,\"kid\":"),
-        ] {
-            assert!(line.contains(from), "{line}");
-            let changed = line.replacen(from, to, 1);
-            assert!(matches!(
-                decode_key(changed.as_bytes()),
-                Err(StoreError::Corrupt(_))
-            ));
         }
     }
 }
