@@ -32,10 +32,22 @@ test-openssl:
 kill-loop CYCLES="70" *ARGS:
     KS_KILL_CYCLES={{CYCLES}} cargo test {{ARGS}} -p keysmith --features aws-lc,openssl --test e2e -- crash::kill_9_loop --nocapture
 
-# Build each backend alone.
+# Build each backend alone (release).
 build-backends:
     cargo build --release -p keysmith --no-default-features --features aws-lc
     cargo build --release -p keysmith --no-default-features --features openssl
+
+# As CI checks: each backend builds alone, no failpoint in a non-test build, none without one.
+backends-alone:
+    bash scripts/check-backends.sh
+
+# As CI checks: no build of any target compiles ring.
+no-ring:
+    bash scripts/check-no-ring.sh
+
+# As CI checks: licenses, bans and sources (deny.toml); installs the pinned cargo-deny.
+deny:
+    bash scripts/check-deny.sh
 
 # The power-loss and I/O-fault sweeps over every fault point (cargo test runs a bounded sweep).
 reliability-sweep:
@@ -54,9 +66,9 @@ fuzz TARGET SECONDS="60":
     mkdir -p fuzz/corpus/{{TARGET}}
     cd fuzz && cargo fuzz run --sanitizer none --debug-assertions {{TARGET}} corpus/{{TARGET}} seeds/{{TARGET}} -- -max_total_time={{SECONDS}} -timeout=10 -print_final_stats=1
 
-# Fuzz every target for SECONDS each, one after the other; stops at the first crash.
+# Fuzz every target for SECONDS each, one after the other; stops at the first crash (CI: 10).
 fuzz-all SECONDS="1800":
-    for target in $(cd fuzz && cargo fuzz list); do {{just_executable()}} fuzz "$target" {{SECONDS}} || exit 1; done
+    bash scripts/fuzz-all.sh {{SECONDS}}
 
 # A soak of the release build at half its measured capacity, with a table and a plot of every
 # minute in target/soak/ (docs/reliability.md). BACKEND: aws-lc or openssl.
