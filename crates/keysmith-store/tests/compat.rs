@@ -1,6 +1,9 @@
-//! Backward compatibility: files written by earlier schema versions still open and read the
-//! same. `fixtures/schema-v1.redb` was written by `write_schema_v1_fixture` (run it with
-//! `--ignored` only to regenerate the file, never to make this test pass).
+//! Backward compatibility: a file written by every schema version that was ever released opens
+//! and reads the same. `fixtures/schema-v1.redb` was written by `write_schema_v1_fixture` with
+//! the schema-1 build, `fixtures/schema-v3.redb` by `write_schema_v3_fixture` with the schema-3
+//! build (schema 2 was never released: the same change went from 1 to 3). Run a writer with
+//! `--ignored` only to regenerate its file with the build of its version, never to make a test
+//! pass; a new schema version adds its own fixture and keeps these.
 
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
@@ -117,4 +120,182 @@ fn schema_v1_files_still_open_and_read_the_same() {
     }
     let reopened = RedbStore::open(&copy, sealer()).unwrap();
     assert_eq!(reopened.count().unwrap(), expected.len() as u64);
+}
+
+// ---- schema 3 (the current version) ----
+
+fn fixture_v3() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v3.redb")
+}
+
+/// What the schema-3 fixture holds beyond `records()`: a tenant ring over keys 11 (current)
+/// and 12 (next) after one rotation with 13 previous, key 14 revoked out of it and restorably
+/// deleted, a connection, an API key record and two audit rows.
+fn tenant_ring() -> keysmith_model::KeyRing {
+    use keysmith_model::{KeyRing, RingKey};
+    let slot = |n: u128, since: Option<i64>, until: Option<i64>| RingKey {
+        id: KeyId(uuid::Uuid::from_u128(n)),
+        kid: format!("kid-{n}"),
+        current_since: since,
+        current_until: until,
+        revoked_at: None,
+    };
+    KeyRing {
+        signing_alg: Algorithm::ES256,
+        rotations: 1,
+        current: slot(11, Some(1_700_000_100_000), None),
+        next: slot(12, None, None),
+        previous: Some(slot(13, Some(1_700_000_000_000), Some(1_700_000_100_000))),
+        revoked: Vec::new(),
+    }
+}
+
+fn ring_records() -> Vec<StoredKey> {
+    [11, 12, 13]
+        .into_iter()
+        .map(|n| {
+            let mut record = records().remove(0);
+            record.key.id = KeyId(uuid::Uuid::from_u128(n));
+            record.key.kid = format!("kid-{n}");
+            record.key.name = format!("Ring {n}");
+            record
+        })
+        .collect()
+}
+
+fn connection() -> keysmith_model::Connection {
+    keysmith_model::Connection {
+        id: "con_0123456789abcdef".into(),
+        name: "fixture-connection".into(),
+        display_name: Some("Fixture".into()),
+        strategy: "samlp".into(),
+        options: serde_json::from_str(r#"{"signInEndpoint":"https://idp.example"}"#).unwrap(),
+        metadata: serde_json::Map::new(),
+        enabled_clients: vec!["client-1".into()],
+        realms: vec!["fixture-connection".into()],
+        is_domain_connection: false,
+        rotation_period_seconds: Some(86_400),
+        created_at: 1_700_000_000_000,
+        updated_at: 1_700_000_000_000,
+    }
+}
+
+fn api_key() -> keysmith_model::ApiKeyRecord {
+    keysmith_model::ApiKeyRecord {
+        id: uuid::Uuid::from_u128(21),
+        name: "fixture-ci".into(),
+        sha256: "ab".repeat(32),
+        permissions: vec!["keys:GET".into()],
+        created_at: 1_700_000_000_000,
+    }
+}
+
+fn audit_rows() -> Vec<keysmith_model::AuditRecord> {
+    ["key.generate", "key.delete"]
+        .into_iter()
+        .enumerate()
+        .map(|(n, action)| keysmith_model::AuditRecord {
+            id: 0,
+            at: 1_700_000_000_000 + n as i64,
+            actor: "cli".into(),
+            action: action.into(),
+            target: uuid::Uuid::from_u128(1).to_string(),
+            result: "ok".into(),
+            request_id: None,
+            uses: None,
+        })
+        .collect()
+}
+
+/// The restorably deleted key: key 3 of `records()`, purged at this instant.
+const PURGE_AT: i64 = 4_000_000_000_000;
+
+#[test]
+#[ignore = "wrote the schema-3 fixture with the schema-3 build; run only to regenerate it"]
+fn write_schema_v3_fixture() {
+    let path = fixture_v3();
+    let _ = std::fs::remove_file(&path);
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    for record in records() {
+        store.insert(&record).unwrap();
+    }
+    assert!(
+        store
+            .delete_restorably(&records()[2].key.id, PURGE_AT)
+            .unwrap()
+    );
+    store.add_api_key_hash(&[0xab; 32]).unwrap();
+    store.add_api_key_record(&api_key()).unwrap();
+    store.insert_connection(&connection()).unwrap();
+    store
+        .change_ring(
+            &keysmith_model::RingOwner::Tenant,
+            Box::new(|_| {
+                Ok(keysmith_store::RingChange {
+                    ring: tenant_ring(),
+                    insert: ring_records(),
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    store.append_audit(&audit_rows()).unwrap();
+}
+
+#[test]
+fn schema_v3_files_open_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v3.redb");
+    std::fs::copy(fixture_v3(), &copy).unwrap();
+    let store = RedbStore::open(&copy, sealer()).unwrap();
+    let live = records()[..2].to_vec();
+    let ring_keys = ring_records();
+    let listed = store.list().unwrap();
+    let expected: Vec<Key> = live
+        .iter()
+        .chain(&ring_keys)
+        .map(|r| r.key.clone())
+        .collect();
+    assert_eq!(listed, expected);
+    for record in live.iter().chain(&ring_keys) {
+        let stored = store.get(&record.key.id).unwrap().unwrap();
+        assert_eq!(
+            stored.private.unwrap().expose(),
+            record.private.as_ref().unwrap().expose()
+        );
+    }
+    let deleted = records().remove(2);
+    assert_eq!(
+        store.deleted_keys().unwrap(),
+        vec![(deleted.key.clone(), PURGE_AT)]
+    );
+    assert_eq!(store.api_key_hashes().unwrap(), vec![[0xab; 32]]);
+    assert_eq!(store.api_key_records().unwrap(), vec![api_key()]);
+    assert_eq!(store.connections().unwrap(), vec![connection()]);
+    assert_eq!(
+        store.rings().unwrap(),
+        vec![(keysmith_model::RingOwner::Tenant, tenant_ring())]
+    );
+    let (trail, total) = store
+        .search_audit(&keysmith_model::AuditQuery {
+            number_of_results: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(total, 2);
+    let actions: Vec<&str> = trail.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["key.delete", "key.generate"], "newest first");
+    // A restore brings the deleted key back whole.
+    let restored = store.restore(&deleted.key.id).unwrap().unwrap();
+    assert_eq!(restored, deleted.key);
+    assert_eq!(
+        store
+            .get(&deleted.key.id)
+            .unwrap()
+            .unwrap()
+            .private
+            .unwrap()
+            .expose(),
+        deleted.private.unwrap().expose()
+    );
 }
