@@ -159,7 +159,10 @@ impl Connections<'_> {
         if !is_connection_id(id) {
             return Err(ServiceError::NotFound);
         }
-        self.core.store().connection(id)?.ok_or(ServiceError::NotFound)
+        self.core
+            .store()
+            .connection(id)?
+            .ok_or(ServiceError::NotFound)
     }
 
     /// Every connection, by name.
@@ -168,11 +171,7 @@ impl Connections<'_> {
     }
 
     /// Changes the given display fields of a connection.
-    pub fn update(
-        &self,
-        id: &str,
-        fields: ConnectionFields,
-    ) -> Result<Connection, ServiceError> {
+    pub fn update(&self, id: &str, fields: ConnectionFields) -> Result<Connection, ServiceError> {
         let mut errors = Errors::new();
         for (field, given) in [
             ("name", fields.name.is_some()),

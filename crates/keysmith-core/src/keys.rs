@@ -214,7 +214,6 @@ impl KeyService {
             },
         )
     }
-
 }
 
 /// The key use cases (FusionAuth's `/api/key`): generate, import, read, rename, delete,
@@ -281,7 +280,9 @@ impl Keys<'_> {
             (record, None)
         } else {
             let issuer = issuer.unwrap_or_else(|| self.core.config.default_issuer.clone());
-            let (record, public) = self.core.build_asymmetric(id, algorithm, length, name, issuer)?;
+            let (record, public) = self
+                .core
+                .build_asymmetric(id, algorithm, length, name, issuer)?;
             (record, Some(public))
         };
         self.core.store.insert(&record)?;
@@ -425,7 +426,10 @@ impl Keys<'_> {
         let mut key = Key::new(id, material.algorithm, name, now);
         if let Some(public) = &material.public_key {
             let certificate = match &material.certificate {
-                Some(fields) => Some((fields, certificate::information(&*self.core.backend, fields)?)),
+                Some(fields) => Some((
+                    fields,
+                    certificate::information(&*self.core.backend, fields)?,
+                )),
                 None => None,
             };
             key.kid = match (&kid, &certificate) {
@@ -506,7 +510,8 @@ impl Keys<'_> {
             self.core.store.delete(id)?
         } else {
             let window_ms = i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX);
-            self.core.store
+            self.core
+                .store
                 .delete_restorably(id, epoch_millis_now().saturating_add(window_ms))?
         };
         self.core.loaded.forget(id);

@@ -386,7 +386,9 @@ impl Connections<'_> {
         if self.core.store().ring(&owner)?.is_some() {
             return Err(StoreError::Ring(RingError::AlreadyProvisioned).into());
         }
-        let (ring, keys) = self.core.provision_ring(&owner, &connection.name, algorithm)?;
+        let (ring, keys) = self
+            .core
+            .provision_ring(&owner, &connection.name, algorithm)?;
         tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %owner, kid = %ring.current.kid, next_kid = %ring.next.kid, "keys provisioned");
         Ok(ring_views(&owner, &ring, keys))
     }
@@ -434,7 +436,10 @@ impl TenantSigningKeys<'_> {
         }
         let algorithm = self.core.config().rotation.tenant_signing_alg;
         let issuer = self.core.config().default_issuer.clone();
-        match self.core.provision_ring(&RingOwner::Tenant, &issuer, algorithm) {
+        match self
+            .core
+            .provision_ring(&RingOwner::Tenant, &issuer, algorithm)
+        {
             Ok((ring, _)) => {
                 tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %RingOwner::Tenant, kid = %ring.current.kid, "tenant signing keys provisioned");
                 Ok(ring)
@@ -489,13 +494,14 @@ impl TenantSigningKeys<'_> {
         self.tenant_ring()?;
         let now = epoch_millis_now();
         let kid_owned = kid.to_owned();
-        self.core.commit_ring_change(&RingOwner::Tenant, Vec::new(), move |old, _| {
-            let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
-            Ok((
-                old.revoke(&kid_owned, now).map_err(StoreError::Ring)?,
-                Vec::new(),
-            ))
-        })?;
+        self.core
+            .commit_ring_change(&RingOwner::Tenant, Vec::new(), move |old, _| {
+                let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
+                Ok((
+                    old.revoke(&kid_owned, now).map_err(StoreError::Ring)?,
+                    Vec::new(),
+                ))
+            })?;
         tracing::info!(target: "keysmith::audit", action = "ring.revoke", owner = %RingOwner::Tenant, kid = %kid, "signing key revoked");
         self.get(kid)
     }

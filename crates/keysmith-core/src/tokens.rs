@@ -96,8 +96,11 @@ impl Tokens<'_> {
             )
             .into());
         };
-        let signer: Arc<dyn SigningKey> =
-            Arc::from(self.core.backend().signing_key(stored.key.algorithm, private)?);
+        let signer: Arc<dyn SigningKey> = Arc::from(
+            self.core
+                .backend()
+                .signing_key(stored.key.algorithm, private)?,
+        );
         let entry = (stored.key, signer);
         lock(&self.core.loaded.signers).insert(*id, entry.clone());
         self.confirm_still_stored(id)?;
@@ -109,7 +112,11 @@ impl Tokens<'_> {
             return Ok(entry.clone());
         }
         // The record only: its sealed private half stays sealed unless it is an HMAC secret.
-        let key = self.core.store().get_key(id)?.ok_or(ServiceError::NotFound)?;
+        let key = self
+            .core
+            .store()
+            .get_key(id)?
+            .ok_or(ServiceError::NotFound)?;
         let verifier: Arc<dyn VerifyingKey> = Arc::from(self.verifying_key(&key)?);
         let entry = (key, verifier);
         lock(&self.core.loaded.verifiers).insert(*id, entry.clone());
@@ -137,7 +144,11 @@ impl Tokens<'_> {
                 "asymmetric key without a public key or certificate",
             )));
         }
-        let stored = self.core.store().get(&key.id)?.ok_or(ServiceError::NotFound)?;
+        let stored = self
+            .core
+            .store()
+            .get(&key.id)?
+            .ok_or(ServiceError::NotFound)?;
         match &stored.private {
             Some(PrivateMaterial::HmacSecret(secret)) => Ok(backend.verifying_key(
                 key.algorithm,

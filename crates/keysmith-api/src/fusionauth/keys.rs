@@ -239,9 +239,10 @@ async fn update(
     let id = state.keys.parse_id(&path)?;
     let fields = wire::key_fields(body)?;
     let service = state.keys.clone();
-    let key =
-        crate::middleware::deadline::change(move || service.keys().rename(&id, fields.name.as_deref()))
-            .await??;
+    let key = crate::middleware::deadline::change(move || {
+        service.keys().rename(&id, fields.name.as_deref())
+    })
+    .await??;
     Ok(key_response(&key))
 }
 
@@ -296,9 +297,12 @@ async fn verify(
     let id = state.keys.parse_id(&path)?;
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
-    let valid =
-        web::block(move || service.tokens().verify(&id, body.payload.as_deref(), body.signature.as_deref()))
-            .await??;
+    let valid = web::block(move || {
+        service
+            .tokens()
+            .verify(&id, body.payload.as_deref(), body.signature.as_deref())
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(VerifiedBody { valid }))
 }
 
