@@ -1,4 +1,4 @@
-//! The key use cases.
+//! The shared core, [`KeyService`], and the key use cases, [`Keys`].
 
 use std::sync::Arc;
 
@@ -67,7 +67,9 @@ impl std::fmt::Debug for ImportRequest<'_> {
     }
 }
 
-/// The key use cases over one backend and one store.
+/// The shared core of the use cases, over one backend and one store: cheap to clone. The use
+/// cases are its services: [`keys`](Self::keys), [`tokens`](Self::tokens),
+/// [`connections`](Self::connections) and [`tenant_keys`](Self::tenant_keys).
 #[derive(Debug, Clone)]
 pub struct KeyService {
     backend: Arc<dyn KeyBackend>,
