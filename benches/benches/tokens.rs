@@ -1,5 +1,5 @@
 //! The token service in-process, against the raw signature it wraps: `vend/*` is
-//! `KeyService::vend` (claims, header, base64url, cached key, signature), `sign/*` the raw
+//! `Tokens::vend` (claims, header, base64url, cached key, signature), `sign/*` the raw
 //! signature of a message of the same size. Their difference is the service's overhead per
 //! token.
 
@@ -30,6 +30,7 @@ fn vend(c: &mut Criterion) {
         for algorithm in ["ES256", "Ed25519", "HS256", "RS256"] {
             let length = (algorithm == "RS256").then_some(2048);
             let key = service
+                .keys()
                 .generate(
                     None,
                     &GenerateRequest {
@@ -42,13 +43,23 @@ fn vend(c: &mut Criterion) {
                 .unwrap();
             let id = key.id.to_string();
             let claims = serde_json::json!({"sub": "bench", "aud": "api"});
-            service.vend(Some(&id), Some(&claims), Some(300)).unwrap(); // load and cache the key
+            service
+                .tokens()
+                .vend(Some(&id), Some(&claims), Some(300))
+                .unwrap(); // load and cache the key
             let mut group = c.benchmark_group(format!("vend/{algorithm}"));
             group
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(2));
             group.bench_function(backend.name(), |b| {
-                b.iter(|| black_box(service.vend(Some(&id), Some(&claims), Some(300)).unwrap()))
+                b.iter(|| {
+                    black_box(
+                        service
+                            .tokens()
+                            .vend(Some(&id), Some(&claims), Some(300))
+                            .unwrap(),
+                    )
+                })
             });
             group.finish();
         }

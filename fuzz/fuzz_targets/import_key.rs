@@ -1,7 +1,7 @@
 //! Key import: the text of an import request's key fields, through both backends.
 //!
 //! Input: UTF-8, NUL-separated fields `certificate \0 publicKey \0 privateKey \0 secret \0
-//! algorithm \0 type` (an empty field is absent). It goes where `KeyService::import` sends
+//! algorithm \0 type` (an empty field is absent). It goes where `Keys::import` sends
 //! it: the algorithm and type through the model's validators, the material through
 //! `keysmith_crypto::import::import` (PEM, bare base64 DER, every PEM label, the size checks
 //! and the backend's DER parsers), then the steps an accepted import takes before it is
@@ -84,7 +84,7 @@ fn skip_non_ascii_dns(a: &mut CertificateInformation, o: &mut CertificateInforma
     }
 }
 
-/// Takes the steps `KeyService::import` takes after the import rules, and checks that what it
+/// Takes the steps `Keys::import` takes after the import rules, and checks that what it
 /// would store reads back.
 fn stored_reads_back(name: &str, backend: &dyn KeyBackend, material: ImportedMaterial) -> Accepted {
     let mut information = None;

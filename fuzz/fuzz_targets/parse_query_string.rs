@@ -1,6 +1,6 @@
 //! Query strings: every route that reads one, through the parsing its handler runs
 //! (`keysmith_api::fuzzing`): FusionAuth's `GET /api/key/search` (parameters bare or
-//! `search.`-prefixed, then `KeyService::search` with the model's search rules and the store's
+//! `search.`-prefixed, then `Keys::search` with the model's search rules and the store's
 //! paging), the audit-log search (then the store's audit search), `GET /api/jwt/public-key`,
 //! and Auth0's `GET /api/v2/connections`. The searches run against a store holding the fixture
 //! keys and a few audit records.

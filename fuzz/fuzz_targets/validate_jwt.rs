@@ -1,4 +1,4 @@
-//! Token validation: `KeyService::validate` on a compact JWS, as `GET /api/jwt/validate` runs it
+//! Token validation: `Tokens::validate` on a compact JWS, as `GET /api/jwt/validate` runs it
 //! on the bearer token, with one service per backend over a store holding the fixture keys
 //! (RSA PKCS#1 and PSS, a certificate, P-256/384/521, Ed25519, HMAC).
 //!
@@ -36,8 +36,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let [aws_lc, openssl] = &*SERVICES;
-    let a = verdict(aws_lc.validate(token));
-    let o = verdict(openssl.validate(token));
+    let a = verdict(aws_lc.tokens().validate(token));
+    let o = verdict(openssl.tokens().validate(token));
     match (&a, &o) {
         (Ok(Some(_)), Ok(None)) | (Ok(None), Ok(Some(_))) => {} // the clock ticked
         _ => assert_eq!(a, o, "the backends disagree on a token"),

@@ -140,6 +140,7 @@ pub fn service_with_fixture_keys(backend: Arc<dyn KeyBackend>) -> KeyService {
             ..Default::default()
         };
         service
+            .keys()
             .import(None, &request)
             .unwrap_or_else(|e| panic!("importing {}: {e:?}", key.kid));
     }

@@ -31,7 +31,7 @@ pub fn key_search_body(service: &KeyService, body: &[u8]) -> Result<(Vec<Key>, u
     let fields = keys::parse_body::<SearchRequestBody>(body)?
         .search
         .unwrap_or_default();
-    let page = service.search(&search::search_request(&fields)?)?;
+    let page = service.keys().search(&search::search_request(&fields)?)?;
     Ok((page.keys, page.total))
 }
 
@@ -49,7 +49,7 @@ pub fn key_search_query(
     parameters: Vec<(String, String)>,
 ) -> Result<(Vec<Key>, u64), ApiError> {
     let fields = search::search_fields_from_query(parameters)?;
-    let page = service.search(&search::search_request(&fields)?)?;
+    let page = service.keys().search(&search::search_request(&fields)?)?;
     Ok((page.keys, page.total))
 }
 

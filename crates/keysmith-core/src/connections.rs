@@ -79,8 +79,23 @@ fn check_text(errors: &mut Errors, field: &str, value: Option<&str>) {
 }
 
 impl KeyService {
+    /// The connection use cases: Auth0 connections and their key rings.
+    pub fn connections(&self) -> Connections<'_> {
+        Connections { core: self }
+    }
+}
+
+/// The connection use cases (Auth0's `/api/v2/connections`): create, read, update and delete
+/// connections, and provision, list and rotate their keys (in `rings`). A view of the shared
+/// [`KeyService`].
+#[derive(Clone, Copy, Debug)]
+pub struct Connections<'a> {
+    pub(crate) core: &'a KeyService,
+}
+
+impl Connections<'_> {
     /// Creates a connection from `fields` (name and strategy required).
-    pub fn create_connection(&self, fields: ConnectionFields) -> Result<Connection, ServiceError> {
+    pub fn create(&self, fields: ConnectionFields) -> Result<Connection, ServiceError> {
         let mut errors = Errors::new();
         match fields.name.as_deref() {
             None | Some("") => errors.add_field("name", Reason::Blank, "name is required"),
@@ -118,7 +133,7 @@ impl KeyService {
             created_at: now,
             updated_at: now,
         };
-        self.store().insert_connection(&connection)?;
+        self.core.store().insert_connection(&connection)?;
         tracing::info!(target: "keysmith::audit", action = "connection.create", connection = %connection.id, "connection created");
         Ok(connection)
     }
@@ -128,7 +143,7 @@ impl KeyService {
         let mut out = String::from("con_");
         while out.len() < 4 + CONNECTION_ID_RANDOM_CHARS {
             let mut bytes = [0u8; 32];
-            self.backend().fill_random(&mut bytes)?;
+            self.core.backend().fill_random(&mut bytes)?;
             // Rejection sampling: 248 = 4 × 62, so accepted bytes are uniform over the alphabet.
             for b in bytes.into_iter().filter(|b| *b < 248) {
                 if out.len() < 4 + CONNECTION_ID_RANDOM_CHARS {
@@ -140,24 +155,23 @@ impl KeyService {
     }
 
     /// One connection. Ids that cannot be connection ids are simply not found.
-    pub fn connection(&self, id: &str) -> Result<Connection, ServiceError> {
+    pub fn get(&self, id: &str) -> Result<Connection, ServiceError> {
         if !is_connection_id(id) {
             return Err(ServiceError::NotFound);
         }
-        self.store().connection(id)?.ok_or(ServiceError::NotFound)
+        self.core
+            .store()
+            .connection(id)?
+            .ok_or(ServiceError::NotFound)
     }
 
     /// Every connection, by name.
-    pub fn connections(&self) -> Result<Vec<Connection>, ServiceError> {
-        Ok(self.store().connections()?)
+    pub fn list(&self) -> Result<Vec<Connection>, ServiceError> {
+        Ok(self.core.store().connections()?)
     }
 
     /// Changes the given display fields of a connection.
-    pub fn update_connection(
-        &self,
-        id: &str,
-        fields: ConnectionFields,
-    ) -> Result<Connection, ServiceError> {
+    pub fn update(&self, id: &str, fields: ConnectionFields) -> Result<Connection, ServiceError> {
         let mut errors = Errors::new();
         for (field, given) in [
             ("name", fields.name.is_some()),
@@ -176,7 +190,7 @@ impl KeyService {
         if !errors.is_empty() {
             return Err(errors.into());
         }
-        let mut connection = self.connection(id)?;
+        let mut connection = self.get(id)?;
         if let Some(v) = fields.display_name {
             connection.display_name = Some(v);
         }
@@ -199,7 +213,7 @@ impl KeyService {
             connection.rotation_period_seconds = Some(v);
         }
         connection.updated_at = epoch_millis_now();
-        if !self.store().replace_connection(&connection)? {
+        if !self.core.store().replace_connection(&connection)? {
             return Err(ServiceError::NotFound);
         }
         tracing::info!(target: "keysmith::audit", action = "connection.update", connection = %connection.id, "connection updated");
@@ -207,17 +221,18 @@ impl KeyService {
     }
 
     /// Deletes a connection and its keys, in one transaction.
-    pub fn delete_connection(&self, id: &str) -> Result<(), ServiceError> {
+    pub fn delete(&self, id: &str) -> Result<(), ServiceError> {
         if !is_connection_id(id) {
             return Err(ServiceError::NotFound);
         }
         let deleted = self
+            .core
             .store()
             .delete_connection(id)?
             .ok_or(ServiceError::NotFound)?;
         for key in &deleted {
-            self.loaded.forget(key);
-            self.published.removed(key);
+            self.core.loaded.forget(key);
+            self.core.published.removed(key);
         }
         tracing::info!(target: "keysmith::audit", action = "connection.delete", connection = %id, keys_deleted = deleted.len(), "connection and its keys deleted");
         Ok(())

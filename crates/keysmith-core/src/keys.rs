@@ -1,4 +1,4 @@
-//! The key use cases.
+//! The shared core, [`KeyService`], and the key use cases, [`Keys`].
 
 use std::sync::Arc;
 
@@ -14,50 +14,9 @@ use keysmith_model::{
 };
 use keysmith_store::{KeyStore, StoredKey};
 
+use crate::ServiceConfig;
 use crate::published::{Published, Publisher};
 use crate::tokens::LoadedKeys;
-
-/// Settings the use cases need.
-#[derive(Clone, Debug)]
-pub struct ServiceConfig {
-    /// The issuer (certificate common name) of generated keys when the request names none.
-    pub default_issuer: String,
-    /// Validity of generated certificates, in years (FusionAuth: 10).
-    pub certificate_validity_years: u32,
-    /// The most keys one search may return.
-    pub max_search_results: usize,
-    /// Lifetime of a vended JWT when the request gives none, in seconds.
-    pub jwt_default_ttl_seconds: i64,
-    /// The longest lifetime a vend request may ask for, in seconds.
-    pub jwt_max_ttl_seconds: i64,
-    /// Clock skew allowed when checking `exp` and `nbf`, in seconds.
-    pub jwt_clock_skew_seconds: i64,
-    /// Key rings: scheduled rotation and the tenant's algorithm.
-    pub rotation: crate::RotationPolicy,
-    /// How long a deleted key can be restored, in seconds; 0 = deletion is immediate and final.
-    pub deletion_window_seconds: u64,
-    /// The longest certificate, public key, private key or secret text an import accepts.
-    pub max_pem_bytes: usize,
-    /// The longest name, kid or issuer, in characters (at most FusionAuth's 255).
-    pub max_field_length: usize,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        Self {
-            default_issuer: "keysmith".into(),
-            certificate_validity_years: certificate::DEFAULT_VALIDITY_YEARS,
-            max_search_results: 500,
-            jwt_default_ttl_seconds: 3600,
-            jwt_max_ttl_seconds: 366 * 86_400,
-            jwt_clock_skew_seconds: 60,
-            rotation: crate::RotationPolicy::default(),
-            deletion_window_seconds: 0,
-            max_pem_bytes: 32 * 1024,
-            max_field_length: MAX_NAME_LENGTH,
-        }
-    }
-}
 
 /// What to generate: algorithm, name, length and certificate fields.
 #[derive(Clone, Copy, Debug, Default)]
@@ -108,7 +67,9 @@ impl std::fmt::Debug for ImportRequest<'_> {
     }
 }
 
-/// The key use cases over one backend and one store.
+/// The shared core of the use cases, over one backend and one store: cheap to clone. The use
+/// cases are its services: [`keys`](Self::keys), [`tokens`](Self::tokens),
+/// [`connections`](Self::connections) and [`tenant_keys`](Self::tenant_keys).
 #[derive(Debug, Clone)]
 pub struct KeyService {
     backend: Arc<dyn KeyBackend>,
@@ -191,70 +152,9 @@ impl KeyService {
         Ok(parse_key_id(text)?)
     }
 
-    /// Generates a key: RSA/EC/OKP with FusionAuth's self-signed certificate (kid = its SHA-1
-    /// thumbprint), or an HMAC secret (kid = 10 random hex characters).
-    pub fn generate(
-        &self,
-        id: Option<KeyId>,
-        request: &GenerateRequest<'_>,
-    ) -> Result<Key, ServiceError> {
-        let spec = validate::generate_spec(
-            request.algorithm,
-            request.length,
-            request.name,
-            request.issuer,
-        );
-        let (mut spec, mut errors) = match spec {
-            Ok(spec) => (Some(spec), Errors::new()),
-            Err(errors) => (None, errors),
-        };
-        let before = errors.field_errors.len();
-        self.check_field_lengths(
-            &mut errors,
-            &[("key.name", request.name), ("key.issuer", request.issuer)],
-        );
-        if errors.field_errors.len() > before {
-            spec = None;
-        }
-        self.check_unique(
-            &mut errors,
-            id.as_ref(),
-            spec.as_ref().map(|s| s.name.as_str()),
-            None,
-        )?;
-        let spec = errors.require(spec)?;
-        let GenerateSpec {
-            algorithm,
-            length,
-            name,
-            issuer,
-        } = spec;
-        let id = id.unwrap_or_else(KeyId::random);
-        let (record, public) = if algorithm.key_type() == KeyType::Hmac {
-            let now = epoch_millis_now();
-            let mut key = Key::new(id, algorithm, name, now);
-            let started = std::time::Instant::now();
-            let generated = self.backend.generate(algorithm, None)?;
-            self.generation_seconds.observe(
-                &[algorithm.as_str(), self.backend.name()],
-                started.elapsed().as_secs_f64(),
-            );
-            key.kid = self.random_kid()?;
-            let record = StoredKey {
-                key,
-                private: Some(generated.private),
-            };
-            (record, None)
-        } else {
-            let issuer = issuer.unwrap_or_else(|| self.config.default_issuer.clone());
-            let (record, public) = self.build_asymmetric(id, algorithm, length, name, issuer)?;
-            (record, Some(public))
-        };
-        self.store.insert(&record)?;
-        let key = record.key;
-        tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
-        self.publish_added(&key, public.as_ref());
-        Ok(key)
+    /// The key use cases: generate, import, read, rename, delete, restore and search keys.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys { core: self }
     }
 
     /// A new asymmetric key with FusionAuth's self-signed certificate (kid = its SHA-1
@@ -316,11 +216,88 @@ impl KeyService {
             },
         )
     }
+}
+
+/// The key use cases (FusionAuth's `/api/key`): generate, import, read, rename, delete,
+/// restore and search keys. A view of the shared [`KeyService`].
+#[derive(Clone, Copy, Debug)]
+pub struct Keys<'a> {
+    pub(crate) core: &'a KeyService,
+}
+
+impl Keys<'_> {
+    /// Generates a key: RSA/EC/OKP with FusionAuth's self-signed certificate (kid = its SHA-1
+    /// thumbprint), or an HMAC secret (kid = 10 random hex characters).
+    pub fn generate(
+        &self,
+        id: Option<KeyId>,
+        request: &GenerateRequest<'_>,
+    ) -> Result<Key, ServiceError> {
+        let spec = validate::generate_spec(
+            request.algorithm,
+            request.length,
+            request.name,
+            request.issuer,
+        );
+        let (mut spec, mut errors) = match spec {
+            Ok(spec) => (Some(spec), Errors::new()),
+            Err(errors) => (None, errors),
+        };
+        let before = errors.field_errors.len();
+        self.check_field_lengths(
+            &mut errors,
+            &[("key.name", request.name), ("key.issuer", request.issuer)],
+        );
+        if errors.field_errors.len() > before {
+            spec = None;
+        }
+        self.check_unique(
+            &mut errors,
+            id.as_ref(),
+            spec.as_ref().map(|s| s.name.as_str()),
+            None,
+        )?;
+        let spec = errors.require(spec)?;
+        let GenerateSpec {
+            algorithm,
+            length,
+            name,
+            issuer,
+        } = spec;
+        let id = id.unwrap_or_else(KeyId::random);
+        let (record, public) = if algorithm.key_type() == KeyType::Hmac {
+            let now = epoch_millis_now();
+            let mut key = Key::new(id, algorithm, name, now);
+            let started = std::time::Instant::now();
+            let generated = self.core.backend.generate(algorithm, None)?;
+            self.core.generation_seconds.observe(
+                &[algorithm.as_str(), self.core.backend.name()],
+                started.elapsed().as_secs_f64(),
+            );
+            key.kid = self.random_kid()?;
+            let record = StoredKey {
+                key,
+                private: Some(generated.private),
+            };
+            (record, None)
+        } else {
+            let issuer = issuer.unwrap_or_else(|| self.core.config.default_issuer.clone());
+            let (record, public) = self
+                .core
+                .build_asymmetric(id, algorithm, length, name, issuer)?;
+            (record, Some(public))
+        };
+        self.core.store.insert(&record)?;
+        let key = record.key;
+        tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
+        self.core.publish_added(&key, public.as_ref());
+        Ok(key)
+    }
 
     /// Refuses names, kids and issuers longer than the configured limit (FusionAuth's 255 is
     /// checked by validation; an operator may set a lower one).
     fn check_field_lengths(&self, errors: &mut Errors, fields: &[(&str, Option<&str>)]) {
-        let max = self.config.max_field_length;
+        let max = self.core.config.max_field_length;
         for (field, text) in fields {
             if text.is_some_and(|t| {
                 let count = t.trim().chars().count();
@@ -337,7 +314,7 @@ impl KeyService {
 
     fn random_kid(&self) -> Result<String, ServiceError> {
         let mut bytes = [0u8; 5];
-        self.backend.fill_random(&mut bytes)?;
+        self.core.backend.fill_random(&mut bytes)?;
         Ok(fingerprint::upper_hex(&bytes).to_lowercase())
     }
 
@@ -353,18 +330,18 @@ impl KeyService {
             (
                 "key.id",
                 "id",
-                id.map(|id| self.store.contains(id)).transpose()?,
+                id.map(|id| self.core.store.contains(id)).transpose()?,
             ),
             (
                 "key.name",
                 "name",
-                name.map(|n| self.store.id_by_name(n).map(|o| o.is_some()))
+                name.map(|n| self.core.store.id_by_name(n).map(|o| o.is_some()))
                     .transpose()?,
             ),
             (
                 "key.kid",
                 "kid",
-                kid.map(|k| self.store.id_by_kid(k).map(|o| o.is_some()))
+                kid.map(|k| self.core.store.id_by_kid(k).map(|o| o.is_some()))
                     .transpose()?,
             ),
         ];
@@ -405,14 +382,14 @@ impl KeyService {
             ("key.privateKey", request.private_key),
             ("key.secret", request.secret),
         ] {
-            if text.is_some_and(|t| t.len() > self.config.max_pem_bytes) {
+            if text.is_some_and(|t| t.len() > self.core.config.max_pem_bytes) {
                 too_long = true;
                 errors.add_field(
                     field,
                     Reason::TooLong,
                     format!(
                         "{field} is longer than {} bytes.",
-                        self.config.max_pem_bytes
+                        self.core.config.max_pem_bytes
                     ),
                 );
             }
@@ -428,7 +405,7 @@ impl KeyService {
             private_key: request.private_key,
             secret: request.secret,
         };
-        let material = match import::import(&*self.backend, &input) {
+        let material = match import::import(&*self.core.backend, &input) {
             Ok(material) => Some(material),
             Err(more) => {
                 for (field, details) in more.field_errors {
@@ -451,7 +428,10 @@ impl KeyService {
         let mut key = Key::new(id, material.algorithm, name, now);
         if let Some(public) = &material.public_key {
             let certificate = match &material.certificate {
-                Some(fields) => Some((fields, certificate::information(&*self.backend, fields)?)),
+                Some(fields) => Some((
+                    fields,
+                    certificate::information(&*self.core.backend, fields)?,
+                )),
                 None => None,
             };
             key.kid = match (&kid, &certificate) {
@@ -461,6 +441,7 @@ impl KeyService {
                     let input = jwk::thumbprint_input(&public.components);
                     fingerprint::base64url(
                         &self
+                            .core
                             .backend
                             .digest(HashAlgorithm::Sha256, input.as_bytes())?,
                     )
@@ -477,23 +458,23 @@ impl KeyService {
         if let Err(invariant) = key.check_invariants() {
             return Err(ServiceError::internal(std::io::Error::other(invariant)));
         }
-        self.store.insert(&StoredKey {
+        self.core.store.insert(&StoredKey {
             key: key.clone(),
             private: material.private,
         })?;
         tracing::info!(target: "keysmith::audit", action = "import", key.id = %key.id, key.algorithm = %key.algorithm, "key imported");
-        self.publish_added(&key, material.public_key.as_ref());
+        self.core.publish_added(&key, material.public_key.as_ref());
         Ok(key)
     }
 
     /// One key.
     pub fn retrieve(&self, id: &KeyId) -> Result<Key, ServiceError> {
-        self.store.get_key(id)?.ok_or(ServiceError::NotFound)
+        self.core.store.get_key(id)?.ok_or(ServiceError::NotFound)
     }
 
     /// Every key, in insertion order.
     pub fn list(&self) -> Result<Vec<Key>, ServiceError> {
-        Ok(self.store.list()?)
+        Ok(self.core.store.list()?)
     }
 
     /// Renames a key; every other field of the request is ignored (FusionAuth changes only the
@@ -503,7 +484,7 @@ impl KeyService {
         let checked = validate::required_text(&mut errors, "key.name", name, MAX_NAME_LENGTH);
         self.check_field_lengths(&mut errors, &[("key.name", name)]);
         let name = errors.require(checked)?;
-        if let Some(owner) = self.store.id_by_name(&name)?
+        if let Some(owner) = self.core.store.id_by_name(&name)?
             && owner != *id
         {
             return Err(Errors::field(
@@ -514,27 +495,29 @@ impl KeyService {
             .into());
         }
         let key = self
+            .core
             .store
             .rename(id, &name, epoch_millis_now())?
             .ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "update", key.id = %key.id, "key renamed");
-        self.published.renamed(&key);
+        self.core.published.renamed(&key);
         Ok(key)
     }
 
     /// Deletes a key: at once and for good, or, with a deletion window, restorably until the
     /// window ends. Either way it stops being served at once.
     pub fn delete(&self, id: &KeyId) -> Result<(), ServiceError> {
-        let window = self.config.deletion_window_seconds;
+        let window = self.core.config.deletion_window_seconds;
         let deleted = if window == 0 {
-            self.store.delete(id)?
+            self.core.store.delete(id)?
         } else {
             let window_ms = i64::try_from(window.saturating_mul(1000)).unwrap_or(i64::MAX);
-            self.store
+            self.core
+                .store
                 .delete_restorably(id, epoch_millis_now().saturating_add(window_ms))?
         };
-        self.loaded.forget(id);
-        self.published.removed(id);
+        self.core.loaded.forget(id);
+        self.core.published.removed(id);
         if !deleted {
             return Err(ServiceError::NotFound);
         }
@@ -545,22 +528,22 @@ impl KeyService {
     /// Brings back a key deleted within the deletion window, in the state it was deleted in:
     /// a revoked ring key comes back revoked in its ring (withdrawn: not published, not usable).
     pub fn restore(&self, id: &KeyId) -> Result<Key, ServiceError> {
-        let key = self.store.restore(id)?.ok_or(ServiceError::NotFound)?;
+        let key = self.core.store.restore(id)?.ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "restore", key.id = %id, "key restored");
-        if !crate::rings::is_withdrawn(&*self.store, id)? {
-            self.publish_added(&key, None);
+        if !crate::rings::is_withdrawn(&*self.core.store, id)? {
+            self.core.publish_added(&key, None);
         }
         Ok(key)
     }
 
     /// The keys that can still be restored, with the instant each will be purged.
     pub fn deleted(&self) -> Result<Vec<(Key, i64)>, ServiceError> {
-        Ok(self.store.deleted_keys()?)
+        Ok(self.core.store.deleted_keys()?)
     }
 
     /// Purges the deleted keys whose window has ended. Returns their ids.
     pub fn purge_deleted(&self) -> Result<Vec<KeyId>, ServiceError> {
-        Ok(self.store.purge_deleted(epoch_millis_now())?)
+        Ok(self.core.store.purge_deleted(epoch_millis_now())?)
     }
 }
 

@@ -1,9 +1,16 @@
 //! Keysmith's use cases, between the HTTP layer and storage.
 //!
-//! [`KeyService`] applies FusionAuth's semantics to keys: validation with FusionAuth's error
-//! codes, generation with FusionAuth's certificate conventions, import rules, unique names,
-//! rename-only updates and paged search. It knows no web framework and no storage engine: it
-//! holds an `Arc<dyn KeyBackend>` and an `Arc<dyn KeyStore>`.
+//! [`KeyService`] is the shared core: it holds an `Arc<dyn KeyBackend>`, an `Arc<dyn KeyStore>`,
+//! the settings, the published set and the loaded-key caches, and is cheap to clone. It knows no
+//! web framework and no storage engine. It also answers what the server reports about itself
+//! (storage health, key census, audit search, snapshots) and runs scheduled ring rotation
+//! ([`KeyService::rotate_due`]). The use cases are grouped into services, each a borrowed view
+//! of the core:
+//!
+//! - [`Keys`] (`service.keys()`): FusionAuth keys: generate, import, read, rename, delete, search.
+//! - [`Tokens`] (`service.tokens()`): JWT vend and validate, sign and verify.
+//! - [`Connections`] (`service.connections()`): Auth0 connections and their key rings.
+//! - [`TenantSigningKeys`] (`service.tenant_keys()`): the tenant's signing keys.
 //!
 //! All methods block (crypto and durable writes); async callers run them on a blocking pool.
 //!
@@ -11,6 +18,7 @@
 //! None.
 
 pub mod audit;
+mod config;
 mod connections;
 mod error;
 mod keys;
@@ -21,10 +29,13 @@ mod search;
 mod system;
 mod tokens;
 
-pub use connections::ConnectionFields;
+pub use config::ServiceConfig;
+pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
-pub use keys::{GenerateRequest, ImportRequest, KeyService, ServiceConfig};
+pub use keys::{GenerateRequest, ImportRequest, KeyService, Keys};
 pub use published::Published;
-pub use rings::{CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason};
+pub use rings::{
+    CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,
+};
 pub use search::SearchRequest;
-pub use tokens::{MAX_SIGN_PAYLOAD, MAX_TOKEN_LEN, TokenRejection};
+pub use tokens::{MAX_SIGN_PAYLOAD, MAX_TOKEN_LEN, TokenRejection, Tokens};

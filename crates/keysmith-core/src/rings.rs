@@ -15,7 +15,7 @@ use keysmith_model::{
 };
 use keysmith_store::{KeyStore, RingChange, StoreError, StoredKey};
 
-use crate::{KeyService, ServiceError};
+use crate::{Connections, KeyService, ServiceError};
 
 /// The `signing_alg` values Auth0 accepts for connection keys.
 pub const CONNECTION_SIGNING_ALGS: [Algorithm; 7] = [
@@ -148,25 +148,12 @@ fn is_due(ring: &KeyRing, period_seconds: u64, now_millis: i64) -> bool {
 }
 
 impl KeyService {
-    // ---- ring keys ----
-
     /// The committed ring of `owner` with its keys, read in one transaction.
     fn ring_snapshot(&self, owner: &RingOwner) -> Result<Option<Vec<RingKeyView>>, ServiceError> {
         Ok(self
             .store()
             .ring_keys(owner)?
             .map(|(ring, keys)| ring_views(owner, &ring, keys)))
-    }
-
-    /// A connection's ring keys: signing keys, then encryption keys.
-    pub fn connection_keys(&self, id: &str) -> Result<Vec<RingKeyView>, ServiceError> {
-        self.connection(id)?;
-        let mut out = Vec::new();
-        for key_use in [KeyUse::Signing, KeyUse::Encryption] {
-            let owner = RingOwner::connection(id, key_use);
-            out.extend(self.ring_snapshot(&owner)?.unwrap_or_default());
-        }
-        Ok(out)
     }
 
     /// A new ring key for `owner`, named after it.
@@ -227,25 +214,7 @@ impl KeyService {
         Ok((committed.ring, inserted))
     }
 
-    /// Provisions a connection's ring: a current and a next key. A conflict if keys exist.
-    pub fn provision_connection_keys(
-        &self,
-        id: &str,
-        signing_alg: Option<&str>,
-        key_use: KeyUse,
-    ) -> Result<Vec<RingKeyView>, ServiceError> {
-        let algorithm = parse_signing_alg(signing_alg, key_use)?.unwrap_or(Algorithm::RS256);
-        let connection = self.connection(id)?;
-        let owner = RingOwner::connection(id, key_use);
-        if self.store().ring(&owner)?.is_some() {
-            return Err(StoreError::Ring(RingError::AlreadyProvisioned).into());
-        }
-        let (ring, keys) = self.provision(&owner, &connection.name, algorithm)?;
-        tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %owner, kid = %ring.current.kid, next_kid = %ring.next.kid, "keys provisioned");
-        Ok(ring_views(&owner, &ring, keys))
-    }
-
-    fn provision(
+    fn provision_ring(
         &self,
         owner: &RingOwner,
         issuer: &str,
@@ -273,7 +242,7 @@ impl KeyService {
     /// Rotates the ring of `owner` once. With `only_if_due`, the rotation happens only if the
     /// committed ring's current key has been current for at least that many seconds (checked
     /// inside the transaction, so a rotation that commits meanwhile is not doubled).
-    fn rotate(
+    fn rotate_ring(
         &self,
         owner: &RingOwner,
         issuer: &str,
@@ -341,102 +310,6 @@ impl KeyService {
         })
     }
 
-    /// Rotates a connection's ring one step; returns the new next key.
-    pub fn rotate_connection_keys(
-        &self,
-        id: &str,
-        signing_alg: Option<&str>,
-        key_use: KeyUse,
-    ) -> Result<RingKeyView, ServiceError> {
-        let algorithm = parse_signing_alg(signing_alg, key_use)?;
-        let connection = self.connection(id)?;
-        let owner = RingOwner::connection(id, key_use);
-        self.rotate(
-            &owner,
-            &connection.name,
-            algorithm,
-            RotationReason::Requested,
-            None,
-        )
-    }
-
-    // ---- tenant signing keys ----
-
-    /// The tenant's ring, provisioned on first use.
-    fn tenant_ring(&self) -> Result<KeyRing, ServiceError> {
-        if let Some(ring) = self.store().ring(&RingOwner::Tenant)? {
-            return Ok(ring);
-        }
-        let algorithm = self.config().rotation.tenant_signing_alg;
-        let issuer = self.config().default_issuer.clone();
-        match self.provision(&RingOwner::Tenant, &issuer, algorithm) {
-            Ok((ring, _)) => {
-                tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %RingOwner::Tenant, kid = %ring.current.kid, "tenant signing keys provisioned");
-                Ok(ring)
-            }
-            // Another request provisioned it first.
-            Err(ServiceError::Conflict(_)) => {
-                self.store().ring(&RingOwner::Tenant)?.ok_or_else(|| {
-                    ServiceError::internal(StoreError::Corrupt("tenant ring vanished".into()))
-                })
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    /// The tenant's signing keys: current, next, previous, then revoked keys.
-    pub fn tenant_keys(&self) -> Result<Vec<RingKeyView>, ServiceError> {
-        self.tenant_ring()?;
-        self.ring_snapshot(&RingOwner::Tenant)?.ok_or_else(|| {
-            ServiceError::internal(StoreError::Corrupt("tenant ring vanished".into()))
-        })
-    }
-
-    /// The tenant's signing keys if its ring exists, `None` before the first use provisions
-    /// it: a read that never generates.
-    pub fn provisioned_tenant_keys(&self) -> Result<Option<Vec<RingKeyView>>, ServiceError> {
-        self.ring_snapshot(&RingOwner::Tenant)
-    }
-
-    /// One of the tenant's signing keys, by kid.
-    pub fn tenant_key(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
-        self.tenant_keys()?
-            .into_iter()
-            .find(|v| v.key.kid == kid)
-            .ok_or(ServiceError::NotFound)
-    }
-
-    /// Rotates the tenant's ring one step; returns the new next key.
-    pub fn rotate_tenant_keys(&self) -> Result<RingKeyView, ServiceError> {
-        self.tenant_ring()?;
-        let issuer = self.config().default_issuer.clone();
-        self.rotate(
-            &RingOwner::Tenant,
-            &issuer,
-            None,
-            RotationReason::Requested,
-            None,
-        )
-    }
-
-    /// Revokes a tenant signing key; only the previous key can be revoked.
-    pub fn revoke_tenant_key(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
-        self.tenant_ring()?;
-        let now = epoch_millis_now();
-        let kid_owned = kid.to_owned();
-        self.commit_ring_change(&RingOwner::Tenant, Vec::new(), move |old, _| {
-            let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
-            Ok((
-                old.revoke(&kid_owned, now).map_err(StoreError::Ring)?,
-                Vec::new(),
-            ))
-        })?;
-        tracing::info!(target: "keysmith::audit", action = "ring.revoke", owner = %RingOwner::Tenant, kid = %kid, "signing key revoked");
-        self.tenant_key(kid)
-    }
-
-    // ---- scheduled rotation ----
-
     /// Rotates every ring whose period has elapsed, once each: a ring whose current key is
     /// several periods old (the server was down) is rotated once, and its next rotation is a
     /// full period later. Returns the rings rotated, each with its new next kid. Failures are
@@ -470,7 +343,7 @@ impl KeyService {
             if !is_due(&ring, period, now) {
                 continue;
             }
-            match self.rotate(
+            match self.rotate_ring(
                 &owner,
                 &issuer,
                 None,
@@ -485,6 +358,152 @@ impl KeyService {
             }
         }
         rotated
+    }
+}
+
+impl Connections<'_> {
+    /// A connection's ring keys: signing keys, then encryption keys.
+    pub fn keys(&self, id: &str) -> Result<Vec<RingKeyView>, ServiceError> {
+        self.get(id)?;
+        let mut out = Vec::new();
+        for key_use in [KeyUse::Signing, KeyUse::Encryption] {
+            let owner = RingOwner::connection(id, key_use);
+            out.extend(self.core.ring_snapshot(&owner)?.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// Provisions a connection's ring: a current and a next key. A conflict if keys exist.
+    pub fn provision(
+        &self,
+        id: &str,
+        signing_alg: Option<&str>,
+        key_use: KeyUse,
+    ) -> Result<Vec<RingKeyView>, ServiceError> {
+        let algorithm = parse_signing_alg(signing_alg, key_use)?.unwrap_or(Algorithm::RS256);
+        let connection = self.get(id)?;
+        let owner = RingOwner::connection(id, key_use);
+        if self.core.store().ring(&owner)?.is_some() {
+            return Err(StoreError::Ring(RingError::AlreadyProvisioned).into());
+        }
+        let (ring, keys) = self
+            .core
+            .provision_ring(&owner, &connection.name, algorithm)?;
+        tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %owner, kid = %ring.current.kid, next_kid = %ring.next.kid, "keys provisioned");
+        Ok(ring_views(&owner, &ring, keys))
+    }
+
+    /// Rotates a connection's ring one step; returns the new next key.
+    pub fn rotate(
+        &self,
+        id: &str,
+        signing_alg: Option<&str>,
+        key_use: KeyUse,
+    ) -> Result<RingKeyView, ServiceError> {
+        let algorithm = parse_signing_alg(signing_alg, key_use)?;
+        let connection = self.get(id)?;
+        let owner = RingOwner::connection(id, key_use);
+        self.core.rotate_ring(
+            &owner,
+            &connection.name,
+            algorithm,
+            RotationReason::Requested,
+            None,
+        )
+    }
+}
+
+impl KeyService {
+    /// The tenant's signing keys: list, rotate and revoke them.
+    pub fn tenant_keys(&self) -> TenantSigningKeys<'_> {
+        TenantSigningKeys { core: self }
+    }
+}
+
+/// The tenant signing key use cases (Auth0's `/api/v2/keys/signing`): list, read, rotate and
+/// revoke the tenant's signing keys, provisioned on first use. A view of the shared
+/// [`KeyService`].
+#[derive(Clone, Copy, Debug)]
+pub struct TenantSigningKeys<'a> {
+    core: &'a KeyService,
+}
+
+impl TenantSigningKeys<'_> {
+    /// The tenant's ring, provisioned on first use.
+    fn tenant_ring(&self) -> Result<KeyRing, ServiceError> {
+        if let Some(ring) = self.core.store().ring(&RingOwner::Tenant)? {
+            return Ok(ring);
+        }
+        let algorithm = self.core.config().rotation.tenant_signing_alg;
+        let issuer = self.core.config().default_issuer.clone();
+        match self
+            .core
+            .provision_ring(&RingOwner::Tenant, &issuer, algorithm)
+        {
+            Ok((ring, _)) => {
+                tracing::info!(target: "keysmith::audit", action = "ring.provision", owner = %RingOwner::Tenant, kid = %ring.current.kid, "tenant signing keys provisioned");
+                Ok(ring)
+            }
+            // Another request provisioned it first.
+            Err(ServiceError::Conflict(_)) => {
+                self.core.store().ring(&RingOwner::Tenant)?.ok_or_else(|| {
+                    ServiceError::internal(StoreError::Corrupt("tenant ring vanished".into()))
+                })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The tenant's signing keys: current, next, previous, then revoked keys.
+    pub fn list(&self) -> Result<Vec<RingKeyView>, ServiceError> {
+        self.tenant_ring()?;
+        self.core.ring_snapshot(&RingOwner::Tenant)?.ok_or_else(|| {
+            ServiceError::internal(StoreError::Corrupt("tenant ring vanished".into()))
+        })
+    }
+
+    /// The tenant's signing keys if its ring exists, `None` before the first use provisions
+    /// it: a read that never generates.
+    pub fn provisioned(&self) -> Result<Option<Vec<RingKeyView>>, ServiceError> {
+        self.core.ring_snapshot(&RingOwner::Tenant)
+    }
+
+    /// One of the tenant's signing keys, by kid.
+    pub fn get(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
+        self.list()?
+            .into_iter()
+            .find(|v| v.key.kid == kid)
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// Rotates the tenant's ring one step; returns the new next key.
+    pub fn rotate(&self) -> Result<RingKeyView, ServiceError> {
+        self.tenant_ring()?;
+        let issuer = self.core.config().default_issuer.clone();
+        self.core.rotate_ring(
+            &RingOwner::Tenant,
+            &issuer,
+            None,
+            RotationReason::Requested,
+            None,
+        )
+    }
+
+    /// Revokes a tenant signing key; only the previous key can be revoked.
+    pub fn revoke(&self, kid: &str) -> Result<RingKeyView, ServiceError> {
+        self.tenant_ring()?;
+        let now = epoch_millis_now();
+        let kid_owned = kid.to_owned();
+        self.core
+            .commit_ring_change(&RingOwner::Tenant, Vec::new(), move |old, _| {
+                let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
+                Ok((
+                    old.revoke(&kid_owned, now).map_err(StoreError::Ring)?,
+                    Vec::new(),
+                ))
+            })?;
+        tracing::info!(target: "keysmith::audit", action = "ring.revoke", owner = %RingOwner::Tenant, kid = %kid, "signing key revoked");
+        self.get(kid)
     }
 }
 

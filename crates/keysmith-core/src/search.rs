@@ -5,7 +5,7 @@ use keysmith_model::validate;
 use keysmith_model::{Errors, Reason};
 use keysmith_store::SearchPage;
 
-use crate::{KeyService, ServiceError};
+use crate::{Keys, ServiceError};
 
 /// Search criteria, as FusionAuth's `search` object carries them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,11 +24,11 @@ pub struct SearchRequest<'a> {
     pub order_by: Option<&'a str>,
 }
 
-impl KeyService {
+impl Keys<'_> {
     /// One page of matching keys and the total.
     pub fn search(&self, request: &SearchRequest<'_>) -> Result<SearchPage, ServiceError> {
         let query = self.search_query(request)?;
-        Ok(self.store().search(&query)?)
+        Ok(self.core.store().search(&query)?)
     }
 
     fn search_query(&self, request: &SearchRequest<'_>) -> Result<SearchQuery, Errors> {
@@ -36,7 +36,7 @@ impl KeyService {
         let algorithm =
             validate::algorithm_field(&mut errors, "search.algorithm", request.algorithm, false);
         let key_type = validate::key_type_field(&mut errors, "search.type", request.key_type);
-        let max = self.config().max_search_results;
+        let max = self.core.config().max_search_results;
         let number_of_results = match request.number_of_results {
             None => DEFAULT_NUMBER_OF_RESULTS.min(max),
             Some(n) if n >= 1 && usize::try_from(n).is_ok_and(|n| n <= max) => {

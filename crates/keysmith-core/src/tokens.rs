@@ -69,11 +69,25 @@ pub enum TokenRejection {
 }
 
 impl KeyService {
+    /// The token use cases: vend and validate JWTs, sign and verify payloads.
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens { core: self }
+    }
+}
+
+/// The token use cases: vend and validate JWTs, sign and verify payloads with keys that never
+/// leave the server. A view of the shared [`KeyService`].
+#[derive(Clone, Copy, Debug)]
+pub struct Tokens<'a> {
+    core: &'a KeyService,
+}
+
+impl Tokens<'_> {
     fn signer(&self, id: &KeyId) -> Result<(Key, Arc<dyn SigningKey>), ServiceError> {
-        if let Some(entry) = lock(&self.loaded.signers).get(id) {
+        if let Some(entry) = lock(&self.core.loaded.signers).get(id) {
             return Ok(entry.clone());
         }
-        let stored = self.store().get(id)?.ok_or(ServiceError::NotFound)?;
+        let stored = self.core.store().get(id)?.ok_or(ServiceError::NotFound)?;
         let Some(private) = &stored.private else {
             return Err(Errors::field(
                 "keyId",
@@ -82,23 +96,30 @@ impl KeyService {
             )
             .into());
         };
-        let signer: Arc<dyn SigningKey> =
-            Arc::from(self.backend().signing_key(stored.key.algorithm, private)?);
+        let signer: Arc<dyn SigningKey> = Arc::from(
+            self.core
+                .backend()
+                .signing_key(stored.key.algorithm, private)?,
+        );
         let entry = (stored.key, signer);
-        lock(&self.loaded.signers).insert(*id, entry.clone());
+        lock(&self.core.loaded.signers).insert(*id, entry.clone());
         self.confirm_still_stored(id)?;
         Ok(entry)
     }
 
     fn verifier(&self, id: &KeyId) -> Result<(Key, Arc<dyn VerifyingKey>), ServiceError> {
-        if let Some(entry) = lock(&self.loaded.verifiers).get(id) {
+        if let Some(entry) = lock(&self.core.loaded.verifiers).get(id) {
             return Ok(entry.clone());
         }
         // The record only: its sealed private half stays sealed unless it is an HMAC secret.
-        let key = self.store().get_key(id)?.ok_or(ServiceError::NotFound)?;
+        let key = self
+            .core
+            .store()
+            .get_key(id)?
+            .ok_or(ServiceError::NotFound)?;
         let verifier: Arc<dyn VerifyingKey> = Arc::from(self.verifying_key(&key)?);
         let entry = (key, verifier);
-        lock(&self.loaded.verifiers).insert(*id, entry.clone());
+        lock(&self.core.loaded.verifiers).insert(*id, entry.clone());
         self.confirm_still_stored(id)?;
         Ok(entry)
     }
@@ -106,7 +127,7 @@ impl KeyService {
     /// Loads a verifier from the key's public material: its public key, else its certificate.
     /// Only an HMAC key, whose secret is its verifying key, has its sealed secret opened.
     fn verifying_key(&self, key: &Key) -> Result<Box<dyn VerifyingKey>, ServiceError> {
-        let backend = &**self.backend();
+        let backend = &**self.core.backend();
         let public = match (&key.public_key, &key.certificate) {
             (Some(pem), _) => Some(import::decode_public_key(backend, pem)?),
             (None, Some(pem)) => Some(import::decode_certificate(backend, pem)?.public_key),
@@ -123,7 +144,11 @@ impl KeyService {
                 "asymmetric key without a public key or certificate",
             )));
         }
-        let stored = self.store().get(&key.id)?.ok_or(ServiceError::NotFound)?;
+        let stored = self
+            .core
+            .store()
+            .get(&key.id)?
+            .ok_or(ServiceError::NotFound)?;
         match &stored.private {
             Some(PrivateMaterial::HmacSecret(secret)) => Ok(backend.verifying_key(
                 key.algorithm,
@@ -139,13 +164,13 @@ impl KeyService {
     /// cached: both forget cached keys after their commit, and this check after caching
     /// catches one that committed before it.
     fn confirm_still_stored(&self, id: &KeyId) -> Result<(), ServiceError> {
-        let outcome = if self.store().contains(id)? {
+        let outcome = if self.core.store().contains(id)? {
             self.check_not_withdrawn(id)
         } else {
             Err(ServiceError::NotFound)
         };
         if outcome.is_err() {
-            self.loaded.forget(id);
+            self.core.loaded.forget(id);
         }
         outcome
     }
@@ -153,7 +178,7 @@ impl KeyService {
     /// Refuses withdrawn keys ([`keysmith_model::RingOwner::withdraws`]): revoked keys and
     /// encryption keys neither sign nor verify tokens.
     fn check_not_withdrawn(&self, id: &KeyId) -> Result<(), ServiceError> {
-        match self.store().ring_of_key(id)? {
+        match self.core.store().ring_of_key(id)? {
             Some((owner, role)) if owner.withdraws(role) => {
                 let message = if role == keysmith_model::RingRole::Revoked {
                     "The key is revoked: it no longer signs or verifies."
@@ -200,14 +225,14 @@ impl KeyService {
                 Map::new()
             }
         };
-        let ttl = ttl_seconds.unwrap_or(self.config().jwt_default_ttl_seconds);
-        if !(1..=self.config().jwt_max_ttl_seconds).contains(&ttl) {
+        let ttl = ttl_seconds.unwrap_or(self.core.config().jwt_default_ttl_seconds);
+        if !(1..=self.core.config().jwt_max_ttl_seconds).contains(&ttl) {
             errors.add_field(
                 "timeToLiveInSeconds",
                 Reason::Invalid,
                 format!(
                     "timeToLiveInSeconds must be between 1 and {}.",
-                    self.config().jwt_max_ttl_seconds
+                    self.core.config().jwt_max_ttl_seconds
                 ),
             );
         }
@@ -272,6 +297,7 @@ impl KeyService {
             .and_then(Value::as_str)
             .ok_or(TokenRejection::AlgorithmMismatch)?;
         let id = self
+            .core
             .store()
             .id_by_kid(kid)
             .ok()
@@ -290,7 +316,7 @@ impl KeyService {
         }
         let claims = decode_object(payload_b64)?;
         let now = epoch_millis_now() / 1000;
-        let skew = self.config().jwt_clock_skew_seconds;
+        let skew = self.core.config().jwt_clock_skew_seconds;
         let number = |name: &str| {
             claims
                 .get(name)
@@ -439,8 +465,9 @@ mod tests {
                 let path = dir.path().join("keysmith.redb");
                 let payload = "c2lnbmVkIGJ5IGtleXNtaXRo";
                 let (id, token, signature) = {
-                    let keys = service(&path, &backend);
-                    let key = keys
+                    let service = service(&path, &backend);
+                    let key = service
+                        .keys()
                         .generate(
                             None,
                             &GenerateRequest {
@@ -451,21 +478,23 @@ mod tests {
                             },
                         )
                         .unwrap();
-                    let token = keys.vend(Some(&key.id.to_string()), None, None).unwrap();
-                    let (signature, _) = keys.sign(&key.id, Some(payload)).unwrap();
+                    let tokens = service.tokens();
+                    let token = tokens.vend(Some(&key.id.to_string()), None, None).unwrap();
+                    let (signature, _) = tokens.sign(&key.id, Some(payload)).unwrap();
                     (key.id, token, signature)
                 };
                 damage_sealed_secret(&path, &id);
 
-                let keys = service(&path, &backend);
+                let service = service(&path, &backend);
+                let tokens = service.tokens();
                 let context = format!("{} {algorithm}", backend.name());
-                assert!(keys.validate(&token).is_ok(), "{context}");
+                assert!(tokens.validate(&token).is_ok(), "{context}");
                 assert!(
-                    keys.verify(&id, Some(payload), Some(&signature)).unwrap(),
+                    tokens.verify(&id, Some(payload), Some(&signature)).unwrap(),
                     "{context}"
                 );
                 assert!(
-                    keys.sign(&id, Some(payload)).is_err(),
+                    tokens.sign(&id, Some(payload)).is_err(),
                     "{context}: the damaged secret still opened, so the test proves nothing"
                 );
             }

@@ -56,7 +56,8 @@ fn a_generated_key_and_its_record_commit_together_and_a_refusal_writes_neither()
         name: Some("audited"),
         ..GenerateRequest::default()
     };
-    let (key, rows) = with_audit_context(context.clone(), || service.generate(None, &request));
+    let (key, rows) =
+        with_audit_context(context.clone(), || service.keys().generate(None, &request));
     let key = key.unwrap();
     assert_eq!(rows, 1);
     let trail = records(&*store);
@@ -78,7 +79,7 @@ fn a_generated_key_and_its_record_commit_together_and_a_refusal_writes_neither()
         )
     );
     // The same name again is refused: no key, no record.
-    let (refused, rows) = with_audit_context(context, || service.generate(None, &request));
+    let (refused, rows) = with_audit_context(context, || service.keys().generate(None, &request));
     assert!(refused.is_err());
     assert_eq!(rows, 0);
     assert_eq!(store.count().unwrap(), 1);

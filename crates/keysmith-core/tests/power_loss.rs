@@ -362,6 +362,7 @@ impl Harness {
         let service = &world.service;
         match op {
             Op::Generate { algorithm, name } => service
+                .keys()
                 .generate(
                     None,
                     &GenerateRequest {
@@ -372,6 +373,7 @@ impl Harness {
                 )
                 .map(drop),
             Op::ImportSecret { name, secret } => service
+                .keys()
                 .import(
                     None,
                     &ImportRequest {
@@ -383,6 +385,7 @@ impl Harness {
                 )
                 .map(drop),
             Op::ImportPrivate { name, pem } => service
+                .keys()
                 .import(
                     None,
                     &ImportRequest {
@@ -392,24 +395,27 @@ impl Harness {
                     },
                 )
                 .map(drop),
-            Op::Rename { id, name } => service.rename(id, Some(name)).map(drop),
-            Op::Delete { id } => service.delete(id),
-            Op::Restore { id } => service.restore(id).map(drop),
+            Op::Rename { id, name } => service.keys().rename(id, Some(name)).map(drop),
+            Op::Delete { id } => service.keys().delete(id),
+            Op::Restore { id } => service.keys().restore(id).map(drop),
             Op::CreateConnection { name } => service
-                .create_connection(ConnectionFields {
+                .connections()
+                .create(ConnectionFields {
                     name: Some(name.clone()),
                     strategy: Some("auth0".into()),
                     ..ConnectionFields::default()
                 })
                 .map(drop),
             Op::Provision { connection } => service
-                .provision_connection_keys(connection, Some("ES256"), KeyUse::Signing)
+                .connections()
+                .provision(connection, Some("ES256"), KeyUse::Signing)
                 .map(drop),
             Op::RotateConnection { connection } => service
-                .rotate_connection_keys(connection, None, KeyUse::Signing)
+                .connections()
+                .rotate(connection, None, KeyUse::Signing)
                 .map(drop),
-            Op::RotateTenant => service.rotate_tenant_keys().map(drop),
-            Op::RevokeTenant { kid } => service.revoke_tenant_key(kid).map(drop),
+            Op::RotateTenant => service.tenant_keys().rotate().map(drop),
+            Op::RevokeTenant { kid } => service.tenant_keys().revoke(kid).map(drop),
             Op::AddApiKey { id } => Ok(world.store.add_api_key_record(&ApiKeyRecord {
                 id: *id,
                 name: format!("ci-{id}"),
@@ -622,6 +628,7 @@ fn check_recovery(
     // And the store takes changes again.
     world
         .service
+        .keys()
         .generate(
             None,
             &GenerateRequest {

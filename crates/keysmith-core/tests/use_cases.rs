@@ -41,6 +41,7 @@ fn service() -> Fixture {
 fn generate(service: &KeyService, algorithm: &str, name: &str) -> keysmith_model::Key {
     let rsa = algorithm.starts_with("RS") || algorithm.starts_with("PS");
     service
+        .keys()
         .generate(
             None,
             &GenerateRequest {
@@ -68,7 +69,8 @@ fn invalid_fields(result: Result<impl std::fmt::Debug, ServiceError>) -> Vec<Str
 
 fn connection(service: &KeyService, name: &str) -> keysmith_model::Connection {
     service
-        .create_connection(ConnectionFields {
+        .connections()
+        .create(ConnectionFields {
             name: Some(name.into()),
             strategy: Some("samlp".into()),
             ..ConnectionFields::default()
@@ -103,15 +105,15 @@ fn every_algorithm_generates_a_key_of_its_type_with_the_expected_fields() {
             "{algorithm}"
         );
         key.check_invariants().unwrap();
-        assert_eq!(f.service.retrieve(&key.id).unwrap(), key);
+        assert_eq!(f.service.keys().retrieve(&key.id).unwrap(), key);
     }
-    assert_eq!(f.service.list().unwrap().len(), 8);
+    assert_eq!(f.service.keys().list().unwrap().len(), 8);
 }
 
 #[test]
 fn generate_refuses_a_missing_or_unknown_algorithm_and_a_missing_name() {
     let f = service();
-    let fields = invalid_fields(f.service.generate(
+    let fields = invalid_fields(f.service.keys().generate(
         None,
         &GenerateRequest {
             algorithm: Some("XS999"),
@@ -120,11 +122,11 @@ fn generate_refuses_a_missing_or_unknown_algorithm_and_a_missing_name() {
         },
     ));
     assert!(fields.iter().any(|f| f == "key.algorithm"), "{fields:?}");
-    let fields = invalid_fields(f.service.generate(None, &GenerateRequest::default()));
+    let fields = invalid_fields(f.service.keys().generate(None, &GenerateRequest::default()));
     assert!(fields.iter().any(|f| f == "key.algorithm"), "{fields:?}");
     assert!(fields.iter().any(|f| f == "key.name"), "{fields:?}");
     assert!(
-        f.service.list().unwrap().is_empty(),
+        f.service.keys().list().unwrap().is_empty(),
         "a refusal stores nothing"
     );
 }
@@ -132,7 +134,7 @@ fn generate_refuses_a_missing_or_unknown_algorithm_and_a_missing_name() {
 #[test]
 fn generate_refuses_an_rsa_length_it_does_not_make() {
     let f = service();
-    let fields = invalid_fields(f.service.generate(
+    let fields = invalid_fields(f.service.keys().generate(
         None,
         &GenerateRequest {
             algorithm: Some("RS256"),
@@ -148,7 +150,7 @@ fn generate_refuses_an_rsa_length_it_does_not_make() {
 fn names_are_unique_and_a_duplicate_changes_nothing() {
     let f = service();
     let first = generate(&f.service, "ES256", "same");
-    let fields = invalid_fields(f.service.generate(
+    let fields = invalid_fields(f.service.keys().generate(
         None,
         &GenerateRequest {
             algorithm: Some("HS256"),
@@ -157,7 +159,7 @@ fn names_are_unique_and_a_duplicate_changes_nothing() {
         },
     ));
     assert!(fields.iter().any(|f| f == "key.name"), "{fields:?}");
-    assert_eq!(f.service.list().unwrap(), vec![first]);
+    assert_eq!(f.service.keys().list().unwrap(), vec![first]);
 }
 
 #[test]
@@ -172,13 +174,13 @@ fn a_chosen_id_is_kept_and_cannot_be_taken_twice() {
         name: Some("chosen"),
         ..GenerateRequest::default()
     };
-    let key = f.service.generate(Some(id), &request).unwrap();
+    let key = f.service.keys().generate(Some(id), &request).unwrap();
     assert_eq!(key.id, id);
     let again = GenerateRequest {
         name: Some("chosen-2"),
         ..request
     };
-    assert!(f.service.generate(Some(id), &again).is_err());
+    assert!(f.service.keys().generate(Some(id), &again).is_err());
 }
 
 #[test]
@@ -195,15 +197,15 @@ fn retrieve_rename_and_delete_of_an_unknown_key_are_not_found() {
     let f = service();
     let unknown = KeyId(uuid::Uuid::new_v4());
     assert!(matches!(
-        f.service.retrieve(&unknown),
+        f.service.keys().retrieve(&unknown),
         Err(ServiceError::NotFound)
     ));
     assert!(matches!(
-        f.service.rename(&unknown, Some("x")),
+        f.service.keys().rename(&unknown, Some("x")),
         Err(ServiceError::NotFound)
     ));
     assert!(matches!(
-        f.service.delete(&unknown),
+        f.service.keys().delete(&unknown),
         Err(ServiceError::NotFound)
     ));
 }
@@ -212,13 +214,13 @@ fn retrieve_rename_and_delete_of_an_unknown_key_are_not_found() {
 fn rename_changes_only_the_name_and_the_update_instant() {
     let f = service();
     let key = generate(&f.service, "ES256", "before");
-    let renamed = f.service.rename(&key.id, Some("after")).unwrap();
+    let renamed = f.service.keys().rename(&key.id, Some("after")).unwrap();
     assert_eq!(renamed.name, "after");
     assert_eq!(renamed.kid, key.kid);
     assert_eq!(renamed.certificate, key.certificate);
     assert!(renamed.last_update_instant >= key.last_update_instant);
-    assert_eq!(f.service.retrieve(&key.id).unwrap(), renamed);
-    let fields = invalid_fields(f.service.rename(&key.id, None));
+    assert_eq!(f.service.keys().retrieve(&key.id).unwrap(), renamed);
+    let fields = invalid_fields(f.service.keys().rename(&key.id, None));
     assert!(fields.iter().any(|f| f == "key.name"), "{fields:?}");
 }
 
@@ -227,9 +229,9 @@ fn rename_to_a_taken_name_is_refused() {
     let f = service();
     generate(&f.service, "HS256", "taken");
     let other = generate(&f.service, "HS256", "other");
-    let fields = invalid_fields(f.service.rename(&other.id, Some("taken")));
+    let fields = invalid_fields(f.service.keys().rename(&other.id, Some("taken")));
     assert!(fields.iter().any(|f| f == "key.name"), "{fields:?}");
-    assert_eq!(f.service.retrieve(&other.id).unwrap().name, "other");
+    assert_eq!(f.service.keys().retrieve(&other.id).unwrap().name, "other");
 }
 
 /// A service whose deletes are restorable for an hour.
@@ -244,23 +246,27 @@ fn restorable() -> Fixture {
 fn a_deleted_key_can_be_restored_with_everything_it_had() {
     let f = restorable();
     let key = generate(&f.service, "ES384", "restorable");
-    f.service.delete(&key.id).unwrap();
+    f.service.keys().delete(&key.id).unwrap();
     assert!(matches!(
-        f.service.retrieve(&key.id),
+        f.service.keys().retrieve(&key.id),
         Err(ServiceError::NotFound)
     ));
-    let deleted = f.service.deleted().unwrap();
+    let deleted = f.service.keys().deleted().unwrap();
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].0, key);
     // Its name is free while it is deleted.
     let squatter = generate(&f.service, "HS256", "restorable");
-    assert!(f.service.restore(&key.id).is_err(), "the name is taken");
-    f.service.delete(&squatter.id).unwrap();
-    assert_eq!(f.service.restore(&key.id).unwrap(), key);
-    assert_eq!(f.service.retrieve(&key.id).unwrap(), key);
-    let (signature, _) = f.service.sign(&key.id, Some("aGVsbG8")).unwrap();
+    assert!(
+        f.service.keys().restore(&key.id).is_err(),
+        "the name is taken"
+    );
+    f.service.keys().delete(&squatter.id).unwrap();
+    assert_eq!(f.service.keys().restore(&key.id).unwrap(), key);
+    assert_eq!(f.service.keys().retrieve(&key.id).unwrap(), key);
+    let (signature, _) = f.service.tokens().sign(&key.id, Some("aGVsbG8")).unwrap();
     assert!(
         f.service
+            .tokens()
             .verify(&key.id, Some("aGVsbG8"), Some(&signature))
             .unwrap()
     );
@@ -271,7 +277,7 @@ fn restoring_a_key_never_deleted_is_not_found() {
     let f = service();
     let key = generate(&f.service, "HS256", "live");
     assert!(matches!(
-        f.service.restore(&key.id),
+        f.service.keys().restore(&key.id),
         Err(ServiceError::NotFound)
     ));
 }
@@ -280,10 +286,10 @@ fn restoring_a_key_never_deleted_is_not_found() {
 fn without_a_deletion_window_a_delete_is_final() {
     let f = service();
     let key = generate(&f.service, "HS256", "gone");
-    f.service.delete(&key.id).unwrap();
-    assert!(f.service.deleted().unwrap().is_empty());
+    f.service.keys().delete(&key.id).unwrap();
+    assert!(f.service.keys().deleted().unwrap().is_empty());
     assert!(matches!(
-        f.service.restore(&key.id),
+        f.service.keys().restore(&key.id),
         Err(ServiceError::NotFound)
     ));
 }
@@ -292,9 +298,9 @@ fn without_a_deletion_window_a_delete_is_final() {
 fn purge_keeps_deleted_keys_until_their_window_ends() {
     let f = restorable();
     let key = generate(&f.service, "HS256", "kept");
-    f.service.delete(&key.id).unwrap();
-    assert!(f.service.purge_deleted().unwrap().is_empty());
-    let deleted = f.service.deleted().unwrap();
+    f.service.keys().delete(&key.id).unwrap();
+    assert!(f.service.keys().purge_deleted().unwrap().is_empty());
+    let deleted = f.service.keys().deleted().unwrap();
     assert_eq!(deleted.len(), 1);
     let purge_at = deleted[0].1;
     let now = keysmith_model::epoch_millis_now();
@@ -311,6 +317,7 @@ fn an_hmac_secret_imports_and_signs_like_the_generated_kind() {
     let f = service();
     let key = f
         .service
+        .keys()
         .import(
             None,
             &ImportRequest {
@@ -322,10 +329,15 @@ fn an_hmac_secret_imports_and_signs_like_the_generated_kind() {
         )
         .unwrap();
     assert_eq!(key.key_type, KeyType::Hmac);
-    let (signature, algorithm) = f.service.sign(&key.id, Some("cGF5bG9hZA")).unwrap();
+    let (signature, algorithm) = f
+        .service
+        .tokens()
+        .sign(&key.id, Some("cGF5bG9hZA"))
+        .unwrap();
     assert_eq!(algorithm.as_str(), "HS256");
     assert!(
         f.service
+            .tokens()
             .verify(&key.id, Some("cGF5bG9hZA"), Some(&signature))
             .unwrap()
     );
@@ -337,6 +349,7 @@ fn a_public_key_imported_from_a_generated_one_verifies_its_signatures() {
     let source = generate(&f.service, "ES256", "source");
     let imported = f
         .service
+        .keys()
         .import(
             None,
             &ImportRequest {
@@ -352,14 +365,18 @@ fn a_public_key_imported_from_a_generated_one_verifies_its_signatures() {
         "inferred from the key"
     );
     assert_eq!(imported.has_private_key, Some(false));
-    let (signature, _) = f.service.sign(&source.id, Some("ZGF0YQ")).unwrap();
+    let (signature, _) = f.service.tokens().sign(&source.id, Some("ZGF0YQ")).unwrap();
     assert!(
         f.service
+            .tokens()
             .verify(&imported.id, Some("ZGF0YQ"), Some(&signature))
             .unwrap()
     );
     assert!(
-        f.service.sign(&imported.id, Some("ZGF0YQ")).is_err(),
+        f.service
+            .tokens()
+            .sign(&imported.id, Some("ZGF0YQ"))
+            .is_err(),
         "a public key cannot sign"
     );
 }
@@ -367,7 +384,7 @@ fn a_public_key_imported_from_a_generated_one_verifies_its_signatures() {
 #[test]
 fn import_refuses_garbage_pem_and_a_request_with_nothing_to_import() {
     let f = service();
-    let fields = invalid_fields(f.service.import(
+    let fields = invalid_fields(f.service.keys().import(
         None,
         &ImportRequest {
             name: Some("garbage"),
@@ -376,7 +393,7 @@ fn import_refuses_garbage_pem_and_a_request_with_nothing_to_import() {
         },
     ));
     assert!(!fields.is_empty());
-    let fields = invalid_fields(f.service.import(
+    let fields = invalid_fields(f.service.keys().import(
         None,
         &ImportRequest {
             name: Some("empty"),
@@ -384,7 +401,7 @@ fn import_refuses_garbage_pem_and_a_request_with_nothing_to_import() {
         },
     ));
     assert!(!fields.is_empty());
-    assert!(f.service.list().unwrap().is_empty());
+    assert!(f.service.keys().list().unwrap().is_empty());
 }
 
 // ---- search ----
@@ -398,6 +415,7 @@ fn search_filters_by_name_type_and_algorithm_and_pages() {
     generate(&f.service, "ES256", "beta-ec");
     let page = f
         .service
+        .keys()
         .search(&SearchRequest {
             name: Some("alpha*"),
             number_of_results: Some(2),
@@ -410,6 +428,7 @@ fn search_filters_by_name_type_and_algorithm_and_pages() {
     assert_eq!(names, ["alpha-1", "alpha-2"]);
     let ec = f
         .service
+        .keys()
         .search(&SearchRequest {
             key_type: Some("EC"),
             ..SearchRequest::default()
@@ -419,6 +438,7 @@ fn search_filters_by_name_type_and_algorithm_and_pages() {
     assert_eq!(ec.keys[0].name, "beta-ec");
     let by_alg = f
         .service
+        .keys()
         .search(&SearchRequest {
             algorithm: Some("HS256"),
             order_by: Some("name DESC"),
@@ -468,7 +488,7 @@ fn search_refuses_bad_paging_and_ordering() {
             "search.algorithm",
         ),
     ] {
-        let fields = invalid_fields(f.service.search(&request));
+        let fields = invalid_fields(f.service.keys().search(&request));
         assert!(fields.iter().any(|f| f == field), "{field}: {fields:?}");
     }
 }
@@ -482,13 +502,14 @@ fn a_vended_token_validates_with_its_claims() {
         let key = generate(&f.service, algorithm, &format!("vend-{algorithm}"));
         let token = f
             .service
+            .tokens()
             .vend(
                 Some(&key.id.to_string()),
                 Some(&json!({"sub": "alice", "aud": "x"})),
                 Some(60),
             )
             .unwrap();
-        let claims = f.service.validate(&token).unwrap();
+        let claims = f.service.tokens().validate(&token).unwrap();
         assert_eq!(claims["sub"], "alice", "{algorithm}");
         assert!(claims.contains_key("exp") && claims.contains_key("iat"));
     }
@@ -500,6 +521,7 @@ fn validate_rejects_a_tampered_a_foreign_and_a_malformed_token() {
     let key = generate(&f.service, "ES256", "validator");
     let token = f
         .service
+        .tokens()
         .vend(
             Some(&key.id.to_string()),
             Some(&json!({"sub": "a"})),
@@ -509,6 +531,7 @@ fn validate_rejects_a_tampered_a_foreign_and_a_malformed_token() {
     let mut parts: Vec<&str> = token.split('.').collect();
     let other = f
         .service
+        .tokens()
         .vend(
             Some(&key.id.to_string()),
             Some(&json!({"sub": "b"})),
@@ -519,11 +542,11 @@ fn validate_rejects_a_tampered_a_foreign_and_a_malformed_token() {
     parts[1] = other_payload;
     let tampered = parts.join(".");
     assert_eq!(
-        f.service.validate(&tampered).unwrap_err(),
+        f.service.tokens().validate(&tampered).unwrap_err(),
         TokenRejection::BadSignature
     );
     assert_eq!(
-        f.service.validate("not.a.jwt").unwrap_err(),
+        f.service.tokens().validate("not.a.jwt").unwrap_err(),
         TokenRejection::Malformed
     );
     // A token signed by a key this server does not hold.
@@ -531,10 +554,11 @@ fn validate_rejects_a_tampered_a_foreign_and_a_malformed_token() {
     let foreign_key = generate(&elsewhere.service, "ES256", "foreign");
     let foreign = elsewhere
         .service
+        .tokens()
         .vend(Some(&foreign_key.id.to_string()), None, Some(60))
         .unwrap();
     assert_eq!(
-        f.service.validate(&foreign).unwrap_err(),
+        f.service.tokens().validate(&foreign).unwrap_err(),
         TokenRejection::UnknownKid
     );
 }
@@ -552,7 +576,7 @@ fn signed_token(
     let header = json!({"alg": key.algorithm.as_str(), "typ": "JWT", "kid": key.kid});
     let signing_input = format!("{}.{}", b64(&header), b64(claims));
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&signing_input);
-    let (signature, _) = service.sign(&key.id, Some(&payload)).unwrap();
+    let (signature, _) = service.tokens().sign(&key.id, Some(&payload)).unwrap();
     format!("{signing_input}.{signature}")
 }
 
@@ -564,8 +588,11 @@ fn validate_honours_exp_and_nbf_with_the_clock_skew() {
     });
     let key = generate(&f.service, "HS256", "timed");
     let now = keysmith_model::epoch_millis_now() / 1000;
-    let check =
-        |claims: serde_json::Value| f.service.validate(&signed_token(&f.service, &key, &claims));
+    let check = |claims: serde_json::Value| {
+        f.service
+            .tokens()
+            .validate(&signed_token(&f.service, &key, &claims))
+    };
     assert!(check(json!({"sub": "ok", "exp": now + 60})).is_ok());
     assert!(check(json!({"exp": now - 10})).is_ok(), "within the skew");
     assert_eq!(
@@ -595,7 +622,7 @@ fn a_token_whose_alg_is_not_its_keys_is_rejected() {
                 .encode(serde_json::to_vec(&header).unwrap())
         );
         assert_eq!(
-            f.service.validate(&forged).unwrap_err(),
+            f.service.tokens().validate(&forged).unwrap_err(),
             TokenRejection::AlgorithmMismatch,
             "{alg}"
         );
@@ -607,6 +634,7 @@ fn vend_refuses_an_unknown_key_and_a_ttl_over_the_maximum() {
     let f = service();
     assert!(
         f.service
+            .tokens()
             .vend(Some(&uuid::Uuid::new_v4().to_string()), None, Some(60))
             .is_err()
     );
@@ -614,6 +642,7 @@ fn vend_refuses_an_unknown_key_and_a_ttl_over_the_maximum() {
     let too_long = f.service.config().jwt_max_ttl_seconds + 1;
     assert!(
         f.service
+            .tokens()
             .vend(Some(&key.id.to_string()), None, Some(too_long))
             .is_err()
     );
@@ -624,19 +653,22 @@ fn a_signature_does_not_verify_another_payload_or_with_another_key() {
     let f = service();
     let one = generate(&f.service, "RS256", "one");
     let two = generate(&f.service, "RS256", "two");
-    let (signature, _) = f.service.sign(&one.id, Some("b25l")).unwrap();
+    let (signature, _) = f.service.tokens().sign(&one.id, Some("b25l")).unwrap();
     assert!(
         f.service
+            .tokens()
             .verify(&one.id, Some("b25l"), Some(&signature))
             .unwrap()
     );
     assert!(
         !f.service
+            .tokens()
             .verify(&one.id, Some("dHdv"), Some(&signature))
             .unwrap()
     );
     assert!(
         !f.service
+            .tokens()
             .verify(&two.id, Some("b25l"), Some(&signature))
             .unwrap()
     );
@@ -647,11 +679,11 @@ fn sign_refuses_a_payload_that_is_not_base64url() {
     let f = service();
     let key = generate(&f.service, "HS256", "b64");
     assert!(matches!(
-        f.service.sign(&key.id, Some("not base64!")),
+        f.service.tokens().sign(&key.id, Some("not base64!")),
         Err(ServiceError::Invalid(_))
     ));
     assert!(matches!(
-        f.service.sign(&key.id, None),
+        f.service.tokens().sign(&key.id, None),
         Err(ServiceError::Invalid(_))
     ));
 }
@@ -677,7 +709,7 @@ fn the_published_set_holds_public_keys_only_and_follows_deletes() {
         "an HMAC secret is never published"
     );
     assert!(!String::from_utf8_lossy(&published.jwks_json).contains("\"d\""));
-    f.service.delete(&ec.id).unwrap();
+    f.service.keys().delete(&ec.id).unwrap();
     let after: serde_json::Value =
         serde_json::from_slice(&f.service.published().unwrap().jwks_json).unwrap();
     assert!(after["keys"].as_array().unwrap().is_empty());
@@ -690,11 +722,15 @@ fn a_connection_is_created_read_updated_and_deleted() {
     let f = service();
     let created = connection(&f.service, "corp-saml");
     assert!(created.id.starts_with("con_"));
-    assert_eq!(f.service.connection(&created.id).unwrap(), created);
-    assert_eq!(f.service.connections().unwrap(), vec![created.clone()]);
+    assert_eq!(f.service.connections().get(&created.id).unwrap(), created);
+    assert_eq!(
+        f.service.connections().list().unwrap(),
+        vec![created.clone()]
+    );
     let updated = f
         .service
-        .update_connection(
+        .connections()
+        .update(
             &created.id,
             ConnectionFields {
                 display_name: Some("Corporate".into()),
@@ -704,9 +740,9 @@ fn a_connection_is_created_read_updated_and_deleted() {
         .unwrap();
     assert_eq!(updated.display_name.as_deref(), Some("Corporate"));
     assert_eq!(updated.name, created.name);
-    f.service.delete_connection(&created.id).unwrap();
+    f.service.connections().delete(&created.id).unwrap();
     assert!(matches!(
-        f.service.connection(&created.id),
+        f.service.connections().get(&created.id),
         Err(ServiceError::NotFound)
     ));
 }
@@ -715,16 +751,16 @@ fn a_connection_is_created_read_updated_and_deleted() {
 fn connection_names_are_checked_and_unique() {
     let f = service();
     connection(&f.service, "unique");
-    let fields = invalid_fields(f.service.create_connection(ConnectionFields {
+    let fields = invalid_fields(f.service.connections().create(ConnectionFields {
         name: Some("-bad name-".into()),
         strategy: Some("oidc".into()),
         ..ConnectionFields::default()
     }));
     assert!(fields.iter().any(|f| f == "name"), "{fields:?}");
-    let fields = invalid_fields(f.service.create_connection(ConnectionFields::default()));
+    let fields = invalid_fields(f.service.connections().create(ConnectionFields::default()));
     assert!(fields.iter().any(|f| f == "name"), "{fields:?}");
     assert!(matches!(
-        f.service.create_connection(ConnectionFields {
+        f.service.connections().create(ConnectionFields {
             name: Some("unique".into()),
             strategy: Some("oidc".into()),
             ..ConnectionFields::default()
@@ -737,7 +773,7 @@ fn connection_names_are_checked_and_unique() {
 fn update_refuses_fields_that_only_create_sets() {
     let f = service();
     let created = connection(&f.service, "fixed-name");
-    let result = f.service.update_connection(
+    let result = f.service.connections().update(
         &created.id,
         ConnectionFields {
             name: Some("renamed".into()),
@@ -749,7 +785,7 @@ fn update_refuses_fields_that_only_create_sets() {
         "{result:?}"
     );
     assert_eq!(
-        f.service.connection(&created.id).unwrap().name,
+        f.service.connections().get(&created.id).unwrap().name,
         "fixed-name"
     );
 }
@@ -759,11 +795,11 @@ fn an_id_that_cannot_be_a_connection_id_is_not_found() {
     let f = service();
     for id in ["", "con_", "../etc", "con_0123456789abcdefXX"] {
         assert!(matches!(
-            f.service.connection(id),
+            f.service.connections().get(id),
             Err(ServiceError::NotFound)
         ));
         assert!(matches!(
-            f.service.delete_connection(id),
+            f.service.connections().delete(id),
             Err(ServiceError::NotFound)
         ));
     }
@@ -777,17 +813,19 @@ fn provisioning_makes_a_current_and_a_next_key_once() {
     let c = connection(&f.service, "ringed");
     let keys = f
         .service
-        .provision_connection_keys(&c.id, Some("ES256"), KeyUse::Signing)
+        .connections()
+        .provision(&c.id, Some("ES256"), KeyUse::Signing)
         .unwrap();
     let roles: Vec<RingRole> = keys.iter().map(|k| k.role).collect();
     assert_eq!(roles, [RingRole::Current, RingRole::Next]);
     assert!(keys.iter().all(|k| k.key.algorithm.as_str() == "ES256"));
     assert!(matches!(
         f.service
-            .provision_connection_keys(&c.id, Some("ES256"), KeyUse::Signing),
+            .connections()
+            .provision(&c.id, Some("ES256"), KeyUse::Signing),
         Err(ServiceError::Conflict(_))
     ));
-    assert_eq!(f.service.connection_keys(&c.id).unwrap().len(), 2);
+    assert_eq!(f.service.connections().keys(&c.id).unwrap().len(), 2);
 }
 
 #[test]
@@ -796,14 +834,16 @@ fn rotation_moves_the_ring_one_step_and_keeps_the_previous_key_published() {
     let c = connection(&f.service, "rotating");
     let before = f
         .service
-        .provision_connection_keys(&c.id, None, KeyUse::Signing)
+        .connections()
+        .provision(&c.id, None, KeyUse::Signing)
         .unwrap();
     let new_next = f
         .service
-        .rotate_connection_keys(&c.id, None, KeyUse::Signing)
+        .connections()
+        .rotate(&c.id, None, KeyUse::Signing)
         .unwrap();
     assert_eq!(new_next.role, RingRole::Next);
-    let after = f.service.connection_keys(&c.id).unwrap();
+    let after = f.service.connections().keys(&c.id).unwrap();
     let role_of = |kid: &str| after.iter().find(|k| k.key.kid == kid).map(|k| k.role);
     assert_eq!(role_of(&before[0].key.kid), Some(RingRole::Previous));
     assert_eq!(role_of(&before[1].key.kid), Some(RingRole::Current));
@@ -819,11 +859,12 @@ fn rotating_or_reading_keys_of_an_unknown_connection_is_not_found() {
     let f = service();
     assert!(matches!(
         f.service
-            .rotate_connection_keys("con_0123456789abcdef", None, KeyUse::Signing),
+            .connections()
+            .rotate("con_0123456789abcdef", None, KeyUse::Signing),
         Err(ServiceError::NotFound)
     ));
     assert!(matches!(
-        f.service.connection_keys("con_0123456789abcdef"),
+        f.service.connections().keys("con_0123456789abcdef"),
         Err(ServiceError::NotFound)
     ));
 }
@@ -837,13 +878,13 @@ fn a_signing_alg_auth0_does_not_know_is_refused_and_encryption_keys_are_rsa_only
         (Some("ES512"), KeyUse::Signing),
         (Some("ES256"), KeyUse::Encryption),
     ] {
-        let fields = invalid_fields(f.service.provision_connection_keys(&c.id, alg, key_use));
+        let fields = invalid_fields(f.service.connections().provision(&c.id, alg, key_use));
         assert!(
             fields.iter().any(|f| f == "signing_alg"),
             "{alg:?}: {fields:?}"
         );
     }
-    assert!(f.service.connection_keys(&c.id).unwrap().is_empty());
+    assert!(f.service.connections().keys(&c.id).unwrap().is_empty());
 }
 
 #[test]
@@ -852,10 +893,11 @@ fn a_key_in_a_ring_cannot_be_deleted_while_it_signs() {
     let c = connection(&f.service, "guarded");
     let keys = f
         .service
-        .provision_connection_keys(&c.id, None, KeyUse::Signing)
+        .connections()
+        .provision(&c.id, None, KeyUse::Signing)
         .unwrap();
-    assert!(f.service.delete(&keys[0].key.id).is_err());
-    assert!(f.service.retrieve(&keys[0].key.id).is_ok());
+    assert!(f.service.keys().delete(&keys[0].key.id).is_err());
+    assert!(f.service.keys().retrieve(&keys[0].key.id).is_ok());
 }
 
 #[test]
@@ -864,16 +906,17 @@ fn deleting_a_connection_deletes_its_keys() {
     let c = connection(&f.service, "doomed");
     let keys = f
         .service
-        .provision_connection_keys(&c.id, None, KeyUse::Signing)
+        .connections()
+        .provision(&c.id, None, KeyUse::Signing)
         .unwrap();
-    f.service.delete_connection(&c.id).unwrap();
+    f.service.connections().delete(&c.id).unwrap();
     for view in keys {
         assert!(matches!(
-            f.service.retrieve(&view.key.id),
+            f.service.keys().retrieve(&view.key.id),
             Err(ServiceError::NotFound)
         ));
     }
-    assert!(f.service.list().unwrap().is_empty());
+    assert!(f.service.keys().list().unwrap().is_empty());
 }
 
 // ---- tenant signing keys ----
@@ -881,18 +924,18 @@ fn deleting_a_connection_deletes_its_keys() {
 #[test]
 fn tenant_keys_are_provisioned_on_first_read_then_rotate_and_revoke() {
     let f = service();
-    assert!(f.service.provisioned_tenant_keys().unwrap().is_none());
-    let keys = f.service.tenant_keys().unwrap();
+    assert!(f.service.tenant_keys().provisioned().unwrap().is_none());
+    let keys = f.service.tenant_keys().list().unwrap();
     assert_eq!(keys.len(), 2);
     let first_current = keys[0].key.kid.clone();
     assert_eq!(
-        f.service.tenant_key(&first_current).unwrap().role,
+        f.service.tenant_keys().get(&first_current).unwrap().role,
         RingRole::Current
     );
     // Only the previous key can be revoked.
-    assert!(f.service.revoke_tenant_key(&first_current).is_err());
-    f.service.rotate_tenant_keys().unwrap();
-    let revoked = f.service.revoke_tenant_key(&first_current).unwrap();
+    assert!(f.service.tenant_keys().revoke(&first_current).is_err());
+    f.service.tenant_keys().rotate().unwrap();
+    let revoked = f.service.tenant_keys().revoke(&first_current).unwrap();
     assert_eq!(revoked.role, RingRole::Revoked);
     let jwks: serde_json::Value =
         serde_json::from_slice(&f.service.published().unwrap().jwks_json).unwrap();
@@ -907,7 +950,7 @@ fn tenant_keys_are_provisioned_on_first_read_then_rotate_and_revoke() {
         "a revoked key is withdrawn"
     );
     assert!(matches!(
-        f.service.tenant_key("no-such-kid"),
+        f.service.tenant_keys().get("no-such-kid"),
         Err(ServiceError::NotFound)
     ));
 }
@@ -919,14 +962,16 @@ fn rotate_due_leaves_rings_whose_period_has_not_passed_or_is_off() {
     let f = service();
     let c = connection(&f.service, "scheduled");
     f.service
-        .provision_connection_keys(&c.id, None, KeyUse::Signing)
+        .connections()
+        .provision(&c.id, None, KeyUse::Signing)
         .unwrap();
     // The default period is far away: nothing is due.
     assert!(f.service.rotate_due().is_empty());
     // A connection with rotation switched off is never due.
     let off = f
         .service
-        .create_connection(ConnectionFields {
+        .connections()
+        .create(ConnectionFields {
             name: Some("never".into()),
             strategy: Some("samlp".into()),
             rotation_period_seconds: Some(0),
@@ -934,7 +979,8 @@ fn rotate_due_leaves_rings_whose_period_has_not_passed_or_is_off() {
         })
         .unwrap();
     f.service
-        .provision_connection_keys(&off.id, None, KeyUse::Signing)
+        .connections()
+        .provision(&off.id, None, KeyUse::Signing)
         .unwrap();
     assert!(f.service.rotate_due().is_empty());
 }
@@ -942,7 +988,7 @@ fn rotate_due_leaves_rings_whose_period_has_not_passed_or_is_off() {
 #[test]
 fn a_rotation_period_over_ten_years_is_refused() {
     let f = service();
-    let fields = invalid_fields(f.service.create_connection(ConnectionFields {
+    let fields = invalid_fields(f.service.connections().create(ConnectionFields {
         name: Some("forever".into()),
         strategy: Some("samlp".into()),
         rotation_period_seconds: Some(u64::MAX),
@@ -962,7 +1008,7 @@ fn the_census_counts_live_keys_by_kind() {
     generate(&f.service, "ES256", "c1");
     generate(&f.service, "ES256", "c2");
     let hmac = generate(&f.service, "HS256", "c3");
-    f.service.delete(&hmac.id).unwrap();
+    f.service.keys().delete(&hmac.id).unwrap();
     let census = f.service.census(i64::MAX).unwrap();
     assert_eq!(census.by_kind, vec![("EC".into(), "ES256".into(), 2)]);
     assert_eq!(

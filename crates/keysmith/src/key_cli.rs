@@ -198,12 +198,12 @@ pub fn run(
     };
     let output: Value = match (&target, action) {
         (Target::Offline(s), KeyAction::List) => {
-            json!({"keys": s.list().map_err(service_failure)?})
+            json!({"keys": s.keys().list().map_err(service_failure)?})
         }
         (Target::Online(_), KeyAction::List) => target.call("GET", "/api/key", None)?,
         (Target::Offline(s), KeyAction::Show { id }) => {
             let id = s.parse_id(&id).map_err(service_failure)?;
-            json!({"key": key_json(&s.retrieve(&id).map_err(service_failure)?)})
+            json!({"key": key_json(&s.keys().retrieve(&id).map_err(service_failure)?)})
         }
         (Target::Online(_), KeyAction::Show { id }) => {
             target.call("GET", &format!("/api/key/{id}"), None)?
@@ -222,6 +222,7 @@ pub fn run(
                 match &target {
                     Target::Offline(s) => {
                         let key = s
+                            .keys()
                             .generate(
                                 None,
                                 &GenerateRequest {
@@ -269,6 +270,7 @@ pub fn run(
             match &target {
                 Target::Offline(s) => {
                     let key = s
+                        .keys()
                         .import(
                             None,
                             &ImportRequest {
@@ -300,7 +302,7 @@ pub fn run(
         }
         (Target::Offline(s), KeyAction::Rename { id, name }) => {
             let id = s.parse_id(&id).map_err(service_failure)?;
-            let key = s.rename(&id, Some(&name)).map_err(service_failure)?;
+            let key = s.keys().rename(&id, Some(&name)).map_err(service_failure)?;
             offline_audit(s, "key.update", &key.id.to_string())?;
             json!({"key": key_json(&key)})
         }
@@ -311,7 +313,7 @@ pub fn run(
         )?,
         (Target::Offline(s), KeyAction::Delete { id }) => {
             let parsed = s.parse_id(&id).map_err(service_failure)?;
-            s.delete(&parsed).map_err(service_failure)?;
+            s.keys().delete(&parsed).map_err(service_failure)?;
             offline_audit(s, "key.delete", &id)?;
             Value::Null
         }
@@ -330,7 +332,7 @@ fn export_public(target: &Target, id: &str, format: &str) -> Result<(), ServerEr
     let key = match target {
         Target::Offline(s) => {
             let parsed = s.parse_id(id).map_err(service_failure)?;
-            key_json(&s.retrieve(&parsed).map_err(service_failure)?)
+            key_json(&s.keys().retrieve(&parsed).map_err(service_failure)?)
         }
         Target::Online(_) => target.call("GET", &format!("/api/key/{id}"), None)?["key"].clone(),
     };

@@ -20,7 +20,7 @@ impl RotationScheduler {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             loop {
-                if let Err(err) = scheduled("key.purge", || service.purge_deleted()) {
+                if let Err(err) = scheduled("key.purge", || service.keys().purge_deleted()) {
                     tracing::error!(error = %err, "could not purge deleted keys");
                 }
                 scheduled("ring.rotate", || service.rotate_due());

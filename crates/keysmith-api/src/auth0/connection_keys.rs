@@ -10,7 +10,7 @@ use crate::AppState;
     responses((status = 200, description = "The connection's current, next and previous keys (signing, then encryption).", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn connection_keys(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let views = use_case(&state, Auth0Error::no_connection, move |service| {
-        service.connection_keys(&path)
+        service.connections().keys(&path)
     })
     .await?;
     let keys = all_json(&views, connection_key_json)?;
@@ -30,7 +30,9 @@ pub(super) async fn provision_connection_keys(
     let body = parse_body::<KeysBody>(&body)?;
     let key_use = body.key_use()?;
     let views = generating_use_case(&state, Auth0Error::no_connection, move |service| {
-        service.provision_connection_keys(&path, body.signing_alg(), key_use)
+        service
+            .connections()
+            .provision(&path, body.signing_alg(), key_use)
     })
     .await?;
     let keys = all_json(&views, connection_key_json)?;
@@ -49,7 +51,9 @@ pub(super) async fn rotate_connection_keys(
     let body = parse_body::<KeysBody>(&body)?;
     let key_use = body.key_use()?;
     let view = generating_use_case(&state, Auth0Error::no_connection, move |service| {
-        service.rotate_connection_keys(&path, body.signing_alg(), key_use)
+        service
+            .connections()
+            .rotate(&path, body.signing_alg(), key_use)
     })
     .await?;
     Ok(HttpResponse::Created().json(connection_key_json(&view)?))

@@ -89,7 +89,7 @@ pub(crate) fn list_query(query_string: &str) -> Result<(ListQuery, usize, usize)
 pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     let (query, per_page, page) = list_query(request.query_string())?;
     let all = use_case(&state, Auth0Error::no_connection, move |service| {
-        service.connections()
+        service.connections().list()
     })
     .await?;
     let matching: Vec<&Connection> = all
@@ -130,7 +130,7 @@ pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppS
 pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
-        service.create_connection(fields)
+        service.connections().create(fields)
     })
     .await?;
     Ok(crate::middleware::audit::with_target(
@@ -144,7 +144,8 @@ pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Byt
 pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let connection = state
         .keys
-        .connection(&path)
+        .connections()
+        .get(&path)
         .map_err(|e| Auth0Error::from_service(e, Auth0Error::no_connection))?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
@@ -160,7 +161,7 @@ pub(super) async fn update_connection(
 ) -> Reply {
     let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
-        service.update_connection(&path, fields)
+        service.connections().update(&path, fields)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
@@ -174,7 +175,7 @@ pub(super) async fn delete_connection(
     path: web::Path<String>,
 ) -> Reply {
     change_case(&state, Auth0Error::no_connection, move |service| {
-        service.delete_connection(&path)
+        service.connections().delete(&path)
     })
     .await?;
     // Auth0 answers 202: the deletion is done here by the time it answers.

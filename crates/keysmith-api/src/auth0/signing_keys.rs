@@ -13,14 +13,14 @@ use crate::AppState;
 /// any generating request (429 with `Retry-After` when full).
 pub(super) async fn tenant_signing_keys(state: &AppState) -> Result<Vec<RingKeyView>, Auth0Error> {
     let existing = use_case(state, Auth0Error::no_signing_key, |service| {
-        service.provisioned_tenant_keys()
+        service.tenant_keys().provisioned()
     })
     .await?;
     match existing {
         Some(views) => Ok(views),
         None => {
             generating_use_case(state, Auth0Error::no_signing_key, |service| {
-                service.tenant_keys()
+                service.tenant_keys().list()
             })
             .await
         }
@@ -52,7 +52,7 @@ pub(super) async fn signing_key(state: web::Data<AppState>, path: web::Path<Stri
             ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid")))))), crate::openapi::Auth0Refusals))]
 pub(super) async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     let view = generating_use_case(&state, Auth0Error::no_signing_key, move |service| {
-        service.rotate_tenant_keys()
+        service.tenant_keys().rotate()
     })
     .await?;
     cert_and_kid(StatusCode::CREATED, &view)
@@ -67,7 +67,7 @@ pub(super) async fn revoke_signing_key(
 ) -> Reply {
     tenant_signing_keys(&state).await?;
     let view = change_case(&state, Auth0Error::no_signing_key, move |service| {
-        service.revoke_tenant_key(&path)
+        service.tenant_keys().revoke(&path)
     })
     .await?;
     cert_and_kid(StatusCode::OK, &view)

@@ -122,8 +122,12 @@ async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     let (body, ttl) = vend_request(&body)?;
     let service = state.keys.clone();
     let key_id = body.key_id.clone().unwrap_or_default();
-    let token = web::block(move || service.vend(body.key_id.as_deref(), body.claims.as_ref(), ttl))
-        .await??;
+    let token = web::block(move || {
+        service
+            .tokens()
+            .vend(body.key_id.as_deref(), body.claims.as_ref(), ttl)
+    })
+    .await??;
     Ok(crate::middleware::audit::with_target(
         HttpResponse::Ok().json(serde_json::json!({ "token": token })),
         key_id,
@@ -164,7 +168,7 @@ async fn validate(
         .ok_or(ApiError::Unauthorized)?
         .to_owned();
     let service = state.keys.clone();
-    match web::block(move || service.validate(&token)).await? {
+    match web::block(move || service.tokens().validate(&token)).await? {
         Ok(claims) => Ok(HttpResponse::Ok().json(serde_json::json!({ "jwt": claims }))),
         Err(reason) => {
             tracing::debug!(?reason, "token refused");

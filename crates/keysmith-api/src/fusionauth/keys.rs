@@ -61,7 +61,7 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
     responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), crate::openapi::Refusals))]
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
-    let keys = web::block(move || service.list()).await??;
+    let keys = web::block(move || service.keys().list()).await??;
     Ok(HttpResponse::Ok().json(KeysResponse { keys: &keys }))
 }
 
@@ -70,7 +70,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = crate::openapi::DeletedKeysBody), crate::openapi::Refusals))]
 async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
-    let deleted = web::block(move || service.deleted()).await??;
+    let deleted = web::block(move || service.keys().deleted()).await??;
     let keys: Vec<serde_json::Value> = deleted
         .into_iter()
         .map(|(key, purge_at)| {
@@ -95,7 +95,7 @@ async fn restore(
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
-    let key = crate::middleware::deadline::change(move || service.restore(&id)).await??;
+    let key = crate::middleware::deadline::change(move || service.keys().restore(&id)).await??;
     Ok(key_response(&key))
 }
 
@@ -111,7 +111,7 @@ async fn retrieve(
     let id = state.keys.parse_id(&path)?;
     // A point read: one redb read transaction, no fsync, pages served from redb's cache. Run
     // inline: a hop to the blocking pool costs more than the read (see docs/benchmarks.md).
-    let key = state.keys.retrieve(&id)?;
+    let key = state.keys.keys().retrieve(&id)?;
     Ok(key_response(&key))
 }
 
@@ -146,7 +146,7 @@ async fn generate_key(
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || {
         let _turn = slot.wait_turn();
-        service.generate(
+        service.keys().generate(
             id,
             &GenerateRequest {
                 algorithm: fields.algorithm.as_deref(),
@@ -209,7 +209,7 @@ async fn import_key(
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || {
         let _turn = slot.wait_turn();
-        service.import(
+        service.keys().import(
             id,
             &ImportRequest {
                 algorithm: fields.algorithm.as_deref(),
@@ -239,9 +239,10 @@ async fn update(
     let id = state.keys.parse_id(&path)?;
     let fields = wire::key_fields(body)?;
     let service = state.keys.clone();
-    let key =
-        crate::middleware::deadline::change(move || service.rename(&id, fields.name.as_deref()))
-            .await??;
+    let key = crate::middleware::deadline::change(move || {
+        service.keys().rename(&id, fields.name.as_deref())
+    })
+    .await??;
     Ok(key_response(&key))
 }
 
@@ -257,7 +258,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path)?;
     let service = state.keys.clone();
-    crate::middleware::deadline::change(move || service.delete(&id)).await??;
+    crate::middleware::deadline::change(move || service.keys().delete(&id)).await??;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -276,7 +277,7 @@ async fn sign(
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let (signature, algorithm) =
-        web::block(move || service.sign(&id, body.payload.as_deref())).await??;
+        web::block(move || service.tokens().sign(&id, body.payload.as_deref())).await??;
     Ok(HttpResponse::Ok().json(SignatureBody {
         algorithm,
         signature,
@@ -296,9 +297,12 @@ async fn verify(
     let id = state.keys.parse_id(&path)?;
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
-    let valid =
-        web::block(move || service.verify(&id, body.payload.as_deref(), body.signature.as_deref()))
-            .await??;
+    let valid = web::block(move || {
+        service
+            .tokens()
+            .verify(&id, body.payload.as_deref(), body.signature.as_deref())
+    })
+    .await??;
     Ok(HttpResponse::Ok().json(VerifiedBody { valid }))
 }
 

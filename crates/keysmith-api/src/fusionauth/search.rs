@@ -107,7 +107,7 @@ async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let page = web::block(move || -> Result<_, ApiError> {
-        Ok(service.search(&search_request(&fields)?)?)
+        Ok(service.keys().search(&search_request(&fields)?)?)
     })
     .await??;
     Ok(HttpResponse::Ok().json(SearchResponse {
