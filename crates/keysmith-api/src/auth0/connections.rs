@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keysmith_model::Connection;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::wire::{ConnectionBody, ConnectionJson, parse_body};
 use super::{Auth0Error, Reply, change_case, use_case};
@@ -85,7 +85,7 @@ pub(crate) fn list_query(query_string: &str) -> Result<(ListQuery, usize, usize)
         ("include_fields" = Option<bool>, Query, description = "Accepted and ignored."),
         ("from" = Option<String>, Query, description = "Accepted and ignored."),
         ("take" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.")),
-    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = crate::openapi::ConnectionPage), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = ConnectionPage), crate::openapi::Auth0Refusals))]
 pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     let (query, per_page, page) = list_query(request.query_string())?;
     let all = use_case(&state, Auth0Error::no_connection, move |service| {
@@ -104,16 +104,39 @@ pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppS
         .take(per_page)
         .map(|c| ConnectionJson::from(*c))
         .collect();
-    if query.include_totals == Some(true) {
-        Ok(HttpResponse::Ok().json(serde_json::json!({
-            "connections": shown,
-            "start": start,
-            "limit": per_page,
-            "total": matching.len(),
-        })))
+    let page = if query.include_totals == Some(true) {
+        ConnectionPage::WithTotals {
+            connections: shown,
+            limit: per_page,
+            start,
+            total: matching.len(),
+        }
     } else {
-        Ok(HttpResponse::Ok().json(shown))
-    }
+        ConnectionPage::Page(shown)
+    };
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A page of connections: a bare array, or with `include_totals=true` an object.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum ConnectionPage<'a> {
+    /// The page.
+    Page(Vec<ConnectionJson<'a>>),
+    // Fields in alphabetical order, and each connection's keys too (`alphabetical`): the order
+    // the body had when it was built with `json!`.
+    /// The page with totals.
+    WithTotals {
+        /// The page.
+        #[serde(serialize_with = "crate::fusionauth::wire::alphabetical")]
+        connections: Vec<ConnectionJson<'a>>,
+        /// The page size.
+        limit: usize,
+        /// The offset of the first connection.
+        start: usize,
+        /// How many connections match.
+        total: usize,
+    },
 }
 
 #[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",

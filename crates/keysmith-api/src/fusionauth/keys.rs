@@ -67,21 +67,42 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
 #[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
-    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = crate::openapi::DeletedKeysBody), crate::openapi::Refusals))]
+    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = DeletedKeysBody), crate::openapi::Refusals))]
 async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let deleted = web::block(move || service.deleted()).await??;
-    let keys: Vec<serde_json::Value> = deleted
-        .into_iter()
-        .map(|(key, purge_at)| {
-            let mut json = serde_json::to_value(&key).unwrap_or_default();
-            if let Some(object) = json.as_object_mut() {
-                object.insert("purgeInstant".into(), purge_at.into());
-            }
-            json
+    let keys = deleted
+        .iter()
+        .map(|(key, purge_instant)| DeletedKey {
+            key,
+            purge_instant: *purge_instant,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
+    Ok(HttpResponse::Ok().json(DeletedKeysBody { keys }))
+}
+
+/// Keys in the deletion window.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct DeletedKeysBody<'a> {
+    // Every object's keys in alphabetical order: the order they had when the body was built
+    // with `json!`.
+    /// Each a key object with `purgeInstant`, epoch milliseconds.
+    #[serde(serialize_with = "wire::alphabetical")]
+    keys: Vec<DeletedKey<'a>>,
+}
+
+/// A key in the deletion window.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeletedKey<'a> {
+    // Described as an object: `Key`'s schema allows no other property, so an `allOf` of it
+    // and `purgeInstant` would match nothing.
+    /// Every field of the key (see `Key`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    key: &'a keysmith_model::Key,
+    /// When the key is purged for good, epoch milliseconds.
+    purge_instant: i64,
 }
 
 /// Keysmith's: brings back a key deleted within the deletion window (404 once purged).

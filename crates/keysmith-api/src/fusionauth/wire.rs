@@ -130,6 +130,19 @@ pub(crate) struct SearchResponse<'a> {
     pub total: u64,
 }
 
+/// Serialises `value` as it reads when embedded in `serde_json::json!`: through a
+/// [`serde_json::Value`], whose objects hold their keys in alphabetical order (serde_json is
+/// built without `preserve_order`). For a `serialize_with` on fields of bodies that were
+/// built with `json!`, so their bytes stay as they were.
+pub(crate) fn alphabetical<T: Serialize, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(value)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(serializer)
+}
+
 /// Whether a body is a JSON object at the top level. serde reads a struct from an array too
 /// (`[null, null]`), which no client means; bodies are objects.
 pub(crate) fn is_json_object(body: &[u8]) -> bool {

@@ -3,7 +3,6 @@
 //! each body a handler writes without a serialised type of its own.
 
 use keysmith_model::Errors;
-use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
 
 // ---- shared responses ----
@@ -60,34 +59,7 @@ pub(crate) enum Auth0Refusals {
     Unavailable,
 }
 
-// ---- bodies built in place (with `json!`) and documented here ----
-
-/// Keys in the deletion window.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DeletedKeysBody {
-    /// Each a key object with `purgeInstant`, epoch milliseconds.
-    keys: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// A page of connections: a bare array, or with `include_totals=true` an object.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-pub(crate) enum ConnectionPage {
-    /// The page.
-    Page(Vec<crate::auth0::wire::ConnectionJson<'static>>),
-    /// The page with totals.
-    WithTotals {
-        /// The page.
-        connections: Vec<crate::auth0::wire::ConnectionJson<'static>>,
-        /// The offset of the first connection.
-        start: u64,
-        /// The page size.
-        limit: u64,
-        /// How many connections match.
-        total: u64,
-    },
-}
+// ---- request bodies and values documented here ----
 
 /// A new connection (`POST /api/v2/connections`).
 #[derive(ToSchema)]
@@ -158,45 +130,4 @@ pub(crate) enum ConnectionSigningAlg {
 pub(crate) enum KeyUseName {
     Signing,
     Encryption,
-}
-
-/// A JSON Web Key Set (RFC 7517): the public keys of every asymmetric key.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct JwksBody {
-    /// JWKs with `kid`, `kty`, `alg`, `use` and the public parameters; `x5c`, `x5t`,
-    /// `x5t#S256` when the key has a certificate.
-    keys: Vec<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// One public key, or all of them by kid.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PublicKeysBody {
-    /// The key's public key (or certificate) in PEM, with `?kid=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_key: Option<String>,
-    /// Kid → PEM, without `?kid=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_keys: Option<std::collections::BTreeMap<String, String>>,
-}
-
-/// A vended token.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TokenBody {
-    /// A compact JWS.
-    token: String,
-}
-
-/// A valid token's claims.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ClaimsBody {
-    jwt: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The admin page's settings.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct AdminSettingsBody {
-    /// Keys expiring within this many days are highlighted.
-    expiry_warning_days: u32,
 }

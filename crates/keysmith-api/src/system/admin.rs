@@ -62,12 +62,20 @@ async fn style(state: web::Data<AppState>) -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/admin/settings.json", tag = "admin", operation_id = "adminSettings", security(()),
-    responses((status = 200, description = "The page's settings.", body = crate::openapi::AdminSettingsBody), (status = 404, description = "`admin_enabled = false`.")))]
+    responses((status = 200, description = "The page's settings.", body = AdminSettingsBody), (status = 404, description = "`admin_enabled = false`.")))]
 async fn settings(state: web::Data<AppState>) -> HttpResponse {
     if !state.admin_enabled {
         return HttpResponse::NotFound().finish();
     }
-    HttpResponse::Ok().json(serde_json::json!({
-        "expiryWarningDays": state.admin_expiry_warning_days
-    }))
+    HttpResponse::Ok().json(AdminSettingsBody {
+        expiry_warning_days: state.admin_expiry_warning_days,
+    })
+}
+
+/// The admin page's settings.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AdminSettingsBody {
+    /// Keys expiring within this many days are highlighted.
+    expiry_warning_days: u32,
 }
