@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use keysmith_model::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::wire::{ConnectionBody, ConnectionJson, parse_body};
+use super::wire::{ConnectionChanges, ConnectionJson, NewConnection, parse_body};
 use super::{Auth0Error, Reply, change_case, use_case};
 use crate::AppState;
 
@@ -140,7 +140,7 @@ pub(crate) enum ConnectionPage<'a> {
 }
 
 #[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",
-    request_body(content = crate::openapi::NewConnection, content_type = "application/json",
+    request_body(content = NewConnection, content_type = "application/json",
         example = json!({"name": "acme-saml", "strategy": "samlp"})),
     responses((status = 201, description = "The new connection.", body = ConnectionJson,
         links(("getConnection" = (operation_id = "getConnection", parameters(("id" = "$response.body#/id")))),
@@ -151,7 +151,7 @@ pub(crate) enum ConnectionPage<'a> {
             ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
         (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
-    let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
+    let fields = parse_body::<NewConnection>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
         service.create_connection(fields)
     })
@@ -174,14 +174,14 @@ pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<S
 
 #[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
     summary = "Changes display fields; `name` and `strategy` cannot change.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    request_body(content = Option<crate::openapi::ConnectionChanges>, content_type = "application/json"),
+    request_body(content = Option<ConnectionChanges>, content_type = "application/json"),
     responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
 pub(super) async fn update_connection(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Reply {
-    let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
+    let fields = parse_body::<ConnectionChanges>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
         service.update_connection(&path, fields)
     })
@@ -213,19 +213,31 @@ mod tests {
     /// (seen while writing the `parse_request_body` fuzz target's check).
     #[test]
     fn a_refusal_names_an_unknown_field_but_never_quotes_a_value() {
-        let refusal = |body: &[u8]| match parse_body::<ConnectionBody>(body) {
-            Ok(_) => panic!("accepted {}", String::from_utf8_lossy(body)),
-            Err(refusal) => refusal.to_string(),
-        };
-        let quoted =
-            refusal(br#"{"name": "ok", "is_domain_connection": "unknown field `hunter2`"}"#);
-        assert!(!quoted.contains("hunter2"), "{quoted}");
-        let unknown = refusal(br#"{"name": "ok", "surprise": "s3cret-value"}"#);
-        assert!(
-            unknown.contains("Additional properties not allowed: surprise")
-                && !unknown.contains("s3cret"),
-            "{unknown}"
-        );
+        fn refusal<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> String {
+            match parse_body::<T>(body) {
+                Ok(_) => panic!("accepted {}", String::from_utf8_lossy(body)),
+                Err(refusal) => refusal.to_string(),
+            }
+        }
+        let quoted = br#"{"name": "ok", "is_domain_connection": "unknown field `hunter2`"}"#;
+        let unknown = br#"{"name": "ok", "surprise": "s3cret-value"}"#;
+        for (quoted, unknown) in [
+            (
+                refusal::<NewConnection>(quoted),
+                refusal::<NewConnection>(unknown),
+            ),
+            (
+                refusal::<ConnectionChanges>(quoted),
+                refusal::<ConnectionChanges>(unknown),
+            ),
+        ] {
+            assert!(!quoted.contains("hunter2"), "{quoted}");
+            assert!(
+                unknown.contains("Additional properties not allowed: surprise")
+                    && !unknown.contains("s3cret"),
+                "{unknown}"
+            );
+        }
     }
 
     #[test]

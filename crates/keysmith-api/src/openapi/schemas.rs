@@ -3,7 +3,7 @@
 //! each body a handler writes without a serialised type of its own.
 
 use keysmith_model::Errors;
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::IntoResponses;
 
 // ---- shared responses ----
 
@@ -57,77 +57,4 @@ pub(crate) enum Auth0Refusals {
     /// The request took longer than `request_timeout_seconds`.
     #[response(status = 503)]
     Unavailable,
-}
-
-// ---- request bodies and values documented here ----
-
-/// A new connection (`POST /api/v2/connections`).
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct NewConnection {
-    /// Unique.
-    name: String,
-    /// Auth0's strategy name (`samlp`, `waad`, `oidc`, ...).
-    strategy: String,
-    display_name: Option<String>,
-    /// As in [`ConnectionChanges`].
-    #[schema(value_type = Option<Object>)]
-    options: Option<serde_json::Map<String, serde_json::Value>>,
-    /// String values only.
-    metadata: Option<std::collections::BTreeMap<String, String>>,
-    enabled_clients: Option<Vec<String>>,
-    realms: Option<Vec<String>>,
-    is_domain_connection: Option<bool>,
-    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
-    /// the configured default).
-    #[schema(maximum = 315_360_000)]
-    rotation_period_seconds: Option<u64>,
-    /// Accepted and ignored.
-    show_as_button: Option<bool>,
-}
-
-/// The fields `PATCH /api/v2/connections/{id}` may change (`name` and `strategy` may not).
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub(crate) struct ConnectionChanges {
-    display_name: Option<String>,
-    /// Free-form, except that an option whose name says it holds a secret (`client_secret`,
-    /// passwords, private keys) is refused: Keysmith keeps keys, not connection secrets.
-    #[schema(value_type = Option<Object>)]
-    options: Option<serde_json::Map<String, serde_json::Value>>,
-    /// String values only.
-    metadata: Option<std::collections::BTreeMap<String, String>>,
-    enabled_clients: Option<Vec<String>>,
-    realms: Option<Vec<String>>,
-    is_domain_connection: Option<bool>,
-    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
-    /// the configured default).
-    #[schema(maximum = 315_360_000)]
-    rotation_period_seconds: Option<u64>,
-    /// Accepted and ignored.
-    show_as_button: Option<bool>,
-}
-
-/// The algorithms Auth0 offers for connection keys.
-#[derive(ToSchema)]
-#[allow(dead_code, clippy::upper_case_acronyms)]
-pub(crate) enum ConnectionSigningAlg {
-    RS256,
-    RS384,
-    RS512,
-    PS256,
-    PS384,
-    ES256,
-    ES384,
-}
-
-/// What a connection key is for.
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub(crate) enum KeyUseName {
-    Signing,
-    Encryption,
 }
