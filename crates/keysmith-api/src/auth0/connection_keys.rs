@@ -7,7 +7,7 @@ use super::{Auth0Error, Reply, generating_use_case, use_case};
 use crate::AppState;
 
 #[utoipa::path(get, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "getConnectionKeys", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 200, description = "The connection's current, next and previous keys (signing, then encryption).", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The connection's current, next and previous keys (signing, then encryption).", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn connection_keys(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let views = use_case(&state, Auth0Error::no_connection, move |service| {
         service.connection_keys(&path)
@@ -21,7 +21,7 @@ pub(super) async fn connection_keys(state: web::Data<AppState>, path: web::Path<
     summary = "Provisions the current and next keys.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<KeysBody>, content_type = "application/json"),
     responses((status = 201, description = "The current and next keys.", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
-        (status = 409, description = "The connection already has keys of this use.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+        (status = 409, description = "The connection already has keys of this use.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn provision_connection_keys(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -40,7 +40,7 @@ pub(super) async fn provision_connection_keys(
 #[utoipa::path(post, path = "/api/v2/connections/{id}/keys/rotate", tag = "connections", operation_id = "rotateConnectionKeys",
     summary = "Next becomes current, current becomes previous, the old previous is retired, and a new next is made: one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<KeysBody>, content_type = "application/json"),
-    responses((status = 201, description = "The new next key.", body = ConnectionKeyJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 201, description = "The new next key.", body = ConnectionKeyJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn rotate_connection_keys(
     state: web::Data<AppState>,
     path: web::Path<String>,

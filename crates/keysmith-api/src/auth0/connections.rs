@@ -85,7 +85,7 @@ pub(crate) fn list_query(query_string: &str) -> Result<(ListQuery, usize, usize)
         ("include_fields" = Option<bool>, Query, description = "Accepted and ignored."),
         ("from" = Option<String>, Query, description = "Accepted and ignored."),
         ("take" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.")),
-    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = ConnectionPage), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = ConnectionPage), Auth0Error))]
 pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     let (query, per_page, page) = list_query(request.query_string())?;
     let all = use_case(&state, Auth0Error::no_connection, move |service| {
@@ -149,7 +149,7 @@ pub(crate) enum ConnectionPage<'a> {
             ("postConnectionKeys" = (operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id")))),
             ("rotateConnectionKeys" = (operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id")))),
             ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
-        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
     let fields = parse_body::<NewConnection>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
@@ -163,7 +163,7 @@ pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Byt
 }
 
 #[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let connection = state
         .keys
@@ -175,7 +175,7 @@ pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<S
 #[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
     summary = "Changes display fields; `name` and `strategy` cannot change.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
     request_body(content = Option<ConnectionChanges>, content_type = "application/json"),
-    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn update_connection(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -191,7 +191,7 @@ pub(super) async fn update_connection(
 
 #[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
     summary = "Deletes the connection with its keys, in one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn delete_connection(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -28,7 +28,7 @@ pub(super) async fn tenant_signing_keys(state: &AppState) -> Result<Vec<RingKeyV
 }
 
 #[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys",
-    responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), Auth0Error))]
 pub(super) async fn signing_keys(state: web::Data<AppState>) -> Reply {
     let views = tenant_signing_keys(&state).await?;
     let keys = all_json(&views, signing_key_json)?;
@@ -36,7 +36,7 @@ pub(super) async fn signing_keys(state: web::Data<AppState>) -> Reply {
 }
 
 #[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", params(("kid" = String, Path, description = "The key's kid.")),
-    responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
     let view = tenant_signing_keys(&state)
         .await?
@@ -49,7 +49,7 @@ pub(super) async fn signing_key(state: web::Data<AppState>, path: web::Path<Stri
 #[utoipa::path(post, path = "/api/v2/keys/signing/rotate", tag = "signing-keys", operation_id = "rotateSigningKey",
     responses((status = 201, description = "The new next key.", body = CertAndKid,
         links(("getSigningKey" = (operation_id = "getSigningKey", parameters(("kid" = "$response.body#/kid")))),
-            ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid")))))), crate::openapi::Auth0Refusals))]
+            ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid")))))), Auth0Error))]
 pub(super) async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     let view = generating_use_case(&state, Auth0Error::no_signing_key, move |service| {
         service.rotate_tenant_keys()
@@ -60,7 +60,7 @@ pub(super) async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
 
 #[utoipa::path(put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing-keys", operation_id = "revokeSigningKey",
     summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(("kid" = String, Path, description = "The key's kid.")),
-    responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+    responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn revoke_signing_key(
     state: web::Data<AppState>,
     path: web::Path<String>,

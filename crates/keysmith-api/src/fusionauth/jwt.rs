@@ -145,7 +145,8 @@ pub(crate) struct VendRequest {
     summary = "Signs the claims with a stored key and returns the token.",
     request_body(content = VendRequest, content_type = "application/json",
         example = json!({"keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300})),
-    responses((status = 200, description = "The token.", body = TokenBody), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The token.", body = TokenBody), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let (body, ttl) = vend_request(&body)?;
     let service = state.keys.clone();

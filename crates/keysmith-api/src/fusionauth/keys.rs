@@ -58,7 +58,7 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
 
 #[utoipa::path(get, path = "/api/key", tag = "keys", operation_id = "retrieveKeys",
     summary = "Every key.",
-    responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), crate::openapi::Refusals))]
+    responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), ApiError))]
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let keys = web::block(move || service.list()).await??;
@@ -67,7 +67,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
 #[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
-    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = DeletedKeysBody), crate::openapi::Refusals))]
+    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = DeletedKeysBody), ApiError))]
 async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let deleted = web::block(move || service.deleted()).await??;
@@ -109,7 +109,7 @@ pub(crate) struct DeletedKey<'a> {
 #[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     responses((status = 200, description = "The restored key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID, or a live key now has its name or kid.", body = Errors),
-        (status = 404, description = "No deleted key with this id (or it was purged)."), crate::openapi::Refusals))]
+        (status = 404, description = "No deleted key with this id (or it was purged)."), ApiError))]
 async fn restore(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -124,7 +124,7 @@ async fn restore(
     summary = "One key.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     responses((status = 200, description = "The key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID.", body = Errors),
-        (status = 404, description = "No such key."), crate::openapi::Refusals))]
+        (status = 404, description = "No such key."), ApiError))]
 async fn retrieve(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -140,14 +140,16 @@ async fn retrieve(
     summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.",
     request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
-    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     generate_key(state, None, body).await
 }
 
 #[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
     summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn generate_with_id(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -201,14 +203,16 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
     summary = "Imports a certificate, public key, key pair or HMAC secret.",
     request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
         example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
-    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     import_key(state, None, body).await
 }
 
 #[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
     summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn import_with_id(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -251,7 +255,8 @@ async fn import_key(
 #[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
     summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
-        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
+        (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn update(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -271,7 +276,7 @@ async fn update(
     responses((status = 200, description = "Deleted. Empty body.",
         links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))),
         (status = 400, description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or previous key (`[inUse]keyId`).", body = Errors),
-        (status = 404, description = "No such key."), crate::openapi::Refusals))]
+        (status = 404, description = "No such key."), ApiError))]
 async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -287,7 +292,8 @@ async fn delete(
     summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "The signature.", body = SignatureBody),
-        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
+        (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn sign(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -308,7 +314,8 @@ async fn sign(
 #[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
-        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
+        (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn verify(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -12,7 +12,8 @@ use crate::{ApiError, AppState};
 
 #[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys",
     request_body(content = Option<crate::fusionauth::wire::SearchRequestBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
-    responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 pub(super) async fn search_by_body(
     state: web::Data<AppState>,
     body: web::Bytes,
@@ -31,7 +32,7 @@ pub(super) async fn search_by_body(
         ("startRow" = Option<u64>, Query, description = "Offset of the first result."),
         ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")),
     responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse),
-        (status = 400, description = "A parameter is invalid.", body = Errors), crate::openapi::Refusals))]
+        (status = 400, description = "A parameter is invalid.", body = Errors), ApiError))]
 pub(super) async fn search_by_query(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,

@@ -86,6 +86,8 @@ pub fn document_json() -> &'static str {
         crate::system::admin::settings,
         document,
     ),
+    // Named by the `IntoResponses` of `Auth0Error`, which cannot register it.
+    components(schemas(crate::auth0::error::Auth0ErrorBody)),
     modifiers(&SecuritySchemes, &RouteSecurity, &NewKeyLinks),
     tags(
         (name = "keys", description = "FusionAuth's Keys API."),
@@ -244,10 +246,6 @@ pub(crate) fn whole_number() -> utoipa::openapi::schema::Schema {
             .build(),
     )
 }
-
-mod schemas;
-
-pub(crate) use schemas::*;
 
 #[cfg(test)]
 mod tests {

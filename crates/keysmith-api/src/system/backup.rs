@@ -59,7 +59,7 @@ async fn next_chunk(
 
 #[utoipa::path(post, path = "/api/system/backup", tag = "system", operation_id = "backup",
     summary = "A consistent snapshot of the data file, taken while serving.",
-    responses((status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Refusals))]
+    responses((status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.", content_type = "application/octet-stream", body = Vec<u8>), ApiError))]
 async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let data_file = state.backup.data_file.clone();
