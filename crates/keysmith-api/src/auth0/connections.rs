@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use keysmith_model::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::wire::{ConnectionChanges, ConnectionJson, NewConnection, parse_body};
+use super::wire::{ConnectionChanges, ConnectionJson, ConnectionPath, NewConnection, parse_body};
 use super::{Auth0Error, Reply, change_case, use_case};
 use crate::AppState;
 
@@ -162,42 +162,45 @@ pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Byt
     ))
 }
 
-#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(ConnectionPath),
     responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
-pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
+pub(super) async fn get_connection(
+    state: web::Data<AppState>,
+    path: web::Path<ConnectionPath>,
+) -> Reply {
     let connection = state
         .keys
-        .connection(&path)
+        .connection(&path.id)
         .map_err(|e| Auth0Error::from_service(e, Auth0Error::no_connection))?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
 #[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
-    summary = "Changes display fields; `name` and `strategy` cannot change.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    summary = "Changes display fields; `name` and `strategy` cannot change.", params(ConnectionPath),
     request_body(content = Option<ConnectionChanges>, content_type = "application/json"),
     responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn update_connection(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ConnectionPath>,
     body: web::Bytes,
 ) -> Reply {
     let fields = parse_body::<ConnectionChanges>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
-        service.update_connection(&path, fields)
+        service.update_connection(&path.id, fields)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
 #[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
-    summary = "Deletes the connection with its keys, in one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
+    summary = "Deletes the connection with its keys, in one transaction.", params(ConnectionPath),
     responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
 pub(super) async fn delete_connection(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ConnectionPath>,
 ) -> Reply {
     change_case(&state, Auth0Error::no_connection, move |service| {
-        service.delete_connection(&path)
+        service.delete_connection(&path.id)
     })
     .await?;
     // Auth0 answers 202: the deletion is done here by the time it answers.

@@ -40,6 +40,23 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned + Default>(
 
 // ---- wire shapes ----
 
+/// `{id}` in `/api/v2/connections/{id}...`. Any text: an id that cannot be a connection's is
+/// simply not found (`inexistent_connection`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ConnectionPath {
+    /// The connection id, `con_` and 16 alphanumerics.
+    pub(crate) id: String,
+}
+
+/// `{kid}` in `/api/v2/keys/signing/{kid}...`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct KidPath {
+    /// The key's kid.
+    pub(crate) kid: String,
+}
+
 /// Epoch milliseconds as ISO-8601 UTC with milliseconds, as Auth0 writes timestamps.
 pub fn iso8601(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;

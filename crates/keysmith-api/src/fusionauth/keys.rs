@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::search::{
     __path_search_by_body, __path_search_by_query, search_by_body, search_by_query,
 };
-use super::wire::{self, KeyResponse, KeysResponse};
+use super::wire::{self, KeyPath, KeyResponse, KeysResponse};
 use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
@@ -106,30 +106,30 @@ pub(crate) struct DeletedKey<'a> {
 }
 
 /// Keysmith's: brings back a key deleted within the deletion window (404 once purged).
-#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(KeyPath),
     responses((status = 200, description = "The restored key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID, or a live key now has its name or kid.", body = Errors),
         (status = 404, description = "No deleted key with this id (or it was purged)."), ApiError))]
 async fn restore(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || service.restore(&id)).await??;
     Ok(key_response(&key))
 }
 
 #[utoipa::path(get, path = "/api/key/{id}", tag = "keys", operation_id = "retrieveKey",
-    summary = "One key.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "One key.", params(KeyPath),
     responses((status = 200, description = "The key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID.", body = Errors),
         (status = 404, description = "No such key."), ApiError))]
 async fn retrieve(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     // A point read: one redb read transaction, no fsync, pages served from redb's cache. Run
     // inline: a hop to the blocking pool costs more than the read (see docs/benchmarks.md).
     let key = state.keys.retrieve(&id)?;
@@ -147,15 +147,15 @@ async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRe
 }
 
 #[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
-    summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    summary = "Generates a key with the given id.", params(KeyPath), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
         (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn generate_with_id(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    generate_key(state, Some(path.into_inner()), body).await
+    generate_key(state, Some(path.into_inner().id), body).await
 }
 
 async fn generate_key(
@@ -210,15 +210,15 @@ async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResp
 }
 
 #[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
-    summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    summary = "Imports a key with the given id.", params(KeyPath), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
         (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn import_with_id(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    import_key(state, Some(path.into_inner()), body).await
+    import_key(state, Some(path.into_inner().id), body).await
 }
 
 async fn import_key(
@@ -253,16 +253,16 @@ async fn import_key(
 }
 
 #[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
-    summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    summary = "Renames a key (the name is the only field that can change).", params(KeyPath), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
     responses((status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
         (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
         (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn update(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let fields = wire::key_fields(body)?;
     let service = state.keys.clone();
     let key =
@@ -272,16 +272,16 @@ async fn update(
 }
 
 #[utoipa::path(delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
-    summary = "Deletes a key (into the deletion window when one is configured).", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "Deletes a key (into the deletion window when one is configured).", params(KeyPath),
     responses((status = 200, description = "Deleted. Empty body.",
         links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))),
         (status = 400, description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or previous key (`[inUse]keyId`).", body = Errors),
         (status = 404, description = "No such key."), ApiError))]
 async fn delete(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let service = state.keys.clone();
     crate::middleware::deadline::change(move || service.delete(&id)).await??;
     Ok(HttpResponse::Ok().finish())
@@ -289,17 +289,17 @@ async fn delete(
 
 /// Signs a payload with a stored key that never leaves the server.
 #[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
-    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(KeyPath),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "The signature.", body = SignatureBody),
         (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
         (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn sign(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let (signature, algorithm) =
@@ -311,17 +311,17 @@ async fn sign(
 }
 
 /// Verifies a signature with a stored key.
-#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(KeyPath),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
     responses((status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
         (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
         (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
 async fn verify(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let valid =

@@ -5,6 +5,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::{Zeroize as _, Zeroizing};
 
+/// `{id}` in `/api/key/{id}...`: a key's id, read as text, so that a malformed one gets
+/// FusionAuth's `[invalid]keyId` answer (`KeyService::parse_id`), not actix's 404.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct KeyPath {
+    /// The key's id.
+    #[param(value_type = uuid::Uuid)]
+    pub id: String,
+}
+
 /// `{"key": {...}}` in generate, import and update requests. Fields a request does not use
 /// are ignored, as FusionAuth ignores them.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
