@@ -9,17 +9,31 @@ use super::wire::{ConnectionChanges, ConnectionJson, ConnectionPath, NewConnecti
 use super::{Auth0Error, Reply, change_case, use_case};
 use crate::AppState;
 
-#[derive(Deserialize)]
+/// `GET /api/v2/connections`' query string.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<usize>,
+    /// Page number from 0.
+    #[param(minimum = 0)]
     page: Option<i64>,
+    /// Wrap the page with `start`, `limit` and `total`.
     include_totals: Option<bool>,
+    /// Only the connection with this name.
     name: Option<String>,
+    /// Only connections with this strategy.
     strategy: Option<String>,
+    /// Accepted and ignored.
     fields: Option<String>,
+    /// Accepted and ignored.
     include_fields: Option<bool>,
+    /// Accepted and ignored.
     from: Option<String>,
+    /// Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.
+    #[param(minimum = 1, maximum = 100)]
     take: Option<i64>,
 }
 
@@ -76,15 +90,7 @@ pub(crate) fn list_query(query_string: &str) -> Result<(ListQuery, usize, usize)
 }
 
 #[utoipa::path(get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections",
-    params(("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 50)."),
-        ("page" = Option<i64>, Query, minimum = 0, description = "Page number from 0."),
-        ("include_totals" = Option<bool>, Query, description = "Wrap the page with `start`, `limit` and `total`."),
-        ("name" = Option<String>, Query, description = "Only the connection with this name."),
-        ("strategy" = Option<String>, Query, description = "Only connections with this strategy."),
-        ("fields" = Option<String>, Query, description = "Accepted and ignored."),
-        ("include_fields" = Option<bool>, Query, description = "Accepted and ignored."),
-        ("from" = Option<String>, Query, description = "Accepted and ignored."),
-        ("take" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.")),
+    params(ListQuery),
     responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = ConnectionPage), Auth0Error))]
 pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     let (query, per_page, page) = list_query(request.query_string())?;

@@ -77,17 +77,20 @@ pub(crate) struct JwksBody {
     keys: Vec<Map<String, Value>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /api/jwt/public-key`'s query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PublicKeyQuery {
+    /// One key's kid.
     kid: Option<String>,
+    /// FusionAuth's application id; Keysmith has no applications (404).
     #[serde(rename = "applicationId")]
     application_id: Option<String>,
 }
 
 /// All public keys by kid, or one with `?kid=` (404 when unknown). Anonymous.
 #[utoipa::path(get, path = "/api/jwt/public-key", tag = "jwt", operation_id = "retrieveJwtPublicKey", security(()),
-    params(("kid" = Option<String>, Query, description = "One key's kid."),
-        ("applicationId" = Option<String>, Query, description = "FusionAuth's application id; Keysmith has no applications (404).")),
+    params(PublicKeyQuery),
     responses((status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.", body = PublicKeysBody),
         (status = 400, description = "The query string is malformed."),
         (status = 404, description = "No published key has this kid."),
