@@ -55,7 +55,7 @@ pub async fn middleware(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics", security(()),
+#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text format, names prefixed `keysmith_`.", content_type = "text/plain; version=0.0.4", body = String),
         (status = 401, description = "No API key with `metrics:GET` (and `metrics_anonymous` is off)."),
         (status = 404, description = "`metrics_enabled = false`."),
