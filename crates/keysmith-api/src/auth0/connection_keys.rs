@@ -8,8 +8,18 @@ use super::wire::{
 use super::{Auth0Error, Reply, generating_use_case, use_case};
 use crate::AppState;
 
-#[utoipa::path(get, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "getConnectionKeys", params(ConnectionPath),
-    responses((status = 200, description = "The connection's current, next and previous keys (signing, then encryption).", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+#[utoipa::path(
+    get, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "getConnectionKeys",
+    params(ConnectionPath),
+    responses(
+        (
+            status = 200, description = "The connection's current, next and previous keys (signing, then encryption).",
+            body = Vec<ConnectionKeyJson>
+        ),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn connection_keys(
     state: web::Data<AppState>,
     path: web::Path<ConnectionPath>,
@@ -22,11 +32,20 @@ pub(super) async fn connection_keys(
     Ok(HttpResponse::Ok().json(keys))
 }
 
-#[utoipa::path(post, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "postConnectionKeys",
+#[utoipa::path(
+    post, path = "/api/v2/connections/{id}/keys", tag = "connections", operation_id = "postConnectionKeys",
     summary = "Provisions the current and next keys.", params(ConnectionPath),
     request_body(content = Option<KeysBody>, content_type = "application/json"),
-    responses((status = 201, description = "The current and next keys.", body = Vec<ConnectionKeyJson>), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
-        (status = 409, description = "The connection already has keys of this use.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+    responses(
+        (status = 201, description = "The current and next keys.", body = Vec<ConnectionKeyJson>),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        (
+            status = 409, description = "The connection already has keys of this use.",
+            body = crate::auth0::error::Auth0ErrorBody
+        ),
+        Auth0Error
+    )
+)]
 pub(super) async fn provision_connection_keys(
     state: web::Data<AppState>,
     path: web::Path<ConnectionPath>,
@@ -42,10 +61,17 @@ pub(super) async fn provision_connection_keys(
     Ok(HttpResponse::Created().json(keys))
 }
 
-#[utoipa::path(post, path = "/api/v2/connections/{id}/keys/rotate", tag = "connections", operation_id = "rotateConnectionKeys",
-    summary = "Next becomes current, current becomes previous, the old previous is retired, and a new next is made: one transaction.", params(ConnectionPath),
-    request_body(content = Option<KeysBody>, content_type = "application/json"),
-    responses((status = 201, description = "The new next key.", body = ConnectionKeyJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+#[utoipa::path(
+    post, path = "/api/v2/connections/{id}/keys/rotate", tag = "connections", operation_id = "rotateConnectionKeys",
+    summary = "Next becomes current, current becomes previous, the old previous is retired, and a new next is made: \
+        one transaction.",
+    params(ConnectionPath), request_body(content = Option<KeysBody>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new next key.", body = ConnectionKeyJson),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn rotate_connection_keys(
     state: web::Data<AppState>,
     path: web::Path<ConnectionPath>,

@@ -89,9 +89,16 @@ pub(crate) fn list_query(query_string: &str) -> Result<(ListQuery, usize, usize)
     Ok((query, per_page, page))
 }
 
-#[utoipa::path(get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections",
-    params(ListQuery),
-    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = ConnectionPage), Auth0Error))]
+#[utoipa::path(
+    get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections", params(ListQuery),
+    responses(
+        (
+            status = 200, description = "A page of connections, or with `include_totals` a page with totals.",
+            body = ConnectionPage
+        ),
+        Auth0Error
+    )
+)]
 pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     let (query, per_page, page) = list_query(request.query_string())?;
     let all = use_case(&state, Auth0Error::no_connection, move |service| {
@@ -145,17 +152,36 @@ pub(crate) enum ConnectionPage<'a> {
     },
 }
 
-#[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",
-    request_body(content = NewConnection, content_type = "application/json",
-        example = json!({"name": "acme-saml", "strategy": "samlp"})),
-    responses((status = 201, description = "The new connection.", body = ConnectionJson,
-        links(("getConnection" = (operation_id = "getConnection", parameters(("id" = "$response.body#/id")))),
-            ("updateConnection" = (operation_id = "updateConnection", parameters(("id" = "$response.body#/id")))),
-            ("getConnectionKeys" = (operation_id = "getConnectionKeys", parameters(("id" = "$response.body#/id")))),
-            ("postConnectionKeys" = (operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id")))),
-            ("rotateConnectionKeys" = (operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id")))),
-            ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
-        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+#[utoipa::path(
+    post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",
+    request_body(
+        content = NewConnection, content_type = "application/json",
+        example = json!({"name": "acme-saml", "strategy": "samlp"})
+    ),
+    responses(
+        (
+            status = 201, description = "The new connection.", body = ConnectionJson,
+            links(
+                ("getConnection" = (operation_id = "getConnection", parameters(("id" = "$response.body#/id")))),
+                ("updateConnection" = (operation_id = "updateConnection", parameters(("id" = "$response.body#/id")))),
+                ("getConnectionKeys" = (operation_id = "getConnectionKeys", parameters(("id" = "$response.body#/id")))),
+                (
+                    "postConnectionKeys" = (
+                        operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id"))
+                    )
+                ),
+                (
+                    "rotateConnectionKeys" = (
+                        operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id"))
+                    )
+                ),
+                ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id"))))
+            )
+        ),
+        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
     let fields = parse_body::<NewConnection>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
@@ -168,8 +194,14 @@ pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Byt
     ))
 }
 
-#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(ConnectionPath),
-    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+#[utoipa::path(
+    get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(ConnectionPath),
+    responses(
+        (status = 200, description = "The connection.", body = ConnectionJson),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn get_connection(
     state: web::Data<AppState>,
     path: web::Path<ConnectionPath>,
@@ -181,10 +213,16 @@ pub(super) async fn get_connection(
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
-#[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
+#[utoipa::path(
+    patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
     summary = "Changes display fields; `name` and `strategy` cannot change.", params(ConnectionPath),
     request_body(content = Option<ConnectionChanges>, content_type = "application/json"),
-    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+    responses(
+        (status = 200, description = "The updated connection.", body = ConnectionJson),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn update_connection(
     state: web::Data<AppState>,
     path: web::Path<ConnectionPath>,
@@ -198,9 +236,15 @@ pub(super) async fn update_connection(
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
-#[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
+#[utoipa::path(
+    delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
     summary = "Deletes the connection with its keys, in one transaction.", params(ConnectionPath),
-    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), Auth0Error))]
+    responses(
+        (status = 202, description = "Deleted. Empty body."),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn delete_connection(
     state: web::Data<AppState>,
     path: web::Path<ConnectionPath>,

@@ -186,7 +186,8 @@ fn checked(fields: ConnectionFields) -> Result<ConnectionFields, Auth0Error> {
         .and_then(|o| secret_like_option(o, "options"))
     {
         return Err(Auth0Error::invalid_body(format!(
-            "{path} looks like a secret; Keysmith does not keep connection secrets (it only needs the connection's keys)"
+            "{path} looks like a secret; Keysmith does not keep connection secrets (it only needs the \
+             connection's keys)"
         )));
     }
     Ok(fields)

@@ -40,11 +40,18 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
 }
 
 /// The JWKS, from the in-memory snapshot: anonymous, with a strong ETag and `max-age`.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "jwt", operation_id = "retrieveJsonWebKeySet", security(()),
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "jwt", operation_id = "retrieveJsonWebKeySet", security(()),
     params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer.")),
-    responses((status = 200, description = "The JWKS, with a strong `ETag` and `Cache-Control: public, max-age`.", body = JwksBody),
+    responses(
+        (
+            status = 200, description = "The JWKS, with a strong `ETag` and `Cache-Control: public, max-age`.",
+            body = JwksBody
+        ),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let published = state.keys.published()?;
     let cache_control = format!("public, max-age={}", state.jwks_max_age_seconds);
@@ -89,12 +96,19 @@ pub(crate) struct PublicKeyQuery {
 }
 
 /// All public keys by kid, or one with `?kid=` (404 when unknown). Anonymous.
-#[utoipa::path(get, path = "/api/jwt/public-key", tag = "jwt", operation_id = "retrieveJwtPublicKey", security(()),
+#[utoipa::path(
+    get, path = "/api/jwt/public-key", tag = "jwt", operation_id = "retrieveJwtPublicKey", security(()),
     params(PublicKeyQuery),
-    responses((status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.", body = PublicKeysBody),
+    responses(
+        (
+            status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.",
+            body = PublicKeysBody
+        ),
         (status = 400, description = "The query string is malformed."),
         (status = 404, description = "No published key has this kid."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn public_key(
     state: web::Data<AppState>,
     query: web::Query<PublicKeyQuery>,
@@ -144,12 +158,22 @@ pub(crate) struct VendRequest {
     time_to_live_in_seconds: Option<Value>,
 }
 
-#[utoipa::path(post, path = "/api/jwt/vend", tag = "jwt", operation_id = "vendJwt",
+#[utoipa::path(
+    post, path = "/api/jwt/vend", tag = "jwt", operation_id = "vendJwt",
     summary = "Signs the claims with a stored key and returns the token.",
-    request_body(content = VendRequest, content_type = "application/json",
-        example = json!({"keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300})),
-    responses((status = 200, description = "The token.", body = TokenBody), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+    request_body(
+        content = VendRequest, content_type = "application/json",
+        example = json!({
+            "keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300
+        })
+    ),
+    responses(
+        (status = 200, description = "The token.", body = TokenBody),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let (body, ttl) = vend_request(&body)?;
     let service = state.keys.clone();
@@ -183,10 +207,17 @@ pub(crate) fn vend_request(body: &[u8]) -> Result<(VendRequest, Option<i64>), Ap
 
 /// 200 `{"jwt": claims}` for a valid token in `Authorization: Bearer`; 401 with an empty body
 /// for anything else.
-#[utoipa::path(get, path = "/api/jwt/validate", tag = "jwt", operation_id = "validateJwt", security(("jwt" = [])),
-    responses((status = 200, description = "The token verified with the key its `kid` names and is within its validity.", body = ClaimsBody),
+#[utoipa::path(
+    get, path = "/api/jwt/validate", tag = "jwt", operation_id = "validateJwt", security(("jwt" = [])),
+    responses(
+        (
+            status = 200, description = "The token verified with the key its `kid` names and is within its validity.",
+            body = ClaimsBody
+        ),
         (status = 401, description = "Any other token, or none. Empty body."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn validate(
     request: HttpRequest,
     state: web::Data<AppState>,

@@ -66,8 +66,16 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
-#[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
-    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = DeletedKeysBody), ApiError))]
+#[utoipa::path(
+    get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
+    responses(
+        (
+            status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.",
+            body = DeletedKeysBody
+        ),
+        ApiError
+    )
+)]
 async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let deleted = web::block(move || service.deleted()).await??;
@@ -136,20 +144,35 @@ async fn retrieve(
     Ok(key_response(&key))
 }
 
-#[utoipa::path(post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
+#[utoipa::path(
+    post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
     summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.",
-    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
-        example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
-    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+    request_body(
+        content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
+        example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})
+    ),
+    responses(
+        (status = 200, description = "The new key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     generate_key(state, None, body).await
 }
 
-#[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
-    summary = "Generates a key with the given id.", params(KeyPath), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+#[utoipa::path(
+    post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
+    summary = "Generates a key with the given id.", params(KeyPath),
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn generate_with_id(
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,
@@ -199,20 +222,40 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
         .map_err(ApiError::from)
 }
 
-#[utoipa::path(post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
+#[utoipa::path(
+    post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
     summary = "Imports a certificate, public key, key pair or HMAC secret.",
-    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
-        example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
-    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+    request_body(
+        content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
+        example = json!({
+            "key": {
+                "algorithm": "HS256", "name": "Shared secret",
+                "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="
+            }
+        })
+    ),
+    responses(
+        (status = 200, description = "The imported key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     import_key(state, None, body).await
 }
 
-#[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
-    summary = "Imports a key with the given id.", params(KeyPath), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+#[utoipa::path(
+    post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
+    summary = "Imports a key with the given id.", params(KeyPath),
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The imported key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn import_with_id(
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,
@@ -252,11 +295,18 @@ async fn import_key(
     Ok(key_response(&key))
 }
 
-#[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
-    summary = "Renames a key (the name is the only field that can change).", params(KeyPath), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
-        (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+#[utoipa::path(
+    put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
+    summary = "Renames a key (the name is the only field that can change).", params(KeyPath),
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
+        (status = 404, description = "No such key."),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,
@@ -271,12 +321,24 @@ async fn update(
     Ok(key_response(&key))
 }
 
-#[utoipa::path(delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
+#[utoipa::path(
+    delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
     summary = "Deletes a key (into the deletion window when one is configured).", params(KeyPath),
-    responses((status = 200, description = "Deleted. Empty body.",
-        links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))),
-        (status = 400, description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or previous key (`[inUse]keyId`).", body = Errors),
-        (status = 404, description = "No such key."), ApiError))]
+    responses(
+        (
+            status = 200, description = "Deleted. Empty body.",
+            links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))
+        ),
+        (
+            status = 400,
+            description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or \
+                previous key (`[inUse]keyId`).",
+            body = Errors
+        ),
+        (status = 404, description = "No such key."),
+        ApiError
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,
@@ -288,12 +350,18 @@ async fn delete(
 }
 
 /// Signs a payload with a stored key that never leaves the server.
-#[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
+#[utoipa::path(
+    post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
     summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(KeyPath),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
-    responses((status = 200, description = "The signature.", body = SignatureBody),
-        (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+    responses(
+        (status = 200, description = "The signature.", body = SignatureBody),
+        (status = 404, description = "No such key."),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn sign(
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,
@@ -311,11 +379,17 @@ async fn sign(
 }
 
 /// Verifies a signature with a stored key.
-#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(KeyPath),
+#[utoipa::path(
+    post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(KeyPath),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
-    responses((status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
-        (status = 404, description = "No such key."), (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
-        (status = 413, description = crate::fusionauth::error::TOO_LARGE), ApiError))]
+    responses(
+        (status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
+        (status = 404, description = "No such key."),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn verify(
     state: web::Data<AppState>,
     path: web::Path<KeyPath>,

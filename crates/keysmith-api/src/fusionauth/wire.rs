@@ -205,9 +205,11 @@ mod tests {
 
     #[test]
     fn key_material_is_held_zeroizing_and_never_in_debug() {
-        let request: KeyRequest = serde_json::from_str(
-            r#"{"key":{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----","secret":"s3cr3t-value-0123456789-abcdefghij"}}"#,
-        )
+        let request: KeyRequest = serde_json::from_str(concat!(
+            r#"{"key":{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\n"#,
+            r#"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----","#,
+            r#""secret":"s3cr3t-value-0123456789-abcdefghij"}}"#,
+        ))
         .unwrap();
         let printed = format!("{request:?}");
         for leaked in ["PRIVATE", "MIIEvQIBADAN", "s3cr3t-value"] {
@@ -239,9 +241,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_a_private_key_or_secret() {
-        let fields: KeyFields = serde_json::from_str(
-            r#"{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==","secret":"hunter2-hunter2"}"#,
-        )
+        let fields: KeyFields = serde_json::from_str(concat!(
+            r#"{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==","#,
+            r#""secret":"hunter2-hunter2"}"#,
+        ))
         .unwrap();
         let printed = format!(
             "{:?} {:?}",

@@ -18,9 +18,15 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "system", operation_id = "openapi",
-    security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "system", operation_id = "openapi", security(()),
+    responses((
+        status = 200,
+        description = "The OpenAPI 3.1 document.",
+        content_type = "application/json",
+        body = Object
+    ))
+)]
 async fn document() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
