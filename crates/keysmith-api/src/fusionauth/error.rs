@@ -156,7 +156,7 @@ impl ResponseError for ApiError {
 /// The refusals every route in FusionAuth's dialect that takes an API key can give, all with an
 /// empty body: 401 (the permission check answers [`ApiError::Unauthorized`]), 500
 /// ([`ApiError::Internal`]) and 503 ([`ApiError::Busy`], or the request deadline). A route's
-/// entry lists the others it can give itself (400, 404, 413, 507), each in its own words.
+/// entry lists its other answers (400, 404, 413) in its own words.
 impl utoipa::IntoResponses for ApiError {
     fn responses()
     -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
@@ -182,7 +182,7 @@ impl utoipa::IntoResponses for ApiError {
     }
 }
 
-/// The 400 of a route that reads a body or a query string: [`ApiError::BadRequest`].
+/// The 400 of a route that reads a JSON body: [`ApiError::BadRequest`].
 pub(crate) const INVALID: &str =
     "The request is invalid: FusionAuth's Errors JSON, every problem at once.";
 
