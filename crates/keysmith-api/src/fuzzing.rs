@@ -10,7 +10,7 @@ use keysmith_core::{ConnectionFields, KeyService};
 use keysmith_model::{AuditRecord, Key, KeyUse};
 
 use crate::ApiError;
-use crate::auth0::wire::{ConnectionBody, KeysBody};
+use crate::auth0::wire::{ConnectionChanges, KeysBody, NewConnection};
 use crate::auth0::{self, Auth0Error};
 use crate::fusionauth::wire::SearchRequestBody;
 use crate::fusionauth::{jwt, keys, search, wire};
@@ -95,9 +95,12 @@ fn search_audit(
     Ok(service.search_audit(query)?)
 }
 
-/// `POST /api/v2/connections` and `PATCH /api/v2/connections/{id}`.
+/// `POST /api/v2/connections`, then `PATCH /api/v2/connections/{id}` (the two bodies read the
+/// same fields): the first refusal, or the new connection's fields.
 pub fn connection_body(body: &[u8]) -> Result<ConnectionFields, Auth0Error> {
-    auth0::wire::parse_body::<ConnectionBody>(body)?.into_fields()
+    let created = auth0::wire::parse_body::<NewConnection>(body)?.into_fields()?;
+    auth0::wire::parse_body::<ConnectionChanges>(body)?.into_fields()?;
+    Ok(created)
 }
 
 /// `POST /api/v2/connections/{id}/keys` and `.../keys/rotate`: the key use.

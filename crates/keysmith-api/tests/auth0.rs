@@ -251,6 +251,9 @@ async fn list_pages_as_auth0_pages() {
             .await;
         assert_eq!(listed.status, 200, "{}", listed.text());
         let body = listed.json();
+        // Every object's keys in alphabetical order, connections included, as the body has
+        // always been written (first with `json!`).
+        assert_eq!(serde_json::to_vec(&body).unwrap(), listed.body);
         assert_eq!(body["total"], 5);
         assert_eq!(body["start"], page * 2);
         assert_eq!(body["limit"], 2);

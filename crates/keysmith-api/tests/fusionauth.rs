@@ -452,7 +452,11 @@ async fn delete_and_restore_within_the_window() {
             .status,
         200
     );
-    let deleted = app.fa("GET", "/api/key/deleted", ADMIN, None).await.json();
+    let deleted = app.fa("GET", "/api/key/deleted", ADMIN, None).await;
+    // Every object's keys in alphabetical order, as the body has always been written (first
+    // with `json!`).
+    assert_eq!(serde_json::to_vec(&deleted.json()).unwrap(), deleted.body);
+    let deleted = deleted.json();
     assert_eq!(deleted["keys"][0]["id"], id.as_str());
     assert!(deleted["keys"][0]["purgeInstant"].as_i64().unwrap() > 0);
     let restored = app

@@ -3,23 +3,37 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keysmith_model::Connection;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::wire::{ConnectionBody, ConnectionJson, parse_body};
+use super::wire::{ConnectionChanges, ConnectionJson, ConnectionPath, NewConnection, parse_body};
 use super::{Auth0Error, Reply, change_case, use_case};
 use crate::AppState;
 
-#[derive(Deserialize)]
+/// `GET /api/v2/connections`' query string.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<usize>,
+    /// Page number from 0.
+    #[param(minimum = 0)]
     page: Option<i64>,
+    /// Wrap the page with `start`, `limit` and `total`.
     include_totals: Option<bool>,
+    /// Only the connection with this name.
     name: Option<String>,
+    /// Only connections with this strategy.
     strategy: Option<String>,
+    /// Accepted and ignored.
     fields: Option<String>,
+    /// Accepted and ignored.
     include_fields: Option<bool>,
+    /// Accepted and ignored.
     from: Option<String>,
+    /// Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.
+    #[param(minimum = 1, maximum = 100)]
     take: Option<i64>,
 }
 
@@ -75,17 +89,16 @@ pub(crate) fn list_query(query_string: &str) -> Result<(ListQuery, usize, usize)
     Ok((query, per_page, page))
 }
 
-#[utoipa::path(get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections",
-    params(("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 50)."),
-        ("page" = Option<i64>, Query, minimum = 0, description = "Page number from 0."),
-        ("include_totals" = Option<bool>, Query, description = "Wrap the page with `start`, `limit` and `total`."),
-        ("name" = Option<String>, Query, description = "Only the connection with this name."),
-        ("strategy" = Option<String>, Query, description = "Only connections with this strategy."),
-        ("fields" = Option<String>, Query, description = "Accepted and ignored."),
-        ("include_fields" = Option<bool>, Query, description = "Accepted and ignored."),
-        ("from" = Option<String>, Query, description = "Accepted and ignored."),
-        ("take" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Checked (1 to 100) and otherwise ignored: Keysmith pages with `page`.")),
-    responses((status = 200, description = "A page of connections, or with `include_totals` a page with totals.", body = crate::openapi::ConnectionPage), crate::openapi::Auth0Refusals))]
+#[utoipa::path(
+    get, path = "/api/v2/connections", tag = "connections", operation_id = "getConnections", params(ListQuery),
+    responses(
+        (
+            status = 200, description = "A page of connections, or with `include_totals` a page with totals.",
+            body = ConnectionPage
+        ),
+        Auth0Error
+    )
+)]
 pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppState>) -> Reply {
     let (query, per_page, page) = list_query(request.query_string())?;
     let all = use_case(&state, Auth0Error::no_connection, move |service| {
@@ -104,31 +117,73 @@ pub(super) async fn list_connections(request: HttpRequest, state: web::Data<AppS
         .take(per_page)
         .map(|c| ConnectionJson::from(*c))
         .collect();
-    if query.include_totals == Some(true) {
-        Ok(HttpResponse::Ok().json(serde_json::json!({
-            "connections": shown,
-            "start": start,
-            "limit": per_page,
-            "total": matching.len(),
-        })))
+    let page = if query.include_totals == Some(true) {
+        ConnectionPage::WithTotals {
+            connections: shown,
+            limit: per_page,
+            start,
+            total: matching.len(),
+        }
     } else {
-        Ok(HttpResponse::Ok().json(shown))
-    }
+        ConnectionPage::Page(shown)
+    };
+    Ok(HttpResponse::Ok().json(page))
 }
 
-#[utoipa::path(post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",
-    request_body(content = crate::openapi::NewConnection, content_type = "application/json",
-        example = json!({"name": "acme-saml", "strategy": "samlp"})),
-    responses((status = 201, description = "The new connection.", body = ConnectionJson,
-        links(("getConnection" = (operation_id = "getConnection", parameters(("id" = "$response.body#/id")))),
-            ("updateConnection" = (operation_id = "updateConnection", parameters(("id" = "$response.body#/id")))),
-            ("getConnectionKeys" = (operation_id = "getConnectionKeys", parameters(("id" = "$response.body#/id")))),
-            ("postConnectionKeys" = (operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id")))),
-            ("rotateConnectionKeys" = (operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id")))),
-            ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id")))))),
-        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+/// A page of connections: a bare array, or with `include_totals=true` an object.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(crate) enum ConnectionPage<'a> {
+    /// The page.
+    Page(Vec<ConnectionJson<'a>>),
+    // Fields in alphabetical order, and each connection's keys too (`alphabetical`): the order
+    // the body had when it was built with `json!`.
+    /// The page with totals.
+    WithTotals {
+        /// The page.
+        #[serde(serialize_with = "crate::fusionauth::wire::alphabetical")]
+        connections: Vec<ConnectionJson<'a>>,
+        /// The page size.
+        limit: usize,
+        /// The offset of the first connection.
+        start: usize,
+        /// How many connections match.
+        total: usize,
+    },
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/connections", tag = "connections", operation_id = "createConnection",
+    request_body(
+        content = NewConnection, content_type = "application/json",
+        example = json!({"name": "acme-saml", "strategy": "samlp"})
+    ),
+    responses(
+        (
+            status = 201, description = "The new connection.", body = ConnectionJson,
+            links(
+                ("getConnection" = (operation_id = "getConnection", parameters(("id" = "$response.body#/id")))),
+                ("updateConnection" = (operation_id = "updateConnection", parameters(("id" = "$response.body#/id")))),
+                ("getConnectionKeys" = (operation_id = "getConnectionKeys", parameters(("id" = "$response.body#/id")))),
+                (
+                    "postConnectionKeys" = (
+                        operation_id = "postConnectionKeys", parameters(("id" = "$response.body#/id"))
+                    )
+                ),
+                (
+                    "rotateConnectionKeys" = (
+                        operation_id = "rotateConnectionKeys", parameters(("id" = "$response.body#/id"))
+                    )
+                ),
+                ("deleteConnection" = (operation_id = "deleteConnection", parameters(("id" = "$response.body#/id"))))
+            )
+        ),
+        (status = 409, description = "A connection with this name exists.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Bytes) -> Reply {
-    let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
+    let fields = parse_body::<NewConnection>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
         service.connections().create(fields)
     })
@@ -139,43 +194,63 @@ pub(super) async fn create_connection(state: web::Data<AppState>, body: web::Byt
     ))
 }
 
-#[utoipa::path(get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 200, description = "The connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
-pub(super) async fn get_connection(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
+#[utoipa::path(
+    get, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "getConnection", params(ConnectionPath),
+    responses(
+        (status = 200, description = "The connection.", body = ConnectionJson),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
+pub(super) async fn get_connection(
+    state: web::Data<AppState>,
+    path: web::Path<ConnectionPath>,
+) -> Reply {
     let connection = state
         .keys
-        .connections()
-        .get(&path)
+        .connections().get(&path.id)
         .map_err(|e| Auth0Error::from_service(e, Auth0Error::no_connection))?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
-#[utoipa::path(patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
-    summary = "Changes display fields; `name` and `strategy` cannot change.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    request_body(content = Option<crate::openapi::ConnectionChanges>, content_type = "application/json"),
-    responses((status = 200, description = "The updated connection.", body = ConnectionJson), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+#[utoipa::path(
+    patch, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "updateConnection",
+    summary = "Changes display fields; `name` and `strategy` cannot change.", params(ConnectionPath),
+    request_body(content = Option<ConnectionChanges>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated connection.", body = ConnectionJson),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn update_connection(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ConnectionPath>,
     body: web::Bytes,
 ) -> Reply {
-    let fields = parse_body::<ConnectionBody>(&body)?.into_fields()?;
+    let fields = parse_body::<ConnectionChanges>(&body)?.into_fields()?;
     let connection = change_case(&state, Auth0Error::no_connection, move |service| {
-        service.connections().update(&path, fields)
+        service.connections().update(&path.id, fields)
     })
     .await?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }
 
-#[utoipa::path(delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
-    summary = "Deletes the connection with its keys, in one transaction.", params(("id" = String, Path, description = "The connection id, `con_` and 16 alphanumerics.")),
-    responses((status = 202, description = "Deleted. Empty body."), (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+#[utoipa::path(
+    delete, path = "/api/v2/connections/{id}", tag = "connections", operation_id = "deleteConnection",
+    summary = "Deletes the connection with its keys, in one transaction.", params(ConnectionPath),
+    responses(
+        (status = 202, description = "Deleted. Empty body."),
+        (status = 404, description = "`inexistent_connection`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn delete_connection(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<ConnectionPath>,
 ) -> Reply {
     change_case(&state, Auth0Error::no_connection, move |service| {
-        service.connections().delete(&path)
+        service.connections().delete(&path.id)
     })
     .await?;
     // Auth0 answers 202: the deletion is done here by the time it answers.
@@ -191,19 +266,31 @@ mod tests {
     /// (seen while writing the `parse_request_body` fuzz target's check).
     #[test]
     fn a_refusal_names_an_unknown_field_but_never_quotes_a_value() {
-        let refusal = |body: &[u8]| match parse_body::<ConnectionBody>(body) {
-            Ok(_) => panic!("accepted {}", String::from_utf8_lossy(body)),
-            Err(refusal) => refusal.to_string(),
-        };
-        let quoted =
-            refusal(br#"{"name": "ok", "is_domain_connection": "unknown field `hunter2`"}"#);
-        assert!(!quoted.contains("hunter2"), "{quoted}");
-        let unknown = refusal(br#"{"name": "ok", "surprise": "s3cret-value"}"#);
-        assert!(
-            unknown.contains("Additional properties not allowed: surprise")
-                && !unknown.contains("s3cret"),
-            "{unknown}"
-        );
+        fn refusal<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> String {
+            match parse_body::<T>(body) {
+                Ok(_) => panic!("accepted {}", String::from_utf8_lossy(body)),
+                Err(refusal) => refusal.to_string(),
+            }
+        }
+        let quoted = br#"{"name": "ok", "is_domain_connection": "unknown field `hunter2`"}"#;
+        let unknown = br#"{"name": "ok", "surprise": "s3cret-value"}"#;
+        for (quoted, unknown) in [
+            (
+                refusal::<NewConnection>(quoted),
+                refusal::<NewConnection>(unknown),
+            ),
+            (
+                refusal::<ConnectionChanges>(quoted),
+                refusal::<ConnectionChanges>(unknown),
+            ),
+        ] {
+            assert!(!quoted.contains("hunter2"), "{quoted}");
+            assert!(
+                unknown.contains("Additional properties not allowed: surprise")
+                    && !unknown.contains("s3cret"),
+                "{unknown}"
+            );
+        }
     }
 
     #[test]

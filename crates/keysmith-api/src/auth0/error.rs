@@ -175,3 +175,52 @@ impl ResponseError for Auth0Error {
         })
     }
 }
+
+/// The refusals every `/api/v2` route can give, each with Auth0's error body ([`Auth0ErrorBody`]),
+/// and the request deadline's 503. A route's entry lists its own 404 and 409.
+impl utoipa::IntoResponses for Auth0Error {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        use utoipa::ToSchema as _;
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        let body = || {
+            Content::new(Some(Ref::from_schema_name(
+                Auth0ErrorBody::name().into_owned(),
+            )))
+        };
+        let refusals = [
+            (
+                "400",
+                "`invalid_body`, `invalid_query_string` or `operation_not_allowed`.",
+            ),
+            ("401", "No API key or an unknown one."),
+            (
+                "403",
+                "`insufficient_scope`: the API key is not allowed this route.",
+            ),
+            (
+                "429",
+                "The rate limit (`Retry-After` says when to retry) or the key-generation queue is \
+                 full.",
+            ),
+            ("500", "An unexpected failure, logged with the request id."),
+        ];
+        let mut responses: std::collections::BTreeMap<_, _> = refusals
+            .into_iter()
+            .map(|(status, description)| {
+                let response = ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", body())
+                    .into();
+                (status.to_owned(), response)
+            })
+            .collect();
+        responses.insert(
+            "503".to_owned(),
+            ResponseBuilder::new()
+                .description("The request took longer than `request_timeout_seconds`.")
+                .into(),
+        );
+        responses
+    }
+}

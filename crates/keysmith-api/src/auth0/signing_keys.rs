@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use keysmith_core::RingKeyView;
 
-use super::wire::{CertAndKid, SigningKeyJson, all_json, cert_and_kid, signing_key_json};
+use super::wire::{CertAndKid, KidPath, SigningKeyJson, all_json, cert_and_kid, signing_key_json};
 use super::{Auth0Error, Reply, change_case, generating_use_case, use_case};
 use crate::AppState;
 
@@ -27,29 +27,49 @@ pub(super) async fn tenant_signing_keys(state: &AppState) -> Result<Vec<RingKeyV
     }
 }
 
-#[utoipa::path(get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys",
-    responses((status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>), crate::openapi::Auth0Refusals))]
+#[utoipa::path(
+    get, path = "/api/v2/keys/signing", tag = "signing-keys", operation_id = "getSigningKeys",
+    responses(
+        (status = 200, description = "The tenant's signing keys (made on first use).", body = Vec<SigningKeyJson>),
+        Auth0Error
+    )
+)]
 pub(super) async fn signing_keys(state: web::Data<AppState>) -> Reply {
     let views = tenant_signing_keys(&state).await?;
     let keys = all_json(&views, signing_key_json)?;
     Ok(HttpResponse::Ok().json(keys))
 }
 
-#[utoipa::path(get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", params(("kid" = String, Path, description = "The key's kid.")),
-    responses((status = 200, description = "The key.", body = SigningKeyJson), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
-pub(super) async fn signing_key(state: web::Data<AppState>, path: web::Path<String>) -> Reply {
+#[utoipa::path(
+    get, path = "/api/v2/keys/signing/{kid}", tag = "signing-keys", operation_id = "getSigningKey", params(KidPath),
+    responses(
+        (status = 200, description = "The key.", body = SigningKeyJson),
+        (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
+pub(super) async fn signing_key(state: web::Data<AppState>, path: web::Path<KidPath>) -> Reply {
     let view = tenant_signing_keys(&state)
         .await?
         .into_iter()
-        .find(|view| view.key.kid == *path)
+        .find(|view| view.key.kid == path.kid)
         .ok_or_else(Auth0Error::no_signing_key)?;
     Ok(HttpResponse::Ok().json(signing_key_json(&view)?))
 }
 
-#[utoipa::path(post, path = "/api/v2/keys/signing/rotate", tag = "signing-keys", operation_id = "rotateSigningKey",
-    responses((status = 201, description = "The new next key.", body = CertAndKid,
-        links(("getSigningKey" = (operation_id = "getSigningKey", parameters(("kid" = "$response.body#/kid")))),
-            ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid")))))), crate::openapi::Auth0Refusals))]
+#[utoipa::path(
+    post, path = "/api/v2/keys/signing/rotate", tag = "signing-keys", operation_id = "rotateSigningKey",
+    responses(
+        (
+            status = 201, description = "The new next key.", body = CertAndKid,
+            links(
+                ("getSigningKey" = (operation_id = "getSigningKey", parameters(("kid" = "$response.body#/kid")))),
+                ("revokeSigningKey" = (operation_id = "revokeSigningKey", parameters(("kid" = "$response.body#/kid"))))
+            )
+        ),
+        Auth0Error
+    )
+)]
 pub(super) async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     let view = generating_use_case(&state, Auth0Error::no_signing_key, move |service| {
         service.tenant_keys().rotate()
@@ -58,16 +78,22 @@ pub(super) async fn rotate_signing_keys(state: web::Data<AppState>) -> Reply {
     cert_and_kid(StatusCode::CREATED, &view)
 }
 
-#[utoipa::path(put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing-keys", operation_id = "revokeSigningKey",
-    summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(("kid" = String, Path, description = "The key's kid.")),
-    responses((status = 200, description = "The revoked key.", body = CertAndKid), (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody), crate::openapi::Auth0Refusals))]
+#[utoipa::path(
+    put, path = "/api/v2/keys/signing/{kid}/revoke", tag = "signing-keys", operation_id = "revokeSigningKey",
+    summary = "Revokes a previous key: it leaves the JWKS and never signs or verifies again.", params(KidPath),
+    responses(
+        (status = 200, description = "The revoked key.", body = CertAndKid),
+        (status = 404, description = "`inexistent_key`.", body = crate::auth0::error::Auth0ErrorBody),
+        Auth0Error
+    )
+)]
 pub(super) async fn revoke_signing_key(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KidPath>,
 ) -> Reply {
     tenant_signing_keys(&state).await?;
     let view = change_case(&state, Auth0Error::no_signing_key, move |service| {
-        service.tenant_keys().revoke(&path)
+        service.tenant_keys().revoke(&path.kid)
     })
     .await?;
     cert_and_kid(StatusCode::OK, &view)

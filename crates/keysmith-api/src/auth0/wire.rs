@@ -10,6 +10,7 @@ use keysmith_model::ring::key_use_name;
 use keysmith_model::{Connection, KeyUse, RingRole};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::openapi::schema::Schema;
 
 use super::{Auth0Error, Reply};
 
@@ -39,6 +40,23 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned + Default>(
 
 // ---- wire shapes ----
 
+/// `{id}` in `/api/v2/connections/{id}...`. Any text: an id that cannot be a connection's is
+/// simply not found (`inexistent_connection`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ConnectionPath {
+    /// The connection id, `con_` and 16 alphanumerics.
+    pub(crate) id: String,
+}
+
+/// `{kid}` in `/api/v2/keys/signing/{kid}...`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct KidPath {
+    /// The key's kid.
+    pub(crate) kid: String,
+}
+
 /// Epoch milliseconds as ISO-8601 UTC with milliseconds, as Auth0 writes timestamps.
 pub fn iso8601(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;
@@ -57,43 +75,42 @@ pub fn iso8601(millis: i64) -> String {
     }
 }
 
-/// A connection's fields, on create and update (documented as `NewConnection` and
-/// `ConnectionChanges`). Options whose names say they hold a secret are refused.
-#[derive(Deserialize, Default)]
+/// A new connection (`POST /api/v2/connections`).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ConnectionBody {
+pub(crate) struct NewConnection {
+    // Optional when read, required in the document: the use case refuses a missing name or
+    // strategy, naming every missing field at once.
+    /// Unique.
+    #[schema(value_type = String, required = true)]
     name: Option<String>,
+    /// Auth0's strategy name (`samlp`, `waad`, `oidc`, ...).
+    #[schema(value_type = String, required = true)]
     strategy: Option<String>,
     display_name: Option<String>,
+    /// As in [`ConnectionChanges`].
+    #[schema(value_type = Option<Object>)]
     options: Option<Map<String, Value>>,
+    /// String values only.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     metadata: Option<Map<String, Value>>,
     enabled_clients: Option<Vec<String>>,
     realms: Option<Vec<String>>,
     is_domain_connection: Option<bool>,
+    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
+    /// the configured default).
+    #[schema(maximum = 315_360_000)]
     rotation_period_seconds: Option<u64>,
-    // Accepted and ignored, as Auth0 fields Keysmith has no use for.
+    /// Accepted and ignored.
     #[serde(default)]
     show_as_button: Option<bool>,
 }
 
-impl ConnectionBody {
+impl NewConnection {
+    /// The use case's fields, once the body's own checks pass ([`checked`]).
     pub(crate) fn into_fields(self) -> Result<ConnectionFields, Auth0Error> {
         let _ = self.show_as_button;
-        if let Some(metadata) = &self.metadata
-            && metadata.values().any(|v| !v.is_string())
-        {
-            return Err(Auth0Error::invalid_body("metadata values must be strings"));
-        }
-        if let Some(path) = self
-            .options
-            .as_ref()
-            .and_then(|o| secret_like_option(o, "options"))
-        {
-            return Err(Auth0Error::invalid_body(format!(
-                "{path} looks like a secret; Keysmith does not keep connection secrets (it only needs the connection's keys)"
-            )));
-        }
-        Ok(ConnectionFields {
+        checked(ConnectionFields {
             name: self.name,
             strategy: self.strategy,
             display_name: self.display_name,
@@ -105,6 +122,75 @@ impl ConnectionBody {
             rotation_period_seconds: self.rotation_period_seconds,
         })
     }
+}
+
+/// The fields `PATCH /api/v2/connections/{id}` may change (`name` and `strategy` may not).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConnectionChanges {
+    // Read, so that the use case refuses a new name or strategy in its own words ("name cannot
+    // be changed"); left out of the document, which allows neither.
+    #[schema(ignore)]
+    name: Option<String>,
+    #[schema(ignore)]
+    strategy: Option<String>,
+    display_name: Option<String>,
+    /// Free-form, except that an option whose name says it holds a secret (`client_secret`,
+    /// passwords, private keys) is refused: Keysmith keeps keys, not connection secrets.
+    #[schema(value_type = Option<Object>)]
+    options: Option<Map<String, Value>>,
+    /// String values only.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    metadata: Option<Map<String, Value>>,
+    enabled_clients: Option<Vec<String>>,
+    realms: Option<Vec<String>>,
+    is_domain_connection: Option<bool>,
+    /// Keysmith's: rotate this connection's keys this often, in seconds (0: never; absent:
+    /// the configured default).
+    #[schema(maximum = 315_360_000)]
+    rotation_period_seconds: Option<u64>,
+    /// Accepted and ignored.
+    #[serde(default)]
+    show_as_button: Option<bool>,
+}
+
+impl ConnectionChanges {
+    /// The use case's fields, once the body's own checks pass ([`checked`]).
+    pub(crate) fn into_fields(self) -> Result<ConnectionFields, Auth0Error> {
+        let _ = self.show_as_button;
+        checked(ConnectionFields {
+            name: self.name,
+            strategy: self.strategy,
+            display_name: self.display_name,
+            options: self.options,
+            metadata: self.metadata,
+            enabled_clients: self.enabled_clients,
+            realms: self.realms,
+            is_domain_connection: self.is_domain_connection,
+            rotation_period_seconds: self.rotation_period_seconds,
+        })
+    }
+}
+
+/// A connection body's own checks: metadata values are strings, and no option's name says it
+/// holds a secret.
+fn checked(fields: ConnectionFields) -> Result<ConnectionFields, Auth0Error> {
+    if let Some(metadata) = &fields.metadata
+        && metadata.values().any(|v| !v.is_string())
+    {
+        return Err(Auth0Error::invalid_body("metadata values must be strings"));
+    }
+    if let Some(path) = fields
+        .options
+        .as_ref()
+        .and_then(|o| secret_like_option(o, "options"))
+    {
+        return Err(Auth0Error::invalid_body(format!(
+            "{path} looks like a secret; Keysmith does not keep connection secrets (it only needs the \
+             connection's keys)"
+        )));
+    }
+    Ok(fields)
 }
 
 /// The path of the first option whose name says it holds a secret (`client_secret`, passwords,
@@ -308,12 +394,15 @@ pub(crate) fn cert_and_kid(status: StatusCode, view: &RingKeyView) -> Reply {
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KeysBody {
-    #[schema(value_type = Option<crate::openapi::ConnectionSigningAlg>)]
+    #[schema(schema_with = signing_alg_schema)]
     signing_alg: Option<String>,
     /// Keysmith's: `signing` (default) or `encryption`.
-    #[schema(value_type = Option<crate::openapi::KeyUseName>)]
+    #[schema(schema_with = key_use_schema)]
     key_use: Option<String>,
 }
+
+/// The key uses a connection key may have, by their names on the wire ([`key_use_name`]).
+const KEY_USES: [KeyUse; 2] = [KeyUse::Signing, KeyUse::Encryption];
 
 impl KeysBody {
     /// The requested signing algorithm (the use case applies the default).
@@ -323,11 +412,43 @@ impl KeysBody {
 
     pub(crate) fn key_use(&self) -> Result<KeyUse, Auth0Error> {
         match self.key_use.as_deref() {
-            None | Some("signing") => Ok(KeyUse::Signing),
-            Some("encryption") => Ok(KeyUse::Encryption),
-            Some(_) => Err(Auth0Error::invalid_body(
-                "key_use must be signing or encryption",
-            )),
+            None => Ok(KeyUse::Signing),
+            Some(name) => KEY_USES
+                .into_iter()
+                .find(|key_use| key_use_name(*key_use) == name)
+                .ok_or_else(|| Auth0Error::invalid_body("key_use must be signing or encryption")),
         }
     }
+}
+
+/// `signing_alg`: the algorithms the use case accepts for connection keys
+/// ([`keysmith_core::CONNECTION_SIGNING_ALGS`]), or null.
+fn signing_alg_schema() -> Schema {
+    nullable_choice(
+        "The algorithms Auth0 offers for connection keys.",
+        keysmith_core::CONNECTION_SIGNING_ALGS.map(|algorithm| algorithm.as_str()),
+    )
+}
+
+/// `key_use`: the names of [`KEY_USES`], or null.
+fn key_use_schema() -> Schema {
+    nullable_choice(
+        "Keysmith's: what a connection key is for, `signing` (default) or `encryption`.",
+        KEY_USES.map(key_use_name),
+    )
+}
+
+/// One of `values` (strings), or null.
+fn nullable_choice<const N: usize>(description: &str, values: [&str; N]) -> Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+                .enum_values(Some(values)),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }

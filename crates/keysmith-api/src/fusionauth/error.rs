@@ -152,3 +152,39 @@ impl ResponseError for ApiError {
         }
     }
 }
+
+/// The refusals every route in FusionAuth's dialect that takes an API key can give, all with an
+/// empty body: 401 (the permission check answers [`ApiError::Unauthorized`]), 500
+/// ([`ApiError::Internal`]) and 503 ([`ApiError::Busy`], or the request deadline). A route's
+/// entry lists its other answers (400, 404, 413) in its own words.
+impl utoipa::IntoResponses for ApiError {
+    fn responses()
+    -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        use utoipa::openapi::ResponseBuilder;
+        [
+            (
+                "401",
+                "No API key, an unknown one, or one not allowed this route.",
+            ),
+            ("500", "An unexpected failure, logged with the request id."),
+            (
+                "503",
+                "Busy (the key-generation queue is full; `Retry-After` says when to retry) or the \
+                 request took longer than `request_timeout_seconds`.",
+            ),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new().description(description).into();
+            (status.to_owned(), response)
+        })
+        .collect()
+    }
+}
+
+/// The 400 of a route that reads a JSON body: [`ApiError::BadRequest`].
+pub(crate) const INVALID: &str =
+    "The request is invalid: FusionAuth's Errors JSON, every problem at once.";
+
+/// The 413 of a route that reads a body: larger than the payload limit (`payload_config`).
+pub(crate) const TOO_LARGE: &str = "The body is larger than `max_body_bytes`.";

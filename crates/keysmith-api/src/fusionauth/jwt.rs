@@ -1,11 +1,13 @@
 //! Tokens: `/.well-known/jwks.json`, `/api/jwt/public-key`, `/api/jwt/vend`,
 //! `/api/jwt/validate`.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use keysmith_model::Errors;
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
@@ -38,11 +40,18 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
 }
 
 /// The JWKS, from the in-memory snapshot: anonymous, with a strong ETag and `max-age`.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "jwt", operation_id = "retrieveJsonWebKeySet", security(()),
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "jwt", operation_id = "retrieveJsonWebKeySet", security(()),
     params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer.")),
-    responses((status = 200, description = "The JWKS, with a strong `ETag` and `Cache-Control: public, max-age`.", body = crate::openapi::JwksBody),
+    responses(
+        (
+            status = 200, description = "The JWKS, with a strong `ETag` and `Cache-Control: public, max-age`.",
+            body = JwksBody
+        ),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let published = state.keys.published()?;
     let cache_control = format!("public, max-age={}", state.jwks_max_age_seconds);
@@ -63,21 +72,43 @@ async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+// The one body this crate describes rather than serialises: the JWKS is served as the bytes
+// `keysmith_core`'s published set builds (once per change, with its ETag) from
+// `keysmith_crypto::jwk::Jwk`s, and neither crate derives schemas yet.
+/// A JSON Web Key Set (RFC 7517): the public keys of every asymmetric key.
+#[derive(utoipa::ToSchema)]
+pub(crate) struct JwksBody {
+    /// JWKs with `kid`, `kty`, `alg`, `use` and the public parameters; `x5c`, `x5t`,
+    /// `x5t#S256` when the key has a certificate.
+    #[expect(dead_code, reason = "a description of bytes built in keysmith-core")]
+    keys: Vec<Map<String, Value>>,
+}
+
+/// `GET /api/jwt/public-key`'s query string.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PublicKeyQuery {
+    /// One key's kid.
     kid: Option<String>,
+    /// FusionAuth's application id; Keysmith has no applications (404).
     #[serde(rename = "applicationId")]
     application_id: Option<String>,
 }
 
 /// All public keys by kid, or one with `?kid=` (404 when unknown). Anonymous.
-#[utoipa::path(get, path = "/api/jwt/public-key", tag = "jwt", operation_id = "retrieveJwtPublicKey", security(()),
-    params(("kid" = Option<String>, Query, description = "One key's kid."),
-        ("applicationId" = Option<String>, Query, description = "FusionAuth's application id; Keysmith has no applications (404).")),
-    responses((status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.", body = crate::openapi::PublicKeysBody),
+#[utoipa::path(
+    get, path = "/api/jwt/public-key", tag = "jwt", operation_id = "retrieveJwtPublicKey", security(()),
+    params(PublicKeyQuery),
+    responses(
+        (
+            status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.",
+            body = PublicKeysBody
+        ),
         (status = 400, description = "The query string is malformed."),
         (status = 404, description = "No published key has this kid."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn public_key(
     state: web::Data<AppState>,
     query: web::Query<PublicKeyQuery>,
@@ -87,15 +118,29 @@ async fn public_key(
         // Keysmith has no applications, so no application has a key.
         return Err(ApiError::NotFound);
     }
-    match &query.kid {
-        None => Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .body(published.public_keys_json.clone())),
-        Some(kid) => {
-            let pem = published.public_keys.get(kid).ok_or(ApiError::NotFound)?;
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "publicKey": pem })))
-        }
-    }
+    let body = match &query.kid {
+        None => PublicKeysBody {
+            public_key: None,
+            public_keys: Some(&published.public_keys),
+        },
+        Some(kid) => PublicKeysBody {
+            public_key: Some(published.public_keys.get(kid).ok_or(ApiError::NotFound)?),
+            public_keys: None,
+        },
+    };
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One public key, or all of them by kid.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PublicKeysBody<'a> {
+    /// The key's public key (or certificate) in PEM, with `?kid=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key: Option<&'a str>,
+    /// Kid → PEM, without `?kid=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_keys: Option<&'a BTreeMap<String, String>>,
 }
 
 /// The claims to sign, and with which key.
@@ -113,11 +158,22 @@ pub(crate) struct VendRequest {
     time_to_live_in_seconds: Option<Value>,
 }
 
-#[utoipa::path(post, path = "/api/jwt/vend", tag = "jwt", operation_id = "vendJwt",
+#[utoipa::path(
+    post, path = "/api/jwt/vend", tag = "jwt", operation_id = "vendJwt",
     summary = "Signs the claims with a stored key and returns the token.",
-    request_body(content = VendRequest, content_type = "application/json",
-        example = json!({"keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300})),
-    responses((status = 200, description = "The token.", body = crate::openapi::TokenBody), crate::openapi::Invalid, crate::openapi::Refusals))]
+    request_body(
+        content = VendRequest, content_type = "application/json",
+        example = json!({
+            "keyId": "9d6dc0a5-3b1c-4a4e-8d6f-0c1f4c2d7a11", "claims": {"sub": "user-1"}, "timeToLiveInSeconds": 300
+        })
+    ),
+    responses(
+        (status = 200, description = "The token.", body = TokenBody),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     let (body, ttl) = vend_request(&body)?;
     let service = state.keys.clone();
@@ -129,9 +185,16 @@ async fn vend(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpRespon
     })
     .await??;
     Ok(crate::middleware::audit::with_target(
-        HttpResponse::Ok().json(serde_json::json!({ "token": token })),
+        HttpResponse::Ok().json(TokenBody { token }),
         key_id,
     ))
+}
+
+/// A vended token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenBody {
+    /// A compact JWS.
+    token: String,
 }
 
 /// Reads a vend body: the request and its time to live, a whole number if given.
@@ -148,10 +211,17 @@ pub(crate) fn vend_request(body: &[u8]) -> Result<(VendRequest, Option<i64>), Ap
 
 /// 200 `{"jwt": claims}` for a valid token in `Authorization: Bearer`; 401 with an empty body
 /// for anything else.
-#[utoipa::path(get, path = "/api/jwt/validate", tag = "jwt", operation_id = "validateJwt", security(("jwt" = [])),
-    responses((status = 200, description = "The token verified with the key its `kid` names and is within its validity.", body = crate::openapi::ClaimsBody),
+#[utoipa::path(
+    get, path = "/api/jwt/validate", tag = "jwt", operation_id = "validateJwt", security(("jwt" = [])),
+    responses(
+        (
+            status = 200, description = "The token verified with the key its `kid` names and is within its validity.",
+            body = ClaimsBody
+        ),
         (status = 401, description = "Any other token, or none. Empty body."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn validate(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -169,12 +239,18 @@ async fn validate(
         .to_owned();
     let service = state.keys.clone();
     match web::block(move || service.tokens().validate(&token)).await? {
-        Ok(claims) => Ok(HttpResponse::Ok().json(serde_json::json!({ "jwt": claims }))),
+        Ok(jwt) => Ok(HttpResponse::Ok().json(ClaimsBody { jwt })),
         Err(reason) => {
             tracing::debug!(?reason, "token refused");
             Err(ApiError::Unauthorized)
         }
     }
+}
+
+/// A valid token's claims.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ClaimsBody {
+    jwt: Map<String, Value>,
 }
 
 /// `{"payload": base64url}` and `{"payload", "signature"}` bodies.

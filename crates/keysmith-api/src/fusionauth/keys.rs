@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::search::{
     __path_search_by_body, __path_search_by_query, search_by_body, search_by_query,
 };
-use super::wire::{self, KeyResponse, KeysResponse};
+use super::wire::{self, KeyPath, KeyResponse, KeysResponse};
 use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
@@ -58,7 +58,7 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
 
 #[utoipa::path(get, path = "/api/key", tag = "keys", operation_id = "retrieveKeys",
     summary = "Every key.",
-    responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), crate::openapi::Refusals))]
+    responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), ApiError))]
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let keys = web::block(move || service.keys().list()).await??;
@@ -66,73 +66,119 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
-#[utoipa::path(get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
-    responses((status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.", body = crate::openapi::DeletedKeysBody), crate::openapi::Refusals))]
+#[utoipa::path(
+    get, path = "/api/key/deleted", tag = "keys", operation_id = "retrieveDeletedKeys",
+    responses(
+        (
+            status = 200, description = "`{\"keys\": [...]}`: each key with `purgeInstant`, epoch milliseconds.",
+            body = DeletedKeysBody
+        ),
+        ApiError
+    )
+)]
 async fn deleted(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let deleted = web::block(move || service.keys().deleted()).await??;
-    let keys: Vec<serde_json::Value> = deleted
-        .into_iter()
-        .map(|(key, purge_at)| {
-            let mut json = serde_json::to_value(&key).unwrap_or_default();
-            if let Some(object) = json.as_object_mut() {
-                object.insert("purgeInstant".into(), purge_at.into());
-            }
-            json
+    let keys = deleted
+        .iter()
+        .map(|(key, purge_instant)| DeletedKey {
+            key,
+            purge_instant: *purge_instant,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "keys": keys })))
+    Ok(HttpResponse::Ok().json(DeletedKeysBody { keys }))
+}
+
+/// Keys in the deletion window.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct DeletedKeysBody<'a> {
+    // Every object's keys in alphabetical order: the order they had when the body was built
+    // with `json!`.
+    /// Each a key object with `purgeInstant`, epoch milliseconds.
+    #[serde(serialize_with = "wire::alphabetical")]
+    keys: Vec<DeletedKey<'a>>,
+}
+
+/// A key in the deletion window.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeletedKey<'a> {
+    // Described as an object: `Key`'s schema allows no other property, so an `allOf` of it
+    // and `purgeInstant` would match nothing.
+    /// Every field of the key (see `Key`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    key: &'a keysmith_model::Key,
+    /// When the key is purged for good, epoch milliseconds.
+    purge_instant: i64,
 }
 
 /// Keysmith's: brings back a key deleted within the deletion window (404 once purged).
-#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(post, path = "/api/key/{id}/restore", tag = "keys", operation_id = "restoreKey", params(KeyPath),
     responses((status = 200, description = "The restored key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID, or a live key now has its name or kid.", body = Errors),
-        (status = 404, description = "No deleted key with this id (or it was purged)."), crate::openapi::Refusals))]
+        (status = 404, description = "No deleted key with this id (or it was purged)."), ApiError))]
 async fn restore(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || service.keys().restore(&id)).await??;
     Ok(key_response(&key))
 }
 
 #[utoipa::path(get, path = "/api/key/{id}", tag = "keys", operation_id = "retrieveKey",
-    summary = "One key.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+    summary = "One key.", params(KeyPath),
     responses((status = 200, description = "The key.", body = super::wire::KeyResponse),
         (status = 400, description = "The id is not a UUID.", body = Errors),
-        (status = 404, description = "No such key."), crate::openapi::Refusals))]
+        (status = 404, description = "No such key."), ApiError))]
 async fn retrieve(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     // A point read: one redb read transaction, no fsync, pages served from redb's cache. Run
     // inline: a hop to the blocking pool costs more than the read (see docs/benchmarks.md).
     let key = state.keys.keys().retrieve(&id)?;
     Ok(key_response(&key))
 }
 
-#[utoipa::path(post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
+#[utoipa::path(
+    post, path = "/api/key/generate", tag = "keys", operation_id = "generateKey",
     summary = "Generates a key pair (with a self-signed certificate) or an HMAC secret.",
-    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
-        example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})),
-    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    request_body(
+        content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
+        example = json!({"key": {"algorithm": "ES256", "name": "Token signing key", "issuer": "acme.com"}})
+    ),
+    responses(
+        (status = 200, description = "The new key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn generate(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     generate_key(state, None, body).await
 }
 
-#[utoipa::path(post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
-    summary = "Generates a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The new key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+#[utoipa::path(
+    post, path = "/api/key/generate/{id}", tag = "keys", operation_id = "generateKeyWithId",
+    summary = "Generates a key with the given id.", params(KeyPath),
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn generate_with_id(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    generate_key(state, Some(path.into_inner()), body).await
+    generate_key(state, Some(path.into_inner().id), body).await
 }
 
 async fn generate_key(
@@ -176,24 +222,46 @@ fn parse_optional_id(state: &AppState, id: Option<&str>) -> Result<Option<KeyId>
         .map_err(ApiError::from)
 }
 
-#[utoipa::path(post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
+#[utoipa::path(
+    post, path = "/api/key/import", tag = "keys", operation_id = "importKey",
     summary = "Imports a certificate, public key, key pair or HMAC secret.",
-    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
-        example = json!({"key": {"algorithm": "HS256", "name": "Shared secret", "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="}})),
-    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+    request_body(
+        content = crate::fusionauth::wire::KeyRequest, content_type = "application/json",
+        example = json!({
+            "key": {
+                "algorithm": "HS256", "name": "Shared secret",
+                "secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg=="
+            }
+        })
+    ),
+    responses(
+        (status = 200, description = "The imported key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn import(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, ApiError> {
     import_key(state, None, body).await
 }
 
-#[utoipa::path(post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
-    summary = "Imports a key with the given id.", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The imported key.", body = super::wire::KeyResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+#[utoipa::path(
+    post, path = "/api/key/import/{id}", tag = "keys", operation_id = "importKeyWithId",
+    summary = "Imports a key with the given id.", params(KeyPath),
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The imported key.", body = super::wire::KeyResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn import_with_id(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    import_key(state, Some(path.into_inner()), body).await
+    import_key(state, Some(path.into_inner().id), body).await
 }
 
 async fn import_key(
@@ -227,16 +295,24 @@ async fn import_key(
     Ok(key_response(&key))
 }
 
-#[utoipa::path(put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
-    summary = "Renames a key (the name is the only field that can change).", params(("id" = uuid::Uuid, Path, description = "The key's id.")), request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
-    responses((status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
-        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
+#[utoipa::path(
+    put, path = "/api/key/{id}", tag = "keys", operation_id = "updateKey",
+    summary = "Renames a key (the name is the only field that can change).", params(KeyPath),
+    request_body(content = crate::fusionauth::wire::KeyRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The renamed key.", body = super::wire::KeyResponse),
+        (status = 404, description = "No such key."),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn update(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let fields = wire::key_fields(body)?;
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || {
@@ -246,34 +322,53 @@ async fn update(
     Ok(key_response(&key))
 }
 
-#[utoipa::path(delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
-    summary = "Deletes a key (into the deletion window when one is configured).", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
-    responses((status = 200, description = "Deleted. Empty body.",
-        links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))),
-        (status = 400, description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or previous key (`[inUse]keyId`).", body = Errors),
-        (status = 404, description = "No such key."), crate::openapi::Refusals))]
+#[utoipa::path(
+    delete, path = "/api/key/{id}", tag = "keys", operation_id = "deleteKey",
+    summary = "Deletes a key (into the deletion window when one is configured).", params(KeyPath),
+    responses(
+        (
+            status = 200, description = "Deleted. Empty body.",
+            links(("restoreKey" = (operation_id = "restoreKey", parameters(("id" = "$request.path.id")))))
+        ),
+        (
+            status = 400,
+            description = "The id is not a UUID, or the key is a connection's or the tenant's current, next or \
+                previous key (`[inUse]keyId`).",
+            body = Errors
+        ),
+        (status = 404, description = "No such key."),
+        ApiError
+    )
+)]
 async fn delete(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let service = state.keys.clone();
     crate::middleware::deadline::change(move || service.keys().delete(&id)).await??;
     Ok(HttpResponse::Ok().finish())
 }
 
 /// Signs a payload with a stored key that never leaves the server.
-#[utoipa::path(post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
-    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(
+    post, path = "/api/key/{id}/sign", tag = "keys", operation_id = "signWithKey",
+    summary = "Signs a payload with a stored private key or secret, which never leaves the server.", params(KeyPath),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
-    responses((status = 200, description = "The signature.", body = SignatureBody),
-        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses(
+        (status = 200, description = "The signature.", body = SignatureBody),
+        (status = 404, description = "No such key."),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn sign(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let (signature, algorithm) =
@@ -285,16 +380,23 @@ async fn sign(
 }
 
 /// Verifies a signature with a stored key.
-#[utoipa::path(post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(("id" = uuid::Uuid, Path, description = "The key's id.")),
+#[utoipa::path(
+    post, path = "/api/key/{id}/verify", tag = "keys", operation_id = "verifyWithKey", params(KeyPath),
     request_body(content = super::jwt::SignRequest, content_type = "application/json"),
-    responses((status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
-        (status = 404, description = "No such key."), crate::openapi::Invalid, crate::openapi::Refusals))]
+    responses(
+        (status = 200, description = "Whether the signature verifies.", body = VerifiedBody),
+        (status = 404, description = "No such key."),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn verify(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<KeyPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = state.keys.parse_id(&path)?;
+    let id = state.keys.parse_id(&path.id)?;
     let body: super::jwt::SignRequest = parse_body(&body)?;
     let service = state.keys.clone();
     let valid = web::block(move || {

@@ -10,9 +10,19 @@ use super::parse_body;
 use super::wire::{self, SearchFields, SearchRequestBody, SearchResponse};
 use crate::{ApiError, AppState};
 
-#[utoipa::path(post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys",
-    request_body(content = Option<crate::fusionauth::wire::SearchRequestBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
-    responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+#[utoipa::path(
+    post, path = "/api/key/search", tag = "keys", operation_id = "searchKeys",
+    request_body(
+        content = Option<crate::fusionauth::wire::SearchRequestBody>, content_type = "application/json",
+        description = "Optional: no body searches with the defaults."
+    ),
+    responses(
+        (status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 pub(super) async fn search_by_body(
     state: web::Data<AppState>,
     body: web::Bytes,
@@ -23,15 +33,25 @@ pub(super) async fn search_by_body(
     search(state, fields).await
 }
 
-#[utoipa::path(get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters",
-    params(("name" = Option<String>, Query, description = "Name; `*` matches any run of characters, case-insensitive."),
+#[utoipa::path(
+    get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters",
+    params(
+        ("name" = Option<String>, Query, description = "Name; `*` matches any run of characters, case-insensitive."),
         ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP` or `HMAC`; empty means any."),
         ("algorithm" = Option<String>, Query, description = "Algorithm, e.g. `ES256`; empty means any."),
-        ("numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 25, at most `max_search_results`)."),
+        (
+            "numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500,
+            description = "Page size (default 25, at most `max_search_results`)."
+        ),
         ("startRow" = Option<u64>, Query, description = "Offset of the first result."),
-        ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")),
-    responses((status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse),
-        (status = 400, description = "A parameter is invalid.", body = Errors), crate::openapi::Refusals))]
+        ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")
+    ),
+    responses(
+        (status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse),
+        (status = 400, description = "A parameter is invalid.", body = Errors),
+        ApiError
+    )
+)]
 pub(super) async fn search_by_query(
     state: web::Data<AppState>,
     query: web::Query<Vec<(String, String)>>,

@@ -5,6 +5,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::{Zeroize as _, Zeroizing};
 
+/// `{id}` in `/api/key/{id}...`: a key's id, read as text, so that a malformed one gets
+/// FusionAuth's `[invalid]keyId` answer (`KeyService::parse_id`), not actix's 404.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct KeyPath {
+    /// The key's id.
+    #[param(value_type = uuid::Uuid)]
+    pub id: String,
+}
+
 /// `{"key": {...}}` in generate, import and update requests. Fields a request does not use
 /// are ignored, as FusionAuth ignores them.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -130,6 +140,19 @@ pub(crate) struct SearchResponse<'a> {
     pub total: u64,
 }
 
+/// Serialises `value` as it reads when embedded in `serde_json::json!`: through a
+/// [`serde_json::Value`], whose objects hold their keys in alphabetical order (serde_json is
+/// built without `preserve_order`). For a `serialize_with` on fields of bodies that were
+/// built with `json!`, so their bytes stay as they were.
+pub(crate) fn alphabetical<T: Serialize, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde_json::to_value(value)
+        .map_err(serde::ser::Error::custom)?
+        .serialize(serializer)
+}
+
 /// Whether a body is a JSON object at the top level. serde reads a struct from an array too
 /// (`[null, null]`), which no client means; bodies are objects.
 pub(crate) fn is_json_object(body: &[u8]) -> bool {
@@ -182,9 +205,11 @@ mod tests {
 
     #[test]
     fn key_material_is_held_zeroizing_and_never_in_debug() {
-        let request: KeyRequest = serde_json::from_str(
-            r#"{"key":{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----","secret":"s3cr3t-value-0123456789-abcdefghij"}}"#,
-        )
+        let request: KeyRequest = serde_json::from_str(concat!(
+            r#"{"key":{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\n"#,
+            r#"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----","#,
+            r#""secret":"s3cr3t-value-0123456789-abcdefghij"}}"#,
+        ))
         .unwrap();
         let printed = format!("{request:?}");
         for leaked in ["PRIVATE", "MIIEvQIBADAN", "s3cr3t-value"] {
@@ -216,9 +241,10 @@ mod tests {
 
     #[test]
     fn debug_never_shows_a_private_key_or_secret() {
-        let fields: KeyFields = serde_json::from_str(
-            r#"{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==","secret":"hunter2-hunter2"}"#,
-        )
+        let fields: KeyFields = serde_json::from_str(concat!(
+            r#"{"name":"n","privateKey":"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==","#,
+            r#""secret":"hunter2-hunter2"}"#,
+        ))
         .unwrap();
         let printed = format!(
             "{:?} {:?}",

@@ -18,9 +18,15 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "system", operation_id = "openapi",
-    security(()),
-    responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
+#[utoipa::path(
+    get, path = "/api/openapi.json", tag = "system", operation_id = "openapi", security(()),
+    responses((
+        status = 200,
+        description = "The OpenAPI 3.1 document.",
+        content_type = "application/json",
+        body = Object
+    ))
+)]
 async fn document() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
@@ -86,6 +92,8 @@ pub fn document_json() -> &'static str {
         crate::system::admin::settings,
         document,
     ),
+    // Named by the `IntoResponses` of `Auth0Error`, which cannot register it.
+    components(schemas(crate::auth0::error::Auth0ErrorBody)),
     modifiers(&SecuritySchemes, &RouteSecurity, &NewKeyLinks),
     tags(
         (name = "keys", description = "FusionAuth's Keys API."),
@@ -136,9 +144,13 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// Each operation's security requirement, from the route table: FusionAuth's API key, Auth0's
-/// bearer key, or (for `/metrics`) either none or an API key, as `metrics_anonymous` decides.
-/// Anonymous operations keep what their entry says (none, or the token `validate` checks).
+/// Each operation's security requirement, declared once: from the route table, as the
+/// permission check reads it. FusionAuth's API key, Auth0's bearer key, or (for `/metrics`)
+/// either none or an API key, as `metrics_anonymous` decides. Anonymous operations keep what
+/// their entry says: `security(())`, or the token `validate` checks.
+///
+/// Written on each operation rather than as the document's default: readers of the document
+/// (the e2e permission test among them) take an operation without `security` for anonymous.
 struct RouteSecurity;
 
 impl utoipa::Modify for RouteSecurity {
@@ -245,10 +257,6 @@ pub(crate) fn whole_number() -> utoipa::openapi::schema::Schema {
     )
 }
 
-mod schemas;
-
-pub(crate) use schemas::*;
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -352,6 +360,40 @@ mod tests {
                     assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
                 }
             }
+        }
+    }
+
+    /// Each operation asks for the credential its route's permission check wants: anonymous
+    /// routes for no API key, keyed ones for exactly their dialect's.
+    #[test]
+    fn each_operation_asks_for_the_key_its_route_checks() {
+        use crate::routing::{Access, Dialect, RouteList};
+        let doc: serde_json::Value = serde_json::from_str(document_json()).expect("JSON");
+        assert!(doc.get("security").is_none(), "no document-wide default");
+        for route in RouteList::all().0 {
+            let operation = &doc["paths"][&route.path][route.method.to_lowercase()];
+            let security = &operation["security"];
+            let expected = match (route.spec.access, route.spec.dialect) {
+                (Access::Anonymous, _) => {
+                    let schemes: Vec<&String> = security
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|r| r.as_object().expect("requirement").keys())
+                        .collect();
+                    assert!(
+                        schemes.iter().all(|s| *s != API_KEY && *s != BEARER),
+                        "{} {} is anonymous but asks for {schemes:?}",
+                        route.method,
+                        route.path
+                    );
+                    continue;
+                }
+                (Access::Scrape, _) => serde_json::json!([{}, {API_KEY: []}]),
+                (_, Dialect::FusionAuth) => serde_json::json!([{API_KEY: []}]),
+                (_, Dialect::Auth0) => serde_json::json!([{BEARER: []}]),
+            };
+            assert_eq!(security, &expected, "{} {}", route.method, route.path);
         }
     }
 

@@ -63,10 +63,15 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_search_by_body, _, _>(audit, search_by_body);
 }
 
-#[utoipa::path(get, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogsWithParameters",
+#[utoipa::path(
+    get, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogsWithParameters",
     params(SearchFields),
-    responses((status = 200, description = "One page of records, newest first.", body = SearchResponse),
-        (status = 400, description = "A parameter is invalid.", body = keysmith_model::Errors), crate::openapi::Refusals))]
+    responses(
+        (status = 200, description = "One page of records, newest first.", body = SearchResponse),
+        (status = 400, description = "A parameter is invalid.", body = keysmith_model::Errors),
+        ApiError
+    )
+)]
 async fn search_by_query(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -87,9 +92,19 @@ pub(crate) fn search_fields_from_query(query_string: &str) -> Result<SearchField
         })
 }
 
-#[utoipa::path(post, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogs",
-    request_body(content = Option<SearchBody>, content_type = "application/json", description = "Optional: no body searches with the defaults."),
-    responses((status = 200, description = "One page of records, newest first.", body = SearchResponse), crate::openapi::Invalid, crate::openapi::Refusals))]
+#[utoipa::path(
+    post, path = "/api/system/audit-log/search", tag = "system", operation_id = "searchAuditLogs",
+    request_body(
+        content = Option<SearchBody>, content_type = "application/json",
+        description = "Optional: no body searches with the defaults."
+    ),
+    responses(
+        (status = 200, description = "One page of records, newest first.", body = SearchResponse),
+        (status = 400, description = crate::fusionauth::error::INVALID, body = keysmith_model::Errors),
+        (status = 413, description = crate::fusionauth::error::TOO_LARGE),
+        ApiError
+    )
+)]
 async fn search_by_body(
     state: web::Data<AppState>,
     body: web::Bytes,

@@ -57,9 +57,17 @@ async fn next_chunk(
     }
 }
 
-#[utoipa::path(post, path = "/api/system/backup", tag = "system", operation_id = "backup",
+#[utoipa::path(
+    post, path = "/api/system/backup", tag = "system", operation_id = "backup",
     summary = "A consistent snapshot of the data file, taken while serving.",
-    responses((status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.", content_type = "application/octet-stream", body = Vec<u8>), crate::openapi::Refusals))]
+    responses(
+        (
+            status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.",
+            content_type = "application/octet-stream", body = Vec<u8>
+        ),
+        ApiError
+    )
+)]
 async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let data_file = state.backup.data_file.clone();
@@ -127,7 +135,10 @@ fn room_for_snapshot(
             "online backup refused: too little free space on the data disk"
         );
         return Err(ApiError::InsufficientStorage(format!(
-            "The data disk has {free} bytes free; a backup needs up to {needed} bytes (the data file's size) and must leave {reserve} bytes free (backup_reserve_bytes). Free some space, or take the backup offline to another disk (keysmith backup FILE with the server stopped)."
+            "The data disk has {free} bytes free; a backup needs up to {needed} bytes (the data \
+             file's size) and must leave {reserve} bytes free (backup_reserve_bytes). Free some \
+             space, or take the backup offline to another disk (keysmith backup FILE with the \
+             server stopped)."
         )));
     }
     Ok(())

@@ -55,11 +55,18 @@ pub async fn middleware(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics", security(()),
-    responses((status = 200, description = "Prometheus text format, names prefixed `keysmith_`.", content_type = "text/plain; version=0.0.4", body = String),
+#[utoipa::path(
+    get, path = "/metrics", tag = "system", operation_id = "metrics",
+    responses(
+        (
+            status = 200, description = "Prometheus text format, names prefixed `keysmith_`.",
+            content_type = "text/plain; version=0.0.4", body = String
+        ),
         (status = 401, description = "No API key with `metrics:GET` (and `metrics_anonymous` is off)."),
         (status = 404, description = "`metrics_enabled = false`."),
-        (status = 500, description = "An unexpected failure.")))]
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if !state.metrics_enabled {
         return Err(ApiError::NotFound);
@@ -113,7 +120,8 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         &["route", "method", "status"],
     );
     out.push_str(concat!(
-        "# HELP keysmith_audit_dropped_total Audit records dropped (queue full, too many keys used in one interval, or not writable) since start.\n",
+        "# HELP keysmith_audit_dropped_total Audit records dropped (queue full, too many keys used \
+         in one interval, or not writable) since start.\n",
         "# TYPE keysmith_audit_dropped_total counter\n",
     ));
     out.push_str(&format!(

@@ -14,9 +14,16 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
 /// file is reopened, so the probe tries one empty write (counted towards
 /// `storage_failures_before_exit`) and the server leaves load balancers' rotation until it is
 /// restarted. The healthy path is one read transaction, run inline like other point reads.
-#[utoipa::path(get, path = "/api/status", tag = "system", operation_id = "retrieveSystemStatus", security(()),
-    responses((status = 200, description = "The store answers and takes writes.", body = StatusBody),
-        (status = 503, description = "The data file's disk is failing: `status` is `failing` and `reason` says why.", body = StatusBody)))]
+#[utoipa::path(
+    get, path = "/api/status", tag = "system", operation_id = "retrieveSystemStatus", security(()),
+    responses(
+        (status = 200, description = "The store answers and takes writes.", body = StatusBody),
+        (
+            status = 503, description = "The data file's disk is failing: `status` is `failing` and `reason` says why.",
+            body = StatusBody
+        )
+    )
+)]
 async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let failing = if state.keys.storage_failing() {
         let service = state.keys.clone();
