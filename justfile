@@ -75,9 +75,10 @@ fuzz-all SECONDS="1800":
 soak MINUTES="30" BACKEND="aws-lc":
     bash benches/soak/soak.sh --minutes {{MINUTES}} --backend {{BACKEND}}
 
-# Formatting and lints, as CI checks them.
+# Formatting, module structure and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check
+    python3 scripts/module-cycles.py
     cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:

@@ -54,7 +54,9 @@ pub(super) async fn provision_connection_keys(
     let body = parse_body::<KeysBody>(&body)?;
     let key_use = body.key_use()?;
     let views = generating_use_case(&state, Auth0Error::no_connection, move |service| {
-        service.connections().provision(&path.id, body.signing_alg(), key_use)
+        service
+            .connections()
+            .provision(&path.id, body.signing_alg(), key_use)
     })
     .await?;
     let keys = all_json(&views, connection_key_json)?;
@@ -80,7 +82,9 @@ pub(super) async fn rotate_connection_keys(
     let body = parse_body::<KeysBody>(&body)?;
     let key_use = body.key_use()?;
     let view = generating_use_case(&state, Auth0Error::no_connection, move |service| {
-        service.connections().rotate(&path.id, body.signing_alg(), key_use)
+        service
+            .connections()
+            .rotate(&path.id, body.signing_alg(), key_use)
     })
     .await?;
     Ok(HttpResponse::Created().json(connection_key_json(&view)?))

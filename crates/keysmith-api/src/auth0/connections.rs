@@ -208,7 +208,8 @@ pub(super) async fn get_connection(
 ) -> Reply {
     let connection = state
         .keys
-        .connections().get(&path.id)
+        .connections()
+        .get(&path.id)
         .map_err(|e| Auth0Error::from_service(e, Auth0Error::no_connection))?;
     Ok(HttpResponse::Ok().json(ConnectionJson::from(&connection)))
 }

@@ -154,7 +154,7 @@ pub(crate) struct VendRequest {
     #[schema(value_type = uuid::Uuid)]
     key_id: Option<String>,
     /// Seconds until `exp` (a number, or a string holding one).
-    #[schema(schema_with = crate::openapi::whole_number)]
+    #[schema(schema_with = crate::fusionauth::wire::whole_number)]
     time_to_live_in_seconds: Option<Value>,
 }
 

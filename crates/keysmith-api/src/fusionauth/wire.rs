@@ -34,7 +34,7 @@ pub(crate) struct KeyFields {
     pub name: Option<String>,
     /// RSA bits (2048, 3072, 4096) or an HMAC length; a number, or a string holding one
     /// (FusionAuth documents `length` as a String).
-    #[schema(schema_with = crate::openapi::whole_number)]
+    #[schema(schema_with = whole_number)]
     pub length: Option<Value>,
     pub issuer: Option<String>,
     pub kid: Option<String>,
@@ -110,9 +110,9 @@ pub(crate) struct SearchFields {
     pub key_type: Option<String>,
     /// e.g. `ES256`; empty means any.
     pub algorithm: Option<String>,
-    #[schema(schema_with = crate::openapi::whole_number)]
+    #[schema(schema_with = whole_number)]
     pub number_of_results: Option<Value>,
-    #[schema(schema_with = crate::openapi::whole_number)]
+    #[schema(schema_with = whole_number)]
     pub start_row: Option<Value>,
     pub order_by: Option<String>,
 }
@@ -197,6 +197,26 @@ pub(crate) fn length_field(errors: &mut Errors, value: Option<&Value>) -> Option
             None
         }
     }
+}
+
+/// The schema of a whole number that FusionAuth's clients send as a JSON number or as a string
+/// holding one (`null` and `""` mean absent), as `wire::integer_field` reads it.
+pub(crate) fn whole_number() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+    // One schema, not a oneOf: `pattern` applies only to strings and the bounds only to
+    // numbers, so each type is held to its own rule.
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([
+                Type::Integer,
+                Type::String,
+                Type::Null,
+            ]))
+            .minimum(Some(i64::MIN))
+            .maximum(Some(i64::MAX))
+            .pattern(Some(r"^\s*([+-]?[0-9]{1,18})?\s*$"))
+            .build(),
+    )
 }
 
 #[cfg(test)]

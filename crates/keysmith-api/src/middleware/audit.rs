@@ -27,7 +27,7 @@ use keysmith_core::audit::AuditContext;
 use keysmith_model::{AuditRecord, epoch_millis_now};
 
 use crate::AppState;
-use crate::routing::RouteSpec;
+use crate::routing::spec::RouteSpec;
 
 /// Who called: set by authorisation on the request's extensions.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let response = next.call(request).await?;
     let http = response.request();
-    let Some(spec) = crate::routing::matched_spec(http) else {
+    let Some(spec) = crate::routing::spec::matched_spec(http) else {
         return Ok(response);
     };
     let actor = http.extensions().get::<Actor>().cloned();

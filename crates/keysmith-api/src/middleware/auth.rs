@@ -12,7 +12,7 @@ use keysmith_model::{Family, HashAlgorithm, Permissions};
 
 use crate::ApiError;
 use crate::auth0::Auth0Error;
-use crate::routing::{Access, Dialect, RouteSpec};
+use crate::routing::spec::{Access, Dialect, RouteSpec};
 
 /// One accepted key: its SHA-256, its permissions, and its id for the audit trail.
 #[derive(Debug)]

@@ -237,26 +237,6 @@ pub(crate) const BEARER: &str = "bearer";
 /// `GET /api/jwt/validate`: the token itself.
 pub(crate) const JWT: &str = "jwt";
 
-/// The schema of a whole number that FusionAuth's clients send as a JSON number or as a string
-/// holding one (`null` and `""` mean absent), as `wire::integer_field` reads it.
-pub(crate) fn whole_number() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
-    // One schema, not a oneOf: `pattern` applies only to strings and the bounds only to
-    // numbers, so each type is held to its own rule.
-    Schema::Object(
-        ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([
-                Type::Integer,
-                Type::String,
-                Type::Null,
-            ]))
-            .minimum(Some(i64::MIN))
-            .maximum(Some(i64::MAX))
-            .pattern(Some(r"^\s*([+-]?[0-9]{1,18})?\s*$"))
-            .build(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
