@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use keysmith_crypto::jwk::Jwk;
+use keysmith_crypto::jwk::{Jwk, JwkSet};
 use keysmith_crypto::{KeyBackend, PublicKeyInfo, fingerprint, import, pem};
-use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse};
+use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse, PublicKeys};
 use keysmith_store::KeyStore;
 
 use crate::ServiceError;
@@ -18,14 +18,15 @@ use crate::ServiceError;
 /// One published state.
 #[derive(Debug, Default)]
 pub struct Published {
-    /// `{"keys":[…]}`: every RSA, EC and OKP key as a JWK, in insertion order; never HMAC keys.
+    /// A [`JwkSet`], serialised: every RSA, EC and OKP key as a JWK, in insertion order; never
+    /// HMAC keys.
     pub jwks_json: Vec<u8>,
     /// A strong ETag (quoted) for `jwks_json`. It changes whenever a key is added, removed or
     /// renamed, even when the JWKS bytes would not.
     pub jwks_etag: String,
     /// kid → SPKI PEM of every asymmetric key.
     pub public_keys: BTreeMap<String, String>,
-    /// `{"publicKeys":{kid:PEM}}`.
+    /// [`PublicKeys`] with every key (`{"publicKeys":{kid:PEM}}`), serialised.
     pub public_keys_json: Vec<u8>,
 }
 
@@ -36,8 +37,8 @@ struct Entry {
     kid: String,
     name: String,
     last_update: i64,
-    /// The serialized JWK and the SPKI PEM; `None` for HMAC keys.
-    public: Option<(String, String)>,
+    /// The JWK and the SPKI PEM; `None` for HMAC keys.
+    public: Option<(Jwk, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -79,10 +80,7 @@ fn entry_for(
                 let der = pem::decode(certificate)?;
                 jwk = jwk.with_certificate(&der.contents, info);
             }
-            Some((
-                serde_json::to_string(&jwk).map_err(ServiceError::internal)?,
-                public_pem.clone(),
-            ))
+            Some((jwk, public_pem.clone()))
         }
         _ => None,
     };
@@ -189,17 +187,12 @@ fn build(
     backend: &dyn KeyBackend,
     entries: &BTreeMap<(i64, KeyId), Entry>,
 ) -> Result<Published, ServiceError> {
-    let mut jwks_json = String::from(r#"{"keys":["#);
+    let mut keys = Vec::new();
     let mut fingerprint_input = Vec::new();
     let mut public_keys = BTreeMap::new();
-    let mut first = true;
     for ((_, id), entry) in entries {
-        if let Some((jwk_json, public_pem)) = &entry.public {
-            if !first {
-                jwks_json.push(',');
-            }
-            first = false;
-            jwks_json.push_str(jwk_json);
+        if let Some((jwk, public_pem)) = &entry.public {
+            keys.push(jwk);
             public_keys.insert(entry.kid.clone(), public_pem.clone());
         }
         // The ETag covers names and update times too, so a rename changes it.
@@ -208,13 +201,16 @@ fn build(
         fingerprint_input.push(0);
         fingerprint_input.extend_from_slice(&entry.last_update.to_be_bytes());
     }
-    jwks_json.push_str("]}");
-    fingerprint_input.extend_from_slice(jwks_json.as_bytes());
+    let jwks_json = serde_json::to_vec(&JwkSet { keys }).map_err(ServiceError::internal)?;
+    fingerprint_input.extend_from_slice(&jwks_json);
     let digest = backend.digest(HashAlgorithm::Sha256, &fingerprint_input)?;
-    let public_keys_json = serde_json::to_vec(&serde_json::json!({ "publicKeys": public_keys }))
-        .map_err(ServiceError::internal)?;
+    let public_keys_json = serde_json::to_vec(&PublicKeys {
+        public_key: None,
+        public_keys: Some(&public_keys),
+    })
+    .map_err(ServiceError::internal)?;
     Ok(Published {
-        jwks_json: jwks_json.into_bytes(),
+        jwks_json,
         jwks_etag: format!("\"{}\"", fingerprint::base64url(&digest[..18])),
         public_keys,
         public_keys_json,

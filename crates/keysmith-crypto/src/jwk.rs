@@ -8,8 +8,18 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{PublicKeyComponents, PublicKeyInfo};
 use crate::fingerprint::{base64url, from_base64url};
 
+/// A JWK Set (RFC 7517 section 5): the body of `/.well-known/jwks.json`.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JwkSet<'a> {
+    /// The public keys, in the order they were stored.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Jwk>))]
+    pub keys: Vec<&'a Jwk>,
+}
+
 /// A public JWK. Fields that do not apply are left out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// `RSA`, `EC` or `OKP`.
     pub kty: String,

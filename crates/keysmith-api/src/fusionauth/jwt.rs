@@ -1,11 +1,9 @@
 //! Tokens: `/.well-known/jwks.json`, `/api/jwt/public-key`, `/api/jwt/vend`,
 //! `/api/jwt/validate`.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use keysmith_model::Errors;
+use keysmith_model::{Errors, PublicKeys};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -46,7 +44,7 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
     responses(
         (
             status = 200, description = "The JWKS, with a strong `ETag` and `Cache-Control: public, max-age`.",
-            body = JwksBody
+            body = keysmith_crypto::jwk::JwkSet
         ),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
         (status = 500, description = "An unexpected failure.")
@@ -72,18 +70,6 @@ async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(response)
 }
 
-// The one body this crate describes rather than serialises: the JWKS is served as the bytes
-// `keysmith_core`'s published set builds (once per change, with its ETag) from
-// `keysmith_crypto::jwk::Jwk`s, and neither crate derives schemas yet.
-/// A JSON Web Key Set (RFC 7517): the public keys of every asymmetric key.
-#[derive(utoipa::ToSchema)]
-pub(crate) struct JwksBody {
-    /// JWKs with `kid`, `kty`, `alg`, `use` and the public parameters; `x5c`, `x5t`,
-    /// `x5t#S256` when the key has a certificate.
-    #[expect(dead_code, reason = "a description of bytes built in keysmith-core")]
-    keys: Vec<Map<String, Value>>,
-}
-
 /// `GET /api/jwt/public-key`'s query string.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -102,7 +88,7 @@ pub(crate) struct PublicKeyQuery {
     responses(
         (
             status = 200, description = "`{\"publicKey\"}` with `kid`, otherwise `{\"publicKeys\": {kid: PEM}}`.",
-            body = PublicKeysBody
+            body = keysmith_model::PublicKeys
         ),
         (status = 400, description = "The query string is malformed."),
         (status = 404, description = "No published key has this kid."),
@@ -118,29 +104,16 @@ async fn public_key(
         // Keysmith has no applications, so no application has a key.
         return Err(ApiError::NotFound);
     }
-    let body = match &query.kid {
-        None => PublicKeysBody {
-            public_key: None,
-            public_keys: Some(&published.public_keys),
-        },
-        Some(kid) => PublicKeysBody {
+    match &query.kid {
+        // Serialised once per change of the published set (`keysmith_core::Published`).
+        None => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(published.public_keys_json.clone())),
+        Some(kid) => Ok(HttpResponse::Ok().json(PublicKeys {
             public_key: Some(published.public_keys.get(kid).ok_or(ApiError::NotFound)?),
             public_keys: None,
-        },
-    };
-    Ok(HttpResponse::Ok().json(body))
-}
-
-/// One public key, or all of them by kid.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PublicKeysBody<'a> {
-    /// The key's public key (or certificate) in PEM, with `?kid=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_key: Option<&'a str>,
-    /// Kid → PEM, without `?kid=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_keys: Option<&'a BTreeMap<String, String>>,
+        })),
+    }
 }
 
 /// The claims to sign, and with which key.
