@@ -75,6 +75,11 @@ fuzz-all SECONDS="1800":
 soak MINUTES="30" BACKEND="aws-lc":
     bash benches/soak/soak.sh --minutes {{MINUTES}} --backend {{BACKEND}}
 
+# The scale benchmark: fill KEYS keys, serve them, measure what grows with the store
+# (docs/benchmarks.md, "Scale"). More arguments after KEYS, e.g. `just scale 100000 --reuse`.
+scale KEYS="100000" BACKEND="aws-lc" *ARGS:
+    bash benches/scale/scale.sh --keys {{KEYS}} --backend {{BACKEND}} {{ARGS}}
+
 # Formatting, module structure and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check

@@ -1,4 +1,6 @@
 -- POST /api/key/generate with a unique name per request. Set ALG and KEY in the environment.
+-- One wrk thread (-t1): every thread draws the same random numbers, so two threads send the
+-- same names and half their requests are refused as duplicates.
 local counter = 0
 local alg = os.getenv("ALG") or "ES256"
 local prefix = os.getenv("PREFIX") or "bench"

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Measures a running Keysmith filled by scale.sh; writes scale.md and scale.json to --out."""
+import argparse
+import http.client
+import json
+import statistics
+import time
+import urllib.parse
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class Client:
+    def __init__(self, base, api_key):
+        url = urllib.parse.urlparse(base)
+        self.host, self.port, self.api_key = url.hostname, url.port, api_key
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
+
+    def call(self, method, path, body=None, auth=True):
+        headers = {"Authorization": self.api_key} if auth else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(body)
+        started = time.perf_counter()
+        self.conn.request(method, path, body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        return response.status, data, (time.perf_counter() - started) * 1000
+
+
+def timed(client, method, path, body=None, runs=5, auth=True):
+    """(median ms, last status, last body size) over `runs` calls."""
+    times, status, size = [], None, 0
+    for _ in range(runs):
+        status, data, ms = client.call(method, path, body, auth)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: {status} {data[:200]!r}")
+        times.append(ms)
+        size = len(data)
+    return statistics.median(times), status, size
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    for name in ("base", "api-key", "backend", "out"):
+        parser.add_argument(f"--{name}", required=True)
+    for name in ("pid", "keys", "file-bytes"):
+        parser.add_argument(f"--{name}", type=int, required=True)
+    parser.add_argument("--started", type=float, required=True)
+    parser.add_argument("--fill-seconds", type=float, required=True)
+    args = parser.parse_args()
+
+    # Startup: from spawning the process to the first 200 from /api/status.
+    deadline = time.time() + 600
+    while True:
+        try:
+            client = Client(args.base, args.api_key)
+            status, _, _ = client.call("GET", "/api/status", auth=False)
+            if status == 200:
+                break
+        except OSError:
+            pass
+        if time.time() > deadline:
+            raise SystemExit("the server never answered 200 on /api/status")
+        time.sleep(0.02)
+    startup_s = time.time() - args.started
+    rss_start = rss_mib(args.pid)
+
+    # The first JWKS and /metrics after start build what later calls reuse: both are shown.
+    jwks_first_ms, _, _ = timed(client, "GET", "/.well-known/jwks.json", runs=1, auth=False)
+    metrics_first_ms, _, _ = timed(client, "GET", "/metrics", runs=1)
+    jwks_ms, _, jwks_bytes = timed(client, "GET", "/.well-known/jwks.json", runs=3, auth=False)
+    metrics_ms, _, _ = timed(client, "GET", "/metrics", runs=3)
+    rss_after = rss_mib(args.pid)
+    search_path = "/api/key/search?name=s7*&numberOfResults=25&startRow=5000"
+    if args.keys < 80000:
+        search_path = "/api/key/search?name=s0*&numberOfResults=25&startRow=" + str(
+            min(5000, max(args.keys // 2, 0)))
+    search_ms, _, _ = timed(client, "GET", search_path)
+    deep = max(args.keys - 25, 0)
+    last_page_ms, _, _ = timed(
+        client, "POST", "/api/key/search",
+        {"search": {"startRow": deep, "numberOfResults": 25}})
+    type_ms, _, _ = timed(
+        client, "POST", "/api/key/search",
+        {"search": {"type": "EC", "startRow": 1000, "numberOfResults": 25}})
+    _, body, _ = client.call("POST", "/api/key/search",
+                             {"search": {"startRow": 0, "numberOfResults": 1}})
+    key_id = json.loads(body)["keys"][0]["id"]
+    get_ms = statistics.median(
+        client.call("GET", f"/api/key/{key_id}")[2] for _ in range(200))
+    rss_end = rss_mib(args.pid)
+
+    figures = {
+        "backend": args.backend,
+        "keys": args.keys,
+        "fill_seconds": args.fill_seconds,
+        "fill_keys_per_s": round(args.keys / args.fill_seconds) if args.fill_seconds else None,
+        "startup_s": round(startup_s, 2),
+        "rss_after_start_mib": round(rss_start),
+        "rss_after_jwks_and_metrics_mib": round(rss_after),
+        "rss_at_end_mib": round(rss_end),
+        "search_name_prefix_ms": round(search_ms, 1),
+        "search_last_page_ms": round(last_page_ms, 1),
+        "search_type_ms": round(type_ms, 1),
+        "metrics_first_ms": round(metrics_first_ms, 1),
+        "metrics_ms": round(metrics_ms, 1),
+        "jwks_first_ms": round(jwks_first_ms, 1),
+        "jwks_ms": round(jwks_ms, 1),
+        "jwks_bytes": jwks_bytes,
+        "get_key_median_ms": round(get_ms, 2),
+        "data_file_bytes": args.file_bytes,
+        "bytes_per_key": round(args.file_bytes / args.keys),
+    }
+    rows = [
+        ("offline bulk generation", f"{figures['fill_keys_per_s']} keys/s"
+         if figures["fill_keys_per_s"] else "(reused data)"),
+        ("startup to a 200 from `/api/status`", f"{figures['startup_s']} s"),
+        ("RSS after start", f"{figures['rss_after_start_mib']} MiB"),
+        ("RSS after one JWKS and one `/metrics`", f"{figures['rss_after_jwks_and_metrics_mib']} MiB"),
+        (f"search page `{search_path.split('?')[1]}`", f"{figures['search_name_prefix_ms']} ms"),
+        (f"search, last page (`startRow={deep}`)", f"{figures['search_last_page_ms']} ms"),
+        ("search by type (`EC`, `startRow=1000`)", f"{figures['search_type_ms']} ms"),
+        ("`/metrics` scrape (first, then median of 3)",
+         f"{figures['metrics_first_ms']} ms, then {figures['metrics_ms']} ms"),
+        ("JWKS (first, then median of 3)", f"{figures['jwks_bytes'] / 1e6:.1f} MB body, "
+         f"{figures['jwks_first_ms']} ms, then {figures['jwks_ms']} ms"),
+        ("`GET /api/key/{id}` (median of 200, one connection)", f"{figures['get_key_median_ms']} ms"),
+        ("data file per key", f"{figures['bytes_per_key']} bytes"),
+        ("RSS at the end", f"{figures['rss_at_end_mib']} MiB"),
+    ]
+    table = [f"| figure at {args.keys:,} keys ({args.backend}) | measured |", "|---|---|"]
+    table += [f"| {name} | {value} |" for name, value in rows]
+    with open(f"{args.out}/scale.md", "w") as md:
+        md.write("\n".join(table) + "\n")
+    with open(f"{args.out}/scale.json", "w") as js:
+        json.dump(figures, js, indent=2)
+
+
+main()
