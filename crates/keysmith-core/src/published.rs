@@ -37,8 +37,8 @@ struct Entry {
     kid: String,
     name: String,
     last_update: i64,
-    /// The JWK and the SPKI PEM; `None` for HMAC keys.
-    public: Option<(Jwk, String)>,
+    /// The serialised JWK and the SPKI PEM; `None` for HMAC keys.
+    public: Option<(Box<serde_json::value::RawValue>, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +80,7 @@ fn entry_for(
                 let der = pem::decode(certificate)?;
                 jwk = jwk.with_certificate(&der.contents, info);
             }
+            let jwk = serde_json::value::to_raw_value(&jwk).map_err(ServiceError::internal)?;
             Some((jwk, public_pem.clone()))
         }
         _ => None,
@@ -192,7 +193,7 @@ fn build(
     let mut public_keys = BTreeMap::new();
     for ((_, id), entry) in entries {
         if let Some((jwk, public_pem)) = &entry.public {
-            keys.push(jwk);
+            keys.push(&**jwk);
             public_keys.insert(entry.kid.clone(), public_pem.clone());
         }
         // The ETag covers names and update times too, so a rename changes it.

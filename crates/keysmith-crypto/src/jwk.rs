@@ -8,13 +8,15 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{PublicKeyComponents, PublicKeyInfo};
 use crate::fingerprint::{base64url, from_base64url};
 
-/// A JWK Set (RFC 7517 section 5): the body of `/.well-known/jwks.json`.
+/// A JWK Set (RFC 7517 section 5): the body of `/.well-known/jwks.json`. Each key is a [`Jwk`]
+/// serialised once, when its key was published, so a set of many keys is built by copying
+/// bytes, not by serialising every key again.
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwkSet<'a> {
     /// The public keys, in the order they were stored.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Jwk>))]
-    pub keys: Vec<&'a Jwk>,
+    pub keys: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// A public JWK. Fields that do not apply are left out.
