@@ -41,11 +41,8 @@ build-backends:
 backends-alone:
     bash scripts/check-backends.sh
 
-# As CI checks: no build of any target compiles ring.
-no-ring:
-    bash scripts/check-no-ring.sh
-
-# As CI checks: licenses, bans and sources (deny.toml); installs the pinned cargo-deny.
+# As CI checks: licenses, bans (ring: no build of any target may compile it) and sources
+# (deny.toml); installs the pinned cargo-deny.
 deny:
     bash scripts/check-deny.sh
 

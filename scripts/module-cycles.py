@@ -2,9 +2,9 @@
 """Finds import cycles between the modules of each crate in crates/*/src.
 
 A module `a` depends on module `b` when a file of `a` names a path into `b` (`crate::b::...`,
-`super::...`, `self::...` or a `use` of a child module). A module is not counted as depending
-on its own descendants or ancestors' definitions it merely declares (`mod x;`); every other
-edge counts. Prints each cycle (strongly connected component with more than one module) and
+`super::...` or `self::...`). A module's uses of its own descendants (`use child::...`) are not
+edges: a parent declares its children, so that direction is one-way by construction. Every
+other edge counts, a child's use of its parent included. Prints each cycle (strongly connected component with more than one module) and
 exits 1 if there is one.
 """
 import os
@@ -72,10 +72,6 @@ def cycles(crate_src):
             if target == module or target[: len(module)] == module:
                 continue  # itself or a descendant: declaring and using children is one-way
             edges[module].add(target)
-        # `use child::...` (a relative use of a child module)
-        for name in re.findall(r"\buse\s+([a-z_][a-z0-9_]*)::", text):
-            if module + (name,) in known:
-                pass  # parent to child: one-way by construction
     # Tarjan's strongly connected components.
     index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
 
