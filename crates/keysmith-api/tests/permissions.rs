@@ -7,6 +7,8 @@
 
 mod support;
 
+use keysmith_model::Family;
+use keysmith_model::permissions::METHODS;
 use support::{ADMIN, Options, TestApp};
 
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
@@ -26,15 +28,10 @@ fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-const FAMILIES: [&str; 6] = [
-    "keys",
-    "sign",
-    "connections",
-    "signing-keys",
-    "audit",
-    "metrics",
-];
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Every family a permission can name, from the model's own list (as is `METHODS`).
+fn families() -> impl Iterator<Item = &'static str> {
+    Family::NAMED.into_iter().map(Family::as_str)
+}
 
 fn scoped_key(family: &str, method: &str) -> String {
     format!("scoped-{family}-{method}-0123456789abcdef")
@@ -42,7 +39,7 @@ fn scoped_key(family: &str, method: &str) -> String {
 
 async fn matrix_app() -> TestApp {
     let mut extra_keys = Vec::new();
-    for family in FAMILIES {
+    for family in families() {
         for method in METHODS {
             extra_keys.push((
                 scoped_key(family, method),
@@ -137,7 +134,7 @@ async fn each_scoped_key_passes_exactly_its_family_and_method() {
                 key.to_owned()
             }
         };
-        for family in FAMILIES {
+        for family in families() {
             for granted in METHODS {
                 let reply = app
                     .send(call(

@@ -1,6 +1,9 @@
 //! Scoped API keys: every route × {no key, wrong key, read-only, scoped, admin}, and the
 //! `keysmith api-key` commands end to end.
 
+use keysmith_model::Family;
+use keysmith_model::permissions::METHODS;
+
 use crate::support::{API_KEY, Options, Server};
 use crate::tokens;
 use test_case::test_case;
@@ -22,15 +25,10 @@ fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
         .collect()
 }
 
-const FAMILIES: [&str; 6] = [
-    "keys",
-    "sign",
-    "connections",
-    "signing-keys",
-    "audit",
-    "metrics",
-];
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+/// Every family a permission can name, from the model's own list (as is `METHODS`).
+fn families() -> impl Iterator<Item = &'static str> {
+    Family::NAMED.into_iter().map(Family::as_str)
+}
 
 /// The API key that holds exactly `family:method`.
 fn scoped_key(family: &str, method: &str) -> String {
@@ -124,7 +122,7 @@ fn every_route_checks_its_permission(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let config = temp.path().join("keysmith.toml");
     let mut text = String::new();
-    for family in FAMILIES {
+    for family in families() {
         for method in METHODS {
             text.push_str(&format!(
                 "[[api_keys]]\nname = \"{family}:{method}\"\nsha256 = \"{}\"\npermissions = [\"{family}:{method}\"]\n\n",
@@ -166,7 +164,7 @@ fn every_route_checks_its_permission(backend: &str) {
     );
 
     let mut keys: Vec<(String, String, bool)> = Vec::new(); // (who, key, is admin)
-    for family in FAMILIES {
+    for family in families() {
         for method in METHODS {
             keys.push((
                 format!("{family}:{method}"),
