@@ -92,7 +92,10 @@ def main():
         {"search": {"type": "EC", "startRow": 1000, "numberOfResults": 25}})
     _, body, _ = client.call("POST", "/api/key/search",
                              {"search": {"startRow": 0, "numberOfResults": 1}})
-    key_id = json.loads(body)["keys"][0]["id"]
+    first = json.loads(body)
+    if first["total"] != args.keys:
+        raise SystemExit(f"the store holds {first['total']} keys, not {args.keys}")
+    key_id = first["keys"][0]["id"]
     get_ms = statistics.median(
         client.call("GET", f"/api/key/{key_id}")[2] for _ in range(200))
     rss_end = rss_mib(args.pid)
