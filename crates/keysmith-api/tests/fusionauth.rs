@@ -432,16 +432,21 @@ async fn delete_then_404() {
     assert_eq!(app.fa("GET", &path, ADMIN, None).await.status, 404);
 }
 
-#[actix_web::test]
-async fn delete_and_restore_within_the_window() {
-    let app = TestApp::with(support::Options {
+/// The app with an hour's deletion window: a deleted key can be restored.
+async fn restorable_app() -> TestApp {
+    TestApp::with(support::Options {
         config: keysmith_core::ServiceConfig {
             deletion_window_seconds: 3600,
             ..keysmith_core::ServiceConfig::default()
         },
         ..support::Options::default()
     })
-    .await;
+    .await
+}
+
+#[actix_web::test]
+async fn delete_and_restore_within_the_window() {
+    let app = restorable_app().await;
     let key = app
         .generate(json!({"key": {"algorithm": "ES256", "name": "precious"}}))
         .await;
@@ -472,14 +477,7 @@ async fn delete_and_restore_within_the_window() {
 
 #[actix_web::test]
 async fn restore_is_blocked_by_a_name_taken_meanwhile() {
-    let app = TestApp::with(support::Options {
-        config: keysmith_core::ServiceConfig {
-            deletion_window_seconds: 3600,
-            ..keysmith_core::ServiceConfig::default()
-        },
-        ..support::Options::default()
-    })
-    .await;
+    let app = restorable_app().await;
     let key = app
         .generate(json!({"key": {"algorithm": "ES256", "name": "precious"}}))
         .await;
