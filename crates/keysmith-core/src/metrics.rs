@@ -100,6 +100,13 @@ impl HistogramVec {
     }
 }
 
+/// A counter without labels, read at scrape time.
+pub fn render_counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// A gauge family rendered from values computed at scrape time.
 pub fn render_gauges(
     out: &mut String,

@@ -7,8 +7,10 @@
 //! Private keys and HMAC secrets are never stored in the clear: a
 //! [`keysmith_model::SecretSealer`] seals them, bound to their record's id.
 //!
-//! Every write is one redb transaction committed with `Durability::Immediate` and two-phase
-//! commit, so when a method returns `Ok` the change is on disk.
+//! Every write is committed in a redb transaction with `Durability::Immediate` and two-phase
+//! commit, so when a method returns `Ok` the change is on disk. Changes made concurrently are
+//! grouped by one writer into one transaction (group commit: one sync for many changes), and
+//! each is answered only after that transaction has committed; see `docs/storage.md`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -46,7 +48,9 @@ use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner
 pub use audit::{AuditContext, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField, error_chain};
 pub use health::StoreHealth;
-pub use redb_store::{DEFAULT_CACHE_BYTES, OpenOptions, RedbStore, SCHEMA_VERSION, Verification};
+pub use redb_store::{
+    CommitStats, DEFAULT_CACHE_BYTES, OpenOptions, RedbStore, SCHEMA_VERSION, Verification,
+};
 
 /// A key with its private half, as stored.
 #[derive(Clone, Debug)]
@@ -270,6 +274,9 @@ pub trait KeyStore:
     /// Tries one empty durable write transaction, so a failing store that nobody writes to is
     /// still noticed (and counted in [`KeyStore::health`]).
     fn probe_write(&self) -> Result<(), StoreError>;
+
+    /// How many grouped write transactions committed, and how many changes they carried.
+    fn commit_stats(&self) -> CommitStats;
 }
 
 /// The store traits, for callers that use a [`KeyStore`] through `dyn KeyStore`.

@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use keysmith_core::metrics::render_gauges;
+use keysmith_core::metrics::{render_counter, render_gauges};
 use keysmith_model::epoch_millis_now;
 
 use crate::routing::{Registrar, RouteSpec};
@@ -119,15 +119,33 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "HTTP requests by route, method and status: count and latency.",
         &["route", "method", "status"],
     );
-    out.push_str(concat!(
-        "# HELP keysmith_audit_dropped_total Audit records dropped (queue full, too many keys used \
-         in one interval, or not writable) since start.\n",
-        "# TYPE keysmith_audit_dropped_total counter\n",
-    ));
-    out.push_str(&format!(
-        "keysmith_audit_dropped_total {}\n",
-        state.audit.dropped()
-    ));
+    render_counter(
+        &mut out,
+        "keysmith_audit_dropped_total",
+        "Audit records dropped (queue full, too many keys used in one interval, or not writable) \
+         since start.",
+        state.audit.dropped(),
+    );
+    let commits = state.keys.store().commit_stats();
+    render_counter(
+        &mut out,
+        "keysmith_store_commits_total",
+        "Durable transactions the group-commit writer committed since start.",
+        commits.commits,
+    );
+    render_counter(
+        &mut out,
+        "keysmith_store_committed_changes_total",
+        "Changes those transactions carried (divided by the commits: the mean batch size).",
+        commits.changes,
+    );
+    render_gauges(
+        &mut out,
+        "keysmith_store_writes_waiting",
+        "Changes queued for the group-commit writer or being applied, not yet answered.",
+        &[],
+        &[(Vec::new(), commits.waiting)],
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))

@@ -17,9 +17,10 @@ impl ApiKeyRecords for RedbStore {
     }
 
     fn add_api_key_hash(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
+        let hash = *hash;
         self.write_audited(
             |()| vec![String::new()],
-            |txn| {
+            move |txn| {
                 txn.open_table(API_KEYS)?.insert(hash.as_slice(), ())?;
                 Ok(())
             },
@@ -38,18 +39,20 @@ impl ApiKeyRecords for RedbStore {
 
     fn add_api_key_record(&self, record: &keysmith_model::ApiKeyRecord) -> Result<(), StoreError> {
         let json = encode_api_key(record)?;
+        let id = record.id;
         self.write_audited(
-            |()| vec![record.id.to_string()],
-            |txn| {
+            move |()| vec![id.to_string()],
+            move |txn| {
                 txn.open_table(API_KEY_RECORDS)?
-                    .insert(record.id.as_u128(), json.as_slice())?;
+                    .insert(id.as_u128(), json.as_slice())?;
                 Ok(())
             },
         )
     }
 
     fn remove_api_key_record(&self, id: &Uuid) -> Result<bool, StoreError> {
-        self.write_audited(if_true(id.to_string()), |txn| {
+        let id = *id;
+        self.write_audited(if_true(id.to_string()), move |txn| {
             Ok(txn
                 .open_table(API_KEY_RECORDS)?
                 .remove(id.as_u128())?

@@ -8,7 +8,8 @@ impl AuditLog for RedbStore {
         if records.is_empty() {
             return Ok(());
         }
-        self.write(|txn| append_in(txn, records))
+        let records = records.to_vec();
+        self.writer.submit(move |txn| append_in(txn, &records))
     }
 
     fn prune_audit(

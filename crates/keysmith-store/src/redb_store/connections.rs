@@ -5,9 +5,11 @@ use super::*;
 impl ConnectionRecords for RedbStore {
     fn insert_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         let json = encode_connection(connection)?;
+        let connection = connection.clone();
+        let target = connection.id.clone();
         self.write_audited(
-            |()| vec![connection.id.clone()],
-            |txn| {
+            move |()| vec![target.clone()],
+            move |txn| {
                 let mut connections = txn.open_table(CONNECTIONS)?;
                 if connections.get(connection.id.as_str())?.is_some() {
                     return Err(StoreError::Duplicate(UniqueField::ConnectionId));
@@ -47,7 +49,8 @@ impl ConnectionRecords for RedbStore {
 
     fn replace_connection(&self, connection: &Connection) -> Result<bool, StoreError> {
         let json = encode_connection(connection)?;
-        self.write_audited(if_true(connection.id.clone()), |txn| {
+        let connection = connection.clone();
+        self.write_audited(if_true(connection.id.clone()), move |txn| {
             let mut connections = txn.open_table(CONNECTIONS)?;
             let Some(old) = connections
                 .get(connection.id.as_str())?
@@ -70,7 +73,9 @@ impl ConnectionRecords for RedbStore {
     }
 
     fn delete_connection(&self, id: &str) -> Result<Option<Vec<KeyId>>, StoreError> {
-        self.write_audited(changed(id.to_owned()), |txn| {
+        let id = id.to_owned();
+        self.write_audited(changed(id.clone()), move |txn| {
+            let id = id.as_str();
             let Some(old) = txn
                 .open_table(CONNECTIONS)?
                 .remove(id)?

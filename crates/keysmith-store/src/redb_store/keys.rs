@@ -7,9 +7,10 @@ impl KeyRecords for RedbStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
         let json = encode_key(&record.key)?;
         let secret = self.stored_secret(record)?;
+        let key = record.key.clone();
         self.write_audited(
-            |()| vec![record.key.id.to_string()],
-            |txn| insert_in(txn, record, &json, secret.as_deref()),
+            move |()| vec![key.id.to_string()],
+            move |txn| insert_in(txn, &key, &json, secret.as_deref()),
         )
     }
 
@@ -50,7 +51,8 @@ impl KeyRecords for RedbStore {
     fn rename(&self, id: &KeyId, name: &str, now_millis: i64) -> Result<Option<Key>, StoreError> {
         let target = id.to_string();
         let id = raw(id);
-        self.write_audited(changed(target), |txn| {
+        let name = name.to_owned();
+        self.write_audited(changed(target), move |txn| {
             let mut keys = txn.open_table(KEYS)?;
             let Some(bytes) = keys.get(id)?.map(|v| v.value().to_vec()) else {
                 return Ok(None);
@@ -58,15 +60,15 @@ impl KeyRecords for RedbStore {
             let mut key = decode_key(&bytes)?;
             if key.name != name {
                 let mut by_name = txn.open_table(BY_NAME)?;
-                if by_name.get(name)?.is_some() {
+                if by_name.get(name.as_str())?.is_some() {
                     return Err(StoreError::Duplicate(UniqueField::Name));
                 }
                 by_name.remove(key.name.as_str())?;
-                by_name.insert(name, id)?;
+                by_name.insert(name.as_str(), id)?;
                 let mut by_lower = txn.open_table(BY_LOWER_NAME)?;
                 by_lower.remove((lower(&key.name).as_str(), id))?;
-                by_lower.insert((lower(name).as_str(), id), ())?;
-                key.name = name.to_owned();
+                by_lower.insert((lower(&name).as_str(), id), ())?;
+                key.name.clone_from(&name);
             }
             key.last_update_instant = now_millis;
             keys.insert(id, encode_key(&key)?.as_slice())?;
@@ -75,14 +77,17 @@ impl KeyRecords for RedbStore {
     }
 
     fn delete(&self, id: &KeyId) -> Result<bool, StoreError> {
-        self.write_audited(if_true(id.to_string()), |txn| {
-            release_from_ring(txn, id)?;
-            delete_in(txn, raw(id))
+        let id = *id;
+        self.write_audited(if_true(id.to_string()), move |txn| {
+            release_from_ring(txn, &id)?;
+            delete_in(txn, raw(&id))
         })
     }
 
     fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError> {
-        self.write_audited(if_true(id.to_string()), |txn| {
+        let id = *id;
+        self.write_audited(if_true(id.to_string()), move |txn| {
+            let id = &id;
             let ring = release_from_ring(txn, id)?;
             let Some(key) = txn
                 .open_table(KEYS)?
@@ -112,7 +117,9 @@ impl KeyRecords for RedbStore {
     }
 
     fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
-        self.write_audited(changed(id.to_string()), |txn| {
+        let id = *id;
+        self.write_audited(changed(id.to_string()), move |txn| {
+            let id = &id;
             let Some(bytes) = txn
                 .open_table(DELETED_KEYS)?
                 .remove(raw(id))?
@@ -125,15 +132,16 @@ impl KeyRecords for RedbStore {
                 .open_table(DELETED_SECRETS)?
                 .remove(raw(id))?
                 .map(|v| v.value().to_vec());
-            let record = StoredKey {
-                key: deleted.key,
-                private: None,
-            };
-            insert_in(txn, &record, &encode_key(&record.key)?, secret.as_deref())?;
+            insert_in(
+                txn,
+                &deleted.key,
+                &encode_key(&deleted.key)?,
+                secret.as_deref(),
+            )?;
             if let Some(place) = deleted.ring {
                 return_to_ring(txn, place)?;
             }
-            Ok(Some(record.key))
+            Ok(Some(deleted.key))
         })
     }
 
@@ -151,7 +159,7 @@ impl KeyRecords for RedbStore {
 
     fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError> {
         let purged = |ids: &Vec<KeyId>| ids.iter().map(ToString::to_string).collect();
-        self.write_audited(purged, |txn| {
+        self.write_audited_alone(purged, |txn| {
             let mut deleted = txn.open_table(DELETED_KEYS)?;
             let mut due = Vec::new();
             for entry in deleted.iter()? {
@@ -345,11 +353,10 @@ pub(super) fn get_in(
 /// Stores a key record; `secret` is its private half in stored (sealed) form.
 pub(super) fn insert_in(
     txn: &WriteTransaction,
-    record: &StoredKey,
+    key: &Key,
     json: &[u8],
     secret: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    let key = &record.key;
     let id = raw(&key.id);
     let mut keys = txn.open_table(KEYS)?;
     if keys.get(id)?.is_some() {

@@ -179,10 +179,14 @@ pub struct Verification {
 
 /// Keys in one redb file.
 pub struct RedbStore {
-    db: Database,
+    db: Arc<Database>,
     sealer: Arc<dyn SecretSealer>,
     /// Whether write transactions have been failing (a failing disk), for `/api/status`.
-    health: crate::health::WriteHealth,
+    health: Arc<crate::health::WriteHealth>,
+    /// The group-commit writer ([`writer`]): the changes callers make concurrently commit
+    /// together.
+    writer: writer::Writer,
+    commits: Arc<writer::Counters>,
     /// Test failpoint: how long a ring change waits, written but uncommitted, before its commit.
     #[cfg(feature = "failpoints")]
     ring_commit_pause: Option<std::time::Duration>,
@@ -230,9 +234,18 @@ impl RedbStore {
     /// repaired it (back to the last whole commit); an error: it cannot be repaired, or a
     /// transaction is still open on this store.
     pub fn check_integrity(&mut self) -> Result<bool, StoreError> {
-        self.db
-            .check_integrity()
-            .map_err(|e| StoreError::Engine(Box::new(e)))
+        // The writer thread shares the database; it is stopped (nothing is queued: this holds
+        // `&mut self`) so that redb can be given the only handle, and started again after.
+        self.writer.stop();
+        let checked = Arc::get_mut(&mut self.db)
+            .ok_or_else(|| StoreError::Engine("the database is still shared".into()))
+            .and_then(|db| {
+                db.check_integrity()
+                    .map_err(|e| StoreError::Engine(Box::new(e)))
+            });
+        self.writer =
+            writer::Writer::start(self.db.clone(), self.health.clone(), self.commits.clone())?;
+        checked
     }
 
     /// Reads every record and opens every sealed value (one read transaction), and checks
@@ -291,6 +304,13 @@ impl RedbStore {
         Ok(found)
     }
 
+    /// Test hook: begins a write transaction and hands it back, so that no other write
+    /// (grouped or alone) can begin until the caller drops it; changes queue up meanwhile.
+    #[cfg(feature = "testing")]
+    pub fn hold_writes(&self) -> Result<WriteTransaction, StoreError> {
+        Ok(self.db.begin_write()?)
+    }
+
     /// A failpoint for crash tests: every ring change sleeps for `pause` after writing and
     /// before committing, so a test can kill the process mid-rotation. Only with the
     /// `failpoints` feature (never in a release build).
@@ -310,45 +330,46 @@ impl RedbStore {
             .transpose()
     }
 
-    /// Runs `f` in one durable write transaction, as [`Self::write`] does; under an audit
-    /// context ([`crate::with_audit_context`]) the transaction also appends one audit row per
-    /// target `targets` names from `f`'s result (none: nothing was changed, nothing recorded).
-    /// The rows are written before the commit, so the change and its record are one.
-    fn write_audited<T>(
+    /// Queues the change `f` for the group-commit writer and waits until the transaction that
+    /// carries it has committed ([`writer`]): `f` may run more than once, so it must own what
+    /// it reads. Under an audit context ([`crate::with_audit_context`]) the change also appends
+    /// one audit row per target `targets` names from `f`'s result (none: nothing was changed,
+    /// nothing recorded), in the same transaction, so the change and its record are one.
+    fn write_audited<T: Send + 'static>(
+        &self,
+        targets: impl Fn(&T) -> Vec<String> + Send + 'static,
+        mut f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let context = crate::audit::current();
+        let (out, rows) = self.writer.submit(move |txn| {
+            let out = f(txn)?;
+            let rows = audit_rows(context.as_ref(), targets(&out));
+            append_in(txn, &rows)?;
+            Ok((out, rows))
+        })?;
+        committed_audit(&rows);
+        Ok(out)
+    }
+
+    /// [`Self::write_audited`] for a change that commits alone (it cannot be run twice).
+    fn write_audited_alone<T>(
         &self,
         targets: impl FnOnce(&T) -> Vec<String>,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let Some(context) = crate::audit::current() else {
-            return self.write(f);
-        };
+        let context = crate::audit::current();
         let (out, rows) = self.write(|txn| {
             let out = f(txn)?;
-            let at = keysmith_model::epoch_millis_now();
-            let records: Vec<keysmith_model::AuditRecord> = targets(&out)
-                .into_iter()
-                .map(|target| keysmith_model::AuditRecord {
-                    id: 0,
-                    at,
-                    actor: context.actor.clone(),
-                    action: context.action.clone(),
-                    target,
-                    result: "ok".into(),
-                    request_id: context.request_id.clone(),
-                    uses: None,
-                })
-                .collect();
-            append_in(txn, &records)?;
-            Ok((out, records))
+            let rows = audit_rows(context.as_ref(), targets(&out));
+            append_in(txn, &rows)?;
+            Ok((out, rows))
         })?;
-        for record in &rows {
-            crate::log_audit(record);
-        }
-        crate::audit::committed(rows.len() as u64);
+        committed_audit(&rows);
         Ok(out)
     }
 
-    /// Runs `f` in one durable write transaction. If `f` fails, nothing it wrote is kept.
+    /// Runs `f` in a durable write transaction of its own (not batched by the writer). If `f`
+    /// fails, nothing it wrote is kept.
     fn write<T>(
         &self,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StoreError>,
@@ -370,14 +391,52 @@ impl RedbStore {
     }
 }
 
+/// The audit rows of a change under `context` (none outside a context) for `targets`.
+fn audit_rows(
+    context: Option<&crate::AuditContext>,
+    targets: Vec<String>,
+) -> Vec<keysmith_model::AuditRecord> {
+    let Some(context) = context else {
+        return Vec::new();
+    };
+    let at = keysmith_model::epoch_millis_now();
+    targets
+        .into_iter()
+        .map(|target| keysmith_model::AuditRecord {
+            id: 0,
+            at,
+            actor: context.actor.clone(),
+            action: context.action.clone(),
+            target,
+            result: "ok".into(),
+            request_id: context.request_id.clone(),
+            uses: None,
+        })
+        .collect()
+}
+
+/// Logs the audit rows a committed change carried, and counts them for the caller's context.
+fn committed_audit(rows: &[keysmith_model::AuditRecord]) {
+    for record in rows {
+        crate::log_audit(record);
+    }
+    crate::audit::committed(rows.len() as u64);
+}
+
 /// The audit targets of a change that returns whether it changed anything.
-fn if_true(target: String) -> impl FnOnce(&bool) -> Vec<String> {
-    move |changed| if *changed { vec![target] } else { Vec::new() }
+fn if_true(target: String) -> impl Fn(&bool) -> Vec<String> + Send + 'static {
+    move |changed| {
+        if *changed {
+            vec![target.clone()]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// The audit targets of a change that returns `None` when there was nothing to change.
-fn changed<T>(target: String) -> impl FnOnce(&Option<T>) -> Vec<String> {
-    move |out| out.as_ref().map(|_| target).into_iter().collect()
+fn changed<T>(target: String) -> impl Fn(&Option<T>) -> Vec<String> + Send + 'static {
+    move |out| out.as_ref().map(|_| target.clone()).into_iter().collect()
 }
 
 mod api_keys;
@@ -388,6 +447,7 @@ mod open;
 mod records;
 mod rings;
 mod secrets;
+mod writer;
 
 use audit_log::*;
 use keys::*;
@@ -395,6 +455,7 @@ use open::*;
 use records::*;
 use rings::*;
 use secrets::*;
+pub use writer::CommitStats;
 
 impl KeyStore for RedbStore {
     fn snapshot_to(
@@ -447,6 +508,10 @@ impl KeyStore for RedbStore {
 
     fn probe_write(&self) -> Result<(), StoreError> {
         self.write(|_| Ok(()))
+    }
+
+    fn commit_stats(&self) -> CommitStats {
+        self.commits.get()
     }
 }
 

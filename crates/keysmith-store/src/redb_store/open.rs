@@ -112,10 +112,15 @@ impl RedbStore {
         shown: &str,
     ) -> Result<Self, StoreError> {
         check_schema(&db.begin_read()?, Path::new(shown))?;
+        let db = Arc::new(db);
+        let health = Arc::new(crate::health::WriteHealth::default());
+        let commits = Arc::new(writer::Counters::default());
         let store = Self {
+            writer: writer::Writer::start(db.clone(), health.clone(), commits.clone())?,
             db,
             sealer,
-            health: crate::health::WriteHealth::default(),
+            health,
+            commits,
             #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };

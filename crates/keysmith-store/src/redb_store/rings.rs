@@ -47,7 +47,7 @@ impl RingRecords for RedbStore {
         change: crate::RingChanger<'_>,
     ) -> Result<RingChange, StoreError> {
         let target = owner.connection_id().unwrap_or("tenant").to_owned();
-        self.write_audited(|_| vec![target], |txn| {
+        self.write_audited_alone(|_| vec![target], |txn| {
             if let Some(id) = owner.connection_id()
                 && txn.open_table(CONNECTIONS)?.get(id)?.is_none()
             {
@@ -61,7 +61,7 @@ impl RingRecords for RedbStore {
             }
             drop(index);
             for record in &change.insert {
-                insert_in(txn, record, &encode_key(&record.key)?, self.stored_secret(record)?.as_deref())?;
+                insert_in(txn, &record.key, &encode_key(&record.key)?, self.stored_secret(record)?.as_deref())?;
             }
             for id in &change.delete {
                 if change.ring.role_of(id).is_some() {

@@ -205,6 +205,15 @@ fn kill_9_loop(backend: &str, cycles: usize, seed: u64) -> Totals {
             .collect();
         let writing = Duration::from_millis(300 + rng.below(2201));
         std::thread::sleep(writing);
+        // The group-commit counters, read while the writers write (so the kill comes in the
+        // middle of batched commits).
+        let scraped = server.raw("GET", "/metrics", &[("Authorization", API_KEY)], None);
+        if scraped.status == 200 {
+            let text = scraped.text();
+            totals.commits += crate::metrics::counter(&text, "keysmith_store_commits_total");
+            totals.batched_changes +=
+                crate::metrics::counter(&text, "keysmith_store_committed_changes_total");
+        }
         server.kill_9();
         totals.writing += writing;
         stop.store(true, Ordering::SeqCst);
@@ -244,6 +253,14 @@ fn kill_9_loop(backend: &str, cycles: usize, seed: u64) -> Totals {
         }
     }
     println!("{}", totals.summary(backend, seed));
+    // Eight writers share the writer: some commit must have carried more than one change, or
+    // this loop did not test batched commits at all.
+    assert!(
+        totals.batched_changes > totals.commits,
+        "no commit carried more than one change: {} commits, {} changes",
+        totals.commits,
+        totals.batched_changes
+    );
     totals
 }
 
@@ -337,6 +354,9 @@ struct Totals {
     longest_restart: Duration,
     /// Time the writers had before the kills.
     writing: Duration,
+    /// Group commits and the changes they carried, scraped from `/metrics` before each kill.
+    commits: u64,
+    batched_changes: u64,
 }
 
 impl Totals {
@@ -377,7 +397,7 @@ impl Totals {
              in_doubt={} refused={} \
              lost={} altered={} resurrected={} unopenable={} broken_rings={} \
              restart_failures={} server_errors={} signed={} double_kills={} ({} after listening) \
-             keys_stored={} longest_restart={}ms seed={seed}",
+             keys_stored={} longest_restart={}ms commits={} changes_per_commit={:.2} seed={seed}",
             self.cycles,
             self.acknowledged(),
             by_op.join(" "),
@@ -396,6 +416,8 @@ impl Totals {
             self.double_kills_after_listening,
             f.stored,
             self.longest_restart.as_millis(),
+            self.commits,
+            self.batched_changes as f64 / self.commits.max(1) as f64,
         )
     }
 }

@@ -71,6 +71,14 @@ fn metrics_count_requests_keys_and_generation(backend: &str) {
         !text.contains("00000000-0000-4000"),
         "paths never become labels"
     );
+    // Four changes (three generates and an import), each acknowledged by a group commit.
+    let commits = counter(&text, "keysmith_store_commits_total");
+    let changes = counter(&text, "keysmith_store_committed_changes_total");
+    assert!(
+        (1..=changes).contains(&commits) && changes >= 4,
+        "{commits} commits, {changes} changes"
+    );
+    assert!(text.contains("keysmith_store_writes_waiting 0"), "{text}");
 
     if let Some(python) = crate::support::tool(
         "KS_FUSIONAUTH_PYTHON",
@@ -165,4 +173,11 @@ fn junk_methods_add_no_series_and_anonymous_scrapes_are_a_setting(backend: &str)
         after.iter().any(|s| s.contains("method=\"OTHER\"")),
         "{after:?}"
     );
+}
+
+/// The value of the unlabelled counter `name` in a scrape (0 if it is not there).
+pub(crate) fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
 }
