@@ -31,6 +31,13 @@ pub struct GenerateRequest<'a> {
     pub issuer: Option<&'a str>,
 }
 
+/// A generated key not yet stored ([`Keys::make`]); its private half is redacted from `Debug`.
+#[derive(Debug)]
+pub struct MadeKey {
+    record: StoredKey,
+    public: Option<keysmith_crypto::PublicKeyInfo>,
+}
+
 /// What to import: PEM material, name, kid and secret.
 #[derive(Clone, Copy, Default)]
 pub struct ImportRequest<'a> {
@@ -227,12 +234,25 @@ pub struct Keys<'a> {
 
 impl Keys<'_> {
     /// Generates a key: RSA/EC/OKP with FusionAuth's self-signed certificate (kid = its SHA-1
-    /// thumbprint), or an HMAC secret (kid = 10 random hex characters).
+    /// thumbprint), or an HMAC secret (kid = 10 random hex characters). [`Self::make`] then
+    /// [`Self::store`].
     pub fn generate(
         &self,
         id: Option<KeyId>,
         request: &GenerateRequest<'_>,
     ) -> Result<Key, ServiceError> {
+        let made = self.make(id, request)?;
+        self.store(made)
+    }
+
+    /// The CPU-bound half of [`Self::generate`]: validates the request and makes the key and
+    /// its certificate, storing nothing. A caller that bounds concurrent generations bounds
+    /// this half only, so that the durable half of many requests can share one commit.
+    pub fn make(
+        &self,
+        id: Option<KeyId>,
+        request: &GenerateRequest<'_>,
+    ) -> Result<MadeKey, ServiceError> {
         let spec = validate::generate_spec(
             request.algorithm,
             request.length,
@@ -287,6 +307,13 @@ impl Keys<'_> {
                 .build_asymmetric(id, algorithm, length, name, issuer)?;
             (record, Some(public))
         };
+        Ok(MadeKey { record, public })
+    }
+
+    /// The durable half of [`Self::generate`]: stores a made key (uniqueness is checked again
+    /// in the store's transaction) and publishes it. Returns after the commit.
+    pub fn store(&self, made: MadeKey) -> Result<Key, ServiceError> {
+        let MadeKey { record, public } = made;
         self.core.store.insert(&record)?;
         let key = record.key;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");

@@ -32,7 +32,7 @@ mod tokens;
 pub use config::ServiceConfig;
 pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
-pub use keys::{GenerateRequest, ImportRequest, KeyService, Keys};
+pub use keys::{GenerateRequest, ImportRequest, KeyService, Keys, MadeKey};
 pub use published::Published;
 pub use rings::{
     CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,

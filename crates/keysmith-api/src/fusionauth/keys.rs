@@ -191,16 +191,23 @@ async fn generate_key(
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || {
-        let _turn = slot.wait_turn();
-        service.keys().generate(
-            id,
-            &GenerateRequest {
-                algorithm: fields.algorithm.as_deref(),
-                name: fields.name.as_deref(),
-                length,
-                issuer: fields.issuer.as_deref(),
-            },
-        )
+        // The turn bounds the CPU work only: the durable half waits for a group commit with
+        // the other requests' keys (the slot, held to the end, bounds the requests in flight).
+        let made = {
+            let _turn = slot.wait_turn();
+            service.keys().make(
+                id,
+                &GenerateRequest {
+                    algorithm: fields.algorithm.as_deref(),
+                    name: fields.name.as_deref(),
+                    length,
+                    issuer: fields.issuer.as_deref(),
+                },
+            )?
+        };
+        let key = service.keys().store(made);
+        drop(slot);
+        key
     })
     .await??;
     Ok(key_response(&key))
