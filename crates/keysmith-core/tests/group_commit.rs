@@ -73,10 +73,7 @@ type Change = Box<dyn FnOnce(&RedbStore) -> Answer + Send>;
 
 /// Runs each change on a thread of its own, queued strictly in list order while writes are
 /// held, then releases them; returns each change's answer, in order.
-fn queue_in_order(
-    store: &Arc<RedbStore>,
-    changes: Vec<Change>,
-) -> Vec<Answer> {
+fn queue_in_order(store: &Arc<RedbStore>, changes: Vec<Change>) -> Vec<Answer> {
     let held = store.hold_writes().unwrap();
     let before = store.commit_stats().waiting;
     let mut threads = Vec::new();

@@ -37,7 +37,8 @@ pub enum KeyAction {
         #[arg(long)]
         issuer: Option<String>,
         /// Make this many keys, named "<name> #1" to "<name> #N", with a progress bar.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        /// Offline, the keys are made in parallel and share durable commits.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         count: u32,
     },
     /// Import a key from PEM files.
@@ -97,7 +98,7 @@ fn failure(message: impl Into<String>) -> ServerError {
     ServerError::Cli(message.into())
 }
 
-fn service_failure(err: ServiceError) -> ServerError {
+pub(crate) fn service_failure(err: ServiceError) -> ServerError {
     match err {
         ServiceError::Invalid(errors) => {
             failure(serde_json::to_string(&errors).unwrap_or_default())
@@ -134,37 +135,6 @@ impl Target {
             status => Err(failure(format!("{status}: {text}"))),
         }
     }
-}
-
-/// Makes `name #1` to `name #count` one by one, each its own transaction, with a progress bar
-/// on stderr. A failure stops the run and says how many keys were made (they stay).
-fn generate_many(
-    name: &str,
-    count: u32,
-    generate_one: impl Fn(&str) -> Result<Value, ServerError>,
-) -> Result<Vec<Value>, ServerError> {
-    let progress = indicatif::ProgressBar::new(u64::from(count));
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{spinner} {wide_bar} {pos}/{len} keys")
-    {
-        progress.set_style(style);
-    }
-    let mut made = Vec::new();
-    for n in 1..=count {
-        match generate_one(&format!("{name} #{n}")) {
-            Ok(key) => made.push(key),
-            Err(err) => {
-                progress.abandon();
-                return Err(failure(format!(
-                    "made {} of {count} keys (they are kept), then {name} #{n} failed: {err}",
-                    made.len()
-                )));
-            }
-        }
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    Ok(made)
 }
 
 fn key_json(key: &keysmith_model::Key) -> Value {
@@ -248,7 +218,26 @@ pub fn run(
             if count == 1 {
                 json!({"key": generate_one(&name)?})
             } else {
-                json!({"keys": generate_many(&name, count, generate_one)?})
+                let template = crate::bulk::Template {
+                    algorithm: &algorithm,
+                    name: &name,
+                    length,
+                    issuer: issuer.as_deref(),
+                };
+                if let Target::Offline(s) = &target {
+                    crate::bulk::check_names_free(s, &template, count)?;
+                }
+                let mut printer = crate::bulk::Printer::new(as_json);
+                let made = match &target {
+                    Target::Offline(s) => {
+                        crate::bulk::generate_offline(s, &template, count, &mut printer)
+                    }
+                    Target::Online(_) => {
+                        crate::bulk::generate_each(&template, count, &mut printer, generate_one)
+                    }
+                };
+                printer.finish();
+                return made;
             }
         }
         (
@@ -389,38 +378,43 @@ fn print(output: &Value, as_json: bool) {
             return;
         }
     };
-    println!(
-        "{:<36}  {:<24}  {:<7}  {:<4}  {:>4}  {:<4}  {:<20}  kid",
-        "id", "name", "alg", "type", "len", "priv", "expires"
-    );
+    println!("{TABLE_HEADER}");
     for key in keys {
-        let text = |f: &str| key[f].as_str().unwrap_or("").to_owned();
-        let expires = key["expirationInstant"]
-            .as_i64()
-            .map(|ms| keysmith_api::iso8601(ms)[..19].to_owned())
-            .unwrap_or_default();
-        let private = match key["hasPrivateKey"].as_bool() {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "-",
-        };
-        let mut name = text("name");
-        if name.chars().count() > 24 {
-            name = name.chars().take(23).collect::<String>() + "…";
-        }
-        println!(
-            "{:<36}  {:<24}  {:<7}  {:<4}  {:>4}  {:<4}  {:<20}  {}",
-            text("id"),
-            name,
-            text("algorithm"),
-            text("type"),
-            key["length"]
-                .as_u64()
-                .map(|l| l.to_string())
-                .unwrap_or_default(),
-            private,
-            expires,
-            text("kid")
-        );
+        println!("{}", table_row(key));
     }
+}
+
+/// The header of the key table.
+pub(crate) const TABLE_HEADER: &str = "id                                    name                      alg      type   len  priv  expires               kid";
+
+/// One key as a row of the key table.
+pub(crate) fn table_row(key: &Value) -> String {
+    let text = |f: &str| key[f].as_str().unwrap_or("").to_owned();
+    let expires = key["expirationInstant"]
+        .as_i64()
+        .map(|ms| keysmith_api::iso8601(ms)[..19].to_owned())
+        .unwrap_or_default();
+    let private = match key["hasPrivateKey"].as_bool() {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    let mut name = text("name");
+    if name.chars().count() > 24 {
+        name = name.chars().take(23).collect::<String>() + "…";
+    }
+    format!(
+        "{:<36}  {:<24}  {:<7}  {:<4}  {:>4}  {:<4}  {:<20}  {}",
+        text("id"),
+        name,
+        text("algorithm"),
+        text("type"),
+        key["length"]
+            .as_u64()
+            .map(|l| l.to_string())
+            .unwrap_or_default(),
+        private,
+        expires,
+        text("kid")
+    )
 }

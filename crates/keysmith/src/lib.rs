@@ -25,6 +25,7 @@
 pub mod api_keys;
 pub mod backend;
 pub mod backup;
+pub mod bulk;
 pub mod check;
 pub mod cli;
 pub mod client;

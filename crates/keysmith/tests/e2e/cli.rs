@@ -211,16 +211,29 @@ fn key_commands_offline_and_online(backend: &str) {
         Some(&data),
     );
     assert!(ok, "{err}");
-    let (ok, _, err) = bulk("partial", "3");
+    // Every name is checked before any key is made: a taken one makes nothing.
+    let (ok, out, err) = bulk("partial", "3");
     assert!(
-        !ok && err.contains("made 1 of 3 keys (they are kept), then partial #2 failed"),
+        !ok && err.contains("made 0 of 3 keys: the name \"partial #2\" is taken"),
         "{err}"
     );
+    assert!(out.is_empty(), "{out}");
     let (ok, out, _) = run(
         &["key", "list", "--json", "--backend", backend],
         Some(&data),
     );
-    assert!(ok && out.contains("\"partial #1\""), "{out}");
+    assert!(ok && !out.contains("\"partial #1\""), "{out}");
+    // Many keys: made in parallel, printed in number order, each with its audit row.
+    let (ok, out, err) = bulk("many", "300");
+    assert!(ok, "{err}");
+    let names: Vec<String> = json(&out)["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (1..=300).map(|n| format!("many #{n}")).collect();
+    assert_eq!(names, expected);
 
     // Online: the server sees what was done offline, and the same commands work over HTTP.
     let server = Server::start_in(&data, backend, options);
@@ -277,5 +290,13 @@ fn key_commands_offline_and_online(backend: &str) {
     let audit = server
         .call("GET", "/api/system/audit-log/search?text=cli", None)
         .json();
-    assert!(audit["total"].as_u64().unwrap() >= 3, "{audit}");
+    assert!(audit["total"].as_u64().unwrap() >= 303, "{audit}");
+    let bulk_rows = server
+        .call(
+            "GET",
+            "/api/system/audit-log/search?text=cli&action=key.generate&numberOfResults=1",
+            None,
+        )
+        .json();
+    assert!(bulk_rows["total"].as_u64().unwrap() >= 300, "{bulk_rows}");
 }

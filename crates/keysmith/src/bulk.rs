@@ -1,0 +1,232 @@
+//! `keysmith key generate --count N`: keys named `<name> #1` to `<name> #N`, with a progress bar
+//! on stderr and the keys printed as they are made (a table, or `{"keys":[…]}` with `--json`),
+//! so memory does not grow with N.
+//!
+//! Offline, every name is checked free first (a taken one stops the run before any key is made);
+//! then [`workers`] threads make keys in parallel and store them through the store's group
+//! commit, so many keys share each durable commit. Each key's audit row (`cli`,
+//! `key.generate`) is written in its key's transaction. Online, the keys are asked for one by
+//! one (the server batches the commits of concurrent clients). A failure stops the run: the
+//! keys made so far stay, are printed (the JSON stays whole), and the error says how many.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc;
+
+use keysmith_core::{GenerateRequest, KeyService, ServiceError};
+use keysmith_model::Key;
+use keysmith_store::{AuditContext, with_audit_context};
+use serde_json::Value;
+
+use crate::error::ServerError;
+
+/// What every key of the run is made with (the name is numbered).
+pub(crate) struct Template<'a> {
+    pub(crate) algorithm: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) length: Option<u32>,
+    pub(crate) issuer: Option<&'a str>,
+}
+
+impl Template<'_> {
+    fn name(&self, n: u32) -> String {
+        format!("{} #{n}", self.name)
+    }
+}
+
+/// Threads making keys offline: enough concurrent callers for the group commit to fill its
+/// batches while the key generation itself uses every core.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 8)
+        .min(64)
+}
+
+/// Prints keys as they come: a table, or one `{"keys":[…]}` line.
+pub(crate) struct Printer {
+    out: std::io::BufWriter<std::io::Stdout>,
+    as_json: bool,
+    printed: u64,
+}
+
+impl Printer {
+    pub(crate) fn new(as_json: bool) -> Self {
+        let mut printer = Self {
+            out: std::io::BufWriter::new(std::io::stdout()),
+            as_json,
+            printed: 0,
+        };
+        let _ = if as_json {
+            write!(printer.out, "{{\"keys\":[")
+        } else {
+            writeln!(printer.out, "{}", crate::key_cli::TABLE_HEADER)
+        };
+        printer
+    }
+
+    pub(crate) fn push(&mut self, key: &Value) {
+        let _ = if self.as_json {
+            let comma = if self.printed == 0 { "" } else { "," };
+            write!(self.out, "{comma}{key}")
+        } else {
+            writeln!(self.out, "{}", crate::key_cli::table_row(key))
+        };
+        self.printed += 1;
+    }
+
+    pub(crate) fn finish(mut self) {
+        if self.as_json {
+            let _ = writeln!(self.out, "]}}");
+        }
+        let _ = self.out.flush();
+    }
+}
+
+fn progress_bar(count: u32) -> indicatif::ProgressBar {
+    let progress = indicatif::ProgressBar::new(u64::from(count));
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {wide_bar} {pos}/{len} keys {per_sec} eta {eta}",
+    ) {
+        progress.set_style(style);
+    }
+    progress
+}
+
+fn stopped(made: u64, count: u32, name: &str, err: &dyn std::fmt::Display) -> ServerError {
+    ServerError::Cli(format!(
+        "made {made} of {count} keys (they are kept), then {name} failed: {err}"
+    ))
+}
+
+/// Makes `count` keys one request at a time with `generate_one` (online).
+pub(crate) fn generate_each(
+    template: &Template<'_>,
+    count: u32,
+    printer: &mut Printer,
+    generate_one: impl Fn(&str) -> Result<Value, ServerError>,
+) -> Result<(), ServerError> {
+    let progress = progress_bar(count);
+    for n in 1..=count {
+        let name = template.name(n);
+        match generate_one(&name) {
+            Ok(key) => printer.push(&key),
+            Err(err) => {
+                progress.abandon();
+                return Err(stopped(printer.printed, count, &name, &err));
+            }
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// Refuses the run before anything is made (or printed) if one of its names is taken.
+pub(crate) fn check_names_free(
+    service: &KeyService,
+    template: &Template<'_>,
+    count: u32,
+) -> Result<(), ServerError> {
+    for n in 1..=count {
+        let name = template.name(n);
+        if service.store().id_by_name(&name)?.is_some() {
+            return Err(ServerError::Cli(format!(
+                "made 0 of {count} keys: the name {name:?} is taken"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Makes `count` keys on a stopped server's data, in parallel, through the group commit
+/// (after [`check_names_free`]).
+pub(crate) fn generate_offline(
+    service: &KeyService,
+    template: &Template<'_>,
+    count: u32,
+    printer: &mut Printer,
+) -> Result<(), ServerError> {
+    let progress = progress_bar(count);
+    let next = AtomicU32::new(1);
+    let failed = AtomicBool::new(false);
+    let (made, results) = mpsc::sync_channel::<(u32, Result<Key, ServiceError>)>(1024);
+    let mut first_failure: Option<(u32, ServiceError)> = None;
+    std::thread::scope(|scope| {
+        for _ in 0..workers() {
+            let made = made.clone();
+            let (next, failed) = (&next, &failed);
+            scope.spawn(move || {
+                while !failed.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n > count {
+                        break;
+                    }
+                    let name = template.name(n);
+                    let context = AuditContext {
+                        actor: "cli".into(),
+                        action: "key.generate".into(),
+                        request_id: None,
+                    };
+                    let request = GenerateRequest {
+                        algorithm: Some(template.algorithm),
+                        name: Some(&name),
+                        length: template.length,
+                        issuer: template.issuer,
+                    };
+                    // Each key's audit row is in the trail: no log line per key (a million
+                    // keys would print two million). Failures are returned and printed.
+                    let (result, _) = tracing::subscriber::with_default(
+                        tracing::subscriber::NoSubscriber::default(),
+                        || with_audit_context(context, || service.keys().generate(None, &request)),
+                    );
+                    failed.fetch_or(result.is_err(), Ordering::Relaxed);
+                    if made.send((n, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(made);
+        // Keys are printed in number order: the ones made ahead wait here (a window of about
+        // one key per worker).
+        let mut ahead = BTreeMap::new();
+        let mut next_printed = 1;
+        for (n, result) in results {
+            match result {
+                Ok(key) => {
+                    ahead.insert(n, key);
+                    while let Some(key) = ahead.remove(&next_printed) {
+                        printer.push(&serde_json::to_value(&key).unwrap_or_default());
+                        next_printed += 1;
+                        progress.inc(1);
+                    }
+                }
+                Err(err) => {
+                    if first_failure.as_ref().is_none_or(|(first, _)| n < *first) {
+                        first_failure = Some((n, err));
+                    }
+                }
+            }
+        }
+        // After a failure, the keys made past a gap are kept too: print them.
+        for key in ahead.into_values() {
+            printer.push(&serde_json::to_value(&key).unwrap_or_default());
+        }
+    });
+    match first_failure {
+        None => {
+            progress.finish_and_clear();
+            Ok(())
+        }
+        Some((n, err)) => {
+            progress.abandon();
+            Err(stopped(
+                printer.printed,
+                count,
+                &template.name(n),
+                &crate::key_cli::service_failure(err),
+            ))
+        }
+    }
+}
