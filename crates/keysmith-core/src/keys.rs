@@ -129,7 +129,7 @@ impl KeyService {
 
     /// What is published anonymously (JWKS, public keys), as of the last committed change.
     pub fn published(&self) -> Result<Arc<Published>, ServiceError> {
-        self.published.current(&*self.backend)
+        self.published.current(&*self.backend, &*self.store)
     }
 
     /// Loads every stored key into the published set. Called once at start-up; afterwards
@@ -308,6 +308,20 @@ impl Keys<'_> {
             (record, Some(public))
         };
         Ok(MadeKey { record, public })
+    }
+
+    /// Stores made keys all or none in one change ([`keysmith_store::KeyRecords::insert_many`]),
+    /// and publishes them: for bulk generation, where one change per key would cost a queue
+    /// hand-off per key.
+    pub fn store_many(&self, made: Vec<MadeKey>) -> Result<Vec<Key>, ServiceError> {
+        let (records, publics): (Vec<StoredKey>, Vec<_>) =
+            made.into_iter().map(|m| (m.record, m.public)).unzip();
+        self.core.store.insert_many(&records)?;
+        let keys: Vec<Key> = records.into_iter().map(|r| r.key).collect();
+        for (key, public) in keys.iter().zip(&publics) {
+            self.core.publish_added(key, public.as_ref());
+        }
+        Ok(keys)
     }
 
     /// The durable half of [`Self::generate`]: stores a made key (uniqueness is checked again

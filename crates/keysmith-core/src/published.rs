@@ -48,6 +48,10 @@ struct State {
     order_of: HashMap<KeyId, i64>,
     /// The serialized snapshot; `None` after a change until the next read rebuilds it.
     snapshot: Option<Arc<Published>>,
+    /// Whether the entries were loaded from the store. Until then changes are not applied:
+    /// the first read loads every committed key (so a process that never publishes, such as
+    /// the offline command line, holds no entry per key).
+    loaded: bool,
 }
 
 /// Holds the entries and the snapshot.
@@ -101,9 +105,20 @@ impl Publisher {
         }
     }
 
-    /// Loads every stored key (at start-up).
+    /// Loads every stored key (at start-up, or at the first read). The store is read under the
+    /// lock, so a change committed before it is in the list and one published after it is
+    /// applied on top.
     pub(crate) fn load_all(
         &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+    ) -> Result<(), ServiceError> {
+        let mut state = self.write();
+        Self::load_into(&mut state, backend, store)
+    }
+
+    fn load_into(
+        state: &mut State,
         backend: &dyn KeyBackend,
         store: &dyn KeyStore,
     ) -> Result<(), ServiceError> {
@@ -120,12 +135,17 @@ impl Publisher {
             );
             order_of.insert(key.id, key.insert_instant);
         }
-        *self.write() = State {
+        *state = State {
             entries,
             order_of,
             snapshot: None,
+            loaded: true,
         };
         Ok(())
+    }
+
+    fn loaded(&self) -> bool {
+        self.state.read().map_or(true, |state| state.loaded)
     }
 
     /// Publishes a newly stored key. If a delete of it committed meanwhile, it stays out.
@@ -136,6 +156,9 @@ impl Publisher {
         key: &Key,
         public: Option<&PublicKeyInfo>,
     ) -> Result<(), ServiceError> {
+        if !self.loaded() {
+            return Ok(());
+        }
         let entry = entry_for(backend, key, public)?;
         let mut state = self.write();
         // Checked under the lock: a delete or revocation that commits later applies its removal
@@ -151,6 +174,9 @@ impl Publisher {
     /// Records a rename (it changes the ETag, not the JWKS).
     pub(crate) fn renamed(&self, key: &Key) {
         let mut state = self.write();
+        if !state.loaded {
+            return;
+        }
         if let Some(entry) = state.entries.get_mut(&(key.insert_instant, key.id)) {
             entry.name = key.name.clone();
             entry.last_update = key.last_update_instant;
@@ -161,14 +187,22 @@ impl Publisher {
     /// Unpublishes a deleted key.
     pub(crate) fn removed(&self, id: &KeyId) {
         let mut state = self.write();
+        if !state.loaded {
+            return;
+        }
         if let Some(order) = state.order_of.remove(id) {
             state.entries.remove(&(order, *id));
         }
         state.snapshot = None;
     }
 
-    /// The current snapshot, rebuilt from the entries if a change dropped it.
-    pub(crate) fn current(&self, backend: &dyn KeyBackend) -> Result<Arc<Published>, ServiceError> {
+    /// The current snapshot, rebuilt from the entries if a change dropped it (and loaded from
+    /// `store` first if nothing has loaded it yet).
+    pub(crate) fn current(
+        &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+    ) -> Result<Arc<Published>, ServiceError> {
         if let Ok(state) = self.state.read()
             && let Some(snapshot) = &state.snapshot
         {
@@ -177,6 +211,9 @@ impl Publisher {
         let mut state = self.write();
         if let Some(snapshot) = &state.snapshot {
             return Ok(snapshot.clone());
+        }
+        if !state.loaded {
+            Self::load_into(&mut state, backend, store)?;
         }
         let snapshot = Arc::new(build(backend, &state.entries)?);
         state.snapshot = Some(snapshot.clone());

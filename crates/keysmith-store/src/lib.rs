@@ -104,6 +104,10 @@ pub trait KeyRecords {
     /// Stores a new key. Fails if its id, name or kid is taken.
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError>;
 
+    /// Stores new keys, all or none, as one change (one commit, one audit row each under an
+    /// audit context). Fails, storing none, if an id, name or kid is taken, also among them.
+    fn insert_many(&self, records: &[StoredKey]) -> Result<(), StoreError>;
+
     /// The key with `id`.
     fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError>;
 

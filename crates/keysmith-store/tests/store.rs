@@ -876,3 +876,40 @@ fn a_page_cache_far_smaller_than_the_data_loses_nothing() {
     }
     assert_eq!(private_of(&store, &ids[1]), vec![1, 2, 3]);
 }
+
+/// `insert_many` stores all its keys as one change, or none of them: a duplicate among them or
+/// with a stored key refuses the whole set and leaves nothing (no key, no index, no audit row).
+#[test]
+fn insert_many_stores_all_or_none() {
+    let (_dir, store) = temp_store();
+    let stored = key("taken", "kid-taken", Algorithm::ES256, 1);
+    store.insert(&stored).unwrap();
+    let fresh = |i: i64| key(&format!("many-{i}"), &format!("kid-many-{i}"), Algorithm::HS256, 10 + i);
+    let context = keysmith_store::AuditContext {
+        actor: "test".into(),
+        action: "key.generate".into(),
+        request_id: None,
+    };
+    let refusals = [
+        vec![fresh(1), key("taken", "kid-x", Algorithm::HS256, 2)],
+        vec![fresh(1), key("other", "kid-taken", Algorithm::HS256, 2)],
+        vec![fresh(1), fresh(1)],
+    ];
+    for set in &refusals {
+        let (refused, rows) =
+            keysmith_store::with_audit_context(context.clone(), || store.insert_many(set));
+        assert!(matches!(refused, Err(StoreError::Duplicate(_))), "{refused:?}");
+        assert_eq!(rows, 0);
+        assert_eq!(store.count().unwrap(), 1);
+        assert_eq!(store.id_by_name("many-1").unwrap(), None);
+    }
+    let set: Vec<StoredKey> = (1..=300).map(fresh).collect();
+    let (stored_all, rows) =
+        keysmith_store::with_audit_context(context, || store.insert_many(&set));
+    stored_all.unwrap();
+    assert_eq!(rows, 300, "one audit row per key, in the same transaction");
+    assert_eq!(store.count().unwrap(), 301);
+    let listed: Vec<String> = store.list().unwrap().into_iter().map(|k| k.name).collect();
+    assert_eq!(listed[1..].to_vec(), (1..=300).map(|i| format!("many-{i}")).collect::<Vec<_>>());
+    assert!(store.get(&set[299].key.id).unwrap().unwrap().private.is_some());
+}

@@ -3,9 +3,9 @@
 //! so memory does not grow with N.
 //!
 //! Offline, every name is checked free first (a taken one stops the run before any key is made);
-//! then [`workers`] threads make keys in parallel and store them through the store's group
-//! commit, so many keys share each durable commit. Each key's audit row (`cli`,
-//! `key.generate`) is written in its key's transaction. Online, the keys are asked for one by
+//! then [`workers`] threads make keys in parallel, [`CHUNK`] at a time, and store each chunk as
+//! one change through the store's group commit. Each key's audit row (`cli`, `key.generate`)
+//! is written in its key's transaction. Online, the keys are asked for one by
 //! one (the server batches the commits of concurrent clients). A failure stops the run: the
 //! keys made so far stay, are printed (the JSON stays whole), and the error says how many.
 
@@ -35,13 +35,15 @@ impl Template<'_> {
     }
 }
 
-/// Threads making keys offline: enough concurrent callers for the group commit to fill its
-/// batches while the key generation itself uses every core.
+/// Threads making keys offline: two per core, so that one makes keys while the other waits
+/// for its chunk's commit.
 fn workers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(2, |n| n.get() * 8)
-        .min(64)
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
 }
+
+/// Keys a worker makes before storing them as one change: a commit and a queue hand-off per
+/// chunk instead of per key.
+const CHUNK: u32 = 256;
 
 /// Prints keys as they come: a table, or one `{"keys":[…]}` line.
 pub(crate) struct Printer {
@@ -139,8 +141,9 @@ pub(crate) fn check_names_free(
     Ok(())
 }
 
-/// Makes `count` keys on a stopped server's data, in parallel, through the group commit
-/// (after [`check_names_free`]).
+/// Makes `count` keys on a stopped server's data (after [`check_names_free`]): [`workers`]
+/// threads each make a chunk of consecutive numbers and store it as one change, with one audit
+/// row per key in the same transaction.
 pub(crate) fn generate_offline(
     service: &KeyService,
     template: &Template<'_>,
@@ -150,67 +153,59 @@ pub(crate) fn generate_offline(
     let progress = progress_bar(count);
     let next = AtomicU32::new(1);
     let failed = AtomicBool::new(false);
-    let (made, results) = mpsc::sync_channel::<(u32, Result<Key, ServiceError>)>(1024);
+    // (first number of the chunk, its keys or the number that failed and why)
+    type Chunk = (u32, Result<Vec<Key>, (u32, ServiceError)>);
+    let (made, results) = mpsc::sync_channel::<Chunk>(workers());
     let mut first_failure: Option<(u32, ServiceError)> = None;
     std::thread::scope(|scope| {
         for _ in 0..workers() {
             let made = made.clone();
             let (next, failed) = (&next, &failed);
             scope.spawn(move || {
+                // The audit rows are the record of each key: no log line per key (a million
+                // keys would print two million). Failures are returned and printed.
+                let _quiet =
+                    tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
                 while !failed.load(Ordering::Relaxed) {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n > count {
+                    let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+                    if first > count {
                         break;
                     }
-                    let name = template.name(n);
-                    let context = AuditContext {
-                        actor: "cli".into(),
-                        action: "key.generate".into(),
-                        request_id: None,
-                    };
-                    let request = GenerateRequest {
-                        algorithm: Some(template.algorithm),
-                        name: Some(&name),
-                        length: template.length,
-                        issuer: template.issuer,
-                    };
-                    // Each key's audit row is in the trail: no log line per key (a million
-                    // keys would print two million). Failures are returned and printed.
-                    let (result, _) = tracing::subscriber::with_default(
-                        tracing::subscriber::NoSubscriber::default(),
-                        || with_audit_context(context, || service.keys().generate(None, &request)),
-                    );
-                    failed.fetch_or(result.is_err(), Ordering::Relaxed);
-                    if made.send((n, result)).is_err() {
+                    let last = first.saturating_add(CHUNK - 1).min(count);
+                    let chunk = make_and_store(service, template, first..=last);
+                    failed.fetch_or(chunk.is_err(), Ordering::Relaxed);
+                    if made.send((first, chunk)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(made);
-        // Keys are printed in number order: the ones made ahead wait here (a window of about
-        // one key per worker).
+        // Chunks are printed in number order: the ones made ahead wait here (at most about one
+        // chunk per worker).
         let mut ahead = BTreeMap::new();
         let mut next_printed = 1;
-        for (n, result) in results {
-            match result {
-                Ok(key) => {
-                    ahead.insert(n, key);
-                    while let Some(key) = ahead.remove(&next_printed) {
-                        printer.push(&serde_json::to_value(&key).unwrap_or_default());
-                        next_printed += 1;
-                        progress.inc(1);
+        for (first, chunk) in results {
+            match chunk {
+                Ok(keys) => {
+                    ahead.insert(first, keys);
+                    while let Some(keys) = ahead.remove(&next_printed) {
+                        for key in &keys {
+                            printer.push(&serde_json::to_value(key).unwrap_or_default());
+                        }
+                        next_printed += CHUNK;
+                        progress.inc(keys.len() as u64);
                     }
                 }
-                Err(err) => {
+                Err((n, err)) => {
                     if first_failure.as_ref().is_none_or(|(first, _)| n < *first) {
                         first_failure = Some((n, err));
                     }
                 }
             }
         }
-        // After a failure, the keys made past a gap are kept too: print them.
-        for key in ahead.into_values() {
+        // After a failure, the chunks stored past a gap are kept too: print them.
+        for key in ahead.into_values().flatten() {
             printer.push(&serde_json::to_value(&key).unwrap_or_default());
         }
     });
@@ -229,4 +224,32 @@ pub(crate) fn generate_offline(
             ))
         }
     }
+}
+
+/// Makes the keys numbered `numbers` and stores them as one change (all or none).
+fn make_and_store(
+    service: &KeyService,
+    template: &Template<'_>,
+    numbers: std::ops::RangeInclusive<u32>,
+) -> Result<Vec<Key>, (u32, ServiceError)> {
+    let first = *numbers.start();
+    let mut made = Vec::new();
+    for n in numbers {
+        let name = template.name(n);
+        let request = GenerateRequest {
+            algorithm: Some(template.algorithm),
+            name: Some(&name),
+            length: template.length,
+            issuer: template.issuer,
+        };
+        made.push(service.keys().make(None, &request).map_err(|e| (n, e))?);
+    }
+    let context = AuditContext {
+        actor: "cli".into(),
+        action: "key.generate".into(),
+        request_id: None,
+    };
+    with_audit_context(context, || service.keys().store_many(made))
+        .0
+        .map_err(|e| (first, e))
 }

@@ -14,6 +14,28 @@ impl KeyRecords for RedbStore {
         )
     }
 
+    fn insert_many(&self, records: &[StoredKey]) -> Result<(), StoreError> {
+        let prepared = records
+            .iter()
+            .map(|record| {
+                Ok((
+                    record.key.clone(),
+                    encode_key(&record.key)?,
+                    self.stored_secret(record)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let targets: Vec<String> = records.iter().map(|r| r.key.id.to_string()).collect();
+        self.write_audited(
+            move |()| targets.clone(),
+            move |txn| {
+                prepared.iter().try_for_each(|(key, json, secret)| {
+                    insert_in(txn, key, json, secret.as_deref())
+                })
+            },
+        )
+    }
+
     fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError> {
         get_in(&self.read()?, &*self.sealer, raw(id))
     }
