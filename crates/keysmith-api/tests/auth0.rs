@@ -489,3 +489,135 @@ async fn an_unknown_signing_key_is_404() {
         .await;
     reply.auth0_error(404);
 }
+
+// ---- scoped JWKS ----
+
+fn jwks_kids(reply: &support::Reply) -> Vec<String> {
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ring_kids(keys: &Value, flags: &[&str]) -> Vec<String> {
+    let keys = keys.as_array().unwrap();
+    flags
+        .iter()
+        .flat_map(|flag| with_flag(keys, flag))
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `/.well-known/jwks/signing-keys` and `/.well-known/jwks/connections/{id}` serve one ring
+/// each (current, next, previous; never a revoked key nor another ring's), anonymously, with a
+/// content ETag that changes when the ring does.
+#[actix_web::test]
+async fn scoped_jwks_serve_one_ring_each() {
+    let app = TestApp::new().await;
+    let tenant_path = "/.well-known/jwks/signing-keys";
+    let empty = app.fa("GET", tenant_path, "", None).await;
+    assert_eq!(
+        jwks_kids(&empty),
+        Vec::<String>::new(),
+        "no ring before its first use"
+    );
+
+    let tenant = app
+        .a0("GET", "/api/v2/keys/signing", ADMIN, None)
+        .await
+        .json();
+    let tenant_kids = ring_kids(&tenant, &["current", "next"]);
+    let served = app.fa("GET", tenant_path, "", None).await;
+    assert_eq!(jwks_kids(&served), tenant_kids);
+    let etag = served.header("etag").unwrap().to_owned();
+    assert!(
+        served
+            .header("cache-control")
+            .unwrap()
+            .starts_with("public, max-age=")
+    );
+    let again = app.fa("GET", tenant_path, "", None).await;
+    assert_eq!(again.header("etag").unwrap(), etag, "same keys, same ETag");
+    let unchanged = app
+        .send(support::request("GET", tenant_path).insert_header(("If-None-Match", etag.as_str())))
+        .await;
+    assert_eq!(unchanged.status, 304);
+
+    let id = create(&app, "scoped", json!({})).await;
+    let connection_path = format!("/.well-known/jwks/connections/{id}");
+    let before = app.fa("GET", &connection_path, "", None).await;
+    assert_eq!(
+        jwks_kids(&before),
+        Vec::<String>::new(),
+        "no keys before provisioning"
+    );
+    let keys_path = format!("/api/v2/connections/{id}/keys");
+    let provisioned = app
+        .a0(
+            "POST",
+            &keys_path,
+            ADMIN,
+            Some(json!({"signing_alg": "ES256"})),
+        )
+        .await;
+    assert_eq!(provisioned.status, 201, "{}", provisioned.text());
+    let keys = app.a0("GET", &keys_path, ADMIN, None).await.json();
+    let served = app.fa("GET", &connection_path, "", None).await;
+    let connection_kids = jwks_kids(&served);
+    assert_eq!(connection_kids, ring_kids(&keys, &["current", "next"]));
+    assert!(connection_kids.iter().all(|kid| !tenant_kids.contains(kid)));
+    assert_eq!(
+        jwks_kids(&app.fa("GET", tenant_path, "", None).await),
+        tenant_kids
+    );
+    for key in served.json()["keys"].as_array().unwrap() {
+        assert_eq!(
+            (key["kty"].as_str(), key["alg"].as_str()),
+            (Some("EC"), Some("ES256"))
+        );
+        assert!(key.get("d").is_none(), "public members only");
+    }
+
+    // A rotation changes the set and its ETag: previous, current and next are served.
+    let etag = served.header("etag").unwrap().to_owned();
+    let rotated = app
+        .a0("POST", &format!("{keys_path}/rotate"), ADMIN, None)
+        .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.text());
+    let keys = app.a0("GET", &keys_path, ADMIN, None).await.json();
+    let served = app.fa("GET", &connection_path, "", None).await;
+    assert_eq!(
+        jwks_kids(&served),
+        ring_kids(&keys, &["current", "next", "previous"])
+    );
+    assert_ne!(served.header("etag").unwrap(), etag);
+
+    // A revoked tenant key leaves the scoped JWKS as it leaves the global one.
+    let rotated = app
+        .a0("POST", "/api/v2/keys/signing/rotate", ADMIN, None)
+        .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.text());
+    let revoke = format!("/api/v2/keys/signing/{}/revoke", tenant_kids[0]);
+    assert_eq!(app.a0("PUT", &revoke, ADMIN, None).await.status, 200);
+    let tenant = app
+        .a0("GET", "/api/v2/keys/signing", ADMIN, None)
+        .await
+        .json();
+    let served = jwks_kids(&app.fa("GET", tenant_path, "", None).await);
+    assert_eq!(served, ring_kids(&tenant, &["current", "next", "previous"]));
+    assert!(!served.contains(&tenant_kids[0]));
+
+    let unknown = app
+        .fa(
+            "GET",
+            "/.well-known/jwks/connections/con_AAAAAAAAAAAAAAAA",
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.text().is_empty(), "{}", unknown.text());
+}

@@ -13,19 +13,12 @@ use support::{ADMIN, Options, TestApp};
 
 const NO_SUCH_ID: &str = "00000000-0000-4000-8000-000000000000";
 
-/// The permission matrix, `tests/permission-matrix.txt`: (method, path template, family).
+#[path = "../../../tests/permission_matrix.rs"]
+mod permission_matrix;
+
+/// The keyed rows of the permission matrix: (method, path template, family).
 fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
-    include_str!("../../../tests/permission-matrix.txt")
-        .lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let mut words = line.split_whitespace();
-            match (words.next(), words.next(), words.next(), words.next()) {
-                (Some(method), Some(path), Some(family), None) => (method, path, family),
-                _ => panic!("tests/permission-matrix.txt: a row is `method path family`: {line}"),
-            }
-        })
-        .collect()
+    permission_matrix::keyed()
 }
 
 /// Every family a permission can name, from the model's own list (as is `METHODS`).
@@ -170,22 +163,58 @@ async fn each_scoped_key_passes_exactly_its_family_and_method() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// The matrix names exactly the routes the route table declares as needing a key: a route
-/// added without its row (or a row left behind by a removed route) fails here.
+/// The matrix names exactly the routes of the route table, each with the access the table
+/// declares (a key or none): a route added without its row (or a row left behind by a removed
+/// route) fails here.
 #[test]
-fn the_matrix_covers_every_keyed_route_of_the_route_table() {
+fn the_matrix_covers_every_route_of_the_route_table() {
     use keysmith_api::routing::{Access, RouteList};
-    let mut declared: Vec<(String, String)> = RouteList::all()
+    let mut declared: Vec<(String, String, bool)> = RouteList::all()
         .0
         .into_iter()
-        .filter(|route| route.spec.access != Access::Anonymous)
-        .map(|route| (route.method, route.path))
+        .map(|route| {
+            (
+                route.method,
+                route.path,
+                route.spec.access == Access::Anonymous,
+            )
+        })
         .collect();
-    let mut listed: Vec<(String, String)> = routes()
+    let mut listed: Vec<(String, String, bool)> = permission_matrix::rows()
         .iter()
-        .map(|&(method, path, _)| (method.to_owned(), path.to_owned()))
+        .map(|&(method, path, family)| {
+            (
+                method.to_owned(),
+                path.to_owned(),
+                family == permission_matrix::ANONYMOUS,
+            )
+        })
         .collect();
     declared.sort();
     listed.sort();
     assert_eq!(declared, listed);
+}
+
+/// The anonymous rows answer without a key, and are not refused with a wrong one.
+#[actix_web::test]
+async fn anonymous_routes_need_no_key() {
+    let app = matrix_app().await;
+    // Validation reads the token from `Authorization` and answers 401 for a missing or bad one
+    // (FusionAuth's contract): its anonymity is shown by the token tests, where a vended token
+    // validates with no API key.
+    for (method, template) in permission_matrix::anonymous() {
+        if template == "/api/jwt/validate" {
+            continue;
+        }
+        let path = path_of(template);
+        for authorization in [None, Some("wrong-key".to_owned())] {
+            let reply = app.send(call(method, &path, authorization.clone())).await;
+            assert!(
+                ![401, 403].contains(&reply.status),
+                "{method} {template} with {authorization:?}: {} {}",
+                reply.status,
+                reply.text()
+            );
+        }
+    }
 }

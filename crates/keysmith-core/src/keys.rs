@@ -132,6 +132,31 @@ impl KeyService {
         self.published.current(&*self.backend, &*self.store)
     }
 
+    /// The JWKS of the ring of `owner` (its current, next and previous keys), for relying
+    /// parties that trust one connection or the tenant's signing keys rather than every key.
+    /// Empty (`{"keys":[]}`) if the owner has no ring yet; a connection that does not exist is
+    /// [`ServiceError::NotFound`].
+    pub fn ring_jwks(
+        &self,
+        owner: &keysmith_model::RingOwner,
+    ) -> Result<crate::published::ScopedJwks, ServiceError> {
+        if let Some(id) = owner.connection_id()
+            && self.store.connection(id)?.is_none()
+        {
+            return Err(ServiceError::NotFound);
+        }
+        let published: Vec<KeyId> = self
+            .store
+            .ring(owner)?
+            .iter()
+            .flat_map(|ring| ring.keys())
+            .filter(|(_, role)| *role != keysmith_model::RingRole::Revoked)
+            .map(|(key, _)| key.id)
+            .collect();
+        self.published
+            .subset(&*self.backend, &*self.store, &published)
+    }
+
     /// Loads every stored key into the published set. Called once at start-up; afterwards
     /// every committed change updates it.
     pub fn publish(&self) -> Result<(), ServiceError> {

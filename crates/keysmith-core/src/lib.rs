@@ -33,7 +33,7 @@ pub use config::ServiceConfig;
 pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
 pub use keys::{GenerateRequest, ImportRequest, KeyService, Keys, MadeKey};
-pub use published::Published;
+pub use published::{Published, ScopedJwks};
 pub use rings::{
     CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,
 };

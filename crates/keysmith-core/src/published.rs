@@ -30,6 +30,17 @@ pub struct Published {
     pub public_keys_json: Vec<u8>,
 }
 
+/// The JWKS of one key ring ([`crate::KeyService::ring_jwks`]): its current, next and
+/// previous keys, never a revoked one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedJwks {
+    /// A [`JwkSet`], serialised, in the ring's order: current, next, previous.
+    pub json: Vec<u8>,
+    /// A strong ETag (quoted) computed from `json` alone, so every node serving the same keys
+    /// gives the same one.
+    pub etag: String,
+}
+
 /// A stored key as the published set sees it, prepared once. HMAC keys have entries too (with
 /// no JWK), so that adding, renaming or removing any key changes the ETag.
 #[derive(Debug, Clone)]
@@ -194,6 +205,35 @@ impl Publisher {
             state.entries.remove(&(order, *id));
         }
         state.snapshot = None;
+    }
+
+    /// The JWKS of the published keys among `ids`, in that order (unpublished ones are left
+    /// out). Reads the prepared entries: O(ids), whatever the number of keys.
+    pub(crate) fn subset(
+        &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+        ids: &[KeyId],
+    ) -> Result<ScopedJwks, ServiceError> {
+        self.current(backend, store)?;
+        let state = match self.state.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let keys: Vec<&serde_json::value::RawValue> = ids
+            .iter()
+            .filter_map(|id| {
+                let order = state.order_of.get(id)?;
+                let (jwk, _) = state.entries.get(&(*order, *id))?.public.as_ref()?;
+                Some(&**jwk)
+            })
+            .collect();
+        let json = serde_json::to_vec(&JwkSet { keys }).map_err(ServiceError::internal)?;
+        let digest = backend.digest(HashAlgorithm::Sha256, &json)?;
+        Ok(ScopedJwks {
+            etag: format!("\"{}\"", fingerprint::base64url(&digest[..18])),
+            json,
+        })
     }
 
     /// The current snapshot, rebuilt from the entries if a change dropped it (and loaded from

@@ -884,7 +884,14 @@ fn insert_many_stores_all_or_none() {
     let (_dir, store) = temp_store();
     let stored = key("taken", "kid-taken", Algorithm::ES256, 1);
     store.insert(&stored).unwrap();
-    let fresh = |i: i64| key(&format!("many-{i}"), &format!("kid-many-{i}"), Algorithm::HS256, 10 + i);
+    let fresh = |i: i64| {
+        key(
+            &format!("many-{i}"),
+            &format!("kid-many-{i}"),
+            Algorithm::HS256,
+            10 + i,
+        )
+    };
     let context = keysmith_store::AuditContext {
         actor: "test".into(),
         action: "key.generate".into(),
@@ -898,7 +905,10 @@ fn insert_many_stores_all_or_none() {
     for set in &refusals {
         let (refused, rows) =
             keysmith_store::with_audit_context(context.clone(), || store.insert_many(set));
-        assert!(matches!(refused, Err(StoreError::Duplicate(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(StoreError::Duplicate(_))),
+            "{refused:?}"
+        );
         assert_eq!(rows, 0);
         assert_eq!(store.count().unwrap(), 1);
         assert_eq!(store.id_by_name("many-1").unwrap(), None);
@@ -910,6 +920,16 @@ fn insert_many_stores_all_or_none() {
     assert_eq!(rows, 300, "one audit row per key, in the same transaction");
     assert_eq!(store.count().unwrap(), 301);
     let listed: Vec<String> = store.list().unwrap().into_iter().map(|k| k.name).collect();
-    assert_eq!(listed[1..].to_vec(), (1..=300).map(|i| format!("many-{i}")).collect::<Vec<_>>());
-    assert!(store.get(&set[299].key.id).unwrap().unwrap().private.is_some());
+    assert_eq!(
+        listed[1..].to_vec(),
+        (1..=300).map(|i| format!("many-{i}")).collect::<Vec<_>>()
+    );
+    assert!(
+        store
+            .get(&set[299].key.id)
+            .unwrap()
+            .unwrap()
+            .private
+            .is_some()
+    );
 }

@@ -62,7 +62,7 @@ impl Printer {
         let _ = if as_json {
             write!(printer.out, "{{\"keys\":[")
         } else {
-            writeln!(printer.out, "{}", crate::key_cli::TABLE_HEADER)
+            writeln!(printer.out, "{}", crate::key_output::TABLE_HEADER)
         };
         printer
     }
@@ -72,7 +72,7 @@ impl Printer {
             let comma = if self.printed == 0 { "" } else { "," };
             write!(self.out, "{comma}{key}")
         } else {
-            writeln!(self.out, "{}", crate::key_cli::table_row(key))
+            writeln!(self.out, "{}", crate::key_output::table_row(key))
         };
         self.printed += 1;
     }
@@ -220,7 +220,7 @@ pub(crate) fn generate_offline(
                 printer.printed,
                 count,
                 &template.name(n),
-                &crate::key_cli::service_failure(err),
+                &crate::key_output::service_failure(err),
             ))
         }
     }

@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use keysmith_core::{GenerateRequest, ImportRequest, KeyService, ServiceError};
+use keysmith_core::{GenerateRequest, ImportRequest, KeyService};
 use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::error::ServerError;
+use crate::key_output::{TABLE_HEADER, service_failure, table_row};
 use crate::settings::Settings;
 
 /// What `keysmith key` does (its subcommands).
@@ -96,16 +97,6 @@ enum Target {
 /// A failure to show: an exit status 1 and this text on stderr.
 fn failure(message: impl Into<String>) -> ServerError {
     ServerError::Cli(message.into())
-}
-
-pub(crate) fn service_failure(err: ServiceError) -> ServerError {
-    match err {
-        ServiceError::Invalid(errors) => {
-            failure(serde_json::to_string(&errors).unwrap_or_default())
-        }
-        ServiceError::NotFound => failure("no such key"),
-        other => failure(other.to_string()),
-    }
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<Option<String>, ServerError> {
@@ -382,39 +373,4 @@ fn print(output: &Value, as_json: bool) {
     for key in keys {
         println!("{}", table_row(key));
     }
-}
-
-/// The header of the key table.
-pub(crate) const TABLE_HEADER: &str = "id                                    name                      alg      type   len  priv  expires               kid";
-
-/// One key as a row of the key table.
-pub(crate) fn table_row(key: &Value) -> String {
-    let text = |f: &str| key[f].as_str().unwrap_or("").to_owned();
-    let expires = key["expirationInstant"]
-        .as_i64()
-        .map(|ms| keysmith_api::iso8601(ms)[..19].to_owned())
-        .unwrap_or_default();
-    let private = match key["hasPrivateKey"].as_bool() {
-        Some(true) => "yes",
-        Some(false) => "no",
-        None => "-",
-    };
-    let mut name = text("name");
-    if name.chars().count() > 24 {
-        name = name.chars().take(23).collect::<String>() + "…";
-    }
-    format!(
-        "{:<36}  {:<24}  {:<7}  {:<4}  {:>4}  {:<4}  {:<20}  {}",
-        text("id"),
-        name,
-        text("algorithm"),
-        text("type"),
-        key["length"]
-            .as_u64()
-            .map(|l| l.to_string())
-            .unwrap_or_default(),
-        private,
-        expires,
-        text("kid")
-    )
 }

@@ -33,6 +33,7 @@ pub mod data;
 pub mod data_lock;
 pub mod error;
 pub mod key_cli;
+pub mod key_output;
 pub mod malloc;
 pub mod master_key;
 mod scheduler;

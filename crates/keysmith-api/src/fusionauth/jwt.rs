@@ -1,9 +1,10 @@
 //! Tokens: `/.well-known/jwks.json`, `/api/jwt/public-key`, `/api/jwt/vend`,
-//! `/api/jwt/validate`.
+//! `/api/jwt/validate`; and Keysmith's scoped JWKS, `/.well-known/jwks/signing-keys` and
+//! `/.well-known/jwks/connections/{id}`.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use keysmith_model::{Errors, PublicKeys};
+use keysmith_model::{Errors, KeyUse, PublicKeys, RingOwner};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -13,6 +14,8 @@ use keysmith_model::Family;
 
 pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_jwks, _, _>(RouteSpec::anonymous(), jwks);
+    routes.add::<__path_tenant_jwks, _, _>(RouteSpec::anonymous(), tenant_jwks);
+    routes.add::<__path_connection_jwks, _, _>(RouteSpec::anonymous(), connection_jwks);
     routes.add::<__path_public_key, _, _>(RouteSpec::anonymous(), public_key);
     routes.add::<__path_vend, _, _>(
         RouteSpec::fusionauth(Family::Sign).audited_use("jwt.vend"),
@@ -52,22 +55,107 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
 )]
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let published = state.keys.published()?;
+    Ok(jwks_answer(
+        &request,
+        &state,
+        &published.jwks_json,
+        &published.jwks_etag,
+    ))
+}
+
+/// A JWKS answer: 304 when `If-None-Match` names `etag`, else the bytes; `ETag` and
+/// `Cache-Control: public, max-age` on both.
+fn jwks_answer(request: &HttpRequest, state: &AppState, json: &[u8], etag: &str) -> HttpResponse {
     let cache_control = format!("public, max-age={}", state.jwks_max_age_seconds);
-    let mut response = if matches_etag(&request, &published.jwks_etag) {
+    let mut response = if matches_etag(request, etag) {
         HttpResponse::NotModified().finish()
     } else {
         HttpResponse::Ok()
             .content_type("application/json")
-            .body(published.jwks_json.clone())
+            .body(json.to_vec())
     };
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&published.jwks_etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
     if let Ok(value) = HeaderValue::from_str(&cache_control) {
         headers.insert(header::CACHE_CONTROL, value);
     }
-    Ok(response)
+    response
+}
+
+/// The JWKS of one key ring, or `{"keys":[]}` before the ring exists.
+async fn ring_jwks_answer(
+    request: &HttpRequest,
+    state: &web::Data<AppState>,
+    owner: RingOwner,
+) -> Result<HttpResponse, ApiError> {
+    let service = state.keys.clone();
+    let scoped = web::block(move || service.ring_jwks(&owner)).await??;
+    Ok(jwks_answer(request, state, &scoped.json, &scoped.etag))
+}
+
+/// The tenant's signing keys as a JWKS (current, next and previous; never revoked ones): what
+/// a relying party that trusts only tokens signed with the tenant's signing keys fetches,
+/// instead of every key in `/.well-known/jwks.json`. Anonymous. Keysmith only.
+#[utoipa::path(
+    get, path = "/.well-known/jwks/signing-keys", tag = "jwt", operation_id = "retrieveSigningKeysJwks",
+    security(()),
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer.")),
+    responses(
+        (
+            status = 200,
+            description = "The ring's JWKS (`{\"keys\":[]}` before the first use provisions it), with a strong `ETag` \
+                           computed from the body and `Cache-Control: public, max-age`.",
+            body = keysmith_crypto::jwk::JwkSet
+        ),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
+async fn tenant_jwks(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    ring_jwks_answer(&request, &state, RingOwner::Tenant).await
+}
+
+/// `{id}` in `/.well-known/jwks/connections/{id}`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ConnectionJwksPath {
+    /// The connection id.
+    id: String,
+}
+
+/// One connection's signing keys as a JWKS (current, next and previous): what a relying party
+/// of that connection alone fetches. Anonymous. Keysmith only.
+#[utoipa::path(
+    get, path = "/.well-known/jwks/connections/{id}", tag = "jwt", operation_id = "retrieveConnectionJwks",
+    security(()),
+    params(
+        ConnectionJwksPath,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer.")
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The connection's signing-key JWKS (`{\"keys\":[]}` before its keys are provisioned), \
+                           with a strong `ETag` computed from the body and `Cache-Control: public, max-age`.",
+            body = keysmith_crypto::jwk::JwkSet
+        ),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 404, description = "No such connection (an empty body, as FusionAuth's 404s)."),
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
+async fn connection_jwks(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<ConnectionJwksPath>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = RingOwner::connection(&path.id, KeyUse::Signing);
+    ring_jwks_answer(&request, &state, owner).await
 }
 
 /// `GET /api/jwt/public-key`'s query string.

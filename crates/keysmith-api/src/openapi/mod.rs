@@ -66,6 +66,8 @@ pub fn document_json() -> &'static str {
         crate::fusionauth::keys::update,
         crate::fusionauth::keys::delete,
         crate::fusionauth::jwt::jwks,
+        crate::fusionauth::jwt::tenant_jwks,
+        crate::fusionauth::jwt::connection_jwks,
         crate::fusionauth::jwt::public_key,
         crate::fusionauth::jwt::vend,
         crate::fusionauth::jwt::validate,

@@ -46,7 +46,7 @@ fn auth0_python_sdk_works(backend: &str) {
 }
 
 /// FusionAuth's official Python client (`fusionauth-client`), and PyJWT validating vended
-/// tokens of every algorithm through the JWKS.
+/// tokens of every algorithm through the JWKS, and ring keys' tokens through the scoped JWKS.
 #[test_case("aws-lc" ; "aws_lc")]
 #[test_case("openssl" ; "openssl")]
 fn fusionauth_python_client_works(backend: &str) {
@@ -59,6 +59,7 @@ fn fusionauth_python_client_works(backend: &str) {
             "fusionauth-client: all checks passed",
         ),
         ("jose_check.py", "jose: all checks passed"),
+        ("scoped_jwks_check.py", "scoped jwks: all checks passed"),
     ] {
         let server = Server::start(backend);
         let url = format!("http://{}", server.addr);

@@ -1,0 +1,82 @@
+"""Checks Keysmith's scoped JWKS with PyJWT (which nobody here wrote): a token vended with a
+connection's current key verifies through `/.well-known/jwks/connections/{id}`, one vended with
+the tenant's current signing key through `/.well-known/jwks/signing-keys`, and neither set serves
+the other's key nor a key outside any ring (which the full `/.well-known/jwks.json` serves).
+
+Usage: python scoped_jwks_check.py BASE_URL API_KEY
+"""
+
+import json
+import sys
+import urllib.request
+
+import jwt
+from fusionauth.fusionauth_client import FusionAuthClient
+from jwt import PyJWKClient, PyJWKClientError
+
+
+def check(label, condition, detail=""):
+    if not condition:
+        print(f"FAIL {label}: {detail}")
+        sys.exit(1)
+    print(f"ok   {label}")
+
+
+def auth0(base_url, api_key, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base_url}{path}", data=data, method=method,
+                                     headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read() or b"null")
+
+
+def vend(client, key_id):
+    r = client.vend_jwt({"claims": {"sub": "scoped", "aud": "rp"}, "keyId": key_id, "timeToLiveInSeconds": 120})
+    check(f"vend with key {key_id}", r.was_successful(), r.error_response)
+    return r.success_response["token"]
+
+
+def verifies(url, token):
+    """Whether PyJWT finds the token's key in the JWKS at `url` and the signature checks."""
+    client = PyJWKClient(url, cache_keys=False, cache_jwk_set=False)
+    try:
+        key = client.get_signing_key_from_jwt(token)
+    except PyJWKClientError:
+        return False
+    alg = jwt.get_unverified_header(token)["alg"]
+    return jwt.decode(token, key.key, algorithms=[alg], audience="rp")["sub"] == "scoped"
+
+
+def main():
+    base_url, api_key = sys.argv[1], sys.argv[2]
+    client = FusionAuthClient(api_key, base_url)
+    connection = auth0(base_url, api_key, "POST", "/api/v2/connections", {"name": "scoped-jwks", "strategy": "samlp"})
+    cid = connection["id"]
+    auth0(base_url, api_key, "POST", f"/api/v2/connections/{cid}/keys", {"signing_alg": "ES256"})
+    connection_kid = next(k["kid"] for k in auth0(base_url, api_key, "GET", f"/api/v2/connections/{cid}/keys") if k["current"])
+    tenant_kid = next(k["kid"] for k in auth0(base_url, api_key, "GET", "/api/v2/keys/signing") if k["current"])
+    outside = client.generate_key({"key": {"algorithm": "ES256", "name": "outside any ring"}}).success_response["key"]
+
+    r = client.retrieve_keys()
+    check("retrieve_keys", r.was_successful(), r.error_response)
+    id_of = {k["kid"]: k["id"] for k in r.success_response["keys"]}
+    connection_token = vend(client, id_of[connection_kid])
+    tenant_token = vend(client, id_of[tenant_kid])
+    outside_token = vend(client, outside["id"])
+
+    connection_url = f"{base_url}/.well-known/jwks/connections/{cid}"
+    tenant_url = f"{base_url}/.well-known/jwks/signing-keys"
+    everything_url = f"{base_url}/.well-known/jwks.json"
+    check("the connection's token verifies through its scoped JWKS", verifies(connection_url, connection_token))
+    check("the tenant's token verifies through the signing-keys JWKS", verifies(tenant_url, tenant_token))
+    check("the tenant's key is not in the connection's JWKS", not verifies(connection_url, tenant_token))
+    check("the connection's key is not in the signing-keys JWKS", not verifies(tenant_url, connection_token))
+    for url in (connection_url, tenant_url):
+        check(f"a key outside any ring is not in {url}", not verifies(url, outside_token))
+    for token in (connection_token, tenant_token, outside_token):
+        check("the full JWKS serves every key", verifies(everything_url, token))
+    print("scoped jwks: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
