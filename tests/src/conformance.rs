@@ -236,6 +236,59 @@ fn cli_components(backend: &dyn KeyBackend, key: &CliKey) -> PublicKeyComponents
         .components
 }
 
+/// Reading a stored public key from its structure alone (how the published set loads keys at
+/// start, on every backend) gives exactly what this backend's parser gives: for keys this
+/// backend made, and for keys the openssl command line made.
+pub fn structural_public_key_agrees(backend: &dyn KeyBackend) {
+    let mut checked = 0;
+    for algorithm in Algorithm::ALL {
+        if algorithm.key_type() == KeyType::Hmac {
+            continue;
+        }
+        let created = create(backend, algorithm);
+        let spki = created.spki.unwrap();
+        let pem =
+            keysmith_crypto::pem::encode("PUBLIC KEY", &spki, keysmith_crypto::pem::LineEnding::Lf);
+        let structural = import::stored_public_key(&pem).unwrap();
+        assert_eq!(
+            structural,
+            backend.parse_public_key(&spki).unwrap(),
+            "{algorithm}"
+        );
+        checked += 1;
+    }
+    let keys = cli_keys();
+    for key in [
+        &keys.rsa,
+        &keys.rsa_1024,
+        &keys.p256,
+        &keys.p384,
+        &keys.p521,
+        &keys.ed25519,
+    ] {
+        let structural = import::stored_public_key(&key.public_pem).unwrap();
+        assert_eq!(
+            structural,
+            import::decode_public_key(backend, &key.public_pem).unwrap()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 16, "{checked}");
+    // Not a public key Keysmith stores: refused, never guessed.
+    for bad in [
+        "",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    ] {
+        assert!(import::stored_public_key(bad).is_err());
+    }
+    if let Some(pkcs1) = &keys.rsa.rsa_public_pem {
+        assert!(
+            import::stored_public_key(pkcs1).is_err(),
+            "RSA PUBLIC KEY goes to the backend"
+        );
+    }
+}
+
 /// Every import form: certificate (PEM and bare base64), SPKI, PKCS#1 public, PKCS#8, PKCS#1
 /// and SEC1 private, private-only (public derived), and pairs.
 pub fn imports_every_form(backend: &dyn KeyBackend) {

@@ -21,6 +21,11 @@ macro_rules! conformance_suite {
             }
 
             #[test]
+            fn structural_public_key_agrees() {
+                suite::structural_public_key_agrees(&*backend());
+            }
+
+            #[test]
             fn rsa_lengths() {
                 suite::rsa_lengths(&*backend());
             }

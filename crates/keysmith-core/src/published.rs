@@ -84,7 +84,12 @@ fn entry_for(
             let public = match known {
                 Some(public) => public,
                 None => {
-                    parsed = import::decode_public_key(backend, public_pem)?;
+                    // A stored key was checked when it was stored: its structure is enough
+                    // (fast on every backend). A PEM of another shape goes to the backend.
+                    parsed = match import::stored_public_key(public_pem) {
+                        Ok(public) => public,
+                        Err(_) => import::decode_public_key(backend, public_pem)?,
+                    };
                     &parsed
                 }
             };

@@ -243,6 +243,87 @@ pub fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
     (oid_tag == TAG_OID && bits_tag == TAG_BIT_STRING && rest.is_empty()).then_some((oid, bits))
 }
 
+/// id-ecPublicKey (1.2.840.10045.2.1).
+const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// prime256v1 (1.2.840.10045.3.1.7).
+const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// secp384r1 (1.3.132.0.34).
+const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+/// secp521r1 (1.3.132.0.35).
+const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+/// id-Ed25519 (1.3.101.112).
+const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+
+/// The public key of a SubjectPublicKeyInfo (RSA, RSASSA-PSS, NIST P-256/384/521 or Ed25519)
+/// read from its DER structure alone, with no cryptographic library: for keys Keysmith itself
+/// stored, which a backend checked when they were stored. It does not check that an EC point
+/// is on its curve, so it is not for untrusted input.
+pub fn structural_public_key(spki: &[u8]) -> Result<crate::PublicKeyInfo, Error> {
+    use crate::PublicKeyComponents;
+    use keysmith_model::{Curve, KeyType};
+    let malformed = || Error::malformed("not a public key Keysmith stores");
+    let body = expect_only(spki, TAG_SEQUENCE)?;
+    let (tag, algorithm, rest) = read_tlv(body)?;
+    let (bits_tag, bits, rest) = read_tlv(rest)?;
+    if tag != TAG_SEQUENCE || bits_tag != TAG_BIT_STRING || !rest.is_empty() {
+        return Err(malformed());
+    }
+    let (oid_tag, oid, parameters) = read_tlv(algorithm)?;
+    let Some((&0, key)) = bits.split_first() else {
+        return Err(malformed());
+    };
+    if oid_tag != TAG_OID {
+        return Err(malformed());
+    }
+    let (key_type, length, curve, components) = if is_rsa_oid(oid) {
+        let (n, e) = rsa_public_components(key)?;
+        (
+            KeyType::Rsa,
+            unsigned_bits(&n),
+            None,
+            PublicKeyComponents::Rsa { n, e },
+        )
+    } else if oid == OID_EC_PUBLIC_KEY {
+        let (tag, named, _) = read_tlv(parameters)?;
+        let curve = match named {
+            OID_P256 if tag == TAG_OID => Curve::P256,
+            OID_P384 if tag == TAG_OID => Curve::P384,
+            OID_P521 if tag == TAG_OID => Curve::P521,
+            _ => return Err(malformed()),
+        };
+        let size = curve.coordinate_len();
+        let Some((&0x04, point)) = key.split_first() else {
+            return Err(malformed());
+        };
+        if point.len() != 2 * size {
+            return Err(malformed());
+        }
+        let (x, y) = point.split_at(size);
+        let components = PublicKeyComponents::Ec {
+            curve,
+            x: x.to_vec(),
+            y: y.to_vec(),
+        };
+        (KeyType::Ec, curve.key_length(), Some(curve), components)
+    } else if oid == OID_ED25519 && parameters.is_empty() && key.len() == 32 {
+        let curve = Curve::Ed25519;
+        let components = PublicKeyComponents::Okp {
+            curve,
+            x: key.to_vec(),
+        };
+        (KeyType::Okp, curve.key_length(), Some(curve), components)
+    } else {
+        return Err(malformed());
+    };
+    Ok(crate::PublicKeyInfo {
+        key_type,
+        length,
+        curve,
+        spki_der: spki.to_vec(),
+        components,
+    })
+}
+
 /// The modulus size of an RSA SubjectPublicKeyInfo (rsaEncryption or RSASSA-PSS), read from its
 /// structure without any cryptography; `None` if it is not an RSA SPKI.
 pub fn rsa_spki_modulus_bits(spki: &[u8]) -> Option<u32> {
