@@ -23,18 +23,8 @@ use keysmith_store::{
     with_audit_context,
 };
 
-fn backends() -> Vec<(&'static str, Arc<dyn KeyBackend>)> {
-    vec![
-        (
-            "aws-lc",
-            Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new()) as Arc<dyn KeyBackend>,
-        ),
-        (
-            "openssl",
-            Arc::new(keysmith_crypto_openssl::OpenSslBackend::new()),
-        ),
-    ]
-}
+mod common;
+use common::backends;
 
 fn sealer(backend: &Arc<dyn KeyBackend>) -> Arc<Envelope> {
     let master = MasterKey::from_bytes(&**backend, &[9u8; 32]).unwrap();

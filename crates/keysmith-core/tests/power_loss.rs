@@ -29,19 +29,8 @@ use keysmith_store::testing::{FaultPlan, FaultyBackend, IoCall, Loss, SimulatedD
 use keysmith_store::{KeyStore, RedbStore, error_chain};
 use serde_json::{Value, json};
 
-/// The crypto backends under test, by name.
-fn backends() -> Vec<(&'static str, Arc<dyn KeyBackend>)> {
-    vec![
-        (
-            "aws-lc",
-            Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new()) as Arc<dyn KeyBackend>,
-        ),
-        (
-            "openssl",
-            Arc::new(keysmith_crypto_openssl::OpenSslBackend::new()),
-        ),
-    ]
-}
+mod common;
+use common::backends;
 
 fn full_sweep() -> bool {
     std::env::var("KS_SWEEP").is_ok_and(|v| v == "full")

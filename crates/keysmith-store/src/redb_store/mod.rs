@@ -343,8 +343,7 @@ impl RedbStore {
         let context = crate::audit::current();
         let (out, rows) = self.writer.submit(move |txn| {
             let out = f(txn)?;
-            let rows = audit_rows(context.as_ref(), targets(&out));
-            append_in(txn, &rows)?;
+            let rows = append_audit_rows(txn, context.as_ref(), targets(&out))?;
             Ok((out, rows))
         })?;
         committed_audit(&rows);
@@ -360,8 +359,7 @@ impl RedbStore {
         let context = crate::audit::current();
         let (out, rows) = self.write(|txn| {
             let out = f(txn)?;
-            let rows = audit_rows(context.as_ref(), targets(&out));
-            append_in(txn, &rows)?;
+            let rows = append_audit_rows(txn, context.as_ref(), targets(&out))?;
             Ok((out, rows))
         })?;
         committed_audit(&rows);
@@ -389,6 +387,18 @@ impl RedbStore {
     fn read(&self) -> Result<ReadTransaction, StoreError> {
         Ok(self.db.begin_read()?)
     }
+}
+
+/// Appends, in the change's transaction, its audit rows under `context` (none outside a
+/// context) for `targets`; returns them for logging after the commit.
+fn append_audit_rows(
+    txn: &WriteTransaction,
+    context: Option<&crate::AuditContext>,
+    targets: Vec<String>,
+) -> Result<Vec<keysmith_model::AuditRecord>, StoreError> {
+    let rows = audit_rows(context, targets);
+    append_in(txn, &rows)?;
+    Ok(rows)
 }
 
 /// The audit rows of a change under `context` (none outside a context) for `targets`.
