@@ -933,3 +933,98 @@ fn insert_many_stores_all_or_none() {
             .is_some()
     );
 }
+
+/// Search against a model: every filter, order, direction and page over keys whose names mix
+/// cases, shared prefixes and non-ASCII letters gives exactly what filtering and sorting the
+/// full list gives (the indexes answer the name pattern without reading records).
+mod search_model {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "alpha",
+        "Alpha 2",
+        "alp",
+        "ALPHABET",
+        "beta",
+        "bêta",
+        "Beta*",
+        "b",
+        "zeta",
+        "Zèta",
+        "a*b",
+        "key 10",
+        "key 1",
+        "KEY 100",
+        "ünicode",
+        "Ünicode 2",
+        "x",
+        "xy",
+        "xyz",
+        "Åland",
+    ];
+    const PATTERNS: &[&str] = &[
+        "alp*", "ALP*", "*ta", "b*", "be*a", "key 1*", "KEY*0", "*", "**", "ta", "ü*", "Ü*", "x*z",
+        "zz*", "", "a*b*", "*e*",
+    ];
+
+    fn model(all: &[Key], query: &SearchQuery) -> (Vec<String>, u64) {
+        let mut matching: Vec<&Key> = all.iter().filter(|k| query.matches(k)).collect();
+        match query.order_by {
+            SortField::Name => matching.sort_by_key(|k| (k.name.to_lowercase(), k.id.0.as_u128())),
+            SortField::InsertInstant => {} // the list is in insertion order
+            SortField::Id => matching.sort_by_key(|k| k.id.0.as_u128()),
+            _ => unreachable!(),
+        }
+        if query.descending {
+            matching.reverse();
+        }
+        let total = matching.len() as u64;
+        let page = matching
+            .into_iter()
+            .skip(query.start_row)
+            .take(query.number_of_results)
+            .map(|k| k.id.to_string())
+            .collect();
+        (page, total)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn search_agrees_with_filtering_the_list(
+            picks in proptest::collection::vec((0..NAMES.len(), 0..3usize), 1..40),
+            pattern in proptest::option::of(0..PATTERNS.len()),
+            kind in 0..4usize,
+            order in 0..3usize,
+            descending: bool,
+            start_row in 0..12usize,
+            number_of_results in 1..8usize,
+        ) {
+            let (_dir, store) = temp_store();
+            for (i, (name, alg)) in picks.iter().enumerate() {
+                let algorithm = [Algorithm::ES256, Algorithm::RS256, Algorithm::HS256][*alg];
+                // Names are unique: a suffix keeps repeats apart.
+                let name = format!("{}{}", NAMES[*name], "_".repeat(i / NAMES.len()));
+                if store.id_by_name(&name).unwrap().is_none() {
+                    store.insert(&key(&name, &format!("kid-{i}"), algorithm, i as i64)).unwrap();
+                }
+            }
+            let query = SearchQuery {
+                name: pattern.map(|p| PATTERNS[p].to_owned()),
+                key_type: [None, Some(KeyType::Ec), Some(KeyType::Hmac), None][kind],
+                algorithm: [None, None, None, Some(Algorithm::RS256)][kind],
+                order_by: [SortField::Name, SortField::InsertInstant, SortField::Id][order],
+                descending,
+                start_row,
+                number_of_results,
+            };
+            let found = store.search(&query).unwrap();
+            let all = store.list().unwrap();
+            let (page, total) = model(&all, &query);
+            let got: Vec<String> = found.keys.iter().map(|k| k.id.to_string()).collect();
+            prop_assert_eq!(found.total, total, "{:?}", query);
+            prop_assert_eq!(got, page, "{:?}", query);
+        }
+    }
+}

@@ -252,48 +252,71 @@ impl KeyRecords for RedbStore {
             seen: 0,
             keys: Vec::new(),
         };
-        // Indexed orders stream in order; the others keep a bounded heap of the page's end.
+        // Indexed orders stream in order, and a record is decoded only when the index cannot
+        // answer a filter or the key is on the page; the others keep a bounded heap of the
+        // page's end.
         macro_rules! stream {
-            ($iter:expr, $id:expr) => {{
+            ($iter:expr, $visit:expr) => {{
                 let iter = $iter;
-                let mut visit = |entry: Result<_, redb::StorageError>| -> Result<(), StoreError> {
-                    let entry = entry?;
-                    if let Some(key) = load($id(&entry))? {
-                        pager.offer(key);
-                    }
-                    Ok(())
-                };
                 if query.descending {
                     for entry in iter.rev() {
-                        visit(entry)?;
+                        $visit(entry?)?;
                     }
                 } else {
                     for entry in iter {
-                        visit(entry)?;
+                        $visit(entry?)?;
                     }
                 }
             }};
         }
+        // Filters only a record answers (the name index answers the name pattern).
+        let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
         match query.order_by {
             SortField::Name => {
                 let table = txn.open_table(BY_LOWER_NAME)?;
-                stream!(table.iter()?, |e: &(
+                let pattern = query.name.as_deref().map(lower);
+                // A wildcard pattern's literal start bounds the scan to the names that begin
+                // with it; a pattern without one (leading `*`, or no `*`: "contains") scans the
+                // whole index, still without decoding a record that does not match.
+                let start = pattern
+                    .as_deref()
+                    .and_then(literal_start)
+                    .unwrap_or_default();
+                let end = successor(&start);
+                let range = match &end {
+                    Some(end) => table.range((start.as_str(), 0u128)..(end.as_str(), 0u128))?,
+                    None => table.range((start.as_str(), 0u128)..)?,
+                };
+                stream!(range, |entry: (
                     redb::AccessGuard<(&str, u128)>,
                     redb::AccessGuard<()>
-                )| e.0.value().1)
+                )| {
+                    let (name, id) = entry.0.value();
+                    if pattern
+                        .as_deref()
+                        .is_some_and(|p| !keysmith_model::search::name_matches(p, name))
+                    {
+                        return Ok::<(), StoreError>(());
+                    }
+                    pager.consider(kind_filter, || load(id))
+                })
             }
             SortField::InsertInstant => {
                 let table = txn.open_table(BY_INSERTION)?;
-                stream!(table.iter()?, |e: &(
+                let filtered = kind_filter || query.name.is_some();
+                stream!(table.iter()?, |entry: (
                     redb::AccessGuard<u64>,
                     redb::AccessGuard<u128>
-                )| e.1.value())
+                )| pager
+                    .consider(filtered, || load(entry.1.value())))
             }
             SortField::Id => {
-                stream!(keys.iter()?, |e: &(
+                let filtered = kind_filter || query.name.is_some();
+                stream!(keys.iter()?, |entry: (
                     redb::AccessGuard<u128>,
                     redb::AccessGuard<&[u8]>
-                )| e.0.value())
+                )| pager
+                    .consider(filtered, || decode_key(entry.1.value()).map(Some)))
             }
             field => {
                 let window = query.start_row.saturating_add(query.number_of_results);
@@ -526,16 +549,55 @@ pub(super) struct Pager<'q> {
 }
 
 impl Pager<'_> {
-    fn offer(&mut self, key: Key) {
-        if !self.query.matches(&key) {
-            return;
-        }
+    /// Whether the next match would be on the page.
+    fn on_page(&self) -> bool {
         let index = usize::try_from(self.seen).unwrap_or(usize::MAX);
-        if index >= self.query.start_row && self.keys.len() < self.query.number_of_results {
+        index >= self.query.start_row && self.keys.len() < self.query.number_of_results
+    }
+
+    /// An index entry that matches every filter the index answers. With `filtered`, the record
+    /// must be read to apply the rest of the query; otherwise it is read only for the page.
+    fn consider(
+        &mut self,
+        filtered: bool,
+        load: impl FnOnce() -> Result<Option<Key>, StoreError>,
+    ) -> Result<(), StoreError> {
+        if filtered {
+            let Some(key) = load()? else {
+                return Ok(());
+            };
+            if !self.query.matches(&key) {
+                return Ok(());
+            }
+            if self.on_page() {
+                self.keys.push(key);
+            }
+        } else if self.on_page()
+            && let Some(key) = load()?
+        {
             self.keys.push(key);
         }
         self.seen += 1;
+        Ok(())
     }
+}
+
+/// The literal start of a wildcard name pattern (before its first `*`), if it has a `*`: every
+/// name it matches begins with it. A pattern without `*` matches names that contain it.
+fn literal_start(pattern: &str) -> Option<String> {
+    pattern.find('*').map(|star| pattern[..star].to_owned())
+}
+
+/// The least string greater than every string that begins with `prefix` (`None`: no bound).
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// A restorably deleted key (stored as `records::deleted`).
