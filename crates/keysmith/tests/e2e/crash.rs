@@ -112,6 +112,136 @@ fn a_first_start_killed_while_writing_the_master_key_starts_again() {
     assert_eq!(signed.status, 200, "{}", signed.text());
 }
 
+/// kill -9 during `keysmith key generate --count`: every key the command printed (it prints a
+/// chunk only after its commit) is stored; chunks commit whole, each key with its audit row (so
+/// the stored count is a multiple of the chunk size and equals the audit rows); the file checks.
+/// On both backends: the keys are each backend's.
+#[test_case("aws-lc" ; "aws_lc")]
+#[test_case("openssl" ; "openssl")]
+fn kill_9_during_bulk_generation_keeps_every_printed_key(backend: &str) {
+    use std::io::Read as _;
+    const CHUNK: usize = 256;
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let made = support::keysmith_command()
+        .args(["master-key", "generate", "--out"])
+        .arg(data.join("master.key"))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let mut child = support::keysmith_command()
+        .args([
+            "key",
+            "generate",
+            "--algorithm",
+            "ES256",
+            "--name",
+            "bulk",
+            "--count",
+            "1000000",
+        ])
+        .args(["--json", "--backend", backend, "--data"])
+        .arg(&data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let printed = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let (printed, mut stdout) = (printed.clone(), child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+                printed.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        })
+    };
+    // Kill once two chunks have been printed, at a moment that varies with the run.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while printed_ids(&printed.lock().unwrap()).len() < 2 * CHUNK {
+        assert!(
+            Instant::now() < deadline,
+            "the command printed too little in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(u64::from(std::process::id() % 200)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let printed = printed_ids(&printed.lock().unwrap());
+
+    let checked = support::keysmith_command()
+        .args(["check", "--backend", backend, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    let server = Server::start_in(
+        &data,
+        backend,
+        Options {
+            api_key: Some(API_KEY.into()),
+            ..Default::default()
+        },
+    );
+    let stored: BTreeSet<String> = server.call("GET", "/api/key", None).json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect();
+    let lost: Vec<&String> = printed.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} printed keys are not stored: {lost:?}",
+        lost.len()
+    );
+    assert_eq!(
+        stored.len() % CHUNK,
+        0,
+        "{} keys: a chunk committed in part",
+        stored.len()
+    );
+    let audit = server
+        .call(
+            "GET",
+            "/api/system/audit-log/search?action=key.generate&numberOfResults=1",
+            None,
+        )
+        .json();
+    assert_eq!(
+        audit["total"].as_u64(),
+        Some(stored.len() as u64),
+        "one audit row per key"
+    );
+    println!(
+        "bulk kill -9 [{backend}]: {} keys printed, {} stored",
+        printed.len(),
+        stored.len()
+    );
+}
+
+/// The ids in a prefix of `{"keys":[…]}` output (a key cut off after its id still counts: it
+/// is printed only once committed).
+fn printed_ids(output: &[u8]) -> BTreeSet<String> {
+    let text = String::from_utf8_lossy(output);
+    text.match_indices("\"id\":\"")
+        .filter_map(|(at, marker)| text.get(at + marker.len()..at + marker.len() + 36))
+        .filter(|id| id.len() == 36 && !id.contains('"'))
+        .map(str::to_owned)
+        .collect()
+}
+
 // ---- the loop ----
 
 /// Runs `cycles` kill -9 cycles on `backend` on one data directory, and returns the figures.
