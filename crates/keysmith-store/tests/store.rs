@@ -1010,6 +1010,16 @@ mod search_model {
                     store.insert(&key(&name, &format!("kid-{i}"), algorithm, i as i64)).unwrap();
                 }
             }
+            // Renames and deletes keep every index in step (every third key renamed, every
+            // fifth deleted).
+            for (i, key) in store.list().unwrap().iter().enumerate() {
+                if i % 3 == 1 {
+                    let name = format!("{}~{i}", NAMES[(i * 7) % NAMES.len()]);
+                    store.rename(&key.id, &name, 99).unwrap();
+                } else if i % 5 == 4 {
+                    store.delete(&key.id).unwrap();
+                }
+            }
             let query = SearchQuery {
                 name: pattern.map(|p| PATTERNS[p].to_owned()),
                 key_type: [None, Some(KeyType::Ec), Some(KeyType::Hmac), None][kind],

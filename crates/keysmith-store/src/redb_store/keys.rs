@@ -90,6 +90,9 @@ impl KeyRecords for RedbStore {
                 let mut by_lower = txn.open_table(BY_LOWER_NAME)?;
                 by_lower.remove((lower(&key.name).as_str(), id))?;
                 by_lower.insert((lower(&name).as_str(), id), ())?;
+                drop(by_lower);
+                index_kind(txn, &key, &lower(&key.name), false)?;
+                index_kind(txn, &key, &lower(&name), true)?;
                 key.name.clone_from(&name);
             }
             key.last_update_instant = now_millis;
@@ -272,6 +275,61 @@ impl KeyRecords for RedbStore {
         // Filters only a record answers (the name index answers the name pattern).
         let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
         match query.order_by {
+            SortField::Name if kind_filter => {
+                // The kind index answers the type or algorithm; the name pattern is checked on
+                // its entries as below. A type and an algorithm of another type match nothing.
+                let tag = match (query.key_type, query.algorithm) {
+                    (Some(t), Some(a)) if a.key_type() != t => None,
+                    (_, Some(a)) => Some(format!("{}/{}", a.key_type().as_str(), a.as_str())),
+                    (Some(t), None) => Some(t.as_str().to_owned()),
+                    (None, None) => None,
+                };
+                if let Some(tag) = tag {
+                    let table = txn.open_table(BY_KIND_NAME)?;
+                    let pattern = query.name.as_deref().map(lower);
+                    let start = pattern
+                        .as_deref()
+                        .and_then(literal_start)
+                        .unwrap_or_default();
+                    let end = match successor(&start) {
+                        Some(end) => (tag.clone(), end),
+                        // Past every name of exactly this tag ("EC/ES256" sorts after "EC\0").
+                        None => (format!("{tag}\0"), String::new()),
+                    };
+                    let range = table.range(
+                        (tag.as_str(), start.as_str(), 0u128)
+                            ..(end.0.as_str(), end.1.as_str(), 0u128),
+                    )?;
+                    // Without a name pattern the total is the census's count of the kind, so the
+                    // scan stops at the end of the page.
+                    let counted = match &pattern {
+                        None => Some(kind_total(&txn, &tag)?),
+                        Some(_) => None,
+                    };
+                    let entries: Box<dyn Iterator<Item = _>> = if query.descending {
+                        Box::new(range.rev())
+                    } else {
+                        Box::new(range)
+                    };
+                    for entry in entries {
+                        if counted.is_some() && pager.keys.len() >= query.number_of_results {
+                            break;
+                        }
+                        let entry = entry?;
+                        let (_, name, id) = entry.0.value();
+                        if pattern
+                            .as_deref()
+                            .is_some_and(|p| !keysmith_model::search::name_matches(p, name))
+                        {
+                            continue;
+                        }
+                        pager.consider(false, || load(id))?;
+                    }
+                    if let Some(total) = counted {
+                        pager.seen = total;
+                    }
+                }
+            }
             SortField::Name => {
                 let table = txn.open_table(BY_LOWER_NAME)?;
                 let pattern = query.name.as_deref().map(lower);
@@ -430,6 +488,8 @@ pub(super) fn insert_in(
         txn.open_table(SECRETS)?.insert(id, secret)?;
     }
     count_key(txn, key, true)?;
+    index_kind(txn, key, &lower(&key.name), true)?;
+    count_kind_index(txn, true)?;
     Ok(())
 }
 
@@ -468,6 +528,68 @@ pub(super) fn count_key(txn: &WriteTransaction, key: &Key, added: bool) -> Resul
         total.saturating_sub(1)
     };
     meta.insert(META_CENSUS_KEYS, total)?;
+    Ok(())
+}
+
+/// The two kind tags a key is indexed under: its type, and its type and algorithm.
+fn kind_tags(key: &Key) -> [String; 2] {
+    [key.key_type.as_str().to_owned(), kind_of(key)]
+}
+
+/// Adds or removes a key's entries in `keys_by_kind_and_name` under `lower_name`.
+fn index_kind(
+    txn: &WriteTransaction,
+    key: &Key,
+    lower_name: &str,
+    added: bool,
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(BY_KIND_NAME)?;
+    for tag in kind_tags(key) {
+        let entry = (tag.as_str(), lower_name, raw(&key.id));
+        if added {
+            table.insert(entry, ())?;
+        } else {
+            table.remove(entry)?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps META_KIND_INDEX_KEYS in step as a key is added or removed.
+fn count_kind_index(txn: &WriteTransaction, added: bool) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let total = meta.get(META_KIND_INDEX_KEYS)?.map_or(0, |v| v.value());
+    let total = if added {
+        total.saturating_add(1)
+    } else {
+        total.saturating_sub(1)
+    };
+    meta.insert(META_KIND_INDEX_KEYS, total)?;
+    Ok(())
+}
+
+/// Builds `keys_by_kind_and_name` from KEYS unless it is already in step with it (one scan, at
+/// open, only for files written without it).
+pub(super) fn ensure_kind_index(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let live = txn.open_table(KEYS)?.len()?;
+    let indexed = txn
+        .open_table(META)?
+        .get(META_KIND_INDEX_KEYS)?
+        .map(|v| v.value());
+    if indexed == Some(live) {
+        return Ok(());
+    }
+    txn.delete_table(BY_KIND_NAME)?;
+    let mut keys = Vec::new();
+    for entry in txn.open_table(KEYS)?.iter()? {
+        let (_, bytes) = entry?;
+        keys.push(decode_key(bytes.value())?);
+    }
+    for key in &keys {
+        index_kind(txn, key, &lower(&key.name), true)?;
+    }
+    txn.open_table(META)?.insert(META_KIND_INDEX_KEYS, live)?;
+    tracing::info!(keys = live, "key kind index built");
     Ok(())
 }
 
@@ -511,6 +633,8 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
     };
     let key = decode_key(&bytes)?;
     count_key(txn, &key, false)?;
+    index_kind(txn, &key, &lower(&key.name), false)?;
+    count_kind_index(txn, false)?;
     txn.open_table(SECRETS)?.remove(id)?;
     txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
     txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
@@ -580,6 +704,21 @@ impl Pager<'_> {
         self.seen += 1;
         Ok(())
     }
+}
+
+/// How many live keys the census counts under a kind tag: `"<type>/<algorithm>"`, or a type
+/// (the sum over its algorithms).
+fn kind_total(txn: &ReadTransaction, tag: &str) -> Result<u64, StoreError> {
+    let counts = txn.open_table(KEY_COUNTS)?;
+    if tag.contains('/') {
+        return Ok(counts.get(tag)?.map_or(0, |v| v.value()));
+    }
+    let (from, to) = (format!("{tag}/"), format!("{tag}0")); // '0' follows '/'
+    let mut total = 0;
+    for entry in counts.range(from.as_str()..to.as_str())? {
+        total += entry?.1.value();
+    }
+    Ok(total)
 }
 
 /// The literal start of a wildcard name pattern (before its first `*`), if it has a `*`: every

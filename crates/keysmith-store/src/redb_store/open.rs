@@ -159,6 +159,7 @@ impl RedbStore {
             }
             every_table!(create);
             ensure_census(txn)?;
+            ensure_kind_index(txn)?;
             ensure_audit_index(txn)?;
             Ok(())
         })?;
