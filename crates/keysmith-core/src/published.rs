@@ -220,7 +220,14 @@ impl Publisher {
         store: &dyn KeyStore,
         ids: &[KeyId],
     ) -> Result<ScopedJwks, ServiceError> {
-        self.current(backend, store)?;
+        // Loaded if need be, but the full snapshot is not rebuilt: a scoped answer after a
+        // change costs O(ids), not a serialisation of every key.
+        if !self.loaded() {
+            let mut state = self.write();
+            if !state.loaded {
+                Self::load_into(&mut state, backend, store)?;
+            }
+        }
         let state = match self.state.read() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

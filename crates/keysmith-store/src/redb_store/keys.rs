@@ -489,7 +489,6 @@ pub(super) fn insert_in(
     }
     count_key(txn, key, true)?;
     index_kind(txn, key, &lower(&key.name), true)?;
-    count_kind_index(txn, true)?;
     Ok(())
 }
 
@@ -555,40 +554,24 @@ fn index_kind(
     Ok(())
 }
 
-/// Keeps META_KIND_INDEX_KEYS in step as a key is added or removed.
-fn count_kind_index(txn: &WriteTransaction, added: bool) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(META)?;
-    let total = meta.get(META_KIND_INDEX_KEYS)?.map_or(0, |v| v.value());
-    let total = if added {
-        total.saturating_add(1)
-    } else {
-        total.saturating_sub(1)
-    };
-    meta.insert(META_KIND_INDEX_KEYS, total)?;
-    Ok(())
-}
-
-/// Builds `keys_by_kind_and_name` from KEYS unless it is already in step with it (one scan, at
-/// open, only for files written without it).
+/// Builds `keys_by_kind_and_name` from KEYS unless it holds its two entries per key already
+/// (one scan, at open, only for files written without it or by a build that does not keep it;
+/// redb keeps each table's length, so the check reads no entry).
 pub(super) fn ensure_kind_index(txn: &WriteTransaction) -> Result<(), StoreError> {
     let live = txn.open_table(KEYS)?.len()?;
-    let indexed = txn
-        .open_table(META)?
-        .get(META_KIND_INDEX_KEYS)?
-        .map(|v| v.value());
-    if indexed == Some(live) {
+    if txn.open_table(BY_KIND_NAME)?.len()? == 2 * live {
         return Ok(());
     }
     txn.delete_table(BY_KIND_NAME)?;
-    let mut keys = Vec::new();
+    let mut index = txn.open_table(BY_KIND_NAME)?;
     for entry in txn.open_table(KEYS)?.iter()? {
-        let (_, bytes) = entry?;
-        keys.push(decode_key(bytes.value())?);
+        let (id, bytes) = entry?;
+        let key = decode_key(bytes.value())?;
+        let name = lower(&key.name);
+        for tag in kind_tags(&key) {
+            index.insert((tag.as_str(), name.as_str(), id.value()), ())?;
+        }
     }
-    for key in &keys {
-        index_kind(txn, key, &lower(&key.name), true)?;
-    }
-    txn.open_table(META)?.insert(META_KIND_INDEX_KEYS, live)?;
     tracing::info!(keys = live, "key kind index built");
     Ok(())
 }
@@ -634,7 +617,6 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
     let key = decode_key(&bytes)?;
     count_key(txn, &key, false)?;
     index_kind(txn, &key, &lower(&key.name), false)?;
-    count_kind_index(txn, false)?;
     txn.open_table(SECRETS)?.remove(id)?;
     txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
     txn.open_table(BY_KID)?.remove(key.kid.as_str())?;

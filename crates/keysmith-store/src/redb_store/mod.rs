@@ -84,7 +84,8 @@ declare_tables! { $
     BY_LOWER_NAME: (&str, u128) => () = "keys_by_lower_name", plain;
     /// Live keys by kind and lower-case name: two entries per key, `("<type>", name, id)` and
     /// `("<type>/<algorithm>", name, id)`, so a search by type or algorithm reads a range in
-    /// name order. Added without a schema change: built at open for a file without it.
+    /// name order. Added without a schema change: built at open when it does not hold two
+    /// entries per key.
     BY_KIND_NAME: (&str, &str, u128) => () = "keys_by_kind_and_name", plain;
     API_KEYS: &[u8] => () = "api_key_hashes", plain;
     /// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).
@@ -136,10 +137,6 @@ const META_NEXT_INSERTION: &str = "next_insertion";
 /// The number of live keys the census was built or last kept for; a mismatch with KEYS (a
 /// file written by a build that does not keep the census) rebuilds it at open.
 const META_CENSUS_KEYS: &str = "census_keys";
-
-/// The number of live keys `keys_by_kind_and_name` was built or last kept for; a mismatch with
-/// KEYS (a file written without it, or by a build that does not keep it) rebuilds it at open.
-const META_KIND_INDEX_KEYS: &str = "kind_index_keys";
 
 // The private half: a tag byte, then its bytes. Tags 1 and 2 are the plaintext forms (written by
 // schema 1 and 2, upgraded at open); tag 3 is a sealed tag-1 or tag-2 value.
