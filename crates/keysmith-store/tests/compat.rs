@@ -1,7 +1,8 @@
 //! Backward compatibility: a file written by every schema version that was ever released opens
 //! and reads the same. `fixtures/schema-v1.redb` was written by `write_schema_v1_fixture` with
 //! the schema-1 build, `fixtures/schema-v3.redb` by `write_schema_v3_fixture` with the schema-3
-//! build (schema 2 was never released: the same change went from 1 to 3). Run a writer with
+//! build (schema 2 was never released: the same change went from 1 to 3), and
+//! `fixtures/schema-v4.redb` by `write_schema_v4_fixture` with the schema-4 build. Run a writer with
 //! `--ignored` only to regenerate its file with the build of its version, never to make a test
 //! pass; a new schema version adds its own fixture and keeps these.
 
@@ -62,7 +63,7 @@ fn records() -> Vec<StoredKey> {
 }
 
 #[test]
-#[ignore = "wrote the schema-1 fixture with the schema-1 build; kept to show how (this build writes schema 3)"]
+#[ignore = "wrote the schema-1 fixture with the schema-1 build; kept to show how (this build writes a later schema)"]
 fn write_schema_v1_fixture() {
     let path = fixture();
     let _ = std::fs::remove_file(&path);
@@ -118,11 +119,38 @@ fn schema_v1_files_still_open_and_read_the_same() {
             );
         }
     }
+    assert_stored_as_schema_4(&copy);
     let reopened = RedbStore::open(&copy, sealer()).unwrap();
     assert_eq!(reopened.count().unwrap(), expected.len() as u64);
 }
 
-// ---- schema 3 (the current version) ----
+/// The file is marked schema 4 and every key record is in the compact form (format byte 4,
+/// where a schema 1–3 record is JSON).
+fn assert_stored_as_schema_4(path: &std::path::Path) {
+    use redb::{ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
+    let keys: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("keys");
+    let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let version = txn.open_table(meta).unwrap().get("schema_version").unwrap();
+    assert_eq!(
+        version.map(|v| v.value()),
+        Some(keysmith_store::SCHEMA_VERSION)
+    );
+    assert_eq!(keysmith_store::SCHEMA_VERSION, 4);
+    let table = txn.open_table(keys).unwrap();
+    assert!(table.len().unwrap() > 0);
+    for entry in table.iter().unwrap() {
+        let (_, value) = entry.unwrap();
+        assert_eq!(
+            value.value().first(),
+            Some(&4),
+            "a key record is not compact"
+        );
+    }
+}
+
+// ---- schema 3 ----
 
 fn fixture_v3() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v3.redb")
@@ -216,6 +244,12 @@ fn write_schema_v3_fixture() {
     let path = fixture_v3();
     let _ = std::fs::remove_file(&path);
     let store = RedbStore::open(&path, sealer()).unwrap();
+    fill_fixture(&store);
+}
+
+/// What the schema-3 and schema-4 fixtures hold: `records()` (the third restorably deleted),
+/// an API key hash and record, a connection, the tenant ring and two audit rows.
+fn fill_fixture(store: &RedbStore) {
     for record in records() {
         store.insert(&record).unwrap();
     }
@@ -247,9 +281,17 @@ fn schema_v3_files_open_and_read_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("v3.redb");
     std::fs::copy(fixture_v3(), &copy).unwrap();
-    let store = RedbStore::open(&copy, sealer()).unwrap();
+    check_fixture(&copy, &[]);
+    // The upgrade rewrote every key record compactly (read back the same just above).
+    assert_stored_as_schema_4(&copy);
+}
+
+/// Checks a copy of a fixture written by `fill_fixture` (plus `extra` keys, by schema 4).
+fn check_fixture(copy: &std::path::Path, extra: &[StoredKey]) {
+    let store = RedbStore::open(copy, sealer()).unwrap();
     let live = records()[..2].to_vec();
-    let ring_keys = ring_records();
+    let mut ring_keys = ring_records();
+    ring_keys.extend_from_slice(extra);
     let listed = store.list().unwrap();
     let expected: Vec<Key> = live
         .iter()
@@ -311,4 +353,53 @@ fn schema_v3_files_open_and_read_the_same() {
             .expose(),
         deleted.private.unwrap().expose()
     );
+}
+
+// ---- schema 4 (the current version) ----
+
+fn fixture_v4() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4.redb")
+}
+
+/// Generated keys with real certificates (the golden schema-3 records), stored compactly with
+/// the certificate's public key and kid derived.
+fn golden_keys() -> Vec<StoredKey> {
+    include_str!("fixtures/records/key-v3.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(n, line)| {
+            let key: Key = serde_json::from_str(line).unwrap();
+            let private = if key.key_type == KeyType::Hmac {
+                PrivateMaterial::HmacSecret(SecretBytes::new(vec![b'g'; 32]))
+            } else {
+                PrivateMaterial::Pkcs8(SecretBytes::new(vec![n as u8 + 40; 8]))
+            };
+            StoredKey {
+                key,
+                private: Some(private),
+            }
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "wrote the schema-4 fixture with the schema-4 build; run only to regenerate it"]
+fn write_schema_v4_fixture() {
+    let path = fixture_v4();
+    let _ = std::fs::remove_file(&path);
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    fill_fixture(&store);
+    for record in golden_keys() {
+        store.insert(&record).unwrap();
+    }
+}
+
+#[test]
+fn schema_v4_files_open_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v4.redb");
+    std::fs::copy(fixture_v4(), &copy).unwrap();
+    assert_stored_as_schema_4(&copy);
+    check_fixture(&copy, &golden_keys());
 }

@@ -14,15 +14,8 @@ use crate::settings::Settings;
 
 /// Checks the data file and prints what was found. Fails if anything is damaged.
 pub fn run(settings: &Settings) -> Result<(), ServerError> {
-    let path = settings.data_file();
-    if !path.exists() {
-        return Err(ServerError::Cli(format!(
-            "there is no data file at {}",
-            path.display()
-        )));
-    }
     // Refused while a server runs: the check must see a file nobody is writing.
-    let _lock = crate::data_lock::lock(&settings.data)?;
+    let (path, _lock) = crate::data::lock_existing_data_file(settings)?;
     let selected = select_backend(Some(settings.backend.as_str()).filter(|b| !b.is_empty()))?;
     let (envelope, _) = crate::master_key::envelope(settings, selected.backend, false)?;
     // Checked at open too, so that a damaged file is refused before anything reads it.

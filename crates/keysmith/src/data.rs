@@ -31,6 +31,22 @@ pub(crate) fn prepare_data_dir(settings: &Settings) -> Result<(), ServerError> {
 /// Drops the last reference to the store, which closes the redb file cleanly (a file not
 /// closed needs a repair pass at the next start). Worker threads release their clones of the
 /// app state shortly after the server stops, so wait for them briefly.
+/// For an offline command that needs the only handle on an existing data file (`check`,
+/// `compact`): its path, with the data directory's lock held (refused while a server runs).
+pub(crate) fn lock_existing_data_file(
+    settings: &Settings,
+) -> Result<(std::path::PathBuf, crate::data_lock::DataDirLock), ServerError> {
+    let path = settings.data_file();
+    if !path.exists() {
+        return Err(ServerError::Cli(format!(
+            "there is no data file at {}",
+            path.display()
+        )));
+    }
+    let lock = crate::data_lock::lock(&settings.data)?;
+    Ok((path, lock))
+}
+
 pub(crate) async fn close_store(store: Arc<dyn KeyStore>) {
     for _ in 0..200 {
         if Arc::strong_count(&store) == 1 {

@@ -29,6 +29,7 @@ pub mod bulk;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod compact;
 pub mod data;
 pub mod data_lock;
 pub mod error;

@@ -26,9 +26,9 @@ use crate::{
     RingRecords, SearchPage, StoreError, StoredKey,
 };
 
-/// The schema version this build writes. Versions 1 (keys only) and 2 (rings, plaintext
-/// secrets) are upgraded on open.
-pub const SCHEMA_VERSION: u64 = 3;
+/// The schema version this build writes. Versions 1 (keys only), 2 (rings, plaintext
+/// secrets) and 3 (JSON key records) are upgraded on open.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// The oldest schema version this build opens (and upgrades).
 const OLDEST_SCHEMA_VERSION: u64 = 1;
@@ -74,6 +74,7 @@ macro_rules! table_kind {
 
 declare_tables! { $
     META: &str => u64 = "meta", plain;
+    /// Key id → the key record (schema 4: compact binary, `records/key.rs`).
     KEYS: u128 => &[u8] = "keys", plain;
     /// The private halves of stored keys: key id → tag byte + bytes.
     SECRETS: u128 => &[u8] = "key_secrets", sealed;
@@ -239,18 +240,38 @@ impl RedbStore {
     /// repaired it (back to the last whole commit); an error: it cannot be repaired, or a
     /// transaction is still open on this store.
     pub fn check_integrity(&mut self) -> Result<bool, StoreError> {
-        // The writer thread shares the database; it is stopped (nothing is queued: this holds
-        // `&mut self`) so that redb can be given the only handle, and started again after.
+        self.with_only_handle(|db| {
+            db.check_integrity()
+                .map_err(|e| StoreError::Engine(Box::new(e)))
+        })
+    }
+
+    /// Runs `f` with the only handle on the database: the writer thread, which shares it, is
+    /// stopped (nothing is queued: this holds `&mut self`) and started again after.
+    fn with_only_handle<T>(
+        &mut self,
+        f: impl FnOnce(&mut Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         self.writer.stop();
-        let checked = Arc::get_mut(&mut self.db)
+        let result = Arc::get_mut(&mut self.db)
             .ok_or_else(|| StoreError::Engine("the database is still shared".into()))
-            .and_then(|db| {
-                db.check_integrity()
-                    .map_err(|e| StoreError::Engine(Box::new(e)))
-            });
+            .and_then(f);
         self.writer =
             writer::Writer::start(self.db.clone(), self.health.clone(), self.commits.clone())?;
-        checked
+        result
+    }
+
+    /// Moves the file's pages to its start and returns the free space at its end to the file
+    /// system (redb's `compact`, repeated until it has nothing left to move). Needs `&mut self`:
+    /// nothing else may use the store meanwhile. Returns whether anything was moved.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        self.with_only_handle(|db| {
+            let mut moved = false;
+            while db.compact().map_err(|e| StoreError::Engine(Box::new(e)))? {
+                moved = true;
+            }
+            Ok(moved)
+        })
     }
 
     /// Reads every record and opens every sealed value (one read transaction), and checks

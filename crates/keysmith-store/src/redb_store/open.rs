@@ -134,8 +134,9 @@ impl RedbStore {
                     meta.insert(META_NEXT_INSERTION, 0)?;
                 }
                 Some(SCHEMA_VERSION) => {}
-                Some(OLDEST_SCHEMA_VERSION..SCHEMA_VERSION) => {
-                    // 1 → 2 adds tables (created below); 2 → 3 seals the plaintext secrets.
+                Some(found @ OLDEST_SCHEMA_VERSION..SCHEMA_VERSION) => {
+                    // 1 → 2 adds tables (created below); 2 → 3 seals the plaintext secrets;
+                    // 3 → 4 stores key records compactly. All in this one transaction.
                     meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
                     let sealed = seal_plaintext_secrets(txn, &*store.sealer)?;
                     if sealed > 0 {
@@ -144,6 +145,15 @@ impl RedbStore {
                             "data file upgraded: stored secrets are now encrypted"
                         );
                     }
+                    let (keys, before, after) = compact_key_records(txn)?;
+                    tracing::info!(
+                        from = found,
+                        to = SCHEMA_VERSION,
+                        keys,
+                        record_bytes_before = before,
+                        record_bytes_after = after,
+                        "data file upgraded: key records are stored compactly"
+                    );
                 }
                 Some(found) => {
                     return Err(StoreError::UnknownSchemaVersion {
@@ -175,6 +185,35 @@ impl RedbStore {
         check_master_keys(&txn, sealer)?;
         Ok(txn.open_table(KEYS)?.len()?)
     }
+}
+
+/// Rewrites every key record of a schema 1–3 file (JSON) in the schema-4 form, a bounded
+/// number at a time (no list of every key in memory). Returns the number of records and their
+/// bytes before and after.
+fn compact_key_records(txn: &WriteTransaction) -> Result<(u64, u64, u64), StoreError> {
+    const CHUNK: usize = 1024;
+    let mut table = txn.open_table(KEYS)?;
+    let (mut keys, mut before, mut after) = (0u64, 0u64, 0u64);
+    let mut next = Some(0u128);
+    while let Some(from) = next {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for entry in table.range(from..)?.take(CHUNK) {
+            let (id, bytes) = entry?;
+            chunk.push((id.value(), bytes.value().to_vec()));
+        }
+        next = match chunk.last() {
+            Some((last, _)) if chunk.len() == CHUNK => last.checked_add(1),
+            _ => None,
+        };
+        for (id, json) in chunk {
+            let compact = encode_key(&decode_key_v3(&json)?)?;
+            before += json.len() as u64;
+            after += compact.len() as u64;
+            keys += 1;
+            table.insert(id, compact.as_slice())?;
+        }
+    }
+    Ok((keys, before, after))
 }
 
 pub(super) fn open_error(err: DatabaseError, path: &Path) -> StoreError {

@@ -54,6 +54,9 @@ enum Command {
     /// Check the data file offline (server stopped): schema, master keys, every page's
     /// checksum, every record and secret, every ring. Exits non-zero if anything is damaged.
     Check(ServeArgs),
+    /// Give the data file's free space back to the file system (server stopped). Records and
+    /// secrets are left exactly as they are.
+    Compact(ServeArgs),
     /// Manage keys: offline on a stopped server's --data, or online with --url.
     Key(KeyCommand),
     /// Manage scoped API keys kept in the data file (server stopped; restart it to apply).
@@ -64,7 +67,7 @@ impl Command {
     /// The flags this command's settings come from.
     fn settings_args(&self) -> ServeArgs {
         match self {
-            Command::Serve(args) | Command::Check(args) => args.clone(),
+            Command::Serve(args) | Command::Check(args) | Command::Compact(args) => args.clone(),
             Command::MasterKey(command) => command.settings_args(),
             Command::Backup(command) => command.args.clone(),
             Command::Restore(command) => command.args.clone(),
@@ -80,6 +83,7 @@ impl Command {
             Command::Backup(command) => command.run(&settings),
             Command::Restore(command) => command.run(&settings),
             Command::Check(_) => crate::check::run(&settings),
+            Command::Compact(_) => crate::compact::run(&settings),
             Command::Key(command) => command.run(&settings),
             Command::ApiKey(command) => crate::api_keys::api_key_command(&settings, command.action),
         }

@@ -319,7 +319,7 @@ fn a_backup_is_streamed_and_its_file_removed(backend: &str) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("live");
     let server = Server::start_in(&data, backend, options(&master));
-    for i in 0..80 {
+    for i in 0..240 {
         tokens::generate(&server, "ES256", None, &format!("streamed {i}"));
     }
     let whole = support::http(

@@ -234,6 +234,31 @@ fn key_commands_offline_and_online(backend: &str) {
         .collect();
     let expected: Vec<String> = (1..=300).map(|n| format!("many #{n}")).collect();
     assert_eq!(names, expected);
+    // An offline fill gives the file's free space back, and says so.
+    let sizes: Vec<u64> = err
+        .lines()
+        .find_map(|l| l.strip_prefix("compacted the data file: "))
+        .unwrap_or_else(|| panic!("{err}"))
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        sizes.len() == 2 && 0 < sizes[1] && sizes[1] <= sizes[0],
+        "{err}"
+    );
+    // So does `keysmith compact`, leaving every key as it was.
+    let list = || {
+        let (ok, out, err) = run(
+            &["key", "list", "--json", "--backend", backend],
+            Some(&data),
+        );
+        assert!(ok, "{err}");
+        out
+    };
+    let before = list();
+    let (ok, out, err) = run(&["compact", "--backend", backend], Some(&data));
+    assert!(ok && out.starts_with("compacted "), "{out}{err}");
+    assert_eq!(list(), before);
 
     // Online: the server sees what was done offline, and the same commands work over HTTP.
     let server = Server::start_in(&data, backend, options);
@@ -243,6 +268,11 @@ fn key_commands_offline_and_online(backend: &str) {
         all.extend(["--url", &url, "--api-key", API_KEY]);
         run(&all, None)
     };
+    let (ok, _, err) = run(&["compact", "--backend", backend], Some(&data));
+    assert!(
+        !ok && err.contains("in use"),
+        "a running server's file is not compacted: {err}"
+    );
     let (ok, out, err) = online(&["key", "list", "--json"]);
     assert!(ok, "{err}");
     let names: Vec<String> = json(&out)["keys"]
