@@ -11,6 +11,11 @@
 # --reuse keeps an existing filled data directory in DIR (filling 1,000,000 keys takes a while);
 # --data-from DIR copies a filled data directory instead of filling (the file format is the same
 # on both backends, so one fill serves both).
+# Last, it draws the plot of every run under target/scale with benches/scale/plot.py:
+# target/scale/scale.svg (each figure against the number of keys, one curve per backend) and
+# target/scale/scale-runs.md (one table row per run), so running it for 10,000, 100,000 and
+# --million keys builds the curve. docs/scale.svg is a copy of that plot, committed with the runs
+# in docs/benchmarks.md.
 # Needs curl and python3; wrk (`just bench-deps`) for the generate figure, which is left out
 # without it. Honours CARGO_TARGET_DIR. Run it under `nice` on a shared machine.
 set -euo pipefail
@@ -115,3 +120,14 @@ else
 fi
 echo
 cat "$out/scale.md"
+
+# The plot and table of every run so far (a run written with --out elsewhere is not among them).
+runs=("$root"/target/scale/*/scale.json)
+if [ -e "${runs[0]}" ]; then
+  echo
+  python3 "$root/benches/scale/plot.py" --out "$root/target/scale/scale.svg" "${runs[@]}" \
+    | tee "$root/target/scale/scale-runs.md"
+  echo "plot of ${#runs[@]} runs: $root/target/scale/scale.svg; table: $root/target/scale/scale-runs.md"
+else
+  echo "no runs under $root/target/scale: no plot"
+fi

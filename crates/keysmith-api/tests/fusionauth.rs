@@ -710,6 +710,90 @@ async fn jwks_etag_changes_with_the_keys() {
     );
 }
 
+/// Above `published_cache_bytes` the JWKS and the public keys are written from the store for
+/// every request, in pages of keys and chunks of bytes: the same documents as when they are
+/// built whole, with a version ETag that answers 304 until the next change.
+#[actix_web::test]
+async fn a_key_set_too_large_to_keep_is_streamed_the_same() {
+    let app = TestApp::with(support::Options {
+        config: keysmith_core::ServiceConfig {
+            published_cache_bytes: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    // More keys than one page of the store (1,024) and bytes than one chunk (64 KiB).
+    let keys = app.state.keys.keys();
+    let made: Vec<_> = (0..1100)
+        .map(|n| {
+            let algorithm = if n % 10 == 0 { "HS256" } else { "ES256" };
+            keys.make(
+                None,
+                &keysmith_core::GenerateRequest {
+                    algorithm: Some(algorithm),
+                    name: Some(&format!("streamed {n}")),
+                    length: None,
+                    issuer: None,
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    keys.store_many(made).unwrap();
+    let whole = app.state.keys.published().unwrap();
+    let jwks = app.fa("GET", "/.well-known/jwks.json", "", None).await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(
+        jwks.body, whole.jwks_json,
+        "the streamed JWKS is the whole one"
+    );
+    assert_eq!(
+        jwks.json()["keys"].as_array().unwrap().len(),
+        990,
+        "no HMAC key"
+    );
+    let public_keys = app.fa("GET", "/api/jwt/public-key", "", None).await;
+    assert_eq!(public_keys.status, 200);
+    assert_eq!(public_keys.body, whole.public_keys_json);
+    assert_eq!(
+        public_keys.json()["publicKeys"].as_object().unwrap().len(),
+        990
+    );
+    let kid = jwks.json()["keys"][500]["kid"].as_str().unwrap().to_owned();
+    let one = app
+        .fa("GET", &format!("/api/jwt/public-key?kid={kid}"), "", None)
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(
+        one.json()["publicKey"],
+        public_keys.json()["publicKeys"][&kid]
+    );
+    // The ETag names the version: unchanged, 304; after a change, a new one.
+    let etag = jwks.header("etag").unwrap().to_owned();
+    assert_ne!(etag, whole.jwks_etag, "a version, not the content's digest");
+    let again = app
+        .send(
+            actix_web::test::TestRequest::get()
+                .uri("/.well-known/jwks.json")
+                .insert_header(("If-None-Match", etag.as_str())),
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    app.generate(json!({"key": {"algorithm": "ES256", "name": "one more"}}))
+        .await;
+    let changed = app
+        .send(
+            actix_web::test::TestRequest::get()
+                .uri("/.well-known/jwks.json")
+                .insert_header(("If-None-Match", etag.as_str())),
+        )
+        .await;
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag").unwrap(), etag);
+    assert_eq!(changed.json()["keys"].as_array().unwrap().len(), 991);
+}
+
 // ---- sign and verify ----
 
 #[actix_web::test]

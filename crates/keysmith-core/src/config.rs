@@ -3,6 +3,10 @@
 use keysmith_crypto::certificate;
 use keysmith_model::MAX_NAME_LENGTH;
 
+/// The default `published_cache_bytes`: 128 MiB, the documents of about 130,000 ES256 keys
+/// with certificates (about 1 KB of JWK and public key each).
+pub const DEFAULT_PUBLISHED_CACHE_BYTES: usize = 128 << 20;
+
 /// Settings the use cases need.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
@@ -26,6 +30,9 @@ pub struct ServiceConfig {
     pub max_pem_bytes: usize,
     /// The longest name, kid or issuer, in characters (at most FusionAuth's 255).
     pub max_field_length: usize,
+    /// The most bytes the published documents (JWKS and public keys, together) are kept in
+    /// memory for; a larger set is streamed from the store on every request.
+    pub published_cache_bytes: usize,
 }
 
 impl Default for ServiceConfig {
@@ -41,6 +48,7 @@ impl Default for ServiceConfig {
             deletion_window_seconds: 0,
             max_pem_bytes: 32 * 1024,
             max_field_length: MAX_NAME_LENGTH,
+            published_cache_bytes: DEFAULT_PUBLISHED_CACHE_BYTES,
         }
     }
 }

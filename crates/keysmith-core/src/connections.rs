@@ -232,8 +232,8 @@ impl Connections<'_> {
             .ok_or(ServiceError::NotFound)?;
         for key in &deleted {
             self.core.loaded.forget(key);
-            self.core.published.removed(key);
         }
+        self.core.published_changed();
         tracing::info!(target: "keysmith::audit", action = "connection.delete", connection = %id, keys_deleted = deleted.len(), "connection and its keys deleted");
         Ok(())
     }

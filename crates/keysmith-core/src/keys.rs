@@ -15,7 +15,7 @@ use keysmith_model::{
 use keysmith_store::{KeyStore, StoredKey};
 
 use crate::ServiceConfig;
-use crate::published::{Published, Publisher};
+use crate::published::{Published, PublishedAnswer, PublishedDocument, Publisher};
 use crate::tokens::LoadedKeys;
 
 /// What to generate: algorithm, name, length and certificate fields.
@@ -35,7 +35,6 @@ pub struct GenerateRequest<'a> {
 #[derive(Debug)]
 pub struct MadeKey {
     record: StoredKey,
-    public: Option<keysmith_crypto::PublicKeyInfo>,
 }
 
 /// What to import: PEM material, name, kid and secret.
@@ -105,8 +104,8 @@ impl KeyService {
         Self {
             backend,
             store,
+            published: Arc::new(Publisher::new(config.published_cache_bytes)),
             config,
-            published: Arc::default(),
             loaded: Arc::default(),
             generation_seconds: Arc::default(),
         }
@@ -127,9 +126,44 @@ impl KeyService {
         &self.config
     }
 
-    /// What is published anonymously (JWKS, public keys), as of the last committed change.
+    /// What is published anonymously (JWKS, public keys), as of the last committed change,
+    /// whole, however large the set (for the command line and tests; the server asks
+    /// [`Self::published_answer`]).
     pub fn published(&self) -> Result<Arc<Published>, ServiceError> {
         self.published.current(&*self.backend, &*self.store)
+    }
+
+    /// The published documents whole when they fit in `published_cache_bytes`, otherwise an
+    /// answer to stream with [`Self::write_published`].
+    pub fn published_answer(&self) -> Result<PublishedAnswer, ServiceError> {
+        self.published.answer(&*self.backend, &*self.store)
+    }
+
+    /// Writes a published document from the store, a page of keys at a time (memory does not
+    /// grow with the number of keys). Stops at the first failed write.
+    pub fn write_published(
+        &self,
+        document: PublishedDocument,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), ServiceError> {
+        Publisher::write(&*self.backend, &*self.store, document, out)
+    }
+
+    /// The SPKI PEM of the published key with `kid`: `None` for an unknown kid, an HMAC key or
+    /// a key withdrawn from its ring (revoked, or an encryption key). Read from the store.
+    pub fn published_public_key(&self, kid: &str) -> Result<Option<String>, ServiceError> {
+        let Some(id) = self.store.id_by_kid(kid)? else {
+            return Ok(None);
+        };
+        let Some(key) = self.store.get_key(&id)? else {
+            return Ok(None);
+        };
+        if key.key_type == keysmith_model::KeyType::Hmac
+            || crate::rings::is_withdrawn(&*self.store, &id)?
+        {
+            return Ok(None);
+        }
+        Ok(key.public_key)
     }
 
     /// The JWKS of the ring of `owner` (its current, next and previous keys), for relying
@@ -153,25 +187,13 @@ impl KeyService {
             .filter(|(_, role)| *role != keysmith_model::RingRole::Revoked)
             .map(|(key, _)| key.id)
             .collect();
-        self.published
-            .subset(&*self.backend, &*self.store, &published)
+        Publisher::subset(&*self.backend, &*self.store, &published)
     }
 
-    /// Loads every stored key into the published set. Called once at start-up; afterwards
-    /// every committed change updates it.
-    pub fn publish(&self) -> Result<(), ServiceError> {
-        self.published.load_all(&*self.backend, &*self.store)
-    }
-
-    /// Publishes a newly stored key. The key stands even if this fails (it would then be
-    /// missing from the JWKS until the next start), so a failure is logged, not returned.
-    pub(crate) fn publish_added(&self, key: &Key, public: Option<&keysmith_crypto::PublicKeyInfo>) {
-        if let Err(err) = self
-            .published
-            .added(&*self.backend, &*self.store, key, public)
-        {
-            tracing::error!(error = %err, key.id = %key.id, "could not publish the key");
-        }
+    /// Records a committed change to the keys (added, renamed, deleted, restored, withdrawn
+    /// from a ring): the published documents are written again at the next request.
+    pub(crate) fn published_changed(&self) {
+        self.published.changed();
     }
 
     /// The store.
@@ -198,7 +220,7 @@ impl KeyService {
         length: Option<u32>,
         name: String,
         issuer: String,
-    ) -> Result<(StoredKey, keysmith_crypto::PublicKeyInfo), ServiceError> {
+    ) -> Result<StoredKey, ServiceError> {
         let now = epoch_millis_now();
         let mut key = Key::new(id, algorithm, name, now);
         let params = certificate::fusionauth_params(
@@ -223,7 +245,7 @@ impl KeyService {
             key,
             private: Some(generated.private),
         };
-        Ok((record, public))
+        Ok(record)
     }
 
     fn create_with_certificate(
@@ -310,7 +332,7 @@ impl Keys<'_> {
             issuer,
         } = spec;
         let id = id.unwrap_or_else(KeyId::random);
-        let (record, public) = if algorithm.key_type() == KeyType::Hmac {
+        let record = if algorithm.key_type() == KeyType::Hmac {
             let now = epoch_millis_now();
             let mut key = Key::new(id, algorithm, name, now);
             let started = std::time::Instant::now();
@@ -320,43 +342,35 @@ impl Keys<'_> {
                 started.elapsed().as_secs_f64(),
             );
             key.kid = self.random_kid()?;
-            let record = StoredKey {
+            StoredKey {
                 key,
                 private: Some(generated.private),
-            };
-            (record, None)
+            }
         } else {
             let issuer = issuer.unwrap_or_else(|| self.core.config.default_issuer.clone());
-            let (record, public) = self
-                .core
-                .build_asymmetric(id, algorithm, length, name, issuer)?;
-            (record, Some(public))
+            self.core
+                .build_asymmetric(id, algorithm, length, name, issuer)?
         };
-        Ok(MadeKey { record, public })
+        Ok(MadeKey { record })
     }
 
     /// Stores made keys all or none in one change ([`keysmith_store::KeyRecords::insert_many`]),
     /// and publishes them: for bulk generation, where one change per key would cost a queue
     /// hand-off per key.
     pub fn store_many(&self, made: Vec<MadeKey>) -> Result<Vec<Key>, ServiceError> {
-        let (records, publics): (Vec<StoredKey>, Vec<_>) =
-            made.into_iter().map(|m| (m.record, m.public)).unzip();
+        let records: Vec<StoredKey> = made.into_iter().map(|m| m.record).collect();
         self.core.store.insert_many(&records)?;
-        let keys: Vec<Key> = records.into_iter().map(|r| r.key).collect();
-        for (key, public) in keys.iter().zip(&publics) {
-            self.core.publish_added(key, public.as_ref());
-        }
-        Ok(keys)
+        self.core.published_changed();
+        Ok(records.into_iter().map(|r| r.key).collect())
     }
 
     /// The durable half of [`Self::generate`]: stores a made key (uniqueness is checked again
     /// in the store's transaction) and publishes it. Returns after the commit.
     pub fn store(&self, made: MadeKey) -> Result<Key, ServiceError> {
-        let MadeKey { record, public } = made;
-        self.core.store.insert(&record)?;
-        let key = record.key;
+        self.core.store.insert(&made.record)?;
+        let key = made.record.key;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
-        self.core.publish_added(&key, public.as_ref());
+        self.core.published_changed();
         Ok(key)
     }
 
@@ -529,7 +543,7 @@ impl Keys<'_> {
             private: material.private,
         })?;
         tracing::info!(target: "keysmith::audit", action = "import", key.id = %key.id, key.algorithm = %key.algorithm, "key imported");
-        self.core.publish_added(&key, material.public_key.as_ref());
+        self.core.published_changed();
         Ok(key)
     }
 
@@ -566,7 +580,7 @@ impl Keys<'_> {
             .rename(id, &name, epoch_millis_now())?
             .ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "update", key.id = %key.id, "key renamed");
-        self.core.published.renamed(&key);
+        self.core.published_changed();
         Ok(key)
     }
 
@@ -583,7 +597,7 @@ impl Keys<'_> {
                 .delete_restorably(id, epoch_millis_now().saturating_add(window_ms))?
         };
         self.core.loaded.forget(id);
-        self.core.published.removed(id);
+        self.core.published_changed();
         if !deleted {
             return Err(ServiceError::NotFound);
         }
@@ -596,9 +610,7 @@ impl Keys<'_> {
     pub fn restore(&self, id: &KeyId) -> Result<Key, ServiceError> {
         let key = self.core.store.restore(id)?.ok_or(ServiceError::NotFound)?;
         tracing::info!(target: "keysmith::audit", action = "restore", key.id = %id, "key restored");
-        if !crate::rings::is_withdrawn(&*self.core.store, id)? {
-            self.core.publish_added(&key, None);
-        }
+        self.core.published_changed();
         Ok(key)
     }
 

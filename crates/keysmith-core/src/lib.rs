@@ -29,11 +29,11 @@ mod search;
 mod system;
 mod tokens;
 
-pub use config::ServiceConfig;
+pub use config::{DEFAULT_PUBLISHED_CACHE_BYTES, ServiceConfig};
 pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
 pub use keys::{GenerateRequest, ImportRequest, KeyService, Keys, MadeKey};
-pub use published::{Published, ScopedJwks};
+pub use published::{Published, PublishedAnswer, PublishedDocument, ScopedJwks};
 pub use rings::{
     CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,
 };

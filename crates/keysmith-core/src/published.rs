@@ -1,33 +1,62 @@
 //! What Keysmith publishes anonymously: the JWKS and the public keys by kid.
 //!
-//! Served from memory, never by scanning the store per request. Each published key's JWK is
-//! computed once, when the key is stored; a change updates one entry and drops the serialized
-//! snapshot, which the next request rebuilds from the entries (so a burst of writes costs one
-//! rebuild, and a write costs O(log n), not a scan of every key).
+//! Nothing per key is held in memory. Both documents are written from the store, a page of
+//! keys at a time, in insertion order ([`Publisher::write`]). When the two fit in
+//! `published_cache_bytes` together they are kept as bytes until the next change, so most sets
+//! are served from memory and a burst of writes costs one rebuild; a larger set is streamed
+//! from the store on every request, in constant memory. A change bumps the version, which drops
+//! the bytes: the store is the only source of truth, so nothing can drift from it.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use keysmith_crypto::jwk::{Jwk, JwkSet};
-use keysmith_crypto::{KeyBackend, PublicKeyInfo, fingerprint, import, pem};
-use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse, PublicKeys};
+use keysmith_crypto::{KeyBackend, fingerprint, import, pem};
+use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse};
 use keysmith_store::KeyStore;
+use serde_json::value::RawValue;
 
 use crate::ServiceError;
 
-/// One published state.
+/// How many keys one read of the store hands the writer.
+const PAGE: usize = 1024;
+
+/// The published documents, whole, as bytes.
 #[derive(Debug, Default)]
 pub struct Published {
     /// A [`JwkSet`], serialised: every RSA, EC and OKP key as a JWK, in insertion order; never
-    /// HMAC keys.
+    /// HMAC keys, nor revoked or encryption ring keys.
     pub jwks_json: Vec<u8>,
-    /// A strong ETag (quoted) for `jwks_json`. It changes whenever a key is added, removed or
-    /// renamed, even when the JWKS bytes would not.
+    /// A strong ETag (quoted) computed from the content: the JWKS bytes and every published
+    /// key's id, name and update time, so a rename changes it too. Every process serving the
+    /// same keys gives the same one.
     pub jwks_etag: String,
-    /// kid → SPKI PEM of every asymmetric key.
-    pub public_keys: BTreeMap<String, String>,
-    /// [`PublicKeys`] with every key (`{"publicKeys":{kid:PEM}}`), serialised.
+    /// `{"publicKeys":{kid: SPKI PEM}}` with every key of the JWKS, in insertion order.
     pub public_keys_json: Vec<u8>,
+}
+
+/// A published document ([`Publisher::write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishedDocument {
+    /// The JWKS (`/.well-known/jwks.json`).
+    Jwks,
+    /// Every public key by kid (`/api/jwt/public-key`).
+    PublicKeys,
+}
+
+/// How the published documents are served right now.
+#[derive(Debug, Clone)]
+pub enum PublishedAnswer {
+    /// Whole, from memory.
+    Whole(Arc<Published>),
+    /// Too large to keep: write them with [`crate::KeyService::write_published`]. `etag` names
+    /// this process's version of the set (a process tag and a change counter), since the
+    /// content is not known before it is written.
+    Streamed {
+        /// A strong ETag (quoted).
+        etag: String,
+    },
 }
 
 /// The JWKS of one key ring ([`crate::KeyService::ring_jwks`]): its current, next and
@@ -41,205 +70,259 @@ pub struct ScopedJwks {
     pub etag: String,
 }
 
-/// A stored key as the published set sees it, prepared once. HMAC keys have entries too (with
-/// no JWK), so that adding, renaming or removing any key changes the ETag.
-#[derive(Debug, Clone)]
-struct Entry {
-    kid: String,
-    name: String,
-    last_update: i64,
-    /// The serialised JWK and the SPKI PEM; `None` for HMAC keys.
-    public: Option<(Box<serde_json::value::RawValue>, String)>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Ordered by (insertInstant, id): insertion order.
-    entries: BTreeMap<(i64, KeyId), Entry>,
-    order_of: HashMap<KeyId, i64>,
-    /// The serialized snapshot; `None` after a change until the next read rebuilds it.
-    snapshot: Option<Arc<Published>>,
-    /// Whether the entries were loaded from the store. Until then changes are not applied:
-    /// the first read loads every committed key (so a process that never publishes, such as
-    /// the offline command line, holds no entry per key).
-    loaded: bool,
-}
-
-/// Holds the entries and the snapshot.
-#[derive(Debug, Default)]
+/// The documents' version and the bytes kept for it.
+#[derive(Debug)]
 pub(crate) struct Publisher {
-    state: RwLock<State>,
+    /// Bumped after every committed change that may alter what is published.
+    version: AtomicU64,
+    /// Random per process: part of a streamed answer's ETag, so that a version number is never
+    /// taken for another process's.
+    process_tag: String,
+    cache: RwLock<Cache>,
+    /// One build at a time: requests after a change wait for it instead of each building.
+    building: Mutex<()>,
+    cache_bytes: usize,
 }
 
-/// `known` is the key's parsed public key when the caller has it (a key just generated or
-/// imported); otherwise the stored PEM is parsed.
-fn entry_for(
-    backend: &dyn KeyBackend,
-    key: &Key,
-    known: Option<&PublicKeyInfo>,
-) -> Result<Entry, ServiceError> {
-    let public = match (&key.public_key, key.key_type) {
-        (Some(public_pem), KeyType::Rsa | KeyType::Ec | KeyType::Okp) => {
-            let parsed;
-            let public = match known {
-                Some(public) => public,
-                None => {
-                    // A stored key was checked when it was stored: its structure is enough
-                    // (fast on every backend). A PEM of another shape goes to the backend.
-                    parsed = match import::stored_public_key(public_pem) {
-                        Ok(public) => public,
-                        Err(_) => import::decode_public_key(backend, public_pem)?,
-                    };
-                    &parsed
-                }
-            };
-            let mut jwk = Jwk::new(public, &key.kid, key.algorithm, KeyUse::Signing);
-            if let (Some(certificate), Some(info)) =
-                (&key.certificate, &key.certificate_information)
-            {
-                let der = pem::decode(certificate)?;
-                jwk = jwk.with_certificate(&der.contents, info);
-            }
-            let jwk = serde_json::value::to_raw_value(&jwk).map_err(ServiceError::internal)?;
-            Some((jwk, public_pem.clone()))
-        }
-        _ => None,
+#[derive(Debug, Default)]
+struct Cache {
+    /// The whole documents and the version they were built at.
+    whole: Option<(u64, Arc<Published>)>,
+    /// The version found too large to keep (streamed without trying again).
+    too_large: Option<u64>,
+}
+
+/// The serialised JWK of `key`, or `None` for a key without one (HMAC).
+fn jwk_of(backend: &dyn KeyBackend, key: &Key) -> Result<Option<Box<RawValue>>, ServiceError> {
+    let (Some(public_pem), KeyType::Rsa | KeyType::Ec | KeyType::Okp) =
+        (&key.public_key, key.key_type)
+    else {
+        return Ok(None);
     };
-    Ok(Entry {
-        kid: key.kid.clone(),
-        name: key.name.clone(),
-        last_update: key.last_update_instant,
-        public,
-    })
+    // A stored key was checked when it was stored: its structure is enough (fast on every
+    // backend). A PEM of another shape goes to the backend.
+    let public = match import::stored_public_key(public_pem) {
+        Ok(public) => public,
+        Err(_) => import::decode_public_key(backend, public_pem)?,
+    };
+    let mut jwk = Jwk::new(&public, &key.kid, key.algorithm, KeyUse::Signing);
+    if let (Some(certificate), Some(info)) = (&key.certificate, &key.certificate_information) {
+        let der = pem::decode(certificate)?;
+        jwk = jwk.with_certificate(&der.contents, info);
+    }
+    serde_json::value::to_raw_value(&jwk)
+        .map(Some)
+        .map_err(ServiceError::internal)
+}
+
+/// Calls `visit` with every published key (not withdrawn from its ring) and its JWK, in
+/// insertion order, reading the store a page at a time.
+/// What [`for_each_published`] calls with each key and its JWK; it answers whether to go on.
+type Visit<'a> = dyn FnMut(&Key, Option<&RawValue>) -> Result<bool, ServiceError> + 'a;
+
+/// `visit` answers whether to go on; the result is whether every key was visited.
+fn for_each_published(
+    backend: &dyn KeyBackend,
+    store: &dyn KeyStore,
+    visit: &mut Visit<'_>,
+) -> Result<bool, ServiceError> {
+    let withdrawn = crate::rings::withdrawn_keys(store)?;
+    let mut after = None;
+    loop {
+        let page = store.keys_after(after, PAGE)?;
+        for (_, key) in page.iter().filter(|(_, key)| !withdrawn.contains(&key.id)) {
+            if !visit(key, jwk_of(backend, key)?.as_deref())? {
+                return Ok(false);
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == PAGE => after = Some(*last),
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// Writes one document as its keys come: the head, one member per key, the tail.
+struct DocumentWriter<'a> {
+    document: PublishedDocument,
+    out: &'a mut dyn Write,
+    members: u64,
+}
+
+impl<'a> DocumentWriter<'a> {
+    fn start(document: PublishedDocument, out: &'a mut dyn Write) -> std::io::Result<Self> {
+        out.write_all(match document {
+            PublishedDocument::Jwks => b"{\"keys\":[",
+            PublishedDocument::PublicKeys => b"{\"publicKeys\":{",
+        })?;
+        Ok(Self {
+            document,
+            out,
+            members: 0,
+        })
+    }
+
+    fn key(&mut self, key: &Key, jwk: Option<&RawValue>) -> std::io::Result<()> {
+        // The public key is published exactly when the JWK is.
+        let (Some(jwk), Some(public_pem)) = (jwk, &key.public_key) else {
+            return Ok(());
+        };
+        if self.members > 0 {
+            self.out.write_all(b",")?;
+        }
+        self.members += 1;
+        match self.document {
+            PublishedDocument::Jwks => self.out.write_all(jwk.get().as_bytes()),
+            PublishedDocument::PublicKeys => {
+                serde_json::to_writer(&mut *self.out, &key.kid)?;
+                self.out.write_all(b":")?;
+                serde_json::to_writer(&mut *self.out, public_pem).map_err(Into::into)
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        self.out.write_all(match self.document {
+            PublishedDocument::Jwks => b"]}",
+            PublishedDocument::PublicKeys => b"}}",
+        })
+    }
+}
+
+fn write_failed(err: std::io::Error) -> ServiceError {
+    ServiceError::internal(err)
 }
 
 impl Publisher {
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        match self.state.write() {
+    /// A publisher that keeps the documents in memory while they fit in `cache_bytes`.
+    pub(crate) fn new(cache_bytes: usize) -> Self {
+        Self {
+            version: AtomicU64::new(0),
+            process_tag: fingerprint::base64url(uuid::Uuid::new_v4().as_bytes()),
+            cache: RwLock::default(),
+            building: Mutex::default(),
+            cache_bytes,
+        }
+    }
+
+    /// Records a committed change (a key added, renamed, deleted, restored, withdrawn): the
+    /// next request writes the documents again.
+    pub(crate) fn changed(&self) {
+        // Bumped before the bytes are dropped: a build that read the old version cannot put
+        // its bytes back as current (see `answer`).
+        self.version.fetch_add(1, Ordering::AcqRel);
+        let mut cache = match self.cache.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// Loads every stored key (at start-up, or at the first read). The store is read under the
-    /// lock, so a change committed before it is in the list and one published after it is
-    /// applied on top.
-    pub(crate) fn load_all(
-        &self,
-        backend: &dyn KeyBackend,
-        store: &dyn KeyStore,
-    ) -> Result<(), ServiceError> {
-        let mut state = self.write();
-        Self::load_into(&mut state, backend, store)
-    }
-
-    fn load_into(
-        state: &mut State,
-        backend: &dyn KeyBackend,
-        store: &dyn KeyStore,
-    ) -> Result<(), ServiceError> {
-        let mut entries = BTreeMap::new();
-        let mut order_of = HashMap::new();
-        let withdrawn = crate::rings::withdrawn_keys(store)?;
-        for key in store.list()? {
-            if withdrawn.contains(&key.id) {
-                continue;
-            }
-            entries.insert(
-                (key.insert_instant, key.id),
-                entry_for(backend, &key, None)?,
-            );
-            order_of.insert(key.id, key.insert_instant);
-        }
-        *state = State {
-            entries,
-            order_of,
-            snapshot: None,
-            loaded: true,
         };
-        Ok(())
+        cache.whole = None;
     }
 
-    fn loaded(&self) -> bool {
-        self.state.read().map_or(true, |state| state.loaded)
+    fn cached(&self, version: u64) -> Option<PublishedAnswer> {
+        let cache = match self.cache.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match &cache.whole {
+            Some((at, whole)) if *at == version => Some(PublishedAnswer::Whole(whole.clone())),
+            _ if cache.too_large == Some(version) => Some(PublishedAnswer::Streamed {
+                etag: format!("\"{}.{version}\"", self.process_tag),
+            }),
+            _ => None,
+        }
     }
 
-    /// Publishes a newly stored key. If a delete of it committed meanwhile, it stays out.
-    pub(crate) fn added(
+    /// The documents whole if they fit in the cache (built now if a change dropped them),
+    /// otherwise an answer to stream.
+    pub(crate) fn answer(
         &self,
         backend: &dyn KeyBackend,
         store: &dyn KeyStore,
-        key: &Key,
-        public: Option<&PublicKeyInfo>,
-    ) -> Result<(), ServiceError> {
-        if !self.loaded() {
-            return Ok(());
+    ) -> Result<PublishedAnswer, ServiceError> {
+        // The version is read before the store: bytes built from a read that missed a change
+        // carry the version before it, which that change has already left behind.
+        if let Some(answer) = self.cached(self.version.load(Ordering::Acquire)) {
+            return Ok(answer);
         }
-        let entry = entry_for(backend, key, public)?;
-        let mut state = self.write();
-        // Checked under the lock: a delete or revocation that commits later applies its removal
-        // after this one.
-        if store.contains(&key.id)? && !crate::rings::is_withdrawn(store, &key.id)? {
-            state.entries.insert((key.insert_instant, key.id), entry);
-            state.order_of.insert(key.id, key.insert_instant);
+        let _building = match self.building.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let version = self.version.load(Ordering::Acquire);
+        if let Some(answer) = self.cached(version) {
+            return Ok(answer);
         }
-        state.snapshot = None;
-        Ok(())
+        let built = build(backend, store, self.cache_bytes)?;
+        let mut cache = match self.cache.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let current = self.version.load(Ordering::Acquire) == version;
+        match built {
+            Some(whole) => {
+                let whole = Arc::new(whole);
+                if current {
+                    cache.whole = Some((version, whole.clone()));
+                }
+                Ok(PublishedAnswer::Whole(whole))
+            }
+            None => {
+                if current {
+                    cache.too_large = Some(version);
+                }
+                Ok(PublishedAnswer::Streamed {
+                    etag: format!("\"{}.{version}\"", self.process_tag),
+                })
+            }
+        }
     }
 
-    /// Records a rename (it changes the ETag, not the JWKS).
-    pub(crate) fn renamed(&self, key: &Key) {
-        let mut state = self.write();
-        if !state.loaded {
-            return;
-        }
-        if let Some(entry) = state.entries.get_mut(&(key.insert_instant, key.id)) {
-            entry.name = key.name.clone();
-            entry.last_update = key.last_update_instant;
-        }
-        state.snapshot = None;
-    }
-
-    /// Unpublishes a deleted key.
-    pub(crate) fn removed(&self, id: &KeyId) {
-        let mut state = self.write();
-        if !state.loaded {
-            return;
-        }
-        if let Some(order) = state.order_of.remove(id) {
-            state.entries.remove(&(order, *id));
-        }
-        state.snapshot = None;
-    }
-
-    /// The JWKS of the published keys among `ids`, in that order (unpublished ones are left
-    /// out). Reads the prepared entries: O(ids), whatever the number of keys.
-    pub(crate) fn subset(
+    /// The documents whole, however large (the command line's export, tests).
+    pub(crate) fn current(
         &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+    ) -> Result<Arc<Published>, ServiceError> {
+        if let PublishedAnswer::Whole(whole) = self.answer(backend, store)? {
+            return Ok(whole);
+        }
+        let whole = build(backend, store, usize::MAX)?
+            .ok_or_else(|| write_failed(std::io::Error::other("no size limit was passed")))?;
+        Ok(Arc::new(whole))
+    }
+
+    /// Writes `document` to `out` from the store, a page of keys at a time: the memory it
+    /// takes does not grow with the number of keys. Stops at the first failed write.
+    pub(crate) fn write(
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+        document: PublishedDocument,
+        out: &mut dyn Write,
+    ) -> Result<(), ServiceError> {
+        let mut writer = DocumentWriter::start(document, out).map_err(write_failed)?;
+        for_each_published(backend, store, &mut |key, jwk| {
+            writer.key(key, jwk).map_err(write_failed)?;
+            Ok(true)
+        })?;
+        writer.finish().map_err(write_failed)
+    }
+
+    /// The JWKS of the published keys among `ids`, in that order (keys without a JWK are left
+    /// out). Reads those keys from the store: O(ids), whatever the number of keys.
+    pub(crate) fn subset(
         backend: &dyn KeyBackend,
         store: &dyn KeyStore,
         ids: &[KeyId],
     ) -> Result<ScopedJwks, ServiceError> {
-        // Loaded if need be, but the full snapshot is not rebuilt: a scoped answer after a
-        // change costs O(ids), not a serialisation of every key.
-        if !self.loaded() {
-            let mut state = self.write();
-            if !state.loaded {
-                Self::load_into(&mut state, backend, store)?;
+        let mut jwks = Vec::new();
+        for id in ids {
+            if let Some(key) = store.get_key(id)?
+                && let Some(jwk) = jwk_of(backend, &key)?
+            {
+                jwks.push(jwk);
             }
         }
-        let state = match self.state.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let keys: Vec<&serde_json::value::RawValue> = ids
-            .iter()
-            .filter_map(|id| {
-                let order = state.order_of.get(id)?;
-                let (jwk, _) = state.entries.get(&(*order, *id))?.public.as_ref()?;
-                Some(&**jwk)
-            })
-            .collect();
+        let keys: Vec<&RawValue> = jwks.iter().map(|jwk| &**jwk).collect();
         let json = serde_json::to_vec(&JwkSet { keys }).map_err(ServiceError::internal)?;
         let digest = backend.digest(HashAlgorithm::Sha256, &json)?;
         Ok(ScopedJwks {
@@ -247,62 +330,50 @@ impl Publisher {
             json,
         })
     }
-
-    /// The current snapshot, rebuilt from the entries if a change dropped it (and loaded from
-    /// `store` first if nothing has loaded it yet).
-    pub(crate) fn current(
-        &self,
-        backend: &dyn KeyBackend,
-        store: &dyn KeyStore,
-    ) -> Result<Arc<Published>, ServiceError> {
-        if let Ok(state) = self.state.read()
-            && let Some(snapshot) = &state.snapshot
-        {
-            return Ok(snapshot.clone());
-        }
-        let mut state = self.write();
-        if let Some(snapshot) = &state.snapshot {
-            return Ok(snapshot.clone());
-        }
-        if !state.loaded {
-            Self::load_into(&mut state, backend, store)?;
-        }
-        let snapshot = Arc::new(build(backend, &state.entries)?);
-        state.snapshot = Some(snapshot.clone());
-        Ok(snapshot)
-    }
 }
 
+/// Both documents whole, or `None` as soon as together they pass `limit` bytes.
 fn build(
     backend: &dyn KeyBackend,
-    entries: &BTreeMap<(i64, KeyId), Entry>,
-) -> Result<Published, ServiceError> {
-    let mut keys = Vec::new();
+    store: &dyn KeyStore,
+    limit: usize,
+) -> Result<Option<Published>, ServiceError> {
+    let (mut jwks_json, mut public_keys_json) = (Vec::new(), Vec::new());
     let mut fingerprint_input = Vec::new();
-    let mut public_keys = BTreeMap::new();
-    for ((_, id), entry) in entries {
-        if let Some((jwk, public_pem)) = &entry.public {
-            keys.push(&**jwk);
-            public_keys.insert(entry.kid.clone(), public_pem.clone());
-        }
-        // The ETag covers names and update times too, so a rename changes it.
-        fingerprint_input.extend_from_slice(id.as_bytes());
-        fingerprint_input.extend_from_slice(entry.name.as_bytes());
+    let mut jwks =
+        DocumentWriter::start(PublishedDocument::Jwks, &mut jwks_json).map_err(write_failed)?;
+    let mut public_keys =
+        DocumentWriter::start(PublishedDocument::PublicKeys, &mut public_keys_json)
+            .map_err(write_failed)?;
+    // About the bytes written so far: what decides whether the documents are kept.
+    let mut written = 0usize;
+    let whole = for_each_published(backend, store, &mut |key, jwk| {
+        // The ETag covers every published key's name and update time, so a rename changes it.
+        fingerprint_input.extend_from_slice(key.id.as_bytes());
+        fingerprint_input.extend_from_slice(key.name.as_bytes());
         fingerprint_input.push(0);
-        fingerprint_input.extend_from_slice(&entry.last_update.to_be_bytes());
+        fingerprint_input.extend_from_slice(&key.last_update_instant.to_be_bytes());
+        jwks.key(key, jwk).map_err(write_failed)?;
+        public_keys.key(key, jwk).map_err(write_failed)?;
+        written = written.saturating_add(
+            jwk.map_or(0, |jwk| jwk.get().len())
+                + key
+                    .public_key
+                    .as_ref()
+                    .map_or(0, |pem| pem.len() + key.kid.len()),
+        );
+        Ok(written <= limit)
+    })?;
+    if !whole {
+        return Ok(None);
     }
-    let jwks_json = serde_json::to_vec(&JwkSet { keys }).map_err(ServiceError::internal)?;
+    jwks.finish().map_err(write_failed)?;
+    public_keys.finish().map_err(write_failed)?;
     fingerprint_input.extend_from_slice(&jwks_json);
     let digest = backend.digest(HashAlgorithm::Sha256, &fingerprint_input)?;
-    let public_keys_json = serde_json::to_vec(&PublicKeys {
-        public_key: None,
-        public_keys: Some(&public_keys),
-    })
-    .map_err(ServiceError::internal)?;
-    Ok(Published {
+    Ok(Some(Published {
         jwks_json,
         jwks_etag: format!("\"{}\"", fingerprint::base64url(&digest[..18])),
-        public_keys,
         public_keys_json,
-    })
+    }))
 }

@@ -163,7 +163,7 @@ impl KeyService {
         issuer: &str,
         algorithm: Algorithm,
         number: u64,
-    ) -> Result<(StoredKey, keysmith_crypto::PublicKeyInfo), ServiceError> {
+    ) -> Result<StoredKey, ServiceError> {
         let name = ring_key_name(owner, number);
         let length = (algorithm.key_type() == KeyType::Rsa).then_some(2048);
         self.build_asymmetric(KeyId::random(), algorithm, length, name, issuer.to_owned())
@@ -173,13 +173,12 @@ impl KeyService {
     fn commit_ring_change(
         &self,
         owner: &RingOwner,
-        generated: Vec<(StoredKey, keysmith_crypto::PublicKeyInfo)>,
+        mut records: Vec<StoredKey>,
         change: impl FnOnce(
             Option<&KeyRing>,
             &mut [StoredKey],
         ) -> Result<(KeyRing, Vec<KeyId>), StoreError>,
     ) -> Result<(KeyRing, Vec<Key>), ServiceError> {
-        let (mut records, publics): (Vec<StoredKey>, Vec<_>) = generated.into_iter().unzip();
         let committed = self.store().change_ring(
             owner,
             Box::new(move |old| {
@@ -193,23 +192,13 @@ impl KeyService {
         )?;
         for id in &committed.delete {
             self.loaded.forget(id);
-            self.published.removed(id);
         }
         for (slot, role) in committed.ring.keys() {
             if owner.withdraws(role) {
                 self.loaded.forget(&slot.id);
-                self.published.removed(&slot.id);
             }
         }
-        for (record, public) in committed.insert.iter().zip(&publics) {
-            if committed
-                .ring
-                .role_of(&record.key.id)
-                .is_some_and(|role| !owner.withdraws(role))
-            {
-                self.publish_added(&record.key, Some(public));
-            }
-        }
+        self.published_changed();
         let inserted = committed.insert.into_iter().map(|r| r.key).collect();
         Ok((committed.ring, inserted))
     }

@@ -44,6 +44,23 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// The most keys each of the signer and verifier caches holds. Validation is anonymous, so a
+/// caller could otherwise make the server load every stored key: past this, a new entry
+/// replaces an arbitrary one (a key used again is loaded again: ~0.4 ms on OpenSSL, µs on aws-lc).
+const LOADED_KEYS_CAP: usize = 4096;
+
+/// Caches `entry` for `id`, evicting an arbitrary entry when the cache is full.
+fn cache_bounded<V>(map: &Mutex<HashMap<KeyId, V>>, id: KeyId, entry: V) {
+    let mut map = lock(map);
+    if map.len() >= LOADED_KEYS_CAP
+        && !map.contains_key(&id)
+        && let Some(victim) = map.keys().next().copied()
+    {
+        map.remove(&victim);
+    }
+    map.insert(id, entry);
+}
+
 impl LoadedKeys {
     pub(crate) fn forget(&self, id: &KeyId) {
         lock(&self.signers).remove(id);
@@ -102,7 +119,7 @@ impl Tokens<'_> {
                 .signing_key(stored.key.algorithm, private)?,
         );
         let entry = (stored.key, signer);
-        lock(&self.core.loaded.signers).insert(*id, entry.clone());
+        cache_bounded(&self.core.loaded.signers, *id, entry.clone());
         self.confirm_still_stored(id)?;
         Ok(entry)
     }
@@ -119,7 +136,7 @@ impl Tokens<'_> {
             .ok_or(ServiceError::NotFound)?;
         let verifier: Arc<dyn VerifyingKey> = Arc::from(self.verifying_key(&key)?);
         let entry = (key, verifier);
-        lock(&self.core.loaded.verifiers).insert(*id, entry.clone());
+        cache_bounded(&self.core.loaded.verifiers, *id, entry.clone());
         self.confirm_still_stored(id)?;
         Ok(entry)
     }
@@ -418,6 +435,26 @@ mod tests {
     use keysmith_store::RedbStore;
 
     use crate::{GenerateRequest, KeyService, ServiceConfig};
+
+    #[test]
+    fn the_loaded_key_caches_are_bounded() {
+        let cache = std::sync::Mutex::new(std::collections::HashMap::new());
+        let id = |n: u128| keysmith_model::KeyId(uuid::Uuid::from_u128(n));
+        for n in 0..(super::LOADED_KEYS_CAP as u128 + 100) {
+            super::cache_bounded(&cache, id(n), n);
+        }
+        let map = cache.lock().unwrap();
+        assert_eq!(map.len(), super::LOADED_KEYS_CAP);
+        assert_eq!(
+            map.get(&id(super::LOADED_KEYS_CAP as u128 + 99)),
+            Some(&(super::LOADED_KEYS_CAP as u128 + 99)),
+            "the newest is kept"
+        );
+        drop(map);
+        // Caching a key that is there already evicts nothing.
+        super::cache_bounded(&cache, id(super::LOADED_KEYS_CAP as u128 + 99), 0);
+        assert_eq!(cache.lock().unwrap().len(), super::LOADED_KEYS_CAP);
+    }
 
     fn service(path: &Path, backend: &Arc<dyn KeyBackend>) -> KeyService {
         let master = MasterKey::from_bytes(&**backend, &[7u8; 32]).unwrap();

@@ -30,7 +30,6 @@ fn service_with(config: ServiceConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer).unwrap();
     let service = KeyService::new(backend, Arc::new(store), config);
-    service.publish().unwrap();
     Fixture { _dir: dir, service }
 }
 

@@ -133,6 +133,12 @@ pub trait KeyRecords {
     /// Every key, in insertion order.
     fn list(&self) -> Result<Vec<Key>, StoreError>;
 
+    /// Up to `limit` keys in insertion order, after the key with insertion number `after`
+    /// (`None`: from the first), each with its insertion number: a cursor that reads every key
+    /// in bounded pieces. Each call is one consistent read; a key inserted between calls comes
+    /// after the cursor, so it is read by a later call.
+    fn keys_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Key)>, StoreError>;
+
     /// Deletes a key restorably: it leaves every index at once (its id, name and kid are free,
     /// it is not listed, published or usable) and is kept, sealed as it was, until
     /// `purge_at` (epoch ms). The same in-use rule as [`KeyRecords::delete`] applies. Returns

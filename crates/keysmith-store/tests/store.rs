@@ -1038,3 +1038,48 @@ mod search_model {
         }
     }
 }
+
+/// `keys_after` reads every key in insertion order, in pieces of any size, whatever was
+/// deleted in between; a key inserted between two reads comes after the cursor.
+#[test]
+fn keys_after_pages_through_insertion_order() {
+    let (_dir, store) = temp_store();
+    for i in 0..10 {
+        store
+            .insert(&key(
+                &format!("k{i}"),
+                &format!("kid-{i}"),
+                Algorithm::HS256,
+                i,
+            ))
+            .unwrap();
+    }
+    let deleted = store.list().unwrap()[3].id;
+    assert!(store.delete(&deleted).unwrap());
+    let read_all = |limit: usize| {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.keys_after(after, limit).unwrap();
+            assert!(page.len() <= limit);
+            let Some((last, _)) = page.last() else { break };
+            after = Some(*last);
+            let done = page.len() < limit;
+            out.extend(page.into_iter().map(|(_, k)| k));
+            if done {
+                break;
+            }
+        }
+        out
+    };
+    for limit in [1, 2, 3, 9, 100] {
+        assert_eq!(read_all(limit), store.list().unwrap(), "limit {limit}");
+    }
+    let first = store.keys_after(None, 2).unwrap();
+    store
+        .insert(&key("late", "kid-late", Algorithm::HS256, 99))
+        .unwrap();
+    let rest = store.keys_after(Some(first[1].0), 100).unwrap();
+    assert_eq!(rest.last().unwrap().1.name, "late");
+    assert!(store.keys_after(Some(u64::MAX), 10).unwrap().is_empty());
+}

@@ -53,9 +53,6 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The stored keys could not be published (JWKS).
-    #[error("publishing the stored keys")]
-    Publish(#[source] Box<keysmith_core::ServiceError>),
     /// Key material could not be generated.
     #[error("crypto")]
     Crypto(#[from] keysmith_crypto::Error),

@@ -344,7 +344,6 @@ fn export_public(target: &Target, id: &str, format: &str) -> Result<(), ServerEr
             let kid = field("kid")?;
             let jwks: Value = match target {
                 Target::Offline(s) => {
-                    s.publish().map_err(service_failure)?;
                     let published = s.published().map_err(service_failure)?;
                     serde_json::from_slice(&published.jwks_json)
                         .map_err(|e| failure(e.to_string()))?

@@ -50,10 +50,9 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         accepted_api_keys(&settings, &*store, &*backend)?,
         backend.clone(),
     ));
+    // Nothing per key is loaded: the published documents are written from the store at the
+    // first request that needs them.
     let service = KeyService::new(backend.clone(), store.clone(), service_config(&settings)?);
-    service
-        .publish()
-        .map_err(|e| ServerError::Publish(Box::new(e)))?;
     let audit = Arc::new(AuditTrail::with_settings(
         store.clone(),
         settings.audit_settings().map_err(ServerError::Settings)?,
@@ -159,6 +158,7 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, ServerError>
         deletion_window_seconds: settings.deletion_window_seconds,
         max_pem_bytes: settings.max_pem_bytes,
         max_field_length: settings.max_field_length,
+        published_cache_bytes: settings.published_cache_bytes,
         rotation: RotationPolicy {
             connection_period_seconds: settings.rotation_connection_period_seconds,
             tenant_period_seconds: settings.rotation_tenant_period_seconds,

@@ -100,6 +100,8 @@ pub struct Settings {
     pub max_pem_bytes: usize,
     /// The longest name, kid or issuer, characters (at most 255).
     pub max_field_length: usize,
+    /// The most bytes the JWKS and public-key documents are kept in memory for.
+    pub published_cache_bytes: usize,
     /// The longest a request may take in the server (503 past it), seconds.
     pub request_timeout_seconds: u64,
     /// How long a client has to send a request's head (a slow client is cut off), seconds.
@@ -375,6 +377,11 @@ mod tests {
             settings.store_cache_bytes,
             keysmith_store::DEFAULT_CACHE_BYTES,
             "the documented default is the store's"
+        );
+        assert_eq!(
+            settings.published_cache_bytes,
+            keysmith_core::DEFAULT_PUBLISHED_CACHE_BYTES,
+            "the documented default is the core's"
         );
         assert!(!format!("{settings:?}").contains("api_key: \"x"));
     }

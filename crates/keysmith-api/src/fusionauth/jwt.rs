@@ -4,6 +4,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use keysmith_core::{PublishedAnswer, PublishedDocument};
 use keysmith_model::{Errors, KeyUse, PublicKeys, RingOwner};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -54,25 +55,40 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
     )
 )]
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let published = state.keys.published()?;
-    Ok(jwks_answer(
-        &request,
-        &state,
-        &published.jwks_json,
-        &published.jwks_etag,
-    ))
+    let service = state.keys.clone();
+    Ok(
+        match web::block(move || service.published_answer()).await?? {
+            PublishedAnswer::Whole(published) => {
+                jwks_answer(&request, &state, &published.jwks_etag, || {
+                    json_response(published.jwks_json.clone())
+                })
+            }
+            PublishedAnswer::Streamed { etag } => jwks_answer(&request, &state, &etag, || {
+                streamed_response(&state, PublishedDocument::Jwks)
+            }),
+        },
+    )
 }
 
-/// A JWKS answer: 304 when `If-None-Match` names `etag`, else the bytes; `ETag` and
+fn json_response(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}
+
+/// A JWKS answer: 304 when `If-None-Match` names `etag`, else `ok()`; `ETag` and
 /// `Cache-Control: public, max-age` on both.
-fn jwks_answer(request: &HttpRequest, state: &AppState, json: &[u8], etag: &str) -> HttpResponse {
+fn jwks_answer(
+    request: &HttpRequest,
+    state: &AppState,
+    etag: &str,
+    ok: impl FnOnce() -> HttpResponse,
+) -> HttpResponse {
     let cache_control = format!("public, max-age={}", state.jwks_max_age_seconds);
     let mut response = if matches_etag(request, etag) {
         HttpResponse::NotModified().finish()
     } else {
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(json.to_vec())
+        ok()
     };
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
@@ -84,6 +100,79 @@ fn jwks_answer(request: &HttpRequest, state: &AppState, json: &[u8], etag: &str)
     response
 }
 
+/// Bytes per chunk of a streamed published document.
+const STREAM_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Chunks in flight between the thread writing a document and the client: the writer waits
+/// for a slow client, so a stream holds at most this many chunks.
+const STREAM_CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A published document too large to keep, written from the store on a blocking thread and
+/// sent as it is written. If the writing fails part-way the response is cut short (the client
+/// sees a truncated body, never a wrong one).
+fn streamed_response(state: &AppState, document: PublishedDocument) -> HttpResponse {
+    let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNKS_IN_FLIGHT);
+    let service = state.keys.clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        let mut out = ChunkSender {
+            sender,
+            chunk: Vec::with_capacity(STREAM_CHUNK_BYTES),
+        };
+        let written = service
+            .write_published(document, &mut out)
+            .and_then(|()| out.send().map_err(keysmith_core::ServiceError::internal));
+        if let Err(err) = written {
+            if out.sender.is_closed() {
+                tracing::debug!("the client left before the published document was sent");
+            } else {
+                tracing::warn!(error = %err, "a published document could not be written whole");
+                let _ = out
+                    .sender
+                    .blocking_send(Err(std::io::Error::other("cut short")));
+            }
+        }
+    });
+    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(chunks)
+}
+
+/// Sends what is written in chunks of [`STREAM_CHUNK_BYTES`] to the response.
+struct ChunkSender {
+    sender: tokio::sync::mpsc::Sender<Result<web::Bytes, std::io::Error>>,
+    chunk: Vec<u8>,
+}
+
+impl ChunkSender {
+    /// Sends the chunk so far (waiting while the client is behind); fails once it has left.
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(STREAM_CHUNK_BYTES));
+        self.sender
+            .blocking_send(Ok(web::Bytes::from(chunk)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
+    }
+}
+
+impl std::io::Write for ChunkSender {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.chunk.extend_from_slice(bytes);
+        if self.chunk.len() >= STREAM_CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
 /// The JWKS of one key ring, or `{"keys":[]}` before the ring exists.
 async fn ring_jwks_answer(
     request: &HttpRequest,
@@ -92,7 +181,9 @@ async fn ring_jwks_answer(
 ) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
     let scoped = web::block(move || service.ring_jwks(&owner)).await??;
-    Ok(jwks_answer(request, state, &scoped.json, &scoped.etag))
+    Ok(jwks_answer(request, state, &scoped.etag, || {
+        json_response(scoped.json.clone())
+    }))
 }
 
 /// The tenant's signing keys as a JWKS (current, next and previous; never revoked ones): what
@@ -187,20 +278,32 @@ async fn public_key(
     state: web::Data<AppState>,
     query: web::Query<PublicKeyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let published = state.keys.published()?;
     if query.application_id.is_some() {
         // Keysmith has no applications, so no application has a key.
         return Err(ApiError::NotFound);
     }
-    match &query.kid {
-        // Serialised once per change of the published set (`keysmith_core::Published`).
-        None => Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .body(published.public_keys_json.clone())),
-        Some(kid) => Ok(HttpResponse::Ok().json(PublicKeys {
-            public_key: Some(published.public_keys.get(kid).ok_or(ApiError::NotFound)?),
-            public_keys: None,
-        })),
+    let service = state.keys.clone();
+    match query.kid.clone() {
+        // Kept as bytes once per change of the published set while it fits in memory.
+        None => Ok(
+            match web::block(move || service.published_answer()).await?? {
+                PublishedAnswer::Whole(published) => {
+                    json_response(published.public_keys_json.clone())
+                }
+                PublishedAnswer::Streamed { .. } => {
+                    streamed_response(&state, PublishedDocument::PublicKeys)
+                }
+            },
+        ),
+        Some(kid) => {
+            let public_key = web::block(move || service.published_public_key(&kid))
+                .await??
+                .ok_or(ApiError::NotFound)?;
+            Ok(HttpResponse::Ok().json(PublicKeys {
+                public_key: Some(&public_key),
+                public_keys: None,
+            }))
+        }
     }
 }
 

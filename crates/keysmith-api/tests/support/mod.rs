@@ -163,7 +163,6 @@ pub(crate) fn state(dir: &std::path::Path, options: Options) -> AppState {
     }
     let api_keys = Arc::new(ApiKeys::new(accepted, backend.clone()));
     let service = KeyService::new(backend, store.clone(), options.config);
-    service.publish().expect("publish");
     AppState {
         keys: service,
         api_keys,

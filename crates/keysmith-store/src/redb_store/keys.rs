@@ -219,6 +219,27 @@ impl KeyRecords for RedbStore {
         Ok(out)
     }
 
+    fn keys_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Key)>, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(KEYS)?;
+        let order = txn.open_table(BY_INSERTION)?;
+        let range = match after {
+            None => order.range(0..)?,
+            Some(last) => match last.checked_add(1) {
+                Some(next) => order.range(next..)?,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in range.take(limit) {
+            let (seq, id) = entry?;
+            if let Some(bytes) = keys.get(id.value())? {
+                out.push((seq.value(), decode_key(bytes.value())?));
+            }
+        }
+        Ok(out)
+    }
+
     fn count(&self) -> Result<u64, StoreError> {
         Ok(self.read()?.open_table(KEYS)?.len()?)
     }
