@@ -29,9 +29,12 @@ impl KeyRecords for RedbStore {
         self.write_audited(
             move |()| targets.clone(),
             move |txn| {
-                prepared.iter().try_for_each(|(key, json, secret)| {
-                    insert_in(txn, key, json, secret.as_deref())
-                })
+                insert_all_in(
+                    txn,
+                    prepared
+                        .iter()
+                        .map(|(key, record, secret)| (key, record.as_slice(), secret.as_deref())),
+                )
             },
         )
     }
@@ -279,17 +282,32 @@ impl KeyRecords for RedbStore {
         // Indexed orders stream in order, and a record is decoded only when the index cannot
         // answer a filter or the key is on the page; the others keep a bounded heap of the
         // page's end.
+        // Without any filter the total is the number of keys, so a stream stops at the end of
+        // the page instead of counting the rest.
+        let unfiltered =
+            query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
         macro_rules! stream {
             ($iter:expr, $visit:expr) => {{
                 let iter = $iter;
+                let full =
+                    |pager: &Pager<'_>| unfiltered && pager.keys.len() >= query.number_of_results;
                 if query.descending {
                     for entry in iter.rev() {
+                        if full(&pager) {
+                            break;
+                        }
                         $visit(entry?)?;
                     }
                 } else {
                     for entry in iter {
+                        if full(&pager) {
+                            break;
+                        }
                         $visit(entry?)?;
                     }
+                }
+                if unfiltered {
+                    pager.seen = keys.len()?;
                 }
             }};
         }
@@ -478,38 +496,74 @@ pub(super) fn get_in(
 pub(super) fn insert_in(
     txn: &WriteTransaction,
     key: &Key,
-    json: &[u8],
+    record: &[u8],
     secret: Option<&[u8]>,
 ) -> Result<(), StoreError> {
-    let id = raw(&key.id);
+    insert_all_in(txn, std::iter::once((key, record, secret)))
+}
+
+/// Stores key records (record bytes, sealed private half) with their index entries and census,
+/// opening every table once for all of them. A duplicate id, name or kid, with a stored key or
+/// an earlier one of `records`, refuses with its error (the caller's transaction is then
+/// abandoned: nothing is kept).
+pub(super) fn insert_all_in<'k>(
+    txn: &WriteTransaction,
+    records: impl IntoIterator<Item = (&'k Key, &'k [u8], Option<&'k [u8]>)>,
+) -> Result<(), StoreError> {
     let mut keys = txn.open_table(KEYS)?;
-    if keys.get(id)?.is_some() {
-        return Err(StoreError::Duplicate(UniqueField::Id));
-    }
     let mut by_name = txn.open_table(BY_NAME)?;
-    if by_name.get(key.name.as_str())?.is_some() {
-        return Err(StoreError::Duplicate(UniqueField::Name));
-    }
     let mut by_kid = txn.open_table(BY_KID)?;
-    if by_kid.get(key.kid.as_str())?.is_some() {
-        return Err(StoreError::Duplicate(UniqueField::Kid));
-    }
+    let mut by_insertion = txn.open_table(BY_INSERTION)?;
+    let mut insertion_of = txn.open_table(INSERTION_OF)?;
+    let mut by_lower_name = txn.open_table(BY_LOWER_NAME)?;
+    let mut by_kind_name = txn.open_table(BY_KIND_NAME)?;
+    let mut secrets = txn.open_table(SECRETS)?;
+    let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
     let mut meta = txn.open_table(META)?;
-    let seq = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
-    meta.insert(META_NEXT_INSERTION, seq + 1)?;
-    drop(meta);
-    keys.insert(id, json)?;
-    by_name.insert(key.name.as_str(), id)?;
-    by_kid.insert(key.kid.as_str(), id)?;
-    txn.open_table(BY_INSERTION)?.insert(seq, id)?;
-    txn.open_table(INSERTION_OF)?.insert(id, seq)?;
-    txn.open_table(BY_LOWER_NAME)?
-        .insert((lower(&key.name).as_str(), id), ())?;
-    if let Some(secret) = secret {
-        txn.open_table(SECRETS)?.insert(id, secret)?;
+    let mut next_insertion = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
+    let first_insertion = next_insertion;
+    // The census, counted here and written once.
+    let mut added_by_kind: std::collections::BTreeMap<String, u64> = Default::default();
+    for (key, record, secret) in records {
+        let id = raw(&key.id);
+        if keys.get(id)?.is_some() {
+            return Err(StoreError::Duplicate(UniqueField::Id));
+        }
+        if by_name.get(key.name.as_str())?.is_some() {
+            return Err(StoreError::Duplicate(UniqueField::Name));
+        }
+        if by_kid.get(key.kid.as_str())?.is_some() {
+            return Err(StoreError::Duplicate(UniqueField::Kid));
+        }
+        let seq = next_insertion;
+        next_insertion += 1;
+        keys.insert(id, record)?;
+        by_name.insert(key.name.as_str(), id)?;
+        by_kid.insert(key.kid.as_str(), id)?;
+        by_insertion.insert(seq, id)?;
+        insertion_of.insert(id, seq)?;
+        let name = lower(&key.name);
+        by_lower_name.insert((name.as_str(), id), ())?;
+        for tag in kind_tags(key) {
+            by_kind_name.insert((tag.as_str(), name.as_str(), id), ())?;
+        }
+        if let Some(secret) = secret {
+            secrets.insert(id, secret)?;
+        }
+        if let Some(expires) = key.expiration_instant {
+            by_expiration.insert((expires, id), ())?;
+        }
+        *added_by_kind.entry(kind_of(key)).or_default() += 1;
     }
-    count_key(txn, key, true)?;
-    index_kind(txn, key, &lower(&key.name), true)?;
+    let added = next_insertion - first_insertion;
+    meta.insert(META_NEXT_INSERTION, next_insertion)?;
+    let census = meta.get(META_CENSUS_KEYS)?.map_or(0, |v| v.value());
+    meta.insert(META_CENSUS_KEYS, census.saturating_add(added))?;
+    let mut counts = txn.open_table(KEY_COUNTS)?;
+    for (kind, added) in added_by_kind {
+        let now = counts.get(kind.as_str())?.map_or(0, |v| v.value());
+        counts.insert(kind.as_str(), now.saturating_add(added))?;
+    }
     Ok(())
 }
 
