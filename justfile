@@ -27,6 +27,10 @@ test-aws-lc:
 test-openssl:
     cargo test -p keysmith-tests --test conformance -- openssl::
 
+# The conformance suite on the OpenSSL backend built against the vendored OpenSSL 3.5 (as CI).
+test-openssl-vendored:
+    cargo test -p keysmith-tests --features openssl-vendored --test conformance
+
 # The kill -9 loop at full length on both backends (docs/reliability.md): CYCLES cycles each,
 # printing the figures. More cargo arguments after CYCLES, e.g. `just kill-loop 70 --release`.
 kill-loop CYCLES="70" *ARGS:
@@ -36,6 +40,7 @@ kill-loop CYCLES="70" *ARGS:
 build-backends:
     cargo build --release -p keysmith --no-default-features --features aws-lc
     cargo build --release -p keysmith --no-default-features --features openssl
+    cargo build --release -p keysmith --no-default-features --features openssl-vendored
 
 # As CI checks: each backend builds alone, no failpoint in a non-test build, none without one.
 backends-alone:

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Keysmith builds and tests with, if they are missing:
-# the OpenSSL headers for the openssl backend, the openssl command line the conformance
-# suite checks every artifact with, and Chromium for the Key Master page's browser test.
+# the OpenSSL headers for the openssl backend, perl and make to build the vendored OpenSSL
+# (feature openssl-vendored), the openssl command line the conformance suite checks every
+# artifact with, and Chromium for the Key Master page's browser test.
 set -euo pipefail
 # Arguments name other packages instead (scripts/install-bench-deps.sh passes the load tools).
 if [ $# -gt 0 ]; then
   packages=("$@")
 else
-  packages=(pkg-config libssl-dev openssl chromium)
+  packages=(pkg-config libssl-dev perl make openssl chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -60,7 +60,7 @@ fn generate(c: &mut Criterion) {
             algorithm.key_type() == KeyType::Rsa,
         );
         for backend in &backends {
-            group.bench_function(backend.name(), |b| {
+            group.bench_function(keysmith_benches::label(&**backend), |b| {
                 b.iter(|| black_box(backend.generate(algorithm, length).unwrap()))
             });
         }
@@ -94,7 +94,7 @@ fn create(c: &mut Criterion) {
             algorithm.key_type() == KeyType::Rsa,
         );
         for backend in &backends {
-            group.bench_function(backend.name(), |b| {
+            group.bench_function(keysmith_benches::label(&**backend), |b| {
                 b.iter(|| create_full(&**backend, algorithm, length))
             });
         }
@@ -122,7 +122,7 @@ fn sign_and_verify(c: &mut Criterion) {
                 )
                 .unwrap();
             let signer = backend.signing_key(algorithm, &key.private).unwrap();
-            sign.bench_function(backend.name(), |b| {
+            sign.bench_function(keysmith_benches::label(&**backend), |b| {
                 b.iter(|| black_box(signer.sign(&message).unwrap()))
             });
         }
@@ -148,7 +148,7 @@ fn sign_and_verify(c: &mut Criterion) {
                 (None, PrivateMaterial::Pkcs8(_)) => unreachable!(),
             };
             let verifier = backend.verifying_key(algorithm, material).unwrap();
-            verify.bench_function(backend.name(), |b| {
+            verify.bench_function(keysmith_benches::label(&**backend), |b| {
                 b.iter(|| assert!(verifier.verify(&message, black_box(&signature))))
             });
         }

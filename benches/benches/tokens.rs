@@ -51,7 +51,7 @@ fn vend(c: &mut Criterion) {
             group
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(2));
-            group.bench_function(backend.name(), |b| {
+            group.bench_function(keysmith_benches::label(&*backend), |b| {
                 b.iter(|| {
                     black_box(
                         service

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Key generation in three peers (Python cryptography, Node crypto, Java JCA) next to Keysmith's
-# criterion medians (generate/*): is Keysmith's best backend at least as fast as the best peer?
+# criterion medians (generate/*; aws-lc, the system's OpenSSL and the vendored OpenSSL 3.5):
+# is Keysmith's best backend at least as fast as the best peer?
 # Prints the table and writes target/peers/peers.md and target/peers/peers.jsonl. See README.md.
 #
 #   bash benches/peers/run.sh [--samples N] [--peers python,node,java] [--no-keysmith-run]
@@ -132,6 +133,10 @@ fi
 if $keysmith_run; then
   step "keysmith: cargo bench -p keysmith-benches --bench crypto -- '^generate/'"
   cargo bench -p keysmith-benches --bench crypto -- '^generate/'
+  step_done
+  # The OpenSSL backend again on the vendored OpenSSL 3.5 (reported as openssl-vendored).
+  step "keysmith: the same with --features openssl-vendored"
+  cargo bench -p keysmith-benches --features openssl-vendored --bench crypto -- '^generate/'
   step_done
 fi
 

@@ -109,3 +109,18 @@ fn backends_report_their_names() {
     assert_eq!(OpenSslBackend::new().name(), "openssl");
     assert!(!OpenSslBackend::new().is_fips());
 }
+
+/// The OpenSSL backend names the library it runs on: the system's OpenSSL 3, or with the
+/// `openssl-vendored` feature the vendored 3.5 LTS (what the startup line prints).
+#[test]
+fn the_openssl_backend_names_its_library() {
+    let library = OpenSslBackend::new().library();
+    let expected = if cfg!(feature = "openssl-vendored") {
+        "OpenSSL 3.5."
+    } else {
+        "OpenSSL 3."
+    };
+    assert!(library.starts_with(expected), "{library}");
+    let aws_lc = AwsLcBackend::new();
+    assert_eq!(aws_lc.library(), aws_lc.name());
+}

@@ -15,7 +15,9 @@
 //! ```
 //!
 //! # Crate features
-//! None. Links the system's libssl/libcrypto (Debian: `libssl-dev`, `pkg-config`).
+//! - default: links the system's libssl/libcrypto (Debian: `libssl-dev`, `pkg-config`).
+//! - `vendored`: builds a current OpenSSL from source (the `openssl-src` crate, pinned in the
+//!   workspace's `Cargo.toml`) and links it statically; needs `perl` and `make`.
 
 mod keys;
 mod x509;
@@ -63,6 +65,10 @@ pub(crate) fn message_digest(hash: HashAlgorithm) -> MessageDigest {
 impl KeyBackend for OpenSslBackend {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn library(&self) -> String {
+        openssl::version::version().to_owned()
     }
 
     fn is_fips(&self) -> bool {

@@ -182,6 +182,12 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     /// Whether the library runs in a FIPS-validated mode.
     fn is_fips(&self) -> bool;
 
+    /// The library the backend runs on, with its version when the library reports one (the
+    /// OpenSSL backend: `OpenSSL 3.5.5 27 Jan 2026`, the system's or the vendored build's).
+    fn library(&self) -> String {
+        self.name().to_owned()
+    }
+
     /// Generates key material for `algorithm`.
     ///
     /// `length` is the RSA modulus size (2048, 3072 or 4096) and is ignored for other types;

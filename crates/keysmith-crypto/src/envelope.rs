@@ -236,6 +236,10 @@ impl SecretSealer for Envelope {
         self.unwrap_key(record, &split(sealed)?).map(|_| ())
     }
 
+    fn check_master_key(&self, sealed: &[u8]) -> Result<(), SealError> {
+        self.master(split(sealed)?.master_id).map(|_| ())
+    }
+
     fn rewrap(&self, record: &KeyId, sealed: &[u8]) -> Result<Option<Vec<u8>>, SealError> {
         let parts = split(sealed)?;
         if parts.master_id == self.keys[0].id {

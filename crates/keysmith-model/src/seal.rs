@@ -52,6 +52,11 @@ pub trait SecretSealer: Send + Sync + fmt::Debug {
     /// without decrypting the secret itself.
     fn check(&self, record: &KeyId, sealed: &[u8]) -> Result<(), SealError>;
 
+    /// Checks only that the master key `sealed` names is configured, from its header: no
+    /// decryption (what opening a data file checks for every stored secret; `keysmith check`
+    /// opens them all).
+    fn check_master_key(&self, sealed: &[u8]) -> Result<(), SealError>;
+
     /// Re-wraps the data key of `sealed` under the encrypting master key; the secret's own
     /// ciphertext is unchanged. Returns `None` if it is already wrapped under that key.
     fn rewrap(&self, record: &KeyId, sealed: &[u8]) -> Result<Option<Vec<u8>>, SealError>;

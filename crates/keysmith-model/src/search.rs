@@ -73,23 +73,29 @@ impl SearchQuery {
 
 /// FusionAuth's name matching: case-insensitive; `*` is a wildcard; no `*` means "contains".
 pub fn name_matches(pattern: &str, name: &str) -> bool {
-    let pattern = pattern.to_lowercase();
-    let name = name.to_lowercase();
-    if !pattern.contains('*') {
-        return name.contains(&pattern);
+    lowered_name_matches(&pattern.to_lowercase(), &name.to_lowercase())
+}
+
+/// [`name_matches`] for a pattern and a name both already in lower case (a name index's
+/// entries): no allocation, for searches that test every entry of a range.
+pub fn lowered_name_matches(pattern: &str, name: &str) -> bool {
+    let stars = pattern.matches('*').count();
+    if stars == 0 {
+        return name.contains(pattern);
     }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, rest) = parts.split_first().unwrap_or((&"", &[]));
+    // `stars` stars split the pattern into a first part, `stars - 1` middle parts and a last.
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
     let Some(mut remaining) = name.strip_prefix(first) else {
         return false;
     };
-    let (last, middle) = rest.split_last().unwrap_or((&"", &[]));
-    for part in middle {
+    for part in parts.by_ref().take(stars - 1) {
         match remaining.find(part) {
             Some(at) => remaining = &remaining[at + part.len()..],
             None => return false,
         }
     }
+    let last = parts.next().unwrap_or_default();
     remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
@@ -97,6 +103,17 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Backtracking wildcard matching, the obvious way: the reference for the fast matcher.
+    fn wildcard(pattern: &str, name: &str) -> bool {
+        match pattern.split_once('*') {
+            None => pattern == name,
+            Some((head, tail)) => {
+                name.starts_with(head)
+                    && (head.len()..=name.len()).any(|at| wildcard(tail, &name[at..]))
+            }
+        }
+    }
 
     #[test]
     fn wildcards_and_contains() {
@@ -111,6 +128,23 @@ mod tests {
     }
 
     proptest! {
+        /// The allocation-free matcher agrees with a plain reading of the rules: `*` is any
+        /// run of characters (a regular expression built from the pattern), no `*` is
+        /// "contains".
+        #[test]
+        fn the_matcher_agrees_with_a_regular_expression(
+            pattern in "[ab*]{0,8}", name in "[abAB]{0,10}",
+        ) {
+            let lower = name.to_lowercase();
+            let expected = if pattern.contains('*') {
+                // Anchored: every `*` any run, everything else literal.
+                wildcard(&pattern, &lower)
+            } else {
+                lower.contains(&pattern)
+            };
+            prop_assert_eq!(name_matches(&pattern, &name), expected, "{} {}", pattern, name);
+        }
+
         #[test]
         fn a_name_matches_itself_and_star_matches_all(name in ".{0,40}") {
             prop_assert!(name_matches(&name.replace('*', ""), &name.replace('*', "")));

@@ -121,6 +121,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         backend = backend.name(),
+        backend_library = %backend.library(),
         backend_reason = selected.reason,
         fips = backend.is_fips(),
         data_file = %data_file.display(),

@@ -358,7 +358,7 @@ impl KeyRecords for RedbStore {
                         let (_, name, id) = entry.0.value();
                         if pattern
                             .as_deref()
-                            .is_some_and(|p| !keysmith_model::search::name_matches(p, name))
+                            .is_some_and(|p| !keysmith_model::search::lowered_name_matches(p, name))
                         {
                             continue;
                         }
@@ -391,7 +391,7 @@ impl KeyRecords for RedbStore {
                     let (name, id) = entry.0.value();
                     if pattern
                         .as_deref()
-                        .is_some_and(|p| !keysmith_model::search::name_matches(p, name))
+                        .is_some_and(|p| !keysmith_model::search::lowered_name_matches(p, name))
                     {
                         return Ok::<(), StoreError>(());
                     }

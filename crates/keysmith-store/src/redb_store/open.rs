@@ -39,13 +39,13 @@ impl RedbStore {
         sealer: Arc<dyn SecretSealer>,
         options: OpenOptions,
     ) -> Result<Self, StoreError> {
-        Self::check_before_open(path, &*sealer)?;
+        let checked = Self::check_before_open(path, &*sealer)?;
         let db = Database::builder()
             .set_check_integrity_on_open(options.check_integrity)
             .set_cache_size(options.cache_bytes)
             .create(path)
             .map_err(|e| open_error(e, path))?;
-        Self::from_database(db, sealer, &path.display().to_string())
+        Self::from_database(db, sealer, &path.display().to_string(), checked)
     }
 
     /// Opens the data file at `path` through a backend that fails as `plan` says (counted from
@@ -56,7 +56,7 @@ impl RedbStore {
         sealer: Arc<dyn SecretSealer>,
         plan: Arc<crate::testing::FaultPlan>,
     ) -> Result<Self, StoreError> {
-        Self::check_before_open(path, &*sealer)?;
+        let checked = Self::check_before_open(path, &*sealer)?;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -68,14 +68,15 @@ impl RedbStore {
         let db = Database::builder()
             .create_with_backend(crate::testing::FaultyBackend::new(backend, plan.clone()))
             .map_err(|e| open_error(e, path))?;
-        let store = Self::from_database(db, sealer, &path.display().to_string())?;
+        let store = Self::from_database(db, sealer, &path.display().to_string(), checked)?;
         let len = std::fs::metadata(path).map_or(0, |m| m.len());
         plan.opened(len);
         Ok(store)
     }
 
-    /// The read-only checks of an existing file (see [`Self::open`]).
-    fn check_before_open(path: &Path, sealer: &dyn SecretSealer) -> Result<(), StoreError> {
+    /// The read-only checks of an existing file (see [`Self::open`]). Returns whether the
+    /// master keys were checked (not for a new file, nor one that needs repair first).
+    fn check_before_open(path: &Path, sealer: &dyn SecretSealer) -> Result<bool, StoreError> {
         if path.exists() {
             match ReadOnlyDatabase::open(path) {
                 Ok(existing) => {
@@ -83,12 +84,13 @@ impl RedbStore {
                     let txn = existing.begin_read()?;
                     check_schema(&txn, path)?;
                     check_master_keys(&txn, sealer)?;
+                    return Ok(true);
                 }
                 Err(DatabaseError::RepairAborted) => {}
                 Err(other) => return Err(open_error(other, path)),
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Opens a data file kept by any redb storage backend (tests wrap the file backend to
@@ -102,14 +104,17 @@ impl RedbStore {
         let db = Database::builder()
             .create_with_backend(backend)
             .map_err(|e| open_error(e, Path::new("<storage backend>")))?;
-        Self::from_database(db, sealer, "<storage backend>")
+        Self::from_database(db, sealer, "<storage backend>", false)
     }
 
     /// Checks and upgrades an opened database (see [`Self::open`]); `shown` names it in errors.
+    /// `keys_checked`: the master keys were checked read-only just before (not again: it reads
+    /// every stored secret's header).
     fn from_database(
         db: Database,
         sealer: Arc<dyn SecretSealer>,
         shown: &str,
+        keys_checked: bool,
     ) -> Result<Self, StoreError> {
         check_schema(&db.begin_read()?, Path::new(shown))?;
         let db = Arc::new(db);
@@ -124,7 +129,9 @@ impl RedbStore {
             #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };
-        check_master_keys(&store.read()?, &*store.sealer)?;
+        if !keys_checked {
+            check_master_keys(&store.read()?, &*store.sealer)?;
+        }
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
             let version = meta.get(META_SCHEMA_VERSION)?.map(|v| v.value());
@@ -253,7 +260,7 @@ pub(super) fn check_master_keys_in(
         let (id, bytes) = entry?;
         let id = KeyId(Uuid::from_u128(id.value()));
         if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first() {
-            match sealer.check(&id, sealed) {
+            match sealer.check_master_key(sealed) {
                 Ok(()) => {}
                 Err(SealError::UnknownMasterKey(master)) => {
                     return Err(StoreError::MasterKey(format!(
