@@ -29,7 +29,7 @@ test-openssl:
 
 # The conformance suite on the OpenSSL backend built against the vendored OpenSSL 3.5 (as CI).
 test-openssl-vendored:
-    cargo test -p keysmith-tests --features openssl-vendored --test conformance
+    cargo test -p keysmith-tests --no-default-features --features openssl-vendored --test conformance
 
 # The kill -9 loop at full length on both backends (docs/reliability.md): CYCLES cycles each,
 # printing the figures. More cargo arguments after CYCLES, e.g. `just kill-loop 70 --release`.

@@ -236,8 +236,16 @@ impl SecretSealer for Envelope {
         self.unwrap_key(record, &split(sealed)?).map(|_| ())
     }
 
-    fn check_master_key(&self, sealed: &[u8]) -> Result<(), SealError> {
-        self.master(split(sealed)?.master_id).map(|_| ())
+    fn master_key_id(&self, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        Ok(split(sealed)?.master_id.to_vec())
+    }
+
+    fn sealing_key_id(&self) -> Vec<u8> {
+        self.keys[0].id.to_vec()
+    }
+
+    fn knows_master_key(&self, id: &[u8]) -> Result<(), SealError> {
+        self.master(id).map(|_| ())
     }
 
     fn rewrap(&self, record: &KeyId, sealed: &[u8]) -> Result<Option<Vec<u8>>, SealError> {

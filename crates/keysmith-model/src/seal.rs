@@ -52,10 +52,14 @@ pub trait SecretSealer: Send + Sync + fmt::Debug {
     /// without decrypting the secret itself.
     fn check(&self, record: &KeyId, sealed: &[u8]) -> Result<(), SealError>;
 
-    /// Checks only that the master key `sealed` names is configured, from its header: no
-    /// decryption (what opening a data file checks for every stored secret; `keysmith check`
-    /// opens them all).
-    fn check_master_key(&self, sealed: &[u8]) -> Result<(), SealError>;
+    /// The id of the master key `sealed` names, from its header (no decryption).
+    fn master_key_id(&self, sealed: &[u8]) -> Result<Vec<u8>, SealError>;
+
+    /// The id of the master key new secrets are sealed under.
+    fn sealing_key_id(&self) -> Vec<u8>;
+
+    /// Whether the master key with `id` is configured: [`SealError::UnknownMasterKey`] if not.
+    fn knows_master_key(&self, id: &[u8]) -> Result<(), SealError>;
 
     /// Re-wraps the data key of `sealed` under the encrypting master key; the secret's own
     /// ciphertext is unchanged. Returns `None` if it is already wrapped under that key.

@@ -284,6 +284,26 @@ fn schema_v3_files_open_and_read_the_same() {
     check_fixture(&copy, &[]);
     // The upgrade rewrote every key record compactly (read back the same just above).
     assert_stored_as_schema_4(&copy);
+    // It also listed the master keys the secrets are sealed under, from their headers: a
+    // start with another master key is still refused, now from that list.
+    let other: std::sync::Arc<dyn keysmith_model::SecretSealer> = {
+        let backend: std::sync::Arc<dyn keysmith_crypto::KeyBackend> =
+            std::sync::Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+        let key = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[8u8; 32]).unwrap();
+        std::sync::Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![key]).unwrap())
+    };
+    assert!(matches!(
+        RedbStore::open(&copy, other),
+        Err(keysmith_store::StoreError::MasterKey(_))
+    ));
+    {
+        use redb::{ReadableDatabase as _, ReadableTableMetadata as _};
+        let in_use: redb::TableDefinition<&[u8], ()> =
+            redb::TableDefinition::new("master_keys_in_use");
+        let db = redb::Database::open(&copy).unwrap();
+        let txn = db.begin_read().unwrap();
+        assert_eq!(txn.open_table(in_use).unwrap().len().unwrap(), 1);
+    }
 }
 
 /// Checks a copy of a fixture written by `fill_fixture` (plus `extra` keys, by schema 4).

@@ -7,10 +7,11 @@ impl KeyRecords for RedbStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
         let json = encode_key(&record.key)?;
         let secret = self.stored_secret(record)?;
+        let sealed_under = self.sealer.sealing_key_id();
         let key = record.key.clone();
         self.write_audited(
             move |()| vec![key.id.to_string()],
-            move |txn| insert_in(txn, &key, &json, secret.as_deref()),
+            move |txn| insert_in(txn, &key, &json, secret.as_deref(), &sealed_under),
         )
     }
 
@@ -26,6 +27,7 @@ impl KeyRecords for RedbStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let targets: Vec<String> = records.iter().map(|r| r.key.id.to_string()).collect();
+        let sealed_under = self.sealer.sealing_key_id();
         self.write_audited(
             move |()| targets.clone(),
             move |txn| {
@@ -34,6 +36,7 @@ impl KeyRecords for RedbStore {
                     prepared
                         .iter()
                         .map(|(key, record, secret)| (key, record.as_slice(), secret.as_deref())),
+                    &sealed_under,
                 )
             },
         )
@@ -160,11 +163,13 @@ impl KeyRecords for RedbStore {
                 .open_table(DELETED_SECRETS)?
                 .remove(raw(id))?
                 .map(|v| v.value().to_vec());
+            // The secret comes back as it was sealed: its master key is listed already.
             insert_in(
                 txn,
                 &deleted.key,
                 &encode_key(&deleted.key)?,
                 secret.as_deref(),
+                &[],
             )?;
             if let Some(place) = deleted.ring {
                 return_to_ring(txn, place)?;
@@ -498,17 +503,20 @@ pub(super) fn insert_in(
     key: &Key,
     record: &[u8],
     secret: Option<&[u8]>,
+    sealed_under: &[u8],
 ) -> Result<(), StoreError> {
-    insert_all_in(txn, std::iter::once((key, record, secret)))
+    insert_all_in(txn, std::iter::once((key, record, secret)), sealed_under)
 }
 
 /// Stores key records (record bytes, sealed private half) with their index entries and census,
 /// opening every table once for all of them. A duplicate id, name or kid, with a stored key or
 /// an earlier one of `records`, refuses with its error (the caller's transaction is then
-/// abandoned: nothing is kept).
+/// abandoned: nothing is kept). `sealed_under` is the master key the secrets were just sealed
+/// under, listed in `master_keys_in_use` in the same transaction (empty: listed already).
 pub(super) fn insert_all_in<'k>(
     txn: &WriteTransaction,
     records: impl IntoIterator<Item = (&'k Key, &'k [u8], Option<&'k [u8]>)>,
+    sealed_under: &[u8],
 ) -> Result<(), StoreError> {
     let mut keys = txn.open_table(KEYS)?;
     let mut by_name = txn.open_table(BY_NAME)?;
@@ -524,6 +532,7 @@ pub(super) fn insert_all_in<'k>(
     let first_insertion = next_insertion;
     // The census, counted here and written once.
     let mut added_by_kind: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut sealed = false;
     for (key, record, secret) in records {
         let id = raw(&key.id);
         if keys.get(id)?.is_some() {
@@ -549,11 +558,16 @@ pub(super) fn insert_all_in<'k>(
         }
         if let Some(secret) = secret {
             secrets.insert(id, secret)?;
+            sealed = true;
         }
         if let Some(expires) = key.expiration_instant {
             by_expiration.insert((expires, id), ())?;
         }
         *added_by_kind.entry(kind_of(key)).or_default() += 1;
+    }
+    if sealed && !sealed_under.is_empty() {
+        txn.open_table(MASTER_KEYS_IN_USE)?
+            .insert(sealed_under, ())?;
     }
     let added = next_insertion - first_insertion;
     meta.insert(META_NEXT_INSERTION, next_insertion)?;

@@ -114,6 +114,10 @@ declare_tables! { $
     KEY_COUNTS: &str => u64 = "key_counts", plain;
     /// Live keys with a certificate, by expiration: (expirationInstant, id) → ().
     BY_EXPIRATION: (i64, u128) => () = "keys_by_expiration", plain;
+    /// The ids of the master keys stored secrets may be sealed under: id → (). Every sealed
+    /// value's master key is in it (a superset: deleting a key removes nothing), so opening a
+    /// file checks these few ids instead of every secret. Built at open for files without it.
+    MASTER_KEYS_IN_USE: &[u8] => () = "master_keys_in_use", plain;
 }
 
 /// Builds the list of sealed tables from `every_table!`'s `NAME: kind` pairs.
@@ -132,6 +136,9 @@ macro_rules! sealed_tables {
 const SEALED_TABLES: &[TableDefinition<u128, &[u8]>] = &every_table!(sealed_tables);
 
 const META_SCHEMA_VERSION: &str = "schema_version";
+
+/// 1 once `master_keys_in_use` holds the master key of every sealed value (built at open).
+const META_MASTER_KEYS_INDEXED: &str = "master_keys_indexed";
 
 const META_NEXT_INSERTION: &str = "next_insertion";
 
@@ -231,6 +238,11 @@ impl RedbStore {
                 }
                 total += changed.len();
             }
+            // Every secret is now sealed under the sealing key alone.
+            txn.delete_table(MASTER_KEYS_IN_USE)?;
+            txn.open_table(MASTER_KEYS_IN_USE)?
+                .insert(self.sealer.sealing_key_id().as_slice(), ())?;
+            txn.open_table(META)?.insert(META_MASTER_KEYS_INDEXED, 1)?;
             Ok(total)
         })
     }

@@ -129,9 +129,11 @@ impl RedbStore {
             #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };
-        if !keys_checked {
-            check_master_keys(&store.read()?, &*store.sealer)?;
-        }
+        let in_use = if keys_checked {
+            master_keys_in_use(&store.read()?, &*store.sealer)?
+        } else {
+            check_master_keys(&store.read()?, &*store.sealer)?
+        };
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
             let version = meta.get(META_SCHEMA_VERSION)?.map(|v| v.value());
@@ -147,6 +149,8 @@ impl RedbStore {
                     meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
                     let sealed = seal_plaintext_secrets(txn, &*store.sealer)?;
                     if sealed > 0 {
+                        txn.open_table(MASTER_KEYS_IN_USE)?
+                            .insert(store.sealer.sealing_key_id().as_slice(), ())?;
                         tracing::info!(
                             sealed,
                             "data file upgraded: stored secrets are now encrypted"
@@ -177,6 +181,7 @@ impl RedbStore {
             every_table!(create);
             ensure_census(txn)?;
             ensure_kind_index(txn)?;
+            ensure_master_keys_in_use(txn, in_use)?;
             ensure_audit_index(txn)?;
             Ok(())
         })?;
@@ -234,45 +239,89 @@ pub(super) fn open_error(err: DatabaseError, path: &Path) -> StoreError {
 }
 
 /// Refuses a file whose secrets, in any sealed table, are sealed under a master key that is
-/// not configured. A secret that fails authentication is logged (it will fail when used), not
-/// refused: one damaged record must not keep the server from serving the others.
+/// not configured. Reads `master_keys_in_use` (a few rows) when the file has it, else every
+/// sealed value's header (a file written before it; no decryption either way). A secret whose
+/// data key does not authenticate is found by `keysmith check` and fails when used: one damaged
+/// record must not keep the server from serving the others.
 pub(super) fn check_master_keys(
     txn: &ReadTransaction,
     sealer: &dyn SecretSealer,
-) -> Result<(), StoreError> {
-    for table in SEALED_TABLES {
-        check_master_keys_in(txn, *table, sealer)?;
+) -> Result<std::collections::BTreeSet<Vec<u8>>, StoreError> {
+    let in_use = master_keys_in_use(txn, sealer)?;
+    for id in &in_use {
+        match sealer.knows_master_key(id) {
+            Ok(()) => {}
+            Err(SealError::UnknownMasterKey(master)) => {
+                return Err(StoreError::MasterKey(format!(
+                    "stored secrets are sealed under master key {master}, which is not configured (a wrong or missing master key); nothing was changed"
+                )));
+            }
+            Err(other) => return Err(seal_error(other)),
+        }
     }
-    Ok(())
+    Ok(in_use)
 }
 
-pub(super) fn check_master_keys_in(
+/// The ids of the master keys the file's secrets are sealed under: from `master_keys_in_use`
+/// when the file keeps it, else read from every sealed value's header.
+pub(super) fn master_keys_in_use(
     txn: &ReadTransaction,
-    table: TableDefinition<u128, &[u8]>,
     sealer: &dyn SecretSealer,
-) -> Result<(), StoreError> {
-    let secrets = match txn.open_table(table) {
-        Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+) -> Result<std::collections::BTreeSet<Vec<u8>>, StoreError> {
+    let indexed = match txn.open_table(META) {
+        Ok(meta) => meta.get(META_MASTER_KEYS_INDEXED)?.is_some(),
+        Err(TableError::TableDoesNotExist(_)) => false,
         Err(other) => return Err(other.into()),
     };
-    for entry in secrets.iter()? {
-        let (id, bytes) = entry?;
-        let id = KeyId(Uuid::from_u128(id.value()));
-        if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first() {
-            match sealer.check_master_key(sealed) {
-                Ok(()) => {}
-                Err(SealError::UnknownMasterKey(master)) => {
-                    return Err(StoreError::MasterKey(format!(
-                        "stored secrets are sealed under master key {master}, which is not configured (a wrong or missing master key); nothing was changed"
-                    )));
-                }
-                Err(err) => {
-                    tracing::error!(key.id = %id, error = %err, "a stored secret cannot be opened")
+    let mut ids = std::collections::BTreeSet::new();
+    if indexed {
+        for entry in txn.open_table(MASTER_KEYS_IN_USE)?.iter()? {
+            ids.insert(entry?.0.value().to_vec());
+        }
+        return Ok(ids);
+    }
+    for table in SEALED_TABLES {
+        let secrets = match txn.open_table(*table) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => continue,
+            Err(other) => return Err(other.into()),
+        };
+        for entry in secrets.iter()? {
+            let (id, bytes) = entry?;
+            if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first() {
+                match sealer.master_key_id(sealed) {
+                    Ok(master) => {
+                        ids.insert(master);
+                    }
+                    Err(err) => {
+                        let id = KeyId(Uuid::from_u128(id.value()));
+                        tracing::error!(key.id = %id, error = %err, "a stored secret cannot be read");
+                    }
                 }
             }
         }
     }
+    Ok(ids)
+}
+
+/// Builds `master_keys_in_use` at open, in the open transaction, for a file written without
+/// it: `in_use` was read from every sealed value's header. A key is added to it only in the
+/// transaction that stores a secret sealed under it (`insert_all_in`), never ahead: a process
+/// that opens a file with a new sealing key and stops before sealing anything leaves the file
+/// openable with the old key alone.
+pub(super) fn ensure_master_keys_in_use(
+    txn: &WriteTransaction,
+    in_use: std::collections::BTreeSet<Vec<u8>>,
+) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    if meta.get(META_MASTER_KEYS_INDEXED)?.is_some() {
+        return Ok(());
+    }
+    let mut table = txn.open_table(MASTER_KEYS_IN_USE)?;
+    for id in in_use {
+        table.insert(id.as_slice(), ())?;
+    }
+    meta.insert(META_MASTER_KEYS_INDEXED, 1)?;
     Ok(())
 }
 

@@ -61,7 +61,13 @@ impl RingRecords for RedbStore {
             }
             drop(index);
             for record in &change.insert {
-                insert_in(txn, &record.key, &encode_key(&record.key)?, self.stored_secret(record)?.as_deref())?;
+                insert_in(
+                    txn,
+                    &record.key,
+                    &encode_key(&record.key)?,
+                    self.stored_secret(record)?.as_deref(),
+                    &self.sealer.sealing_key_id(),
+                )?;
             }
             for id in &change.delete {
                 if change.ring.role_of(id).is_some() {
