@@ -26,6 +26,7 @@ pub mod fuzzing;
 pub mod middleware;
 pub mod openapi;
 pub mod routing;
+mod streamed;
 pub mod system;
 
 use std::sync::Arc;

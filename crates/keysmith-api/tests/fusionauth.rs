@@ -792,6 +792,15 @@ async fn a_key_set_too_large_to_keep_is_streamed_the_same() {
     assert_eq!(changed.status, 200);
     assert_ne!(changed.header("etag").unwrap(), etag);
     assert_eq!(changed.json()["keys"].as_array().unwrap().len(), 991);
+    // The key list is streamed too, a page of keys at a time: every key, oldest first.
+    let listed = app.fa("GET", "/api/key", KEYS, None).await;
+    assert_eq!(listed.status, 200);
+    let listed = listed.json();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1101);
+    assert_eq!(
+        listed,
+        json!({"keys": app.state.keys.keys().list().unwrap()})
+    );
 }
 
 // ---- sign and verify ----

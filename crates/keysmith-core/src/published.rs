@@ -19,9 +19,6 @@ use serde_json::value::RawValue;
 
 use crate::ServiceError;
 
-/// How many keys one read of the store hands the writer.
-const PAGE: usize = 1024;
-
 /// The published documents, whole, as bytes.
 #[derive(Debug, Default)]
 pub struct Published {
@@ -127,19 +124,12 @@ fn for_each_published(
     visit: &mut Visit<'_>,
 ) -> Result<bool, ServiceError> {
     let withdrawn = crate::rings::withdrawn_keys(store)?;
-    let mut after = None;
-    loop {
-        let page = store.keys_after(after, PAGE)?;
-        for (_, key) in page.iter().filter(|(_, key)| !withdrawn.contains(&key.id)) {
-            if !visit(key, jwk_of(backend, key)?.as_deref())? {
-                return Ok(false);
-            }
+    crate::keys::for_each_key(store, &mut |key| {
+        if withdrawn.contains(&key.id) {
+            return Ok(true);
         }
-        match page.last() {
-            Some((last, _)) if page.len() == PAGE => after = Some(*last),
-            _ => return Ok(true),
-        }
-    }
+        visit(key, jwk_of(backend, key)?.as_deref())
+    })
 }
 
 /// Writes one document as its keys come: the head, one member per key, the tail.

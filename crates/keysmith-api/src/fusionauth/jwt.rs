@@ -100,77 +100,10 @@ fn jwks_answer(
     response
 }
 
-/// Bytes per chunk of a streamed published document.
-const STREAM_CHUNK_BYTES: usize = 64 * 1024;
-
-/// Chunks in flight between the thread writing a document and the client: the writer waits
-/// for a slow client, so a stream holds at most this many chunks.
-const STREAM_CHUNKS_IN_FLIGHT: usize = 4;
-
-/// A published document too large to keep, written from the store on a blocking thread and
-/// sent as it is written. If the writing fails part-way the response is cut short (the client
-/// sees a truncated body, never a wrong one).
+/// A published document too large to keep, written from the store as it is sent.
 fn streamed_response(state: &AppState, document: PublishedDocument) -> HttpResponse {
-    let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHUNKS_IN_FLIGHT);
     let service = state.keys.clone();
-    actix_web::rt::task::spawn_blocking(move || {
-        let mut out = ChunkSender {
-            sender,
-            chunk: Vec::with_capacity(STREAM_CHUNK_BYTES),
-        };
-        let written = service
-            .write_published(document, &mut out)
-            .and_then(|()| out.send().map_err(keysmith_core::ServiceError::internal));
-        if let Err(err) = written {
-            if out.sender.is_closed() {
-                tracing::debug!("the client left before the published document was sent");
-            } else {
-                tracing::warn!(error = %err, "a published document could not be written whole");
-                let _ = out
-                    .sender
-                    .blocking_send(Err(std::io::Error::other("cut short")));
-            }
-        }
-    });
-    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    });
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .streaming(chunks)
-}
-
-/// Sends what is written in chunks of [`STREAM_CHUNK_BYTES`] to the response.
-struct ChunkSender {
-    sender: tokio::sync::mpsc::Sender<Result<web::Bytes, std::io::Error>>,
-    chunk: Vec<u8>,
-}
-
-impl ChunkSender {
-    /// Sends the chunk so far (waiting while the client is behind); fails once it has left.
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.chunk.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(STREAM_CHUNK_BYTES));
-        self.sender
-            .blocking_send(Ok(web::Bytes::from(chunk)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
-    }
-}
-
-impl std::io::Write for ChunkSender {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.chunk.extend_from_slice(bytes);
-        if self.chunk.len() >= STREAM_CHUNK_BYTES {
-            self.send()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
+    crate::streamed::json_response(move |out| service.write_published(document, out))
 }
 
 /// The JWKS of one key ring, or `{"keys":[]}` before the ring exists.

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::search::{
     __path_search_by_body, __path_search_by_query, search_by_body, search_by_query,
 };
-use super::wire::{self, KeyPath, KeyResponse, KeysResponse};
+use super::wire::{self, KeyPath, KeyResponse};
 use crate::routing::{Registrar, RouteSpec};
 use crate::{ApiError, AppState};
 
@@ -60,9 +60,11 @@ fn key_response(key: &keysmith_model::Key) -> HttpResponse {
     summary = "Every key.",
     responses((status = 200, description = "Every key, oldest first.", body = super::wire::KeysResponse), ApiError))]
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Streamed from the store as it is written: a million keys are a 1.5 GB body.
     let service = state.keys.clone();
-    let keys = web::block(move || service.keys().list()).await??;
-    Ok(HttpResponse::Ok().json(KeysResponse { keys: &keys }))
+    Ok(crate::streamed::json_response(move |out| {
+        service.keys().write_list(out)
+    }))
 }
 
 /// Keysmith's: keys deleted within the deletion window, each with `purgeInstant`.
