@@ -88,31 +88,6 @@ pub struct KeyService {
     generation_seconds: Arc<crate::metrics::HistogramVec>,
 }
 
-/// How many keys one read of the store hands [`for_each_key`].
-const KEYS_PER_READ: usize = 1024;
-
-/// Calls `visit` with every stored key in insertion order, reading the store
-/// [`KEYS_PER_READ`] keys at a time, until it answers `false`. Returns whether every key was
-/// visited. Memory does not grow with the number of keys.
-pub(crate) fn for_each_key(
-    store: &dyn KeyStore,
-    visit: &mut dyn FnMut(&Key) -> Result<bool, ServiceError>,
-) -> Result<bool, ServiceError> {
-    let mut after = None;
-    loop {
-        let page = store.keys_after(after, KEYS_PER_READ)?;
-        for (_, key) in &page {
-            if !visit(key)? {
-                return Ok(false);
-            }
-        }
-        match page.last() {
-            Some((last, _)) if page.len() == KEYS_PER_READ => after = Some(*last),
-            _ => return Ok(true),
-        }
-    }
-}
-
 /// A key id given as text (a UUID).
 pub(crate) fn parse_key_id(text: &str) -> Result<KeyId, Errors> {
     text.parse()
@@ -589,7 +564,7 @@ impl Keys<'_> {
         let written = |result: std::io::Result<()>| result.map_err(ServiceError::internal);
         written(out.write_all(b"{\"keys\":["))?;
         let mut first = true;
-        for_each_key(&*self.core.store, &mut |key| {
+        crate::pages::for_each_key(&*self.core.store, &mut |key| {
             if !first {
                 written(out.write_all(b","))?;
             }

@@ -23,6 +23,7 @@ mod connections;
 mod error;
 mod keys;
 pub mod metrics;
+mod pages;
 mod published;
 mod rings;
 mod search;

@@ -124,7 +124,7 @@ fn for_each_published(
     visit: &mut Visit<'_>,
 ) -> Result<bool, ServiceError> {
     let withdrawn = crate::rings::withdrawn_keys(store)?;
-    crate::keys::for_each_key(store, &mut |key| {
+    crate::pages::for_each_key(store, &mut |key| {
         if withdrawn.contains(&key.id) {
             return Ok(true);
         }

@@ -1,0 +1,32 @@
+//! Reading every stored key in bounded pieces: what the documents that list every key (the
+//! key list, the JWKS) are written from.
+
+use keysmith_model::Key;
+use keysmith_store::KeyStore;
+
+use crate::ServiceError;
+
+/// How many keys one read of the store hands [`for_each_key`].
+const KEYS_PER_READ: usize = 1024;
+
+/// Calls `visit` with every stored key in insertion order, reading the store
+/// [`KEYS_PER_READ`] keys at a time, until it answers `false`. Returns whether every key was
+/// visited. Memory does not grow with the number of keys.
+pub(crate) fn for_each_key(
+    store: &dyn KeyStore,
+    visit: &mut dyn FnMut(&Key) -> Result<bool, ServiceError>,
+) -> Result<bool, ServiceError> {
+    let mut after = None;
+    loop {
+        let page = store.keys_after(after, KEYS_PER_READ)?;
+        for (_, key) in &page {
+            if !visit(key)? {
+                return Ok(false);
+            }
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == KEYS_PER_READ => after = Some(*last),
+            _ => return Ok(true),
+        }
+    }
+}
