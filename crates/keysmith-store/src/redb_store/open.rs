@@ -74,23 +74,25 @@ impl RedbStore {
         Ok(store)
     }
 
-    /// The read-only checks of an existing file (see [`Self::open`]). Returns whether the
-    /// master keys were checked (not for a new file, nor one that needs repair first).
-    fn check_before_open(path: &Path, sealer: &dyn SecretSealer) -> Result<bool, StoreError> {
+    /// The read-only checks of an existing file (see [`Self::open`]). Returns the master keys
+    /// in use it checked (`None` for a new file, or one that needs repair first).
+    fn check_before_open(
+        path: &Path,
+        sealer: &dyn SecretSealer,
+    ) -> Result<Option<MasterKeysInUse>, StoreError> {
         if path.exists() {
             match ReadOnlyDatabase::open(path) {
                 Ok(existing) => {
                     // Both checks read only, so a refused file is left byte for byte as it was.
                     let txn = existing.begin_read()?;
                     check_schema(&txn, path)?;
-                    check_master_keys(&txn, sealer)?;
-                    return Ok(true);
+                    return check_master_keys(&txn, sealer).map(Some);
                 }
                 Err(DatabaseError::RepairAborted) => {}
                 Err(other) => return Err(open_error(other, path)),
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Opens a data file kept by any redb storage backend (tests wrap the file backend to
@@ -104,17 +106,17 @@ impl RedbStore {
         let db = Database::builder()
             .create_with_backend(backend)
             .map_err(|e| open_error(e, Path::new("<storage backend>")))?;
-        Self::from_database(db, sealer, "<storage backend>", false)
+        Self::from_database(db, sealer, "<storage backend>", None)
     }
 
     /// Checks and upgrades an opened database (see [`Self::open`]); `shown` names it in errors.
-    /// `keys_checked`: the master keys were checked read-only just before (not again: it reads
-    /// every stored secret's header).
+    /// `checked`: the master keys in use, checked read-only just before (not again: for a file
+    /// without `master_keys_in_use` that reads every stored secret's header).
     fn from_database(
         db: Database,
         sealer: Arc<dyn SecretSealer>,
         shown: &str,
-        keys_checked: bool,
+        checked: Option<MasterKeysInUse>,
     ) -> Result<Self, StoreError> {
         check_schema(&db.begin_read()?, Path::new(shown))?;
         let db = Arc::new(db);
@@ -129,10 +131,9 @@ impl RedbStore {
             #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };
-        let in_use = if keys_checked {
-            master_keys_in_use(&store.read()?, &*store.sealer)?
-        } else {
-            check_master_keys(&store.read()?, &*store.sealer)?
+        let in_use = match checked {
+            Some(in_use) => in_use,
+            None => check_master_keys(&store.read()?, &*store.sealer)?,
         };
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
@@ -238,6 +239,9 @@ pub(super) fn open_error(err: DatabaseError, path: &Path) -> StoreError {
     }
 }
 
+/// The ids of the master keys a file's secrets are sealed under.
+pub(super) type MasterKeysInUse = std::collections::BTreeSet<Vec<u8>>;
+
 /// Refuses a file whose secrets, in any sealed table, are sealed under a master key that is
 /// not configured. Reads `master_keys_in_use` (a few rows) when the file has it, else every
 /// sealed value's header (a file written before it; no decryption either way). A secret whose
@@ -246,7 +250,7 @@ pub(super) fn open_error(err: DatabaseError, path: &Path) -> StoreError {
 pub(super) fn check_master_keys(
     txn: &ReadTransaction,
     sealer: &dyn SecretSealer,
-) -> Result<std::collections::BTreeSet<Vec<u8>>, StoreError> {
+) -> Result<MasterKeysInUse, StoreError> {
     let in_use = master_keys_in_use(txn, sealer)?;
     for id in &in_use {
         match sealer.knows_master_key(id) {
@@ -267,7 +271,7 @@ pub(super) fn check_master_keys(
 pub(super) fn master_keys_in_use(
     txn: &ReadTransaction,
     sealer: &dyn SecretSealer,
-) -> Result<std::collections::BTreeSet<Vec<u8>>, StoreError> {
+) -> Result<MasterKeysInUse, StoreError> {
     let indexed = match txn.open_table(META) {
         Ok(meta) => meta.get(META_MASTER_KEYS_INDEXED)?.is_some(),
         Err(TableError::TableDoesNotExist(_)) => false,
@@ -311,7 +315,7 @@ pub(super) fn master_keys_in_use(
 /// openable with the old key alone.
 pub(super) fn ensure_master_keys_in_use(
     txn: &WriteTransaction,
-    in_use: std::collections::BTreeSet<Vec<u8>>,
+    in_use: MasterKeysInUse,
 ) -> Result<(), StoreError> {
     let mut meta = txn.open_table(META)?;
     if meta.get(META_MASTER_KEYS_INDEXED)?.is_some() {
