@@ -10,7 +10,10 @@ use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, ParsedPublicKey,
     RsaKeyPair, VerificationAlgorithm,
 };
-use keysmith_crypto::certificate::hmac_secret_from_random;
+use std::cell::RefCell;
+
+use keysmith_crypto::certificate::new_hmac_secret;
+use keysmith_crypto::random::RandomBlock;
 use keysmith_crypto::{
     Error, GeneratedKey, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, PublicKeyComponents,
     SigningKey, VerifyingKey, VerifyingMaterial,
@@ -57,10 +60,10 @@ pub(crate) fn generate(
         }
         KeyType::Hmac => {
             let len = algorithm.hmac_secret_len().unwrap_or(64);
-            let mut random = zeroize::Zeroizing::new(vec![0u8; len]);
-            backend.fill_random(&mut random)?;
             return Ok(GeneratedKey {
-                private: PrivateMaterial::HmacSecret(hmac_secret_from_random(&random)),
+                private: PrivateMaterial::HmacSecret(new_hmac_secret(len, |out| {
+                    secret_random(backend, out)
+                })?),
                 public: None,
             });
         }
@@ -421,4 +424,14 @@ pub(crate) fn validate_public_key(
     ParsedPublicKey::new(verification, spki)
         .map(|_| ())
         .map_err(|_| Error::malformed("the public key is not valid"))
+}
+
+thread_local! {
+    /// Random bytes for new HMAC secrets, drawn from this backend's CSPRNG 4 KiB at a time
+    /// (`keysmith_crypto::random`).
+    static SECRET_RANDOM: RefCell<RandomBlock> = const { RefCell::new(RandomBlock::new()) };
+}
+
+fn secret_random(backend: &AwsLcBackend, out: &mut [u8]) -> Result<(), Error> {
+    SECRET_RANDOM.with_borrow_mut(|block| block.fill(out, |out| backend.fill_random(out)))
 }

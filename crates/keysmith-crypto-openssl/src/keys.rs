@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use keysmith_crypto::certificate::hmac_secret_from_random;
+use std::cell::RefCell;
+
+use keysmith_crypto::certificate::new_hmac_secret;
+use keysmith_crypto::random::RandomBlock;
 use keysmith_crypto::{
     Error, GeneratedKey, PrivateKeyFormat, PrivateKeyInfo, PublicKeyComponents, PublicKeyInfo,
     SigningKey, VerifyingKey, VerifyingMaterial,
@@ -40,7 +43,7 @@ pub(crate) fn generate(
                 Some(bits @ (2048 | 3072 | 4096)) => bits,
                 _ => return Err(Error::rejected("RSA length must be 2048, 3072 or 4096")),
             };
-            PKey::from_rsa(Rsa::generate(bits).map_err(ossl)?).map_err(ossl)?
+            PKey::from_rsa(crate::rsa_race::generate(bits).map_err(ossl)?).map_err(ossl)?
         }
         (KeyType::Ec, Some(curve)) => {
             let nid = curve_nid(curve).ok_or_else(|| Error::rejected("not a NIST curve"))?;
@@ -50,10 +53,8 @@ pub(crate) fn generate(
         (KeyType::Okp, _) => PKey::generate_ed25519().map_err(ossl)?,
         (KeyType::Hmac, _) => {
             let len = algorithm.hmac_secret_len().unwrap_or(64);
-            let mut random = zeroize::Zeroizing::new(vec![0u8; len]);
-            openssl::rand::rand_bytes(&mut random).map_err(ossl)?;
             let generated = GeneratedKey {
-                private: PrivateMaterial::HmacSecret(hmac_secret_from_random(&random)),
+                private: PrivateMaterial::HmacSecret(new_hmac_secret(len, secret_random)?),
                 public: None,
             };
             return Ok((generated, None));
@@ -455,4 +456,16 @@ pub(crate) fn certificate_digest(algorithm: Algorithm) -> MessageDigest {
         Some(_) => MessageDigest::sha256(),
         None => MessageDigest::null(),
     }
+}
+
+thread_local! {
+    /// Random bytes for new HMAC secrets, drawn from this backend's CSPRNG 4 KiB at a time
+    /// (`keysmith_crypto::random`).
+    static SECRET_RANDOM: RefCell<RandomBlock> = const { RefCell::new(RandomBlock::new()) };
+}
+
+fn secret_random(out: &mut [u8]) -> Result<(), Error> {
+    SECRET_RANDOM.with_borrow_mut(|block| {
+        block.fill(out, |out| openssl::rand::rand_bytes(out).map_err(ossl))
+    })
 }

@@ -20,6 +20,7 @@
 //!   workspace's `Cargo.toml`) and links it statically; needs `perl` and `make`.
 
 mod keys;
+mod rsa_race;
 mod x509;
 
 use keysmith_crypto::{

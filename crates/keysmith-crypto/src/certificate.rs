@@ -72,15 +72,29 @@ pub fn create_with_certificate(
     Ok((key, fields, info))
 }
 
-/// A generated HMAC secret from `random` bytes: their base64 text, whose UTF-8 bytes are the
-/// HMAC key (FusionAuth's convention).
-pub fn hmac_secret_from_random(random: &[u8]) -> SecretBytes {
+/// A new HMAC secret of `len` random bytes (at most 64) from `fill`: their base64 text, whose
+/// UTF-8 bytes are the HMAC key (FusionAuth's convention). The random bytes stay on the stack
+/// and are zeroized; the text is the one allocation.
+pub fn new_hmac_secret(
+    len: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), Error>,
+) -> Result<SecretBytes, Error> {
     use base64::Engine as _;
-    SecretBytes::new(
+    use zeroize::Zeroize as _;
+    let mut random = [0u8; 64];
+    let random = random
+        .get_mut(..len)
+        .ok_or_else(|| Error::rejected("HMAC secrets are at most 64 bytes"))?;
+    let filled = fill(random);
+    let mut text = vec![0u8; base64::encoded_len(len, true).unwrap_or(0)];
+    let written = filled.and_then(|()| {
         base64::engine::general_purpose::STANDARD
-            .encode(random)
-            .into_bytes(),
-    )
+            .encode_slice(&*random, &mut text)
+            .map_err(|_| Error::rejected("HMAC secret encoding"))
+    });
+    random.zeroize();
+    written?;
+    Ok(SecretBytes::new(text))
 }
 
 /// `unix` plus `years` calendar years, same month, day and time (29 February becomes
@@ -130,6 +144,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_hmac_secret_is_the_base64_text_of_its_random_bytes() {
+        use base64::Engine as _;
+        for len in [32, 48, 64] {
+            let secret = new_hmac_secret(len, |out| {
+                out.iter_mut().zip(1u8..).for_each(|(b, i)| *b = i);
+                Ok(())
+            })
+            .expect("secret");
+            let expected: Vec<u8> = (1u8..).take(len).collect();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(secret.expose())
+                .expect("base64");
+            assert_eq!(decoded, expected, "{len} bytes");
+        }
+        assert!(new_hmac_secret(65, |_| Ok(())).is_err());
+        let failed = new_hmac_secret(32, |_| Err(Error::rejected("no entropy")));
+        assert!(failed.is_err());
+    }
 
     #[test]
     fn ten_years_matches_fusionauths_example() {

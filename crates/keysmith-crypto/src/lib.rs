@@ -34,6 +34,7 @@ pub mod import;
 pub mod jwk;
 pub mod pem;
 pub mod pkcs7;
+pub mod random;
 
 pub use backend::{
     CertificateFields, CertificateParams, GeneratedKey, KeyBackend, PrivateKeyFormat,
