@@ -38,11 +38,13 @@ fn configure_group<'a>(
 ) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut group = c.benchmark_group(name);
     if slow {
-        // RSA generation takes 50 ms to 1 s and varies a lot: few samples keep the run short.
+        // RSA generation takes 30 ms to 1 s and varies several-fold from key to key (a random
+        // prime search): 30 samples of one or a few keys each, so the median is over 30+ keys.
         group
-            .sample_size(10)
+            .sample_size(30)
+            .sampling_mode(criterion::SamplingMode::Flat)
             .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(8));
+            .measurement_time(Duration::from_secs(10));
     } else {
         group
             .warm_up_time(Duration::from_millis(500))
