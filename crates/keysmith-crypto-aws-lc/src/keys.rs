@@ -29,7 +29,25 @@ pub(crate) fn generate(
     algorithm: Algorithm,
     length: Option<u32>,
 ) -> Result<GeneratedKey, Error> {
-    let (pkcs8, spki): (Vec<u8>, Vec<u8>) = match algorithm.key_type() {
+    generate_pair(backend, algorithm, length).map(|(key, _)| key)
+}
+
+/// A key pair as aws-lc-rs made it, kept so the key's certificate is signed without parsing
+/// its PKCS#8 again (which also recomputes the public key to check it: a third of the CPU of
+/// making an EC key with its certificate).
+pub(crate) enum GeneratedPair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+/// [`generate`], with the key pair for an asymmetric key.
+pub(crate) fn generate_pair(
+    backend: &AwsLcBackend,
+    algorithm: Algorithm,
+    length: Option<u32>,
+) -> Result<(GeneratedKey, Option<GeneratedPair>), Error> {
+    let (pkcs8, spki, pair): (Vec<u8>, Vec<u8>, GeneratedPair) = match algorithm.key_type() {
         KeyType::Rsa => {
             let size = match length {
                 Some(2048) => KeySize::Rsa2048,
@@ -41,14 +59,16 @@ pub(crate) fn generate(
             let pkcs8: Pkcs8V1Der<'static> = pair.as_der().map_err(unspecified)?;
             let spki: PublicKeyX509Der<'static> =
                 pair.public_key().as_der().map_err(unspecified)?;
-            (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+            let (pkcs8, spki) = (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec());
+            (pkcs8, spki, GeneratedPair::Rsa(pair))
         }
         KeyType::Ec => {
             let pair = EcdsaKeyPair::generate(ecdsa_signing(algorithm)?).map_err(unspecified)?;
             let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
             let spki: PublicKeyX509Der<'static> =
                 pair.public_key().as_der().map_err(unspecified)?;
-            (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+            let (pkcs8, spki) = (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec());
+            (pkcs8, spki, GeneratedPair::Ec(pair))
         }
         KeyType::Okp => {
             let pair = Ed25519KeyPair::generate().map_err(unspecified)?;
@@ -56,22 +76,65 @@ pub(crate) fn generate(
             let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
             let spki: PublicKeyX509Der<'static> =
                 pair.public_key().as_der().map_err(unspecified)?;
-            (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
+            let (pkcs8, spki) = (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec());
+            (pkcs8, spki, GeneratedPair::Ed25519(pair))
         }
         KeyType::Hmac => {
             let len = algorithm.hmac_secret_len().unwrap_or(64);
-            return Ok(GeneratedKey {
+            let key = GeneratedKey {
                 private: PrivateMaterial::HmacSecret(new_hmac_secret(len, |out| {
                     secret_random(backend, out)
                 })?),
                 public: None,
-            });
+            };
+            return Ok((key, None));
         }
     };
-    Ok(GeneratedKey {
+    let key = GeneratedKey {
         private: PrivateMaterial::Pkcs8(SecretBytes::new(pkcs8)),
-        public: Some(x509::parse_public_key(&spki)?),
-    })
+        // aws-lc-rs just encoded this SPKI for a key it made: its structure is all there is to
+        // read (the untrusted-input checks of `x509::parse_public_key` are for imports).
+        public: Some(keysmith_crypto::der::structural_public_key(&spki)?),
+    };
+    Ok((key, Some(pair)))
+}
+
+impl GeneratedPair {
+    /// An X.509 signature of `message` for a certificate of an `algorithm` key: PKCS#1 v1.5
+    /// with the algorithm's hash for RSA, an ASN.1 `Ecdsa-Sig-Value` for EC, Ed25519's own.
+    pub(crate) fn sign_for_certificate(
+        &self,
+        algorithm: Algorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let rng = SystemRandom::new();
+        match self {
+            GeneratedPair::Rsa(pair) => {
+                let padding: &'static dyn signature::RsaEncoding = match algorithm {
+                    Algorithm::RS384 | Algorithm::PS384 => &signature::RSA_PKCS1_SHA384,
+                    Algorithm::RS512 | Algorithm::PS512 => &signature::RSA_PKCS1_SHA512,
+                    _ => &signature::RSA_PKCS1_SHA256,
+                };
+                let mut out = vec![0u8; pair.public_modulus_len()];
+                pair.sign(padding, &rng, message, &mut out)
+                    .map_err(unspecified)?;
+                Ok(out)
+            }
+            GeneratedPair::Ec(pair) => {
+                // The pair signs in JOSE's fixed form (r ‖ s); X.509 wants the DER SEQUENCE.
+                let fixed = pair.sign(&rng, message).map_err(unspecified)?;
+                let (r, s) = fixed.as_ref().split_at(fixed.as_ref().len() / 2);
+                Ok(keysmith_crypto::der::constructed(
+                    0x30,
+                    &[
+                        &keysmith_crypto::der::unsigned_integer(r),
+                        &keysmith_crypto::der::unsigned_integer(s),
+                    ],
+                ))
+            }
+            GeneratedPair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
 }
 
 fn ecdsa_signing(algorithm: Algorithm) -> Result<&'static EcdsaSigningAlgorithm, Error> {

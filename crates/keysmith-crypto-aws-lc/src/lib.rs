@@ -84,11 +84,11 @@ impl KeyBackend for AwsLcBackend {
         length: Option<u32>,
         params: &CertificateParams<'_>,
     ) -> Result<(GeneratedKey, CertificateFields), Error> {
-        let key = keys::generate(self, algorithm, length)?;
-        let (PrivateMaterial::Pkcs8(pkcs8), Some(public)) = (&key.private, &key.public) else {
+        let (key, pair) = keys::generate_pair(self, algorithm, length)?;
+        let (Some(pair), Some(public)) = (&pair, &key.public) else {
             return Err(Error::rejected("HMAC keys have no certificate"));
         };
-        let der = x509::self_signed(algorithm, pkcs8, params)?;
+        let der = x509::self_signed_by_pair(algorithm, pair, public, params)?;
         let fields = x509::fields_from_params(der, params, public.clone());
         Ok((key, fields))
     }

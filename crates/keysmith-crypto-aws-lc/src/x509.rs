@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::keys::validate_public_key;
+use crate::keys::{GeneratedPair, validate_public_key};
 
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
 const OID_EC: &str = "1.2.840.10045.2.1";
@@ -20,12 +20,12 @@ const OID_P256: &str = "1.2.840.10045.3.1.7";
 const OID_P384: &str = "1.3.132.0.34";
 const OID_P521: &str = "1.3.132.0.35";
 
-pub(crate) fn self_signed(
+/// rcgen's algorithm for a key's certificate (RSA-PSS keys get a PKCS#1 v1.5 signature, as
+/// FusionAuth's do).
+fn certificate_algorithm(
     algorithm: Algorithm,
-    private_key: &SecretBytes,
-    params: &CertificateParams<'_>,
-) -> Result<Vec<u8>, Error> {
-    let signature: &'static rcgen::SignatureAlgorithm = match algorithm {
+) -> Result<&'static rcgen::SignatureAlgorithm, Error> {
+    Ok(match algorithm {
         Algorithm::RS256 | Algorithm::PS256 => &rcgen::PKCS_RSA_SHA256,
         Algorithm::RS384 | Algorithm::PS384 => &rcgen::PKCS_RSA_SHA384,
         Algorithm::RS512 | Algorithm::PS512 => &rcgen::PKCS_RSA_SHA512,
@@ -36,10 +36,46 @@ pub(crate) fn self_signed(
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             return Err(Error::rejected("HMAC keys have no certificate"));
         }
-    };
+    })
+}
+
+/// A self-signed certificate for a stored private key (PKCS#8).
+pub(crate) fn self_signed(
+    algorithm: Algorithm,
+    private_key: &SecretBytes,
+    params: &CertificateParams<'_>,
+) -> Result<Vec<u8>, Error> {
+    let signature = certificate_algorithm(algorithm)?;
     let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(private_key.expose());
     let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, signature)
         .map_err(|_| Error::Mismatch(format!("the private key does not fit {algorithm}")))?;
+    build(params, &key_pair)
+}
+
+/// A self-signed certificate for a key pair just made, signed with the pair itself.
+pub(crate) fn self_signed_by_pair(
+    algorithm: Algorithm,
+    pair: &GeneratedPair,
+    public: &PublicKeyInfo,
+    params: &CertificateParams<'_>,
+) -> Result<Vec<u8>, Error> {
+    let (_, bits) = der::spki_parts(&public.spki_der)
+        .ok_or_else(|| Error::malformed("not a SubjectPublicKeyInfo"))?;
+    // The BIT STRING's content after its unused-bits byte (always 0 for these keys).
+    let key_bytes = bits
+        .split_first()
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| Error::malformed("empty public key"))?;
+    let signer = PairSigner {
+        algorithm,
+        signature: certificate_algorithm(algorithm)?,
+        pair,
+        key_bytes,
+    };
+    build(params, &signer)
+}
+
+fn build(params: &CertificateParams<'_>, key: &impl rcgen::SigningKey) -> Result<Vec<u8>, Error> {
     let mut cert = rcgen::CertificateParams::default();
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, params.common_name);
@@ -47,8 +83,34 @@ pub(crate) fn self_signed(
     cert.serial_number = Some(SerialNumber::from_slice(params.serial));
     cert.not_before = unix_to_datetime(params.not_before)?;
     cert.not_after = unix_to_datetime(params.not_after)?;
-    let built = cert.self_signed(&key_pair).map_err(Error::backend)?;
+    let built = cert.self_signed(key).map_err(Error::backend)?;
     Ok(built.der().to_vec())
+}
+
+/// rcgen's view of a [`GeneratedPair`]: its public key bytes and its signatures.
+struct PairSigner<'a> {
+    algorithm: Algorithm,
+    signature: &'static rcgen::SignatureAlgorithm,
+    pair: &'a GeneratedPair,
+    key_bytes: &'a [u8],
+}
+
+impl rcgen::PublicKeyData for PairSigner<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.key_bytes
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.signature
+    }
+}
+
+impl rcgen::SigningKey for PairSigner<'_> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.pair
+            .sign_for_certificate(self.algorithm, message)
+            .map_err(|_| rcgen::Error::RingUnspecified)
+    }
 }
 
 /// The fields of a certificate `self_signed` built from `params` for `public_key`.
@@ -217,5 +279,55 @@ mod tests {
             keysmith_crypto::fingerprint::colon_hex(&fields.serial),
             "63:AE:C1:94:C5:52:4F:F0:ED:FC:5F:69:4A:4C:44:10:80:1B:46:DD"
         );
+    }
+
+    /// A certificate signed by the key pair just made reads back with that key's public key and
+    /// verifies under it, for every certificate algorithm; the public key read from the SPKI's
+    /// structure alone is the one the untrusted-input parser reads.
+    #[test]
+    fn a_pair_signed_certificate_verifies_under_its_own_key() {
+        use keysmith_crypto::KeyBackend as _;
+        let backend = crate::AwsLcBackend::new();
+        let cases = [
+            (Algorithm::RS256, Some(2048)),
+            (Algorithm::PS384, Some(2048)),
+            (Algorithm::RS512, Some(2048)),
+            (Algorithm::ES256, None),
+            (Algorithm::ES384, None),
+            (Algorithm::ES512, None),
+            (Algorithm::Ed25519, None),
+        ];
+        for (algorithm, length) in cases {
+            let (key, pair) = crate::keys::generate_pair(&backend, algorithm, length).unwrap();
+            let public = key.public.clone().unwrap();
+            assert_eq!(parse_public_key(&public.spki_der).unwrap(), public, "{algorithm}");
+            let params = CertificateParams {
+                common_name: "pair.example",
+                serial: &[0x80; 16],
+                not_before: 1_700_000_000,
+                not_after: 1_800_000_000,
+            };
+            let der = self_signed_by_pair(algorithm, &pair.unwrap(), &public, &params).unwrap();
+            let fields = parse_certificate(&der).unwrap();
+            assert_eq!(fields.public_key, public, "{algorithm}");
+            let (_, cert) = X509Certificate::from_der(&der).unwrap();
+            use aws_lc_rs::signature as s;
+            let verification: &dyn s::VerificationAlgorithm = match algorithm {
+                Algorithm::RS256 => &s::RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::PS384 => &s::RSA_PKCS1_2048_8192_SHA384,
+                Algorithm::RS512 => &s::RSA_PKCS1_2048_8192_SHA512,
+                Algorithm::ES256 => &s::ECDSA_P256_SHA256_ASN1,
+                Algorithm::ES384 => &s::ECDSA_P384_SHA384_ASN1,
+                Algorithm::ES512 => &s::ECDSA_P521_SHA512_ASN1,
+                _ => &s::ED25519,
+            };
+            let (_, key_bits) = der::spki_parts(&public.spki_der).unwrap();
+            s::UnparsedPublicKey::new(verification, &key_bits[1..])
+                .verify(
+                    cert.tbs_certificate.as_ref(),
+                    &cert.signature_value.data,
+                )
+                .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
+        }
     }
 }

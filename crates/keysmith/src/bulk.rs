@@ -38,7 +38,7 @@ impl Template<'_> {
 /// Threads making keys offline: two per core, so that one makes keys while the other waits
 /// for its chunk's commit.
 fn workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get() * 2)
+    std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
 }
 
 /// Keys a worker makes before storing them as one change: a commit and a queue hand-off per
@@ -74,6 +74,19 @@ impl Printer {
         } else {
             writeln!(self.out, "{}", crate::key_output::table_row(key))
         };
+        self.printed += 1;
+    }
+
+    /// [`Self::push`] for a stored key: its JSON is written straight from the key (the server's
+    /// field order), without building a JSON value first.
+    pub(crate) fn push_key(&mut self, key: &Key) {
+        if !self.as_json {
+            return self.push(&serde_json::to_value(key).unwrap_or_default());
+        }
+        if self.printed > 0 {
+            let _ = self.out.write_all(b",");
+        }
+        let _ = serde_json::to_writer(&mut self.out, key);
         self.printed += 1;
     }
 
@@ -191,7 +204,7 @@ pub(crate) fn generate_offline(
                     ahead.insert(first, keys);
                     while let Some(keys) = ahead.remove(&next_printed) {
                         for key in &keys {
-                            printer.push(&serde_json::to_value(key).unwrap_or_default());
+                            printer.push_key(key);
                         }
                         next_printed += CHUNK;
                         progress.inc(keys.len() as u64);
@@ -206,7 +219,7 @@ pub(crate) fn generate_offline(
         }
         // After a failure, the chunks stored past a gap are kept too: print them.
         for key in ahead.into_values().flatten() {
-            printer.push(&serde_json::to_value(&key).unwrap_or_default());
+            printer.push_key(&key);
         }
     });
     match first_failure {

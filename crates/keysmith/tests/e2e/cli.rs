@@ -238,7 +238,9 @@ fn key_commands_offline_and_online(backend: &str) {
     let sizes: Vec<u64> = err
         .lines()
         .find_map(|l| l.strip_prefix("compacted the data file: "))
+        .and_then(|l| l.split_once(" bytes in "))
         .unwrap_or_else(|| panic!("{err}"))
+        .0
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse().ok())
         .collect();
@@ -259,6 +261,25 @@ fn key_commands_offline_and_online(backend: &str) {
     let (ok, out, err) = run(&["compact", "--backend", backend], Some(&data));
     assert!(ok && out.starts_with("compacted "), "{out}{err}");
     assert_eq!(list(), before);
+    // `--no-compact` leaves the file as the fill left it, and says nothing about compacting.
+    let args = [
+        "key",
+        "generate",
+        "--algorithm",
+        "ES256",
+        "--name",
+        "uncompacted",
+        "--count",
+        "2",
+        "--json",
+        "--no-compact",
+        "--backend",
+        backend,
+    ];
+    let (ok, out, err) = run(&args, Some(&data));
+    assert!(ok && !err.contains("compacted"), "{err}");
+    assert_eq!(json(&out)["keys"].as_array().unwrap().len(), 2, "{out}");
+    assert!(list().contains("\"uncompacted #2\""));
 
     // Online: the server sees what was done offline, and the same commands work over HTTP.
     let server = Server::start_in(&data, backend, options);
