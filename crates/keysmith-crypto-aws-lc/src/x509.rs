@@ -286,7 +286,6 @@ mod tests {
     /// structure alone is the one the untrusted-input parser reads.
     #[test]
     fn a_pair_signed_certificate_verifies_under_its_own_key() {
-        use keysmith_crypto::KeyBackend as _;
         let backend = crate::AwsLcBackend::new();
         let cases = [
             (Algorithm::RS256, Some(2048)),
@@ -300,7 +299,11 @@ mod tests {
         for (algorithm, length) in cases {
             let (key, pair) = crate::keys::generate_pair(&backend, algorithm, length).unwrap();
             let public = key.public.clone().unwrap();
-            assert_eq!(parse_public_key(&public.spki_der).unwrap(), public, "{algorithm}");
+            assert_eq!(
+                parse_public_key(&public.spki_der).unwrap(),
+                public,
+                "{algorithm}"
+            );
             let params = CertificateParams {
                 common_name: "pair.example",
                 serial: &[0x80; 16],
@@ -323,10 +326,7 @@ mod tests {
             };
             let (_, key_bits) = der::spki_parts(&public.spki_der).unwrap();
             s::UnparsedPublicKey::new(verification, &key_bits[1..])
-                .verify(
-                    cert.tbs_certificate.as_ref(),
-                    &cert.signature_value.data,
-                )
+                .verify(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
                 .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"));
         }
     }

@@ -1083,3 +1083,117 @@ fn keys_after_pages_through_insertion_order() {
     assert_eq!(rest.last().unwrap().1.name, "late");
     assert!(store.keys_after(Some(u64::MAX), 10).unwrap().is_empty());
 }
+
+fn refs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
+}
+
+/// A filtered search keeps its total for the next page of the same filters (`totals`): the
+/// total must follow every kind of change, and a kept total must not change the page.
+#[test]
+fn a_kept_search_total_follows_every_change() {
+    let (_dir, store) = temp_store();
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let algorithm = [Algorithm::ES256, Algorithm::HS256][i % 2];
+        let made = key(
+            &format!("Key {i:02}"),
+            &format!("kid-{i}"),
+            algorithm,
+            i as i64,
+        );
+        ids.push(made.key.id);
+        store.insert(&made).unwrap();
+    }
+    // Names "Key 10" … "Key 19": ten matches, five of them ES256.
+    let pages = |algorithm: Option<Algorithm>| {
+        (0..4)
+            .map(|page| {
+                store
+                    .search(&SearchQuery {
+                        name: Some("key 1*".into()),
+                        algorithm,
+                        start_row: page * 3,
+                        number_of_results: 3,
+                        ..Default::default()
+                    })
+                    .unwrap()
+            })
+            .map(|p| {
+                let names: Vec<String> = p.keys.into_iter().map(|k| k.name).collect();
+                (p.total, names)
+            })
+            .collect::<Vec<_>>()
+    };
+    let expect = |algorithm: Option<Algorithm>, names: &[&str]| {
+        let got = pages(algorithm);
+        for (page, (total, on_page)) in got.iter().enumerate() {
+            assert_eq!(*total, names.len() as u64, "page {page}: {got:?}");
+            let want: Vec<&str> = names.iter().skip(page * 3).take(3).copied().collect();
+            assert_eq!(on_page, &want, "page {page}");
+        }
+    };
+    let all =
+        |range: std::ops::Range<usize>| range.map(|i| format!("Key {i:02}")).collect::<Vec<_>>();
+    let names = all(10..20);
+    expect(None, &refs(&names)[..]);
+    expect(None, &refs(&names)[..]); // the second time from the kept total
+    expect(
+        Some(Algorithm::ES256),
+        &["Key 10", "Key 12", "Key 14", "Key 16", "Key 18"],
+    );
+
+    // An insert (through the group-commit writer).
+    store
+        .insert(&key("Key 1a", "kid-1a", Algorithm::ES256, 99))
+        .unwrap();
+    let mut names = names;
+    names.push("Key 1a".into());
+    expect(None, &refs(&names)[..]);
+    expect(
+        Some(Algorithm::ES256),
+        &["Key 10", "Key 12", "Key 14", "Key 16", "Key 18", "Key 1a"],
+    );
+    // A rename out of the pattern, a delete, a restorable delete, and its restore.
+    store.rename(&ids[11], "other", 100).unwrap();
+    names.retain(|n| n != "Key 11");
+    expect(None, &refs(&names)[..]);
+    assert!(store.delete(&ids[12]).unwrap());
+    names.retain(|n| n != "Key 12");
+    expect(None, &refs(&names)[..]);
+    expect(
+        Some(Algorithm::ES256),
+        &["Key 10", "Key 14", "Key 16", "Key 18", "Key 1a"],
+    );
+    assert!(store.delete_restorably(&ids[14], i64::MAX).unwrap());
+    expect(
+        Some(Algorithm::ES256),
+        &["Key 10", "Key 16", "Key 18", "Key 1a"],
+    );
+    assert!(store.restore(&ids[14]).unwrap().is_some());
+    expect(
+        Some(Algorithm::ES256),
+        &["Key 10", "Key 14", "Key 16", "Key 18", "Key 1a"],
+    );
+    expect(None, &refs(&names)[..]);
+    // A ring change commits alone (not through the writer): its new keys count too.
+    let (current, next) = (
+        key("Key 1r1", "kid-r1", Algorithm::ES256, 101),
+        key("Key 1r2", "kid-r2", Algorithm::ES256, 102),
+    );
+    let ring = KeyRing::provision(Algorithm::ES256, slot(&current), slot(&next), 10);
+    store
+        .change_ring(
+            &RingOwner::Tenant,
+            Box::new(move |_| {
+                Ok(RingChange {
+                    ring: ring.clone(),
+                    insert: vec![current.clone(), next.clone()],
+                    delete: Vec::new(),
+                })
+            }),
+        )
+        .unwrap();
+    names.extend(["Key 1r1".to_owned(), "Key 1r2".to_owned()]);
+    expect(None, &refs(&names)[..]);
+}

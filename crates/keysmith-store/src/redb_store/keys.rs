@@ -272,7 +272,13 @@ impl KeyRecords for RedbStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-        let txn = self.read()?;
+        let (txn, generation) = self.commits.generation.snapshot(|| self.read());
+        let txn = txn?;
+        // A total this snapshot's generation already counted for these filters (`totals`).
+        let filters = super::totals::FilterKey::of(query);
+        let known = generation.and_then(|g| self.search_totals.get(&filters, g));
+        // Whether `pager.seen` ends up as the count of every match (to keep for later pages).
+        let mut counted_every_match = true;
         let keys = txn.open_table(KEYS)?;
         let load = |id: u128| -> Result<Option<Key>, StoreError> {
             keys.get(id)?
@@ -291,11 +297,13 @@ impl KeyRecords for RedbStore {
         // the page instead of counting the rest.
         let unfiltered =
             query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
+        // With the total known another way, a stream stops at the end of the page.
+        let total_known = unfiltered || known.is_some();
         macro_rules! stream {
             ($iter:expr, $visit:expr) => {{
                 let iter = $iter;
                 let full =
-                    |pager: &Pager<'_>| unfiltered && pager.keys.len() >= query.number_of_results;
+                    |pager: &Pager<'_>| total_known && pager.keys.len() >= query.number_of_results;
                 if query.descending {
                     for entry in iter.rev() {
                         if full(&pager) {
@@ -313,7 +321,10 @@ impl KeyRecords for RedbStore {
                 }
                 if unfiltered {
                     pager.seen = keys.len()?;
+                } else if let Some(total) = known {
+                    pager.seen = total;
                 }
+                counted_every_match = !total_known;
             }};
         }
         // Filters only a record answers (the name index answers the name pattern).
@@ -348,8 +359,9 @@ impl KeyRecords for RedbStore {
                     // scan stops at the end of the page.
                     let counted = match &pattern {
                         None => Some(kind_total(&txn, &tag)?),
-                        Some(_) => None,
+                        Some(_) => known,
                     };
+                    counted_every_match = counted.is_none();
                     let entries: Box<dyn Iterator<Item = _>> = if query.descending {
                         Box::new(range.rev())
                     } else {
@@ -463,6 +475,12 @@ impl KeyRecords for RedbStore {
                     }
                 }
             }
+        }
+        if let Some(generation) = generation
+            && counted_every_match
+            && !unfiltered
+        {
+            self.search_totals.put(filters, generation, pager.seen);
         }
         Ok(SearchPage {
             keys: pager.keys,

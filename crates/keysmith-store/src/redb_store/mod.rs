@@ -200,6 +200,8 @@ pub struct RedbStore {
     /// together.
     writer: writer::Writer,
     commits: Arc<writer::Counters>,
+    /// Search totals kept for the commit generation they were counted in ([`totals`]).
+    search_totals: totals::Totals,
     /// Test failpoint: how long a ring change waits, written but uncommitted, before its commit.
     #[cfg(feature = "failpoints")]
     ring_commit_pause: Option<std::time::Duration>,
@@ -415,7 +417,7 @@ impl RedbStore {
             txn.set_durability(Durability::Immediate)?;
             txn.set_two_phase_commit(true);
             let out = f(&txn)?;
-            txn.commit()?;
+            self.commits.generation.commit(|| txn.commit())?;
             Ok(out)
         })();
         self.health.record(&result);
@@ -495,6 +497,7 @@ mod open;
 mod records;
 mod rings;
 mod secrets;
+mod totals;
 mod writer;
 
 use audit_log::*;

@@ -128,6 +128,7 @@ impl RedbStore {
             sealer,
             health,
             commits,
+            search_totals: Default::default(),
             #[cfg(feature = "failpoints")]
             ring_commit_pause: None,
         };

@@ -48,6 +48,8 @@ pub(super) struct Counters {
     commits: AtomicU64,
     changes: AtomicU64,
     waiting: AtomicU64,
+    /// Every commit of this store's file, grouped or alone, runs through it.
+    pub(super) generation: super::totals::CommitGeneration,
 }
 
 impl Counters {
@@ -207,7 +209,10 @@ fn commit_batch(
             batch.remove(i).answer(refusal);
             continue;
         }
-        let committed = txn.commit().map_err(StoreError::from);
+        let committed = counters
+            .generation
+            .commit(|| txn.commit())
+            .map_err(StoreError::from);
         health.record(&committed);
         match committed {
             Ok(()) => {
