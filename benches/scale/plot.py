@@ -44,7 +44,8 @@ PANELS = [
      [("rss_after_jwks_and_metrics_mib", "after JWKS and /metrics", False, "circle"),
       ("rss_after_start_mib", "after start", True, "ring")]),
     ("search page (ms)", 5, "goal 5 ms",
-     [("search_name_prefix_ms", "name prefix", False, "circle"),
+     [("search_name_prefix_first_ms", "name prefix, first page", True, "diamond"),
+      ("search_name_prefix_ms", "name prefix, next page", False, "circle"),
       ("search_type_ms", "by type", False, "square"),
       ("search_last_page_ms", "last page", True, "ring")]),
     ("bytes per key on disk", 2048, "goal 2048",
@@ -55,7 +56,8 @@ TABLE_COLUMNS = [
     ("backend", None), ("keys", None), ("startup s", "startup_s"),
     ("RSS after start MiB", "rss_after_start_mib"),
     ("RSS after JWKS MiB", "rss_after_jwks_and_metrics_mib"),
-    ("name-prefix search ms", "search_name_prefix_ms"), ("type search ms", "search_type_ms"),
+    ("name-prefix first ms", "search_name_prefix_first_ms"),
+    ("name-prefix next ms", "search_name_prefix_ms"), ("type search ms", "search_type_ms"),
     ("last page ms", "search_last_page_ms"), ("JWKS first/then ms", None),
     ("bytes per key", "bytes_per_key"), ("fill keys/s", "fill_keys_per_s"),
 ]
@@ -176,6 +178,10 @@ class Svg:
         if kind == "square":
             shape = (f'<rect x="{f1(x - 3.2)}" y="{f1(y - 3.2)}" width="6.4" height="6.4" '
                      f'fill="{colour}"')
+        elif kind == "diamond":
+            points = " ".join(f"{f1(px)},{f1(py)}" for px, py in
+                              ((x, y - 4.2), (x + 4.2, y), (x, y + 4.2), (x - 4.2, y)))
+            shape = f'<polygon points="{points}" fill="{colour}"'
         elif kind == "ring":
             shape = (f'<circle cx="{f1(x)}" cy="{f1(y)}" r="3.2" fill="#ffffff" '
                      f'stroke="{colour}" stroke-width="1.5"')
