@@ -2,13 +2,14 @@
 # Installs the Debian packages Keysmith builds and tests with, if they are missing:
 # the OpenSSL headers for the openssl backend, perl and make to build the vendored OpenSSL
 # (feature openssl-vendored), the openssl command line the conformance suite checks every
-# artifact with, and Chromium for the Key Master page's browser test.
+# artifact with, Chromium for the Key Master page's browser test, and PostgreSQL, whose server
+# the PostgreSQL engine's tests start themselves (keysmith-store's testing::postgres).
 set -euo pipefail
 # Arguments name other packages instead (scripts/install-bench-deps.sh passes the load tools).
 if [ $# -gt 0 ]; then
   packages=("$@")
 else
-  packages=(pkg-config libssl-dev perl make openssl chromium)
+  packages=(pkg-config libssl-dev perl make openssl chromium postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do

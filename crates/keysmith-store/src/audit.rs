@@ -82,3 +82,51 @@ pub fn log_audit(record: &keysmith_model::AuditRecord) {
         "audit"
     );
 }
+
+/// The audit rows of a change under `context` (none outside a context) for `targets`.
+pub(crate) fn audit_rows(
+    context: Option<&crate::AuditContext>,
+    targets: Vec<String>,
+) -> Vec<keysmith_model::AuditRecord> {
+    let Some(context) = context else {
+        return Vec::new();
+    };
+    let at = keysmith_model::epoch_millis_now();
+    targets
+        .into_iter()
+        .map(|target| keysmith_model::AuditRecord {
+            id: 0,
+            at,
+            actor: context.actor.clone(),
+            action: context.action.clone(),
+            target,
+            result: "ok".into(),
+            request_id: context.request_id.clone(),
+            uses: None,
+        })
+        .collect()
+}
+
+/// Logs the audit rows a committed change carried, and counts them for the caller's context.
+pub(crate) fn committed_audit(rows: &[keysmith_model::AuditRecord]) {
+    for record in rows {
+        log_audit(record);
+    }
+    committed(rows.len() as u64);
+}
+
+/// The audit targets of a change that returns whether it changed anything.
+pub(crate) fn if_true(target: String) -> impl Fn(&bool) -> Vec<String> + Send + 'static {
+    move |changed| {
+        if *changed {
+            vec![target.clone()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The audit targets of a change that returns `None` when there was nothing to change.
+pub(crate) fn changed<T>(target: String) -> impl Fn(&Option<T>) -> Vec<String> + Send + 'static {
+    move |out| out.as_ref().map(|_| target.clone()).into_iter().collect()
+}

@@ -35,6 +35,17 @@ pub enum StoreError {
         /// The version this build reads and writes.
         supported: u64,
     },
+    /// The database was migrated by a newer Keysmith (its `keysmith_schema` records a version
+    /// this build does not know). Nothing was changed.
+    #[error(
+        "the database has keysmith schema version {found}, but this keysmith supports up to version {supported}; it was left untouched (run the newer keysmith, or restore a backup taken before it migrated)"
+    )]
+    DatabaseSchemaTooNew {
+        /// The version recorded in the database.
+        found: i32,
+        /// The newest version this build applies.
+        supported: i32,
+    },
     /// The file exists but is not a Keysmith data file. It was not modified.
     #[error("{0} is not a keysmith data file; it was left untouched")]
     NotKeysmithData(String),

@@ -36,6 +36,9 @@
 mod audit;
 mod error;
 mod health;
+#[cfg(feature = "postgres")]
+mod pg_store;
+mod records;
 mod redb_store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -48,6 +51,10 @@ use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner
 pub use audit::{AuditContext, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField, error_chain};
 pub use health::StoreHealth;
+#[cfg(feature = "postgres")]
+pub use pg_store::{
+    MAX_ATTEMPTS, Migrated, PgOptions, PgStore, SCHEMA_VERSION as PG_SCHEMA_VERSION,
+};
 pub use redb_store::{
     CommitStats, DEFAULT_CACHE_BYTES, OpenOptions, RedbStore, SCHEMA_VERSION, Verification,
 };

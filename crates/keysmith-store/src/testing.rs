@@ -1,6 +1,6 @@
 //! Storage backends for tests (feature `testing`): a disk that loses power at a chosen sync,
 //! and a wrapper that fails chosen I/O calls or runs out of space. Open a store over them with
-//! [`crate::RedbStore::open_with_backend`].
+//! [`crate::RedbStore::open_with_backend`]. [`postgres`] starts a real PostgreSQL server.
 //!
 //! The power-loss model: a write reaches the disk only when a later `sync_data` completes.
 //! When the power goes, the writes since the last completed sync are lost, or (a torn loss)
@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use redb::StorageBackend;
+
+pub mod postgres;
 
 /// The size of a sector: the unit a torn write keeps or loses.
 pub const SECTOR: usize = 512;

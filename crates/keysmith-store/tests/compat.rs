@@ -9,13 +9,8 @@
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
 
-/// The sealer the tests store secrets with: the real envelope on aws-lc-rs, a fixed master key.
-fn sealer() -> std::sync::Arc<dyn keysmith_model::SecretSealer> {
-    let backend: std::sync::Arc<dyn keysmith_crypto::KeyBackend> =
-        std::sync::Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
-    let key = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[7u8; 32]).unwrap();
-    std::sync::Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![key]).unwrap())
-}
+mod common;
+use common::sealer;
 
 use std::path::PathBuf;
 

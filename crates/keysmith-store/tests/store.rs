@@ -3,18 +3,13 @@
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
 
-/// The sealer the tests store secrets with: the real envelope on aws-lc-rs, a fixed master key.
-fn sealer() -> std::sync::Arc<dyn keysmith_model::SecretSealer> {
-    let backend: std::sync::Arc<dyn keysmith_crypto::KeyBackend> =
-        std::sync::Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
-    let key = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[7u8; 32]).unwrap();
-    std::sync::Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![key]).unwrap())
-}
+mod common;
+use common::{connection, sealer};
 
 use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{
-    Algorithm, Connection, Key, KeyId, KeyRing, KeyType, KeyUse, PrivateMaterial, RingError,
-    RingKey, RingOwner, RingRole, SealError, SecretBytes,
+    Algorithm, Key, KeyId, KeyRing, KeyType, KeyUse, PrivateMaterial, RingError, RingKey,
+    RingOwner, RingRole, SealError, SecretBytes,
 };
 use keysmith_store::prelude::*;
 use keysmith_store::{
@@ -318,23 +313,6 @@ fn api_key_hashes_persist() {
     store.add_api_key_hash(&[7; 32]).unwrap();
     store.add_api_key_hash(&[9; 32]).unwrap();
     assert_eq!(store.api_key_hashes().unwrap(), vec![[7; 32], [9; 32]]);
-}
-
-fn connection(id: &str, name: &str) -> Connection {
-    Connection {
-        id: id.into(),
-        name: name.into(),
-        display_name: None,
-        strategy: "samlp".into(),
-        options: serde_json::Map::new(),
-        metadata: serde_json::Map::new(),
-        enabled_clients: Vec::new(),
-        realms: Vec::new(),
-        is_domain_connection: false,
-        rotation_period_seconds: None,
-        created_at: 1,
-        updated_at: 1,
-    }
 }
 
 fn slot(record: &StoredKey) -> RingKey {

@@ -827,13 +827,3 @@ fn successor(prefix: &str) -> Option<String> {
     }
     None
 }
-
-/// A restorably deleted key (stored as `records::deleted`).
-pub(super) struct DeletedKey {
-    pub(super) key: Key,
-    pub(super) purge_at: i64,
-    /// Where the key was revoked when it was deleted, so a restore puts it back there.
-    /// None for keys in no ring, and in records written before it was kept (those restore as
-    /// plain keys).
-    pub(super) ring: Option<RevokedPlace>,
-}

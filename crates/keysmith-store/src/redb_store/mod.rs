@@ -441,69 +441,21 @@ fn append_audit_rows(
     Ok(rows)
 }
 
-/// The audit rows of a change under `context` (none outside a context) for `targets`.
-fn audit_rows(
-    context: Option<&crate::AuditContext>,
-    targets: Vec<String>,
-) -> Vec<keysmith_model::AuditRecord> {
-    let Some(context) = context else {
-        return Vec::new();
-    };
-    let at = keysmith_model::epoch_millis_now();
-    targets
-        .into_iter()
-        .map(|target| keysmith_model::AuditRecord {
-            id: 0,
-            at,
-            actor: context.actor.clone(),
-            action: context.action.clone(),
-            target,
-            result: "ok".into(),
-            request_id: context.request_id.clone(),
-            uses: None,
-        })
-        .collect()
-}
-
-/// Logs the audit rows a committed change carried, and counts them for the caller's context.
-fn committed_audit(rows: &[keysmith_model::AuditRecord]) {
-    for record in rows {
-        crate::log_audit(record);
-    }
-    crate::audit::committed(rows.len() as u64);
-}
-
-/// The audit targets of a change that returns whether it changed anything.
-fn if_true(target: String) -> impl Fn(&bool) -> Vec<String> + Send + 'static {
-    move |changed| {
-        if *changed {
-            vec![target.clone()]
-        } else {
-            Vec::new()
-        }
-    }
-}
-
-/// The audit targets of a change that returns `None` when there was nothing to change.
-fn changed<T>(target: String) -> impl Fn(&Option<T>) -> Vec<String> + Send + 'static {
-    move |out| out.as_ref().map(|_| target.clone()).into_iter().collect()
-}
-
 mod api_keys;
 mod audit_log;
 mod connections;
 mod keys;
 mod open;
-mod records;
 mod rings;
 mod secrets;
 mod totals;
 mod writer;
 
+use crate::audit::{audit_rows, changed, committed_audit, if_true};
+use crate::records::*;
 use audit_log::*;
 use keys::*;
 use open::*;
-use records::*;
 use rings::*;
 use secrets::*;
 pub use writer::CommitStats;

@@ -115,12 +115,6 @@ impl RingRecords for RedbStore {
     }
 }
 
-/// A revoked key's place in its ring: the ring's owner (its storage key) and its slot.
-pub(super) struct RevokedPlace {
-    pub(super) owner: String,
-    pub(super) slot: keysmith_model::RingKey,
-}
-
 /// Refuses to delete a key a ring uses; a revoked ring key leaves its ring. Returns the place
 /// a released revoked key had.
 pub(super) fn release_from_ring(

@@ -32,9 +32,7 @@ struct ConnectionRecordV3 {
 }
 
 /// The stored bytes of `connection`.
-pub(in crate::redb_store) fn encode_connection(
-    connection: &Connection,
-) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_connection(connection: &Connection) -> Result<Vec<u8>, StoreError> {
     let Connection {
         id,
         name,
@@ -66,7 +64,7 @@ pub(in crate::redb_store) fn encode_connection(
 }
 
 /// The connection a stored record holds.
-pub(in crate::redb_store) fn decode_connection(bytes: &[u8]) -> Result<Connection, StoreError> {
+pub(crate) fn decode_connection(bytes: &[u8]) -> Result<Connection, StoreError> {
     let ConnectionRecordV3 {
         id,
         name,

@@ -4,7 +4,7 @@
 //! Each record type names every field of its model type in both conversions, so a field added
 //! to a model type does not compile here until someone decides how it is stored; and the golden
 //! tests below fail when a stored shape changes, so such a change comes with a new schema
-//! version and its upgrade (`open.rs`). Unknown fields are refused (`Corrupt`): a file from a
+//! version and its upgrade (`redb_store/open.rs`). Unknown fields are refused (`Corrupt`): a file from a
 //! newer binary is refused earlier, by its schema version.
 
 mod api_key;
@@ -18,14 +18,14 @@ mod ring;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub(super) use api_key::{decode_api_key, encode_api_key};
-pub(super) use audit::{decode_audit, encode_audit};
-pub(super) use connection::{decode_connection, encode_connection};
-pub(super) use deleted::{decode_deleted, encode_deleted};
-pub(super) use key::{decode_key, decode_key_v3, encode_key};
-pub(super) use ring::{decode_ring, encode_ring};
+pub(crate) use api_key::{decode_api_key, encode_api_key};
+pub(crate) use audit::{decode_audit, encode_audit};
+pub(crate) use connection::{decode_connection, encode_connection};
+pub(crate) use deleted::{DeletedKey, RevokedPlace, decode_deleted, encode_deleted};
+pub(crate) use key::{decode_key, decode_key_v3, encode_key};
+pub(crate) use ring::{decode_ring, encode_ring};
 
-use super::SCHEMA_VERSION;
+use crate::SCHEMA_VERSION;
 use crate::StoreError;
 
 const _: () = assert!(
@@ -49,36 +49,36 @@ mod tests {
 
     /// Each kind of record as schema version 3 stores it, one per line, written by the code of
     /// that version. If a test fails, a stored shape changed: add a schema version and its
-    /// upgrade (see `open.rs`), then new golden files; never edit these.
+    /// upgrade (see `redb_store/open.rs`), then new golden files; never edit these.
     const GOLDEN_V3: [(&str, &str, usize); 6] = [
         (
             "key",
-            include_str!("../../../tests/fixtures/records/key-v3.jsonl"),
+            include_str!("../../tests/fixtures/records/key-v3.jsonl"),
             2,
         ),
         (
             "deleted key",
-            include_str!("../../../tests/fixtures/records/deleted-key-v3.jsonl"),
+            include_str!("../../tests/fixtures/records/deleted-key-v3.jsonl"),
             2,
         ),
         (
             "connection",
-            include_str!("../../../tests/fixtures/records/connection-v3.jsonl"),
+            include_str!("../../tests/fixtures/records/connection-v3.jsonl"),
             2,
         ),
         (
             "key ring",
-            include_str!("../../../tests/fixtures/records/ring-v3.jsonl"),
+            include_str!("../../tests/fixtures/records/ring-v3.jsonl"),
             2,
         ),
         (
             "api key",
-            include_str!("../../../tests/fixtures/records/api-key-v3.jsonl"),
+            include_str!("../../tests/fixtures/records/api-key-v3.jsonl"),
             1,
         ),
         (
             "audit",
-            include_str!("../../../tests/fixtures/records/audit-v3.jsonl"),
+            include_str!("../../tests/fixtures/records/audit-v3.jsonl"),
             2,
         ),
     ];
@@ -117,7 +117,7 @@ mod tests {
 
     /// The schema-4 key records: each line the hex of the compact record of the same line of
     /// `key-v3.jsonl`. Never edit; a new form needs a new schema version.
-    const GOLDEN_KEY_V4: &str = include_str!("../../../tests/fixtures/records/key-v4.hex");
+    const GOLDEN_KEY_V4: &str = include_str!("../../tests/fixtures/records/key-v4.hex");
 
     fn from_hex(line: &str) -> Vec<u8> {
         (0..line.len())

@@ -7,8 +7,22 @@ use serde::{Deserialize, Serialize};
 use super::key::KeyRecordV3;
 use super::ring::RingKeyRecordV3;
 use crate::StoreError;
-use crate::redb_store::keys::DeletedKey;
-use crate::redb_store::rings::RevokedPlace;
+
+/// A restorably deleted key (stored as `records::deleted`).
+pub(crate) struct DeletedKey {
+    pub(crate) key: Key,
+    pub(crate) purge_at: i64,
+    /// Where the key was revoked when it was deleted, so a restore puts it back there.
+    /// None for keys in no ring, and in records written before it was kept (those restore as
+    /// plain keys).
+    pub(crate) ring: Option<RevokedPlace>,
+}
+
+/// A revoked key's place in its ring: the ring's owner (its storage key) and its slot.
+pub(crate) struct RevokedPlace {
+    pub(crate) owner: String,
+    pub(crate) slot: keysmith_model::RingKey,
+}
 
 /// A deleted-key record of schema version 3 (the JSON of every version so far).
 #[derive(Serialize, Deserialize)]
@@ -30,7 +44,7 @@ struct RevokedPlaceRecordV3 {
 }
 
 /// The stored bytes of `deleted`.
-pub(in crate::redb_store) fn encode_deleted(deleted: &DeletedKey) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_deleted(deleted: &DeletedKey) -> Result<Vec<u8>, StoreError> {
     let DeletedKey {
         key,
         purge_at,
@@ -47,7 +61,7 @@ pub(in crate::redb_store) fn encode_deleted(deleted: &DeletedKey) -> Result<Vec<
 }
 
 /// The deleted key a stored record holds.
-pub(in crate::redb_store) fn decode_deleted(bytes: &[u8]) -> Result<DeletedKey, StoreError> {
+pub(crate) fn decode_deleted(bytes: &[u8]) -> Result<DeletedKey, StoreError> {
     let DeletedKeyRecordV3 {
         key,
         purge_at,

@@ -18,7 +18,7 @@ struct ApiKeyRecordV3 {
 }
 
 /// The stored bytes of `record`.
-pub(in crate::redb_store) fn encode_api_key(record: &ApiKeyRecord) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_api_key(record: &ApiKeyRecord) -> Result<Vec<u8>, StoreError> {
     let ApiKeyRecord {
         id,
         name,
@@ -36,7 +36,7 @@ pub(in crate::redb_store) fn encode_api_key(record: &ApiKeyRecord) -> Result<Vec
 }
 
 /// The API key a stored record holds.
-pub(in crate::redb_store) fn decode_api_key(bytes: &[u8]) -> Result<ApiKeyRecord, StoreError> {
+pub(crate) fn decode_api_key(bytes: &[u8]) -> Result<ApiKeyRecord, StoreError> {
     let ApiKeyRecordV3 {
         id,
         name,

@@ -96,7 +96,7 @@ const CERTIFICATE_LABEL: &str = "CERTIFICATE";
 const PUBLIC_KEY_LABEL: &str = "PUBLIC KEY";
 
 /// The stored bytes of `key` (schema 4).
-pub(in crate::redb_store) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
     let Key {
         algorithm,
         certificate,
@@ -197,7 +197,7 @@ pub(in crate::redb_store) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError
 }
 
 /// The key a stored record (schema 4) holds.
-pub(in crate::redb_store) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
+pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("key record: {why}"));
     let mut input = Reader::new(bytes, KEY_FORMAT_V4, "key record")?;
     let flags = input.u8()?;
@@ -290,14 +290,14 @@ pub(in crate::redb_store) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError>
 }
 
 /// The key a record of schema 1 to 3 (JSON) holds: what the upgrade to schema 4 reads.
-pub(in crate::redb_store) fn decode_key_v3(bytes: &[u8]) -> Result<Key, StoreError> {
+pub(crate) fn decode_key_v3(bytes: &[u8]) -> Result<Key, StoreError> {
     let record: KeyRecordV3 = super::decode(bytes, "key record")?;
     Key::try_from(record).map_err(|e| StoreError::Corrupt(format!("key record: {e}")))
 }
 
 /// The JSON a schema-3 build stored for `key` (the golden test of that shape).
 #[cfg(test)]
-pub(in crate::redb_store) fn encode_key_v3(key: &Key) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_key_v3(key: &Key) -> Result<Vec<u8>, StoreError> {
     super::encode(&KeyRecordV3::from(key))
 }
 

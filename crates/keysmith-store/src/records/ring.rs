@@ -75,7 +75,7 @@ impl From<RingKeyRecordV3> for RingKey {
 }
 
 /// The stored bytes of `ring`.
-pub(in crate::redb_store) fn encode_ring(ring: &KeyRing) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_ring(ring: &KeyRing) -> Result<Vec<u8>, StoreError> {
     let KeyRing {
         signing_alg,
         rotations,
@@ -95,7 +95,7 @@ pub(in crate::redb_store) fn encode_ring(ring: &KeyRing) -> Result<Vec<u8>, Stor
 }
 
 /// The ring a stored record holds.
-pub(in crate::redb_store) fn decode_ring(bytes: &[u8]) -> Result<KeyRing, StoreError> {
+pub(crate) fn decode_ring(bytes: &[u8]) -> Result<KeyRing, StoreError> {
     let KeyRingRecordV3 {
         signing_alg,
         rotations,

@@ -35,7 +35,7 @@ struct AuditUsesRecordV3 {
 }
 
 /// The stored bytes of `record`.
-pub(in crate::redb_store) fn encode_audit(record: &AuditRecord) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode_audit(record: &AuditRecord) -> Result<Vec<u8>, StoreError> {
     let AuditRecord {
         id,
         at,
@@ -75,7 +75,7 @@ pub(in crate::redb_store) fn encode_audit(record: &AuditRecord) -> Result<Vec<u8
 }
 
 /// The audit record a stored record holds.
-pub(in crate::redb_store) fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, StoreError> {
+pub(crate) fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, StoreError> {
     let AuditRecordV3 {
         id,
         at,

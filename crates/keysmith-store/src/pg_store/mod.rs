@@ -1,0 +1,285 @@
+//! The PostgreSQL engine (feature `postgres`): many stateless Keysmith nodes on one database.
+//!
+//! Invariants:
+//! - Every method is one database transaction at `SERIALIZABLE` isolation, so a
+//!   read-modify-write inside it is atomic across nodes. A serialization failure or deadlock
+//!   re-runs the whole transaction, at most [`MAX_ATTEMPTS`] times, then fails with the
+//!   database's error. This is why a change is `FnMut`.
+//! - Uniqueness is the database's: a unique violation on a known constraint is answered
+//!   [`StoreError::Duplicate`], whichever node wrote the other row.
+//! - The postgres client runs its own runtime per connection: call this engine from blocking
+//!   threads only (as every store call already is), never on an async worker.
+//! - Errors name the server and database, never the password.
+//!
+//! The schema is in [`migrations`]; records use the same bytes as the redb engine.
+
+mod api_keys;
+mod connections;
+mod migrations;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use keysmith_model::SecretSealer;
+use postgres::error::SqlState;
+use postgres::{IsolationLevel, Transaction};
+use postgres_openssl::MakeTlsConnector;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::StoreError;
+use crate::audit::{audit_rows, committed_audit};
+use crate::error::UniqueField;
+use crate::records::encode_audit;
+
+pub use migrations::{LATEST as SCHEMA_VERSION, Migrated};
+
+/// How many times a transaction runs when the database reports a serialization failure or a
+/// deadlock before the error is returned.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// How [`PgStore::connect`] connects.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// Connections kept in the pool (each is one server process).
+    pub pool_size: u32,
+    /// How long a call waits for a pooled connection (or a new one) before failing.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Keys in a PostgreSQL database, shared by any number of Keysmith nodes.
+pub struct PgStore {
+    pool: r2d2::Pool<PostgresConnectionManager<MakeTlsConnector>>,
+    /// Seals private halves bound to their key's id (used as the engine gains the key tables).
+    #[allow(dead_code)]
+    sealer: std::sync::Arc<dyn SecretSealer>,
+    /// `host:port/database` (never the password), for errors and logs.
+    target: String,
+    migrated: Migrated,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("target", &self.target)
+            .field("schema", &self.migrated.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/database`,
+    /// with libpq's `sslmode` and other parameters), applies the migrations it lacks (or
+    /// refuses a newer schema) and returns the store. TLS, when the URL asks for it
+    /// (`sslmode=require`, or `prefer`, libpq's default), verifies the server's certificate
+    /// against the system's trust store.
+    pub fn connect(
+        url: &str,
+        sealer: std::sync::Arc<dyn SecretSealer>,
+        options: &PgOptions,
+    ) -> Result<Self, StoreError> {
+        let config = postgres::Config::from_str(url).map_err(|e| {
+            StoreError::Engine(format!("not a PostgreSQL URL ({}): {e}", redacted(url)).into())
+        })?;
+        let target = describe(&config);
+        let tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
+            .map_err(|e| StoreError::Engine(Box::new(e)))?
+            .build();
+        let manager = PostgresConnectionManager::new(config, MakeTlsConnector::new(tls));
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .build_unchecked(manager);
+        let mut store = Self {
+            pool,
+            sealer,
+            target,
+            migrated: Migrated { from: 0, to: 0 },
+        };
+        store.migrated = store.run(IsolationLevel::ReadCommitted, migrations::migrate)?;
+        Ok(store)
+    }
+
+    /// What the migrations at connect did.
+    pub fn migrated(&self) -> &Migrated {
+        &self.migrated
+    }
+
+    /// `host:port/database`, without credentials.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Runs `f` in one `SERIALIZABLE` transaction, re-run on a serialization failure (see the
+    /// module docs), then appends the audit rows of its targets under the thread's audit
+    /// context in the same transaction and logs them after the commit.
+    fn write_audited<T>(
+        &self,
+        targets: impl Fn(&T) -> Vec<String>,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let context = crate::audit::current();
+        let (out, rows) = self.run(IsolationLevel::Serializable, |txn| {
+            let out = f(txn)?;
+            let mut rows = audit_rows(context.as_ref(), targets(&out));
+            append_audit_in(txn, &mut rows)?;
+            Ok((out, rows))
+        })?;
+        committed_audit(&rows);
+        Ok(out)
+    }
+
+    /// Runs `f` in one read-only transaction (a consistent snapshot of the database).
+    fn read<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.run(IsolationLevel::RepeatableRead, |txn| f(txn))
+    }
+
+    fn run<T>(
+        &self,
+        isolation: IsolationLevel,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.pool.get().map_err(|e| {
+            StoreError::Engine(format!("cannot reach PostgreSQL at {}: {e}", self.target).into())
+        })?;
+        let mut attempt = 1;
+        loop {
+            let result = client
+                .build_transaction()
+                .isolation_level(isolation)
+                .start()
+                .map_err(StoreError::from)
+                .and_then(|mut txn| {
+                    let out = f(&mut txn)?;
+                    txn.commit()?;
+                    Ok(out)
+                });
+            match result {
+                Err(err) if attempt < MAX_ATTEMPTS && is_retryable(&err) => {
+                    attempt += 1;
+                    // A short, growing pause lets the transaction it collided with finish.
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 2));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Appends audit rows in `txn`, giving each its sequence number as its id (unique and
+/// increasing; a rolled-back transaction leaves a gap, as sequences are not transactional).
+fn append_audit_in(
+    txn: &mut Transaction<'_>,
+    rows: &mut [keysmith_model::AuditRecord],
+) -> Result<(), StoreError> {
+    for row in rows.iter_mut() {
+        let seq: i64 = txn
+            .query_one(
+                "SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))",
+                &[],
+            )?
+            .get(0);
+        row.id = u64::try_from(seq).unwrap_or_default();
+        txn.execute(
+            "INSERT INTO audit_log (seq, at, record) VALUES ($1, $2, $3)",
+            &[&seq, &row.at, &encode_audit(row)?],
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether `err` is a serialization failure or a deadlock, which a re-run may not meet.
+fn is_retryable(err: &StoreError) -> bool {
+    let StoreError::Engine(source) = err else {
+        return false;
+    };
+    source
+        .downcast_ref::<postgres::Error>()
+        .and_then(postgres::Error::code)
+        .is_some_and(|code| {
+            *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(err: postgres::Error) -> Self {
+        if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
+            && let Some(field) = err
+                .as_db_error()
+                .and_then(|db| db.constraint())
+                .and_then(unique_field)
+        {
+            return StoreError::Duplicate(field);
+        }
+        StoreError::Engine(Box::new(err))
+    }
+}
+
+/// The unique value a constraint of the schema ([`migrations`]) keeps unique.
+fn unique_field(constraint: &str) -> Option<UniqueField> {
+    Some(match constraint {
+        "keys_pkey" | "deleted_keys_pkey" => UniqueField::Id,
+        "keys_name_unique" => UniqueField::Name,
+        "keys_kid_unique" => UniqueField::Kid,
+        "connections_pkey" => UniqueField::ConnectionId,
+        "connections_name_unique" => UniqueField::ConnectionName,
+        _ => return None,
+    })
+}
+
+/// `host:port/database` of a parsed URL.
+fn describe(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|host| match host {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().unwrap_or("(the user's database)");
+    format!("{host}:{port}/{database}")
+}
+
+/// A URL with its password replaced by `***`, for an error about the URL itself.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    // The last `@` ends the credentials (a password with an unencoded `@` stays hidden).
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            redacted("postgres://ks:hunter2@db:5432/keys"),
+            "postgres://ks:***@db:5432/keys"
+        );
+        assert_eq!(redacted("postgres://db/keys"), "postgres://db/keys");
+        assert!(!redacted("postgres://ks:p@ss@word@db/keys").contains("word"));
+    }
+}

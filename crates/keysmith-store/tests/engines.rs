@@ -1,0 +1,356 @@
+//! The store's contract, one test body per concern run on both engines (redb and a real
+//! PostgreSQL server started by the test), and what only the PostgreSQL engine has: its
+//! migrations, many nodes on one database, a server that crashes or goes away.
+//!
+//! PostgreSQL comes from the Debian `postgresql` package (`scripts/install-deps.sh`); without it
+//! these tests print `SKIPPED`, and fail under CI.
+
+// Test helpers: a failed step must fail the test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::{connection, sealer};
+
+use std::sync::{Arc, Barrier};
+
+use keysmith_model::ApiKeyRecord;
+use keysmith_store::prelude::*;
+use keysmith_store::testing::postgres::TestPostgres;
+use keysmith_store::{
+    AuditContext, PG_SCHEMA_VERSION, PgOptions, PgStore, RedbStore, StoreError, UniqueField,
+    with_audit_context,
+};
+
+fn api_key(id: u128, name: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: uuid::Uuid::from_u128(id),
+        name: name.into(),
+        sha256: format!("{id:064x}"),
+        permissions: vec!["read-only".into()],
+        created_at: 5,
+    }
+}
+
+// ---- one body per concern, for every engine ----
+
+fn connections_contract(store: &(impl ConnectionRecords + ?Sized)) {
+    store
+        .insert_connection(&connection("con_b", "beta"))
+        .unwrap();
+    store
+        .insert_connection(&connection("con_a", "alpha"))
+        .unwrap();
+    assert!(matches!(
+        store.insert_connection(&connection("con_a", "other")),
+        Err(StoreError::Duplicate(UniqueField::ConnectionId))
+    ));
+    assert!(matches!(
+        store.insert_connection(&connection("con_c", "beta")),
+        Err(StoreError::Duplicate(UniqueField::ConnectionName))
+    ));
+    // A refused insert leaves nothing behind.
+    assert_eq!(store.connection("con_c").unwrap(), None);
+    assert_eq!(
+        store.connection("con_a").unwrap(),
+        Some(connection("con_a", "alpha"))
+    );
+    let names: Vec<String> = store
+        .connections()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["alpha", "beta"]);
+
+    assert!(matches!(
+        store.replace_connection(&connection("con_a", "beta")),
+        Err(StoreError::Duplicate(UniqueField::ConnectionName))
+    ));
+    assert!(!store.replace_connection(&connection("con_x", "x")).unwrap());
+    assert!(
+        store
+            .replace_connection(&connection("con_a", "gamma"))
+            .unwrap()
+    );
+    // The old name is free again, the new one is taken.
+    store
+        .insert_connection(&connection("con_d", "alpha"))
+        .unwrap();
+    let names: Vec<String> = store
+        .connections()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+
+    assert_eq!(store.delete_connection("con_a").unwrap(), Some(Vec::new()));
+    assert_eq!(store.delete_connection("con_a").unwrap(), None);
+    assert_eq!(store.connection("con_a").unwrap(), None);
+    store
+        .insert_connection(&connection("con_e", "gamma"))
+        .unwrap();
+}
+
+fn api_keys_contract(store: &(impl ApiKeyRecords + ?Sized)) {
+    store.add_api_key_hash(&[9; 32]).unwrap();
+    store.add_api_key_hash(&[7; 32]).unwrap();
+    store.add_api_key_hash(&[7; 32]).unwrap();
+    assert_eq!(store.api_key_hashes().unwrap(), vec![[7; 32], [9; 32]]);
+
+    store.add_api_key_record(&api_key(2, "two")).unwrap();
+    store.add_api_key_record(&api_key(1, "one")).unwrap();
+    let names: Vec<String> = store
+        .api_key_records()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["one", "two"]);
+    assert!(
+        store
+            .remove_api_key_record(&uuid::Uuid::from_u128(1))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remove_api_key_record(&uuid::Uuid::from_u128(1))
+            .unwrap()
+    );
+    assert_eq!(store.api_key_records().unwrap(), vec![api_key(2, "two")]);
+}
+
+/// A change made under an audit context carries its audit row; the row's id is given.
+fn audited_changes_contract(store: &(impl ConnectionRecords + ApiKeyRecords + ?Sized)) {
+    let context = AuditContext {
+        actor: "api-key:test".into(),
+        action: "connection.create".into(),
+        request_id: Some("req-1".into()),
+    };
+    let ((), rows) = with_audit_context(context.clone(), || {
+        store
+            .insert_connection(&connection("con_audited", "audited"))
+            .unwrap();
+    });
+    assert_eq!(rows, 1);
+    // A refused change commits no row.
+    let (refused, rows) = with_audit_context(context, || {
+        store.insert_connection(&connection("con_audited", "again"))
+    });
+    assert!(refused.is_err());
+    assert_eq!(rows, 0);
+}
+
+fn redb_store() -> (tempfile::TempDir, RedbStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer()).unwrap();
+    (dir, store)
+}
+
+/// A PostgreSQL server with one database, and a store on it.
+fn pg_store(what: &str) -> Option<(TestPostgres, PgStore)> {
+    let server = TestPostgres::start_or_skip(what)?;
+    server.create_database("keysmith").unwrap();
+    let store = PgStore::connect(&server.url("keysmith"), sealer(), &PgOptions::default()).unwrap();
+    Some((server, store))
+}
+
+fn sql(server: &TestPostgres, database: &str) -> postgres::Client {
+    postgres::Client::connect(&server.url(database), postgres::NoTls).unwrap()
+}
+
+#[test]
+fn connections_on_redb() {
+    connections_contract(&redb_store().1);
+}
+
+#[test]
+fn connections_on_postgres() {
+    if let Some((_server, store)) = pg_store("connections on PostgreSQL") {
+        connections_contract(&store);
+    }
+}
+
+#[test]
+fn api_keys_on_redb() {
+    api_keys_contract(&redb_store().1);
+}
+
+#[test]
+fn api_keys_on_postgres() {
+    if let Some((_server, store)) = pg_store("API keys on PostgreSQL") {
+        api_keys_contract(&store);
+    }
+}
+
+#[test]
+fn audited_changes_on_redb() {
+    audited_changes_contract(&redb_store().1);
+}
+
+#[test]
+fn audited_changes_on_postgres() {
+    let Some((server, store)) = pg_store("audited changes on PostgreSQL") else {
+        return;
+    };
+    audited_changes_contract(&store);
+    let rows = sql(&server, "keysmith")
+        .query("SELECT seq FROM audit_log ORDER BY seq", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one row for the one change that committed");
+}
+
+// ---- the PostgreSQL engine only ----
+
+#[test]
+fn migrations_run_once_when_nodes_start_together_and_a_newer_schema_is_refused() {
+    let Some(server) = TestPostgres::start_or_skip("PostgreSQL migrations") else {
+        return;
+    };
+    server.create_database("keysmith").unwrap();
+    let url = server.url("keysmith");
+    // Four nodes start at once on an empty database.
+    let barrier = Arc::new(Barrier::new(4));
+    let nodes: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                PgStore::connect(&url, sealer(), &PgOptions::default())
+                    .map(|s| s.migrated().clone())
+            })
+        })
+        .collect();
+    let migrated: Vec<_> = nodes
+        .into_iter()
+        .map(|n| n.join().unwrap().unwrap())
+        .collect();
+    assert_eq!(
+        migrated.iter().filter(|m| m.from == 0).count(),
+        1,
+        "exactly one node applied the migrations: {migrated:?}"
+    );
+    assert!(migrated.iter().all(|m| m.to == PG_SCHEMA_VERSION));
+    let mut client = sql(&server, "keysmith");
+    let versions: Vec<i32> = client
+        .query("SELECT version FROM keysmith_schema ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, (1..=PG_SCHEMA_VERSION).collect::<Vec<_>>());
+
+    // A newer Keysmith migrated the database: this build refuses it and changes nothing.
+    client
+        .execute(
+            "INSERT INTO keysmith_schema (version, description) VALUES ($1, 'from the future')",
+            &[&(PG_SCHEMA_VERSION + 1)],
+        )
+        .unwrap();
+    let refused = PgStore::connect(&url, sealer(), &PgOptions::default()).unwrap_err();
+    assert!(
+        matches!(refused, StoreError::DatabaseSchemaTooNew { found, supported }
+            if found == PG_SCHEMA_VERSION + 1 && supported == PG_SCHEMA_VERSION),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("left untouched"), "{refused}");
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM keysmith_schema", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, i64::from(PG_SCHEMA_VERSION) + 1);
+}
+
+#[test]
+fn two_nodes_racing_for_one_name_get_one_success_and_one_duplicate() {
+    let Some((server, first)) = pg_store("PostgreSQL uniqueness across nodes") else {
+        return;
+    };
+    let second =
+        PgStore::connect(&server.url("keysmith"), sealer(), &PgOptions::default()).unwrap();
+    let nodes = [Arc::new(first), Arc::new(second)];
+    for round in 0..20 {
+        let barrier = Arc::new(Barrier::new(2));
+        let racers: Vec<_> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                let (node, barrier) = (node.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    node.insert_connection(&connection(
+                        &format!("con_{round}_{i}"),
+                        &format!("n{round}"),
+                    ))
+                })
+            })
+            .collect();
+        let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Duplicate(UniqueField::ConnectionName)))),
+            "{results:?}"
+        );
+    }
+    assert_eq!(nodes[0].connections().unwrap().len(), 20);
+}
+
+#[test]
+fn a_crashed_server_keeps_every_acknowledged_change_and_the_store_reconnects() {
+    let Some((mut server, store)) = pg_store("PostgreSQL crash and restart") else {
+        return;
+    };
+    for i in 0..50u8 {
+        store.add_api_key_hash(&[i; 32]).unwrap();
+    }
+    server.stop_immediately().unwrap();
+    // While it is down: a clear error that names the server, and no password anywhere.
+    let down = store.api_key_hashes().unwrap_err();
+    let text = keysmith_store::error_chain(&down);
+    assert!(
+        text.contains(&format!("127.0.0.1:{}/keysmith", server.port())),
+        "{text}"
+    );
+    server.start_again().unwrap();
+    assert!(
+        server.log().contains("database system was interrupted"),
+        "{}",
+        server.log()
+    );
+    let hashes = store.api_key_hashes().unwrap();
+    assert_eq!(
+        hashes.len(),
+        50,
+        "every acknowledged change survived the crash"
+    );
+    store.add_api_key_hash(&[200; 32]).unwrap();
+}
+
+#[test]
+fn a_url_with_a_password_never_shows_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Nothing listens on `port` now.
+    let url = format!("postgres://keysmith:hunter2-secret@127.0.0.1:{port}/keys");
+    let options = PgOptions {
+        connect_timeout: std::time::Duration::from_millis(500),
+        ..PgOptions::default()
+    };
+    let err = PgStore::connect(&url, sealer(), &options).unwrap_err();
+    let text = format!("{} {} {err:?}", keysmith_store::error_chain(&err), err);
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}/keys")), "{text}");
+    let bad =
+        PgStore::connect("postgres://u:hunter2@host:notaport/db", sealer(), &options).unwrap_err();
+    let text = format!("{} {bad:?}", keysmith_store::error_chain(&bad));
+    assert!(!text.contains("hunter2"), "{text}");
+}
