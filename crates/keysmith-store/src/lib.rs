@@ -40,6 +40,7 @@ mod health;
 mod pg_store;
 mod records;
 mod redb_store;
+mod sealed;
 #[cfg(feature = "testing")]
 pub mod testing;
 

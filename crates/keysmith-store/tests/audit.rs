@@ -4,6 +4,7 @@
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 use common::sealer;
 
@@ -12,13 +13,9 @@ use keysmith_model::{
     SecretBytes,
 };
 use keysmith_store::prelude::*;
-use keysmith_store::{AuditContext, RedbStore, StoreError, StoredKey, with_audit_context};
-
-fn temp_store() -> (tempfile::TempDir, RedbStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer()).unwrap();
-    (dir, store)
-}
+use keysmith_store::{
+    AuditContext, KeyStore, RedbStore, StoreError, StoredKey, with_audit_context,
+};
 
 fn key(name: &str) -> StoredKey {
     StoredKey {
@@ -52,7 +49,7 @@ fn context(action: &str) -> AuditContext {
     }
 }
 
-fn everything(store: &RedbStore) -> (Vec<AuditRecord>, u64) {
+fn everything(store: &dyn KeyStore) -> (Vec<AuditRecord>, u64) {
     store
         .search_audit(&AuditQuery {
             number_of_results: 10_000,
@@ -74,14 +71,12 @@ fn record(at: i64, action: &str) -> AuditRecord {
     }
 }
 
-#[test]
-fn a_change_and_its_audit_record_commit_together() {
-    let (_dir, store) = temp_store();
+fn a_change_and_its_audit_record_commit_together(store: &dyn KeyStore) {
     let first = key("first");
     let (inserted, rows) = with_audit_context(context("key.generate"), || store.insert(&first));
     inserted.unwrap();
     assert_eq!(rows, 1);
-    let (records, total) = everything(&store);
+    let (records, total) = everything(store);
     assert_eq!(total, 1);
     let row = &records[0];
     assert_eq!(
@@ -123,11 +118,11 @@ fn a_change_and_its_audit_record_commit_together() {
         with_audit_context(context("key.delete"), || store.delete(&KeyId::random()));
     assert!(!deleted.unwrap());
     assert_eq!(rows, 0);
-    assert_eq!(everything(&store).1, 1);
+    assert_eq!(everything(store).1, 1);
 
     // A change made outside any context is not recorded by the store.
     store.insert(&key("unaudited")).unwrap();
-    assert_eq!(everything(&store).1, 1);
+    assert_eq!(everything(store).1, 1);
 
     // A delete names its key; the scheduler's purge names each key it purged.
     let (deleted, rows) = with_audit_context(context("key.delete"), || {
@@ -143,7 +138,7 @@ fn a_change_and_its_audit_record_commit_together() {
     let (purged, rows) = with_audit_context(scheduler, || store.purge_deleted(1));
     assert_eq!(purged.unwrap(), vec![first.key.id]);
     assert_eq!(rows, 1);
-    let (records, total) = everything(&store);
+    let (records, total) = everything(store);
     assert_eq!(total, 3);
     assert_eq!(
         (records[0].actor.as_str(), records[0].action.as_str()),
@@ -153,9 +148,7 @@ fn a_change_and_its_audit_record_commit_together() {
     assert_eq!(records[1].action, "key.delete");
 }
 
-#[test]
-fn retention_deletes_the_oldest_by_age_and_by_count() {
-    let (_dir, store) = temp_store();
+fn retention_deletes_the_oldest_by_age_and_by_count(store: &dyn KeyStore) {
     // Appended out of time order: "oldest" is by time, not by position.
     let mut records: Vec<AuditRecord> = (0..100).map(|i| record(1_000 + i, "a")).collect();
     records.reverse();
@@ -163,27 +156,23 @@ fn retention_deletes_the_oldest_by_age_and_by_count() {
     store.append_audit(&records[50..]).unwrap();
 
     assert_eq!(store.prune_audit(Some(1_030), None).unwrap(), 30);
-    let (left, total) = everything(&store);
+    let (left, total) = everything(store);
     assert_eq!(total, 70);
     assert!(left.iter().all(|r| r.at >= 1_030));
     assert_eq!(left.last().unwrap().at, 1_030);
 
     assert_eq!(store.prune_audit(None, Some(20)).unwrap(), 50);
-    let (left, total) = everything(&store);
+    let (left, total) = everything(store);
     assert_eq!(total, 20);
     let times: Vec<i64> = left.iter().map(|r| r.at).collect();
     assert_eq!(times, (1_080..1_100).rev().collect::<Vec<_>>());
 
     // Within the limits: nothing to do.
     assert_eq!(store.prune_audit(Some(0), Some(20)).unwrap(), 0);
-    assert_eq!(everything(&store).1, 20);
+    assert_eq!(everything(store).1, 20);
 }
 
-#[test]
-fn the_time_index_returns_exactly_the_records_in_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keysmith.redb");
-    let store = RedbStore::open(&path, sealer()).unwrap();
+fn a_time_range_returns_exactly_the_records_in_it(store: &dyn KeyStore) {
     let times = [5_000, 1_000, 3_000, 2_000, 2_000, 4_000, 3_001, 2_999];
     for at in times {
         store
@@ -243,7 +232,20 @@ fn the_time_index_returns_exactly_the_records_in_range() {
         assert_eq!((at(fast), fast_total), (at(scanned), scanned_total));
         assert_eq!(fast_total, 8);
     }
+}
 
+on_both_engines!(
+    a_change_and_its_audit_record_commit_together,
+    retention_deletes_the_oldest_by_age_and_by_count,
+    a_time_range_returns_exactly_the_records_in_it,
+);
+
+#[test]
+fn a_data_file_without_the_time_index_has_it_built_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    a_time_range_returns_exactly_the_records_in_it(&store);
     // A file written without the index (an older build) has it built at open.
     drop(store);
     let db = redb::Database::open(&path).unwrap();
@@ -254,8 +256,13 @@ fn the_time_index_returns_exactly_the_records_in_range() {
     txn.commit().unwrap();
     drop(db);
     let store = RedbStore::open(&path, sealer()).unwrap();
-    let (page, total) = store
-        .search_audit(&range(Some(2_000), Some(3_000)))
-        .unwrap();
-    assert_eq!((at(page), total), (vec![3_000, 2_999, 2_000, 2_000], 4));
+    let query = AuditQuery {
+        start: Some(2_000),
+        end: Some(3_000),
+        number_of_results: 100,
+        ..AuditQuery::default()
+    };
+    let (page, total) = store.search_audit(&query).unwrap();
+    let at: Vec<i64> = page.iter().map(|r| r.at).collect();
+    assert_eq!((at, total), (vec![3_000, 2_999, 2_000, 2_000], 4));
 }

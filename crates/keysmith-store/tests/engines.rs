@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-use common::{connection, sealer};
+use common::{connection, pg_store, sealer, temp_store};
 
 use std::sync::{Arc, Barrier};
 
@@ -17,7 +17,7 @@ use keysmith_model::ApiKeyRecord;
 use keysmith_store::prelude::*;
 use keysmith_store::testing::postgres::TestPostgres;
 use keysmith_store::{
-    AuditContext, PG_SCHEMA_VERSION, PgOptions, PgStore, RedbStore, StoreError, UniqueField,
+    AuditContext, PG_SCHEMA_VERSION, PgOptions, PgStore, StoreError, UniqueField,
     with_audit_context,
 };
 
@@ -141,27 +141,13 @@ fn audited_changes_contract(store: &(impl ConnectionRecords + ApiKeyRecords + ?S
     assert_eq!(rows, 0);
 }
 
-fn redb_store() -> (tempfile::TempDir, RedbStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer()).unwrap();
-    (dir, store)
-}
-
-/// A PostgreSQL server with one database, and a store on it.
-fn pg_store(what: &str) -> Option<(TestPostgres, PgStore)> {
-    let server = TestPostgres::start_or_skip(what)?;
-    server.create_database("keysmith").unwrap();
-    let store = PgStore::connect(&server.url("keysmith"), sealer(), &PgOptions::default()).unwrap();
-    Some((server, store))
-}
-
 fn sql(server: &TestPostgres, database: &str) -> postgres::Client {
     postgres::Client::connect(&server.url(database), postgres::NoTls).unwrap()
 }
 
 #[test]
 fn connections_on_redb() {
-    connections_contract(&redb_store().1);
+    connections_contract(&temp_store().1);
 }
 
 #[test]
@@ -173,7 +159,7 @@ fn connections_on_postgres() {
 
 #[test]
 fn api_keys_on_redb() {
-    api_keys_contract(&redb_store().1);
+    api_keys_contract(&temp_store().1);
 }
 
 #[test]
@@ -185,7 +171,7 @@ fn api_keys_on_postgres() {
 
 #[test]
 fn audited_changes_on_redb() {
-    audited_changes_contract(&redb_store().1);
+    audited_changes_contract(&temp_store().1);
 }
 
 #[test]

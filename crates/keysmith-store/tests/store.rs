@@ -3,8 +3,9 @@
 // Test helpers: a failed step must fail the test.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
-use common::{connection, sealer};
+use common::{connection, pg_store, sealer, temp_store};
 
 use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{
@@ -43,15 +44,7 @@ fn key(name: &str, kid: &str, algorithm: Algorithm, insert: i64) -> StoredKey {
     }
 }
 
-fn temp_store() -> (tempfile::TempDir, RedbStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer()).unwrap();
-    (dir, store)
-}
-
-#[test]
-fn names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing() {
-    let (_dir, store) = temp_store();
+fn names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing(store: &dyn KeyStore) {
     let first = key("alpha", "kid-1", Algorithm::ES256, 1);
     store.insert(&first).unwrap();
     let mut same_id = key("beta", "kid-2", Algorithm::ES256, 2);
@@ -73,23 +66,21 @@ fn names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing() {
     assert!(store.id_by_kid("kid-3").unwrap().is_none());
 }
 
-#[test]
-fn rename_delete_and_insertion_order() {
-    let (_dir, store) = temp_store();
+fn rename_delete_and_insertion_order(store: &dyn KeyStore) {
     let a = key("a", "k1", Algorithm::ES256, 1);
     let b = key("b", "k2", Algorithm::RS256, 2);
     let c = key("c", "k3", Algorithm::HS256, 3);
     for k in [&b, &a, &c] {
         store.insert(k).unwrap();
     }
-    let names = |s: &RedbStore| {
+    let names = |s: &dyn KeyStore| {
         s.list()
             .unwrap()
             .into_iter()
             .map(|k| k.name)
             .collect::<Vec<_>>()
     };
-    assert_eq!(names(&store), ["b", "a", "c"]);
+    assert_eq!(names(store), ["b", "a", "c"]);
     assert!(matches!(
         store.rename(&a.key.id, "b", 9),
         Err(StoreError::Duplicate(UniqueField::Name))
@@ -104,10 +95,10 @@ fn rename_delete_and_insertion_order() {
     assert!(store.rename(&KeyId::random(), "q", 1).unwrap().is_none());
     assert!(store.delete(&b.key.id).unwrap());
     assert!(!store.delete(&b.key.id).unwrap());
-    assert_eq!(names(&store), ["z", "c"]);
+    assert_eq!(names(store), ["z", "c"]);
     // A deleted key's name and kid can be used again.
     store.insert(&key("b", "k2", Algorithm::ES384, 4)).unwrap();
-    assert_eq!(names(&store), ["z", "c", "b"]);
+    assert_eq!(names(store), ["z", "c", "b"]);
 }
 
 #[test]
@@ -142,9 +133,7 @@ fn keys_and_secrets_survive_reopening_byte_for_byte() {
     }
 }
 
-#[test]
-fn search_filters_orders_and_pages() {
-    let (_dir, store) = temp_store();
+fn search_filters_orders_and_pages(store: &dyn KeyStore) {
     for i in 0..300 {
         let algorithm = [Algorithm::ES256, Algorithm::RS256, Algorithm::HS256][i % 3];
         store
@@ -306,9 +295,7 @@ fn a_second_open_of_the_same_file_is_refused_clearly() {
     ));
 }
 
-#[test]
-fn api_key_hashes_persist() {
-    let (_dir, store) = temp_store();
+fn api_key_hashes_persist(store: &dyn KeyStore) {
     store.add_api_key_hash(&[7; 32]).unwrap();
     store.add_api_key_hash(&[7; 32]).unwrap();
     store.add_api_key_hash(&[9; 32]).unwrap();
@@ -319,9 +306,7 @@ fn slot(record: &StoredKey) -> RingKey {
     RingKey::fresh(record.key.id, record.key.kid.clone())
 }
 
-#[test]
-fn ring_changes_are_all_or_nothing_and_guard_their_keys() {
-    let (_dir, store) = temp_store();
+fn ring_changes_are_all_or_nothing_and_guard_their_keys(store: &dyn KeyStore) {
     let owner = RingOwner::connection("con_AAAAAAAAAAAAAAAA", KeyUse::Signing);
     let (a, b, c) = (
         key("a", "kid-a", Algorithm::ES256, 1),
@@ -435,9 +420,7 @@ fn ring_changes_are_all_or_nothing_and_guard_their_keys() {
     );
 }
 
-#[test]
-fn deleting_a_revoked_key_drops_it_from_its_ring() {
-    let (_dir, store) = temp_store();
+fn deleting_a_revoked_key_drops_it_from_its_ring(store: &dyn KeyStore) {
     let (a, b, c) = (
         key("a", "kid-a", Algorithm::RS256, 1),
         key("b", "kid-b", Algorithm::RS256, 2),
@@ -650,7 +633,7 @@ fn a_deleted_secret_under_a_missing_master_key_is_refused_and_rotation_repairs_i
 }
 
 /// A tenant ring whose first key `a` is revoked; `b` is previous, `c` current, `d` next.
-fn tenant_ring_with_a_revoked_key(store: &RedbStore) -> [StoredKey; 4] {
+fn tenant_ring_with_a_revoked_key(store: &dyn KeyStore) -> [StoredKey; 4] {
     let keys = [
         key("a", "kid-a", Algorithm::RS256, 1),
         key("b", "kid-b", Algorithm::RS256, 2),
@@ -679,10 +662,8 @@ fn tenant_ring_with_a_revoked_key(store: &RedbStore) -> [StoredKey; 4] {
     keys
 }
 
-#[test]
-fn a_restored_revoked_key_comes_back_revoked_in_its_ring() {
-    let (_dir, store) = temp_store();
-    let [a, ..] = tenant_ring_with_a_revoked_key(&store);
+fn a_restored_revoked_key_comes_back_revoked_in_its_ring(store: &dyn KeyStore) {
+    let [a, ..] = tenant_ring_with_a_revoked_key(store);
     let before = store.ring(&RingOwner::Tenant).unwrap().unwrap();
     assert_eq!(
         store.ring_of_key(&a.key.id).unwrap(),
@@ -715,9 +696,7 @@ fn a_restored_revoked_key_comes_back_revoked_in_its_ring() {
     assert!(listed.iter().any(|k| k.id == a.key.id));
 }
 
-#[test]
-fn a_restore_into_a_ring_that_is_gone_is_refused_and_changes_nothing() {
-    let (_dir, store) = temp_store();
+fn a_restore_into_a_ring_that_is_gone_is_refused_and_changes_nothing(store: &dyn KeyStore) {
     let id = "con_BBBBBBBBBBBBBBBB";
     store.insert_connection(&connection(id, "gone")).unwrap();
     let owner = RingOwner::connection(id, KeyUse::Signing);
@@ -857,9 +836,7 @@ fn a_page_cache_far_smaller_than_the_data_loses_nothing() {
 
 /// `insert_many` stores all its keys as one change, or none of them: a duplicate among them or
 /// with a stored key refuses the whole set and leaves nothing (no key, no index, no audit row).
-#[test]
-fn insert_many_stores_all_or_none() {
-    let (_dir, store) = temp_store();
+fn insert_many_stores_all_or_none(store: &dyn KeyStore) {
     let stored = key("taken", "kid-taken", Algorithm::ES256, 1);
     store.insert(&stored).unwrap();
     let fresh = |i: i64| {
@@ -967,6 +944,94 @@ mod search_model {
         (page, total)
     }
 
+    /// The PostgreSQL engine answers every search as the redb engine does: the same keys in
+    /// both, then every name pattern (LIKE's own `%`, `_` and `\\` among them), kind filter,
+    /// order, direction and page, compared page for page and total for total.
+    #[test]
+    fn both_engines_answer_every_search_alike() {
+        let Some((_server, pg)) = pg_store("searches compared between engines") else {
+            return;
+        };
+        let (_dir, redb) = temp_store();
+        let engines: [&dyn KeyStore; 2] = [&redb, &pg];
+        let extra = ["100%", "a_b", "back\\slash", "under_score", "Pct%"];
+        let names = NAMES.iter().copied().chain(extra);
+        for (i, name) in names.enumerate() {
+            let algorithm = [
+                Algorithm::ES256,
+                Algorithm::RS256,
+                Algorithm::HS256,
+                Algorithm::Ed25519,
+            ][i % 4];
+            // One key with a negative expiration (sorted as 0, by name).
+            let insert = if i == 5 { -3 } else { i as i64 };
+            let mut record = key(name, &format!("kid-{i}"), algorithm, insert);
+            // Same ids in both engines, so orders by id compare.
+            record.key.id = KeyId(uuid::Uuid::from_u128(0x1000 + (i as u128 * 7919) % 97));
+            for store in engines {
+                store.insert(&record).unwrap();
+            }
+        }
+        for (i, key) in redb.list().unwrap().iter().enumerate() {
+            for store in engines {
+                if i % 4 == 1 {
+                    store
+                        .rename(&key.id, &format!("{}~{i}", NAMES[(i * 7) % NAMES.len()]), 9)
+                        .unwrap();
+                } else if i % 6 == 5 {
+                    store.delete(&key.id).unwrap();
+                }
+            }
+        }
+        let patterns = PATTERNS
+            .iter()
+            .copied()
+            .chain(["%", "_", "\\", "a_b", "10%", "%*", "*_*"]);
+        let mut compared = 0;
+        for pattern in patterns.map(Some).chain([None]) {
+            for kind in 0..5 {
+                for order_by in [
+                    SortField::Name,
+                    SortField::InsertInstant,
+                    SortField::Id,
+                    SortField::Algorithm,
+                    SortField::Type,
+                    SortField::Expiration,
+                ] {
+                    for descending in [false, true] {
+                        for (start_row, number_of_results) in [(0, 100), (3, 4)] {
+                            let query = SearchQuery {
+                                name: pattern.map(str::to_owned),
+                                key_type: [
+                                    None,
+                                    Some(KeyType::Ec),
+                                    Some(KeyType::Hmac),
+                                    None,
+                                    Some(KeyType::Okp),
+                                ][kind],
+                                algorithm: [None, None, None, Some(Algorithm::RS256), None][kind],
+                                order_by,
+                                descending,
+                                start_row,
+                                number_of_results,
+                            };
+                            let [a, b] = engines.map(|store| {
+                                let page = store.search(&query).unwrap();
+                                (
+                                    page.keys.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
+                                    page.total,
+                                )
+                            });
+                            assert_eq!(a, b, "redb, then PostgreSQL: {query:?}");
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 25 * 5 * 6 * 2 * 2);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
         #[test]
@@ -1019,9 +1084,7 @@ mod search_model {
 
 /// `keys_after` reads every key in insertion order, in pieces of any size, whatever was
 /// deleted in between; a key inserted between two reads comes after the cursor.
-#[test]
-fn keys_after_pages_through_insertion_order() {
-    let (_dir, store) = temp_store();
+fn keys_after_pages_through_insertion_order(store: &dyn KeyStore) {
     for i in 0..10 {
         store
             .insert(&key(
@@ -1068,9 +1131,7 @@ fn refs(names: &[String]) -> Vec<&str> {
 
 /// A filtered search keeps its total for the next page of the same filters (`totals`): the
 /// total must follow every kind of change, and a kept total must not change the page.
-#[test]
-fn a_kept_search_total_follows_every_change() {
-    let (_dir, store) = temp_store();
+fn a_kept_search_total_follows_every_change(store: &dyn KeyStore) {
     let mut ids = Vec::new();
     for i in 0..40 {
         let algorithm = [Algorithm::ES256, Algorithm::HS256][i % 2];
@@ -1175,3 +1236,17 @@ fn a_kept_search_total_follows_every_change() {
     names.extend(["Key 1r1".to_owned(), "Key 1r2".to_owned()]);
     expect(None, &refs(&names)[..]);
 }
+
+on_both_engines!(
+    names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing,
+    rename_delete_and_insertion_order,
+    search_filters_orders_and_pages,
+    api_key_hashes_persist,
+    ring_changes_are_all_or_nothing_and_guard_their_keys,
+    deleting_a_revoked_key_drops_it_from_its_ring,
+    a_restored_revoked_key_comes_back_revoked_in_its_ring,
+    a_restore_into_a_ring_that_is_gone_is_refused_and_changes_nothing,
+    insert_many_stores_all_or_none,
+    keys_after_pages_through_insertion_order,
+    a_kept_search_total_follows_every_change,
+);

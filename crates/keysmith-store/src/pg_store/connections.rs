@@ -1,10 +1,11 @@
 //! Auth0 connections: the record, its unique name (a database constraint), and deleting a
 //! connection with its rings and their keys in one transaction.
 
-use keysmith_model::{Connection, KeyId};
+use keysmith_model::{Connection, KeyId, KeyUse, RingOwner};
 use postgres::Transaction;
 
 use super::PgStore;
+use super::rings::lock_ring;
 use crate::audit::{changed, if_true};
 use crate::records::{decode_connection, encode_connection};
 use crate::{ConnectionRecords, StoreError};
@@ -73,6 +74,9 @@ impl ConnectionRecords for PgStore {
 
 /// Deletes the rings of connection `id` and every key in them; returns the deleted keys' ids.
 fn drop_connection_rings_in(txn: &mut Transaction<'_>, id: &str) -> Result<Vec<KeyId>, StoreError> {
+    for key_use in [KeyUse::Signing, KeyUse::Encryption] {
+        lock_ring(txn, &RingOwner::connection(id, key_use))?;
+    }
     let rows = txn.query(
         "DELETE FROM ring_keys WHERE owner IN (SELECT owner FROM key_rings WHERE connection = $1)
          RETURNING key_id",

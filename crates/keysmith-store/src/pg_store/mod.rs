@@ -14,10 +14,15 @@
 //! The schema is in [`migrations`]; records use the same bytes as the redb engine.
 
 mod api_keys;
+mod audit_log;
 mod connections;
+mod keys;
 mod migrations;
+mod rings;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use keysmith_model::SecretSealer;
@@ -26,10 +31,11 @@ use postgres::{IsolationLevel, Transaction};
 use postgres_openssl::MakeTlsConnector;
 use r2d2_postgres::PostgresConnectionManager;
 
-use crate::StoreError;
 use crate::audit::{audit_rows, committed_audit};
 use crate::error::UniqueField;
+use crate::health::WriteHealth;
 use crate::records::encode_audit;
+use crate::{CommitStats, KeyStore, StoreError};
 
 pub use migrations::{LATEST as SCHEMA_VERSION, Migrated};
 
@@ -58,9 +64,12 @@ impl Default for PgOptions {
 /// Keys in a PostgreSQL database, shared by any number of Keysmith nodes.
 pub struct PgStore {
     pool: r2d2::Pool<PostgresConnectionManager<MakeTlsConnector>>,
-    /// Seals private halves bound to their key's id (used as the engine gains the key tables).
-    #[allow(dead_code)]
-    sealer: std::sync::Arc<dyn SecretSealer>,
+    /// Seals private halves bound to their key's id.
+    sealer: Arc<dyn SecretSealer>,
+    /// Whether write transactions have been failing, for `/api/status`.
+    health: WriteHealth,
+    /// Write transactions committed by this node.
+    commits: AtomicU64,
     /// `host:port/database` (never the password), for errors and logs.
     target: String,
     migrated: Migrated,
@@ -83,7 +92,7 @@ impl PgStore {
     /// against the system's trust store.
     pub fn connect(
         url: &str,
-        sealer: std::sync::Arc<dyn SecretSealer>,
+        sealer: Arc<dyn SecretSealer>,
         options: &PgOptions,
     ) -> Result<Self, StoreError> {
         let config = postgres::Config::from_str(url).map_err(|e| {
@@ -102,6 +111,8 @@ impl PgStore {
         let mut store = Self {
             pool,
             sealer,
+            health: WriteHealth::default(),
+            commits: AtomicU64::new(0),
             target,
             migrated: Migrated { from: 0, to: 0 },
         };
@@ -128,7 +139,7 @@ impl PgStore {
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let context = crate::audit::current();
-        let (out, rows) = self.run(IsolationLevel::Serializable, |txn| {
+        let (out, rows) = self.write(|txn| {
             let out = f(txn)?;
             let mut rows = audit_rows(context.as_ref(), targets(&out));
             append_audit_in(txn, &mut rows)?;
@@ -136,6 +147,55 @@ impl PgStore {
         })?;
         committed_audit(&rows);
         Ok(out)
+    }
+
+    /// [`Self::write_audited`] for a change that cannot run twice (it decides from a one-shot
+    /// closure): one `READ COMMITTED` transaction, never re-run, so `f` must take the locks
+    /// that order it against concurrent changes before it reads (see `rings`).
+    fn write_audited_once<T>(
+        &self,
+        targets: impl FnOnce(&T) -> Vec<String>,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let context = crate::audit::current();
+        let mut client = self.client()?;
+        let result = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .map_err(StoreError::from)
+            .and_then(|mut txn| {
+                let out = f(&mut txn)?;
+                let mut rows = audit_rows(context.as_ref(), targets(&out));
+                append_audit_in(&mut txn, &mut rows)?;
+                txn.commit()?;
+                Ok((out, rows))
+            });
+        self.record_write(&result);
+        let (out, rows) = result?;
+        committed_audit(&rows);
+        Ok(out)
+    }
+
+    /// Runs `f` in one `SERIALIZABLE` transaction, re-run on a serialization failure.
+    fn write<T>(
+        &self,
+        f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = self.run(IsolationLevel::Serializable, f);
+        self.record_write(&result);
+        result
+    }
+
+    fn record_write<T>(&self, result: &Result<T, StoreError>) {
+        // A refused change (a duplicate, a ring rule) is the caller's, not the database's.
+        let engine_failed = matches!(result, Err(StoreError::Engine(_)));
+        if result.is_ok() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        if result.is_ok() || engine_failed {
+            self.health.record(result);
+        }
     }
 
     /// Runs `f` in one read-only transaction (a consistent snapshot of the database).
@@ -146,14 +206,21 @@ impl PgStore {
         self.run(IsolationLevel::RepeatableRead, |txn| f(txn))
     }
 
+    fn client(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeTlsConnector>>, StoreError>
+    {
+        self.pool.get().map_err(|e| {
+            StoreError::Engine(format!("cannot reach PostgreSQL at {}: {e}", self.target).into())
+        })
+    }
+
     fn run<T>(
         &self,
         isolation: IsolationLevel,
         mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut client = self.pool.get().map_err(|e| {
-            StoreError::Engine(format!("cannot reach PostgreSQL at {}: {e}", self.target).into())
-        })?;
+        let mut client = self.client()?;
         let mut attempt = 1;
         loop {
             let result = client
@@ -178,6 +245,44 @@ impl PgStore {
     }
 }
 
+impl KeyStore for PgStore {
+    /// Not offered by this engine: a PostgreSQL database is backed up with PostgreSQL's own
+    /// tools (`pg_dump`, base backups); `keysmith migrate` will copy one into a data file.
+    fn snapshot_to(
+        &self,
+        _path: &std::path::Path,
+        _progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<u64, StoreError> {
+        Err(StoreError::Engine(
+            format!(
+                "a PostgreSQL store ({}) is not snapshotted by keysmith; back it up with pg_dump",
+                self.target
+            )
+            .into(),
+        ))
+    }
+
+    fn health(&self) -> crate::StoreHealth {
+        self.health.get()
+    }
+
+    fn probe_write(&self) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.execute("SELECT 1", &[])?;
+            Ok(())
+        })
+    }
+
+    fn commit_stats(&self) -> CommitStats {
+        let commits = self.commits.load(Ordering::Relaxed);
+        CommitStats {
+            commits,
+            changes: commits,
+            waiting: 0,
+        }
+    }
+}
+
 /// Appends audit rows in `txn`, giving each its sequence number as its id (unique and
 /// increasing; a rolled-back transaction leaves a gap, as sequences are not transactional).
 fn append_audit_in(
@@ -193,8 +298,16 @@ fn append_audit_in(
             .get(0);
         row.id = u64::try_from(seq).unwrap_or_default();
         txn.execute(
-            "INSERT INTO audit_log (seq, at, record) VALUES ($1, $2, $3)",
-            &[&seq, &row.at, &encode_audit(row)?],
+            "INSERT INTO audit_log (seq, at, actor, action, target, record)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &seq,
+                &row.at,
+                &row.actor,
+                &row.action,
+                &row.target,
+                &encode_audit(row)?,
+            ],
         )?;
     }
     Ok(())

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{
-    Connection, Key, KeyId, KeyRing, KeyUse, PrivateMaterial, RingError, RingOwner, RingRole,
-    SealError, SecretBytes, SecretSealer,
+    Connection, Key, KeyId, KeyRing, KeyUse, RingError, RingOwner, RingRole, SealError,
+    SecretSealer,
 };
 use redb::{
     Database, DatabaseError, Durability, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
@@ -145,14 +145,6 @@ const META_NEXT_INSERTION: &str = "next_insertion";
 /// The number of live keys the census was built or last kept for; a mismatch with KEYS (a
 /// file written by a build that does not keep the census) rebuilds it at open.
 const META_CENSUS_KEYS: &str = "census_keys";
-
-// The private half: a tag byte, then its bytes. Tags 1 and 2 are the plaintext forms (written by
-// schema 1 and 2, upgraded at open); tag 3 is a sealed tag-1 or tag-2 value.
-const SECRET_PKCS8: u8 = 1;
-
-const SECRET_HMAC: u8 = 2;
-
-const SECRET_SEALED: u8 = 3;
 
 /// How [`RedbStore::open_with`] opens a file.
 #[derive(Clone, Copy, Debug)]
@@ -453,6 +445,7 @@ mod writer;
 
 use crate::audit::{audit_rows, changed, committed_audit, if_true};
 use crate::records::*;
+use crate::sealed::*;
 use audit_log::*;
 use keys::*;
 use open::*;

@@ -1,0 +1,423 @@
+//! Keys: the record with its indexed columns, restorable deletion, the census and paged search,
+//! each in one transaction.
+
+use keysmith_model::search::{SearchQuery, SortField};
+use keysmith_model::{Key, KeyId};
+use postgres::Transaction;
+use postgres::types::ToSql;
+
+use super::PgStore;
+use super::rings::{release_from_ring, return_to_ring};
+use crate::audit::{changed, if_true};
+use crate::records::{DeletedKey, decode_deleted, decode_key, encode_deleted, encode_key};
+use crate::sealed::{decode_secret, encode_secret};
+use crate::{KeyCensus, KeyRecords, SearchPage, StoreError, StoredKey};
+
+/// A key to insert: the model key, its record bytes and its sealed private half.
+pub(super) struct Prepared {
+    pub(super) key: Key,
+    pub(super) record: Vec<u8>,
+    pub(super) secret: Option<Vec<u8>>,
+}
+
+impl PgStore {
+    /// Encodes a key and seals its private half (outside any transaction: sealing is CPU work).
+    pub(super) fn prepare(&self, stored: &StoredKey) -> Result<Prepared, StoreError> {
+        Ok(Prepared {
+            key: stored.key.clone(),
+            record: encode_key(&stored.key)?,
+            secret: stored
+                .private
+                .as_ref()
+                .map(|private| encode_secret(&*self.sealer, &stored.key.id, private))
+                .transpose()?,
+        })
+    }
+}
+
+impl KeyRecords for PgStore {
+    fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
+        let prepared = self.prepare(record)?;
+        let sealed_under = self.sealer.sealing_key_id();
+        let target = record.key.id.to_string();
+        self.write_audited(
+            |()| vec![target.clone()],
+            |txn| insert_in(txn, &prepared, &sealed_under),
+        )
+    }
+
+    fn insert_many(&self, records: &[StoredKey]) -> Result<(), StoreError> {
+        let prepared = records
+            .iter()
+            .map(|record| self.prepare(record))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sealed_under = self.sealer.sealing_key_id();
+        let targets: Vec<String> = records.iter().map(|r| r.key.id.to_string()).collect();
+        self.write_audited(
+            |()| targets.clone(),
+            |txn| {
+                for key in &prepared {
+                    insert_in(txn, key, &sealed_under)?;
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError> {
+        let row = self.read(|txn| {
+            Ok(txn.query_opt("SELECT record, secret FROM keys WHERE id = $1", &[&id.0])?)
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let key = decode_key(row.get(0))?;
+        let private = row
+            .get::<_, Option<&[u8]>>(1)
+            .map(|bytes| decode_secret(&*self.sealer, &key.id, bytes))
+            .transpose()?;
+        Ok(Some(StoredKey { key, private }))
+    }
+
+    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.read(|txn| {
+            txn.query_opt("SELECT record FROM keys WHERE id = $1", &[&id.0])?
+                .map(|row| decode_key(row.get(0)))
+                .transpose()
+        })
+    }
+
+    fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError> {
+        self.read(|txn| {
+            Ok(txn
+                .query_opt("SELECT id FROM keys WHERE kid = $1", &[&kid])?
+                .map(|row| KeyId(row.get(0))))
+        })
+    }
+
+    fn contains(&self, id: &KeyId) -> Result<bool, StoreError> {
+        self.read(|txn| {
+            Ok(txn
+                .query_opt("SELECT 1 FROM keys WHERE id = $1", &[&id.0])?
+                .is_some())
+        })
+    }
+
+    fn id_by_name(&self, name: &str) -> Result<Option<KeyId>, StoreError> {
+        self.read(|txn| {
+            Ok(txn
+                .query_opt("SELECT id FROM keys WHERE name = $1", &[&name])?
+                .map(|row| KeyId(row.get(0))))
+        })
+    }
+
+    fn rename(&self, id: &KeyId, name: &str, now_millis: i64) -> Result<Option<Key>, StoreError> {
+        self.write_audited(changed(id.to_string()), |txn| {
+            let Some(row) =
+                txn.query_opt("SELECT record FROM keys WHERE id = $1 FOR UPDATE", &[&id.0])?
+            else {
+                return Ok(None);
+            };
+            let mut key = decode_key(row.get(0))?;
+            key.name = name.to_owned();
+            key.last_update_instant = now_millis;
+            txn.execute(
+                "UPDATE keys SET name = $2, lower_name = $3, record = $4 WHERE id = $1",
+                &[
+                    &id.0,
+                    &key.name,
+                    &key.name.to_lowercase(),
+                    &encode_key(&key)?,
+                ],
+            )?;
+            Ok(Some(key))
+        })
+    }
+
+    fn delete(&self, id: &KeyId) -> Result<bool, StoreError> {
+        self.write_audited(if_true(id.to_string()), |txn| {
+            release_from_ring(txn, id)?;
+            delete_in(txn, id)
+        })
+    }
+
+    fn delete_restorably(&self, id: &KeyId, purge_at: i64) -> Result<bool, StoreError> {
+        self.write_audited(if_true(id.to_string()), |txn| {
+            let ring = release_from_ring(txn, id)?;
+            let Some(row) = txn.query_opt(
+                "DELETE FROM keys WHERE id = $1 RETURNING record, secret",
+                &[&id.0],
+            )?
+            else {
+                return Ok(false);
+            };
+            let deleted = DeletedKey {
+                key: decode_key(row.get(0))?,
+                purge_at,
+                ring,
+            };
+            let secret: Option<&[u8]> = row.get(1);
+            txn.execute(
+                "INSERT INTO deleted_keys (id, purge_at, record, secret) VALUES ($1, $2, $3, $4)",
+                &[&id.0, &purge_at, &encode_deleted(&deleted)?, &secret],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn restore(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.write_audited(changed(id.to_string()), |txn| {
+            let Some(row) = txn.query_opt(
+                "DELETE FROM deleted_keys WHERE id = $1 RETURNING record, secret",
+                &[&id.0],
+            )?
+            else {
+                return Ok(None);
+            };
+            let deleted = decode_deleted(row.get(0))?;
+            // The secret comes back as it was sealed: its master key is listed already.
+            let prepared = Prepared {
+                record: encode_key(&deleted.key)?,
+                secret: row.get::<_, Option<&[u8]>>(1).map(<[u8]>::to_vec),
+                key: deleted.key,
+            };
+            insert_in(txn, &prepared, &[])?;
+            if let Some(place) = deleted.ring {
+                return_to_ring(txn, place)?;
+            }
+            Ok(Some(prepared.key))
+        })
+    }
+
+    fn deleted_keys(&self) -> Result<Vec<(Key, i64)>, StoreError> {
+        self.read(|txn| {
+            txn.query("SELECT record FROM deleted_keys ORDER BY purge_at, id", &[])?
+                .iter()
+                .map(|row| decode_deleted(row.get(0)).map(|d| (d.key, d.purge_at)))
+                .collect()
+        })
+    }
+
+    fn purge_deleted(&self, now_millis: i64) -> Result<Vec<KeyId>, StoreError> {
+        let purged = |ids: &Vec<KeyId>| ids.iter().map(ToString::to_string).collect();
+        self.write_audited(purged, |txn| {
+            let mut ids: Vec<KeyId> = txn
+                .query(
+                    "DELETE FROM deleted_keys WHERE purge_at <= $1 RETURNING id",
+                    &[&now_millis],
+                )?
+                .iter()
+                .map(|row| KeyId(row.get(0)))
+                .collect();
+            ids.sort_by_key(|id| id.0);
+            Ok(ids)
+        })
+    }
+
+    fn list(&self) -> Result<Vec<Key>, StoreError> {
+        self.read(|txn| {
+            txn.query("SELECT record FROM keys ORDER BY seq", &[])?
+                .iter()
+                .map(|row| decode_key(row.get(0)))
+                .collect()
+        })
+    }
+
+    fn keys_after(&self, after: Option<u64>, limit: usize) -> Result<Vec<(u64, Key)>, StoreError> {
+        let after = after.map_or(Ok(-1), i64::try_from).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|txn| {
+            txn.query(
+                "SELECT seq, record FROM keys WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &limit],
+            )?
+            .iter()
+            .map(|row| {
+                let seq = u64::try_from(row.get::<_, i64>(0)).unwrap_or_default();
+                decode_key(row.get(1)).map(|key| (seq, key))
+            })
+            .collect()
+        })
+    }
+
+    fn count(&self) -> Result<u64, StoreError> {
+        self.read(|txn| {
+            let count: i64 = txn.query_one("SELECT count(*) FROM keys", &[])?.get(0);
+            Ok(u64::try_from(count).unwrap_or_default())
+        })
+    }
+
+    fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError> {
+        self.read(|txn| {
+            let by_kind = txn
+                .query(
+                    "SELECT key_type, algorithm, count(*) FROM keys GROUP BY key_type, algorithm
+                     ORDER BY key_type COLLATE \"C\", algorithm COLLATE \"C\"",
+                    &[],
+                )?
+                .iter()
+                .map(|row| {
+                    let count: i64 = row.get(2);
+                    (
+                        row.get(0),
+                        row.get(1),
+                        u64::try_from(count).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let expiring: i64 = txn
+                .query_one(
+                    "SELECT count(*) FROM keys WHERE expires_at < $1",
+                    &[&expiring_before],
+                )?
+                .get(0);
+            Ok(KeyCensus {
+                by_kind,
+                expiring: u64::try_from(expiring).unwrap_or_default(),
+            })
+        })
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        let mut filters = Vec::new();
+        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        if let Some(pattern) = &query.name {
+            params.push(Box::new(like_pattern(&pattern.to_lowercase())));
+            filters.push(format!("lower_name LIKE ${} ESCAPE '\\'", params.len()));
+        }
+        if let Some(key_type) = query.key_type {
+            params.push(Box::new(key_type.as_str()));
+            filters.push(format!("key_type = ${}", params.len()));
+        }
+        if let Some(algorithm) = query.algorithm {
+            params.push(Box::new(algorithm.as_str()));
+            filters.push(format!("algorithm = ${}", params.len()));
+        }
+        let filter = if filters.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filters.join(" AND "))
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        // The same orders as the redb engine: the field, then the lower-case name (bytes), then
+        // the id; a key without an expiration sorts last either way.
+        let order = match query.order_by {
+            SortField::Name => format!("lower_name {direction}, id {direction}"),
+            SortField::InsertInstant => format!("seq {direction}"),
+            SortField::Id => format!("id {direction}"),
+            SortField::Algorithm => {
+                format!(
+                    "algorithm COLLATE \"C\" {direction}, lower_name {direction}, id {direction}"
+                )
+            }
+            SortField::Type => {
+                format!(
+                    "key_type COLLATE \"C\" {direction}, lower_name {direction}, id {direction}"
+                )
+            }
+            // A negative expiration sorts as 0 (`greatest` would also turn NULL into 0).
+            SortField::Expiration => format!(
+                "(CASE WHEN expires_at < 0 THEN 0 ELSE expires_at END) {direction} NULLS LAST, \
+                 lower_name {direction}, id {direction}"
+            ),
+        };
+        let offset = i64::try_from(query.start_row).unwrap_or(i64::MAX);
+        let limit = i64::try_from(query.number_of_results).unwrap_or(i64::MAX);
+        let page_sql = format!(
+            "SELECT record FROM keys {filter} ORDER BY {order} OFFSET ${} LIMIT ${}",
+            params.len() + 1,
+            params.len() + 2
+        );
+        let count_sql = format!("SELECT count(*) FROM keys {filter}");
+        self.read(|txn| {
+            let filter_params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+            let mut page_params = filter_params.clone();
+            page_params.push(&offset);
+            page_params.push(&limit);
+            let keys = txn
+                .query(page_sql.as_str(), &page_params)?
+                .iter()
+                .map(|row| decode_key(row.get(0)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: i64 = txn.query_one(count_sql.as_str(), &filter_params)?.get(0);
+            Ok(SearchPage {
+                keys,
+                total: u64::try_from(total).unwrap_or_default(),
+            })
+        })
+    }
+}
+
+/// A name pattern as SQL `LIKE` (both lower case): `*` matches any run of characters, and a
+/// pattern without `*` matches names that contain it. `%`, `_` and `\` match themselves.
+fn like_pattern(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 2);
+    let contains = !pattern.contains('*');
+    if contains {
+        out.push('%');
+    }
+    for c in pattern.chars() {
+        match c {
+            '*' => out.push('%'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    if contains {
+        out.push('%');
+    }
+    out
+}
+
+/// Stores a key row; its uniqueness (id, name, kid) is the database's. `sealed_under` is the
+/// master key its secret was just sealed under (empty: listed already).
+pub(super) fn insert_in(
+    txn: &mut Transaction<'_>,
+    key: &Prepared,
+    sealed_under: &[u8],
+) -> Result<(), StoreError> {
+    let k = &key.key;
+    txn.execute(
+        "INSERT INTO keys (id, name, lower_name, kid, key_type, algorithm, expires_at, record, secret)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &k.id.0,
+            &k.name,
+            &k.name.to_lowercase(),
+            &k.kid,
+            &k.key_type.as_str(),
+            &k.algorithm.as_str(),
+            &k.expiration_instant,
+            &key.record,
+            &key.secret,
+        ],
+    )?;
+    if key.secret.is_some() && !sealed_under.is_empty() {
+        txn.execute(
+            "INSERT INTO master_keys_in_use (id) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&sealed_under],
+        )?;
+    }
+    Ok(())
+}
+
+/// Deletes a key row. Returns whether it existed.
+pub(super) fn delete_in(txn: &mut Transaction<'_>, id: &KeyId) -> Result<bool, StoreError> {
+    Ok(txn.execute("DELETE FROM keys WHERE id = $1", &[&id.0])? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_patterns_become_like_patterns() {
+        assert_eq!(like_pattern("s #7*"), "s #7%");
+        assert_eq!(like_pattern("key"), "%key%");
+        assert_eq!(like_pattern("*a*b"), "%a%b");
+        assert_eq!(like_pattern("100%_\\"), "%100\\%\\_\\\\%");
+    }
+}
