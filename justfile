@@ -27,6 +27,11 @@ test-aws-lc:
 test-openssl:
     cargo test -p keysmith-tests --test conformance -- openssl::
 
+# The end-to-end suites that serve from the store, each server on a PostgreSQL store of its own
+# (as CI; needs the Debian postgresql package, scripts/install-deps.sh).
+test-postgres:
+    KS_E2E_STORE=postgres cargo test -p keysmith --features aws-lc,openssl --test e2e -- admin:: audit:: auth0:: clients:: deletion:: keys:: limits:: metrics:: openapi:: permissions:: postgres:: tokens::
+
 # The conformance suite on the OpenSSL backend built against the vendored OpenSSL 3.5 (as CI).
 test-openssl-vendored:
     cargo test -p keysmith-tests --no-default-features --features openssl-vendored --test conformance

@@ -177,7 +177,8 @@ impl KeyService {
         change: impl FnOnce(
             Option<&KeyRing>,
             &mut [StoredKey],
-        ) -> Result<(KeyRing, Vec<KeyId>), StoreError>,
+        ) -> Result<(KeyRing, Vec<KeyId>), StoreError>
+        + Send,
     ) -> Result<(KeyRing, Vec<Key>), ServiceError> {
         let committed = self.store().change_ring(
             owner,

@@ -311,6 +311,20 @@ impl KeyRing {
         self.keys().find(|(k, _)| k.id == *id).map(|(_, r)| r)
     }
 
+    /// A key of this ring leaving the store: refused with its role if it is live (current, next
+    /// or previous); a revoked key is dropped from the ring and its slot returned (to put it
+    /// back if the deletion is undone); a key not in the ring changes nothing.
+    pub fn release(&mut self, id: &KeyId) -> Result<Option<RingKey>, RingRole> {
+        match self.role_of(id) {
+            Some(role) if role.is_live() => Err(role),
+            _ => {
+                let slot = self.revoked.iter().find(|k| k.id == *id).cloned();
+                self.forget_revoked(id);
+                Ok(slot)
+            }
+        }
+    }
+
     /// Drops a revoked key (it was deleted from the store). Returns whether it was here.
     pub fn forget_revoked(&mut self, id: &KeyId) -> bool {
         let before = self.revoked.len();

@@ -130,3 +130,37 @@ pub(crate) fn if_true(target: String) -> impl Fn(&bool) -> Vec<String> + Send + 
 pub(crate) fn changed<T>(target: String) -> impl Fn(&Option<T>) -> Vec<String> + Send + 'static {
     move |out| out.as_ref().map(|_| target.clone()).into_iter().collect()
 }
+
+/// The most audit records one pruning transaction deletes (a large backlog takes several).
+pub(crate) const PRUNE_CHUNK: usize = 10_000;
+
+/// Prunes the audit trail in transactions of at most [`PRUNE_CHUNK`] records: by age while
+/// `by_age(before, chunk)` deletes a full chunk, then by count while `by_count(max, chunk)`
+/// does. Each deletes the oldest records (by time) and returns how many. Returns the total.
+pub(crate) fn prune_in_chunks(
+    older_than: Option<i64>,
+    max_records: Option<u64>,
+    mut by_age: impl FnMut(i64, usize) -> Result<usize, crate::StoreError>,
+    mut by_count: impl FnMut(u64, usize) -> Result<usize, crate::StoreError>,
+) -> Result<u64, crate::StoreError> {
+    let mut deleted = 0u64;
+    if let Some(before) = older_than {
+        loop {
+            let n = by_age(before, PRUNE_CHUNK)?;
+            deleted += n as u64;
+            if n < PRUNE_CHUNK {
+                break;
+            }
+        }
+    }
+    if let Some(max) = max_records {
+        loop {
+            let n = by_count(max, PRUNE_CHUNK)?;
+            deleted += n as u64;
+            if n < PRUNE_CHUNK {
+                break;
+            }
+        }
+    }
+    Ok(deleted)
+}

@@ -99,8 +99,10 @@ pub struct RingChange {
     pub delete: Vec<KeyId>,
 }
 
-/// Decides a ring change from the committed ring (`None` if the owner has none yet).
-pub type RingChanger<'a> = Box<dyn FnOnce(Option<&KeyRing>) -> Result<RingChange, StoreError> + 'a>;
+/// Decides a ring change from the committed ring (`None` if the owner has none yet). `Send`, so
+/// an engine may run the change's transaction on a thread of its own.
+pub type RingChanger<'a> =
+    Box<dyn FnOnce(Option<&KeyRing>) -> Result<RingChange, StoreError> + Send + 'a>;
 
 /// Keys: records, unique names and kids, insertion order, restorable deletion, search.
 ///

@@ -340,3 +340,48 @@ fn a_url_with_a_password_never_shows_it() {
     let text = format!("{} {bad:?}", keysmith_store::error_chain(&bad));
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+#[test]
+fn a_node_without_the_master_key_of_stored_secrets_is_refused() {
+    let Some((server, store)) = pg_store("PostgreSQL master-key check") else {
+        return;
+    };
+    let record = keysmith_store::StoredKey {
+        key: keysmith_model::Key {
+            algorithm: keysmith_model::Algorithm::HS256,
+            certificate: None,
+            certificate_information: None,
+            expiration_instant: None,
+            has_private_key: None,
+            id: keysmith_model::KeyId::random(),
+            insert_instant: 1,
+            issuer: None,
+            kid: "kid-1".into(),
+            last_update_instant: 1,
+            length: None,
+            name: "secret".into(),
+            public_key: None,
+            key_type: keysmith_model::KeyType::Hmac,
+        },
+        private: Some(keysmith_model::PrivateMaterial::HmacSecret(
+            keysmith_model::SecretBytes::new(b"secret".to_vec()),
+        )),
+    };
+    store.insert(&record).unwrap();
+    let backend: Arc<dyn keysmith_crypto::KeyBackend> =
+        Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+    let other = keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[8u8; 32]).unwrap();
+    let other = Arc::new(keysmith_crypto::envelope::Envelope::new(backend, vec![other]).unwrap());
+    let refused =
+        PgStore::connect(&server.url("keysmith"), other, &PgOptions::default()).unwrap_err();
+    assert!(matches!(refused, StoreError::MasterKey(_)), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("every node needs the same master keys"),
+        "{refused}"
+    );
+    // The node with the key still reads the secret.
+    let back = store.get(&record.key.id).unwrap().unwrap();
+    assert_eq!(back.private.unwrap().expose(), b"secret");
+}

@@ -237,14 +237,44 @@ pub fn envelope(
     Ok((Envelope::new(backend, keys)?, created))
 }
 
+/// Connects to the PostgreSQL store the settings name (`store`) with the configured master
+/// keys, which must be set: a node never generates one for a shared database, where every
+/// node needs the same keys. Returns the store and the id of the sealing key.
+pub fn connect_postgres(
+    settings: &Settings,
+    backend: Arc<dyn KeyBackend>,
+) -> Result<(keysmith_store::PgStore, String), ServerError> {
+    let keys = configured_keys(settings, &*backend)?;
+    if keys.is_empty() {
+        return Err(ServerError::MasterKey(
+            "no master key: with a PostgreSQL store (store, KEYSMITH_STORE) set KEYSMITH_MASTER_KEY or --master-key-file, the same on every node".into(),
+        ));
+    }
+    let envelope = Envelope::new(backend, keys)?;
+    let sealing_id = envelope.sealing_key_id();
+    let store = keysmith_store::PgStore::connect(
+        &settings.store,
+        Arc::new(envelope),
+        &keysmith_store::PgOptions::default(),
+    )?;
+    Ok((store, sealing_id))
+}
+
 /// Opens the data file with the configured master keys (see the module documentation).
 /// Returns the store and the id of the sealing key. Only with `create_key_file` may a missing
-/// key file be created (the server's first start; never an administrative command).
+/// key file be created (the server's first start; never an administrative command). Refused
+/// when the settings name a PostgreSQL store: the commands that open the data file work on
+/// the data file only.
 pub fn open_store(
     settings: &Settings,
     backend: Arc<dyn KeyBackend>,
     create_key_file: bool,
 ) -> Result<(RedbStore, String), ServerError> {
+    if !settings.store.is_empty() {
+        return Err(ServerError::Cli(
+            "this command works on the data file, and the keys are in a PostgreSQL store (store is set); use the server's API (--url) instead".into(),
+        ));
+    }
     let (envelope, created) = envelope(settings, backend, create_key_file)?;
     let sealing_id = envelope.sealing_key_id();
     match open_data_file(settings, Arc::new(envelope)) {

@@ -22,25 +22,44 @@ use crate::settings::Settings;
 pub async fn run(settings: Settings) -> Result<(), ServerError> {
     let selected = select_backend(Some(settings.backend.as_str()).filter(|b| !b.is_empty()))?;
     let backend = selected.backend.clone();
-    prepare_data_dir(&settings)?;
-    // Held until the server has stopped: a restore cannot swap the file under it.
-    let _data_dir_lock = crate::data_lock::lock(&settings.data)?;
-    let data_file = settings.data_file();
-    let (redb, sealing_key) = crate::master_key::open_store(&settings, backend.clone(), true)?;
-    #[cfg(feature = "failpoints")]
-    let redb = if let Some(pause) = std::env::var(FAILPOINT_RING_COMMIT_PAUSE_MS)
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-    {
-        tracing::warn!(
-            pause_ms = pause,
-            "test failpoint {FAILPOINT_RING_COMMIT_PAUSE_MS} is set: ring changes pause before commit"
-        );
-        redb.with_ring_commit_pause(Duration::from_millis(pause))
+    let postgres = !settings.store.is_empty();
+    // Held until the server has stopped: a restore cannot swap the file under it. A
+    // PostgreSQL store has no data file to guard.
+    let _data_dir_lock = if postgres {
+        None
     } else {
-        redb
+        prepare_data_dir(&settings)?;
+        Some(crate::data_lock::lock(&settings.data)?)
     };
-    let store: Arc<dyn KeyStore> = Arc::new(redb);
+    let (store, sealing_key, where_stored): (Arc<dyn KeyStore>, String, String) = if postgres {
+        let (store, sealing_key) = crate::master_key::connect_postgres(&settings, backend.clone())?;
+        let target = format!(
+            "postgres {} (schema {})",
+            store.target(),
+            store.migrated().to
+        );
+        (Arc::new(store), sealing_key, target)
+    } else {
+        let (redb, sealing_key) = crate::master_key::open_store(&settings, backend.clone(), true)?;
+        #[cfg(feature = "failpoints")]
+        let redb = if let Some(pause) = std::env::var(FAILPOINT_RING_COMMIT_PAUSE_MS)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+        {
+            tracing::warn!(
+                pause_ms = pause,
+                "test failpoint {FAILPOINT_RING_COMMIT_PAUSE_MS} is set: ring changes pause before commit"
+            );
+            redb.with_ring_commit_pause(Duration::from_millis(pause))
+        } else {
+            redb
+        };
+        (
+            Arc::new(redb),
+            sealing_key,
+            settings.data_file().display().to_string(),
+        )
+    };
     watch_storage(
         Arc::downgrade(&store),
         settings.storage_failures_before_exit,
@@ -71,7 +90,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         metrics_enabled: settings.metrics_enabled,
         metrics_anonymous: settings.metrics_anonymous,
         backup: keysmith_api::system::backup::BackupSettings {
-            data_file: settings.data_file(),
+            data_file: (!postgres).then(|| settings.data_file()),
             reserve_bytes: settings.backup_reserve_bytes,
         },
         admin_enabled: settings.admin_enabled,
@@ -124,7 +143,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         backend_library = %backend.library(),
         backend_reason = selected.reason,
         fips = backend.is_fips(),
-        data_file = %data_file.display(),
+        store = %where_stored,
         master_key = %sealing_key,
         tls = tls_name,
         bind = %addresses.join(","),

@@ -30,6 +30,9 @@ pub struct Settings {
     pub bind: String,
     /// Data directory.
     pub data: PathBuf,
+    /// A PostgreSQL URL to store the keys in; empty for the redb data file. May hold a
+    /// password: never logged.
+    pub store: zeroize::Zeroizing<String>,
     /// The most memory redb's page cache may hold, bytes.
     pub store_cache_bytes: usize,
     /// Crypto backend name; empty for the default.
@@ -196,6 +199,8 @@ pub struct Overrides {
     pub bind: Option<String>,
     /// `--data`.
     pub data: Option<PathBuf>,
+    /// `--store`.
+    pub store: Option<String>,
     /// `--backend`.
     pub backend: Option<String>,
     /// `--log-format`.
@@ -233,6 +238,9 @@ impl Settings {
         }
         if let Some(data) = &overrides.data {
             settings.data = data.clone();
+        }
+        if let Some(store) = &overrides.store {
+            settings.store = zeroize::Zeroizing::new(store.clone());
         }
         if let Some(backend) = &overrides.backend {
             settings.backend = backend.clone();

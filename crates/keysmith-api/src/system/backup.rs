@@ -65,12 +65,26 @@ async fn next_chunk(
             status = 200, description = "The snapshot: a redb file, its secrets still sealed under the master key.",
             content_type = "application/octet-stream", body = Vec<u8>
         ),
+        (
+            status = 400, body = keysmith_model::Errors,
+            description = "The keys are in PostgreSQL, not in a data file (`[notAllowed]backup`): back the database up with its own tools."
+        ),
+        (
+            status = 507, body = keysmith_model::Errors,
+            description = "Too little free space beside the data file for a snapshot (`[insufficientStorage]`); nothing was written."
+        ),
         ApiError
     )
 )]
 async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let service = state.keys.clone();
-    let data_file = state.backup.data_file.clone();
+    let Some(data_file) = state.backup.data_file.clone() else {
+        return Err(ApiError::BadRequest(keysmith_model::Errors::general(
+            keysmith_model::Reason::NotAllowed,
+            "backup",
+            "This server keeps its keys in PostgreSQL, not in a data file: back the database up with pg_dump or a base backup.",
+        )));
+    };
     let reserve = state.backup.reserve_bytes;
     let dir = data_file
         .parent()
@@ -111,8 +125,10 @@ async fn backup(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 /// Where online backups are written, and the free space they must leave.
 #[derive(Clone, Debug)]
 pub struct BackupSettings {
-    /// The data file; snapshots are written in its directory, then sent and removed.
-    pub data_file: std::path::PathBuf,
+    /// The data file; snapshots are written in its directory, then sent and removed. `None`
+    /// when the keys are in PostgreSQL: there is no data file, and a backup is refused (400)
+    /// with a message that says to back the database up with PostgreSQL's tools.
+    pub data_file: Option<std::path::PathBuf>,
     /// Free space a backup must leave on the data disk, in bytes.
     pub reserve_bytes: u64,
 }

@@ -174,7 +174,7 @@ pub(crate) fn state(dir: &std::path::Path, options: Options) -> AppState {
         metrics_enabled: options.metrics_enabled,
         metrics_anonymous: options.metrics_anonymous,
         backup: keysmith_api::system::backup::BackupSettings {
-            data_file,
+            data_file: Some(data_file),
             reserve_bytes: 0,
         },
         admin_enabled: false,

@@ -3,37 +3,15 @@
 
 use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{Key, KeyId};
-use postgres::Transaction;
-use postgres::types::ToSql;
 
 use super::PgStore;
+use super::filters::Filters;
+use super::key_rows::{Prepared, delete_in, insert_in};
 use super::rings::{release_from_ring, return_to_ring};
 use crate::audit::{changed, if_true};
 use crate::records::{DeletedKey, decode_deleted, decode_key, encode_deleted, encode_key};
-use crate::sealed::{decode_secret, encode_secret};
+use crate::sealed::decode_secret;
 use crate::{KeyCensus, KeyRecords, SearchPage, StoreError, StoredKey};
-
-/// A key to insert: the model key, its record bytes and its sealed private half.
-pub(super) struct Prepared {
-    pub(super) key: Key,
-    pub(super) record: Vec<u8>,
-    pub(super) secret: Option<Vec<u8>>,
-}
-
-impl PgStore {
-    /// Encodes a key and seals its private half (outside any transaction: sealing is CPU work).
-    pub(super) fn prepare(&self, stored: &StoredKey) -> Result<Prepared, StoreError> {
-        Ok(Prepared {
-            key: stored.key.clone(),
-            record: encode_key(&stored.key)?,
-            secret: stored
-                .private
-                .as_ref()
-                .map(|private| encode_secret(&*self.sealer, &stored.key.id, private))
-                .transpose()?,
-        })
-    }
-}
 
 impl KeyRecords for PgStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
@@ -279,25 +257,19 @@ impl KeyRecords for PgStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-        let mut filters = Vec::new();
-        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut filters = Filters::default();
         if let Some(pattern) = &query.name {
-            params.push(Box::new(like_pattern(&pattern.to_lowercase())));
-            filters.push(format!("lower_name LIKE ${} ESCAPE '\\'", params.len()));
+            filters.add(
+                "lower_name LIKE $ ESCAPE '\\'",
+                like_pattern(&pattern.to_lowercase()),
+            );
         }
         if let Some(key_type) = query.key_type {
-            params.push(Box::new(key_type.as_str()));
-            filters.push(format!("key_type = ${}", params.len()));
+            filters.add("key_type = $", key_type.as_str());
         }
         if let Some(algorithm) = query.algorithm {
-            params.push(Box::new(algorithm.as_str()));
-            filters.push(format!("algorithm = ${}", params.len()));
+            filters.add("algorithm = $", algorithm.as_str());
         }
-        let filter = if filters.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", filters.join(" AND "))
-        };
         let direction = if query.descending { "DESC" } else { "ASC" };
         // The same orders as the redb engine: the field, then the lower-case name (bytes), then
         // the id; a key without an expiration sorts last either way.
@@ -321,29 +293,20 @@ impl KeyRecords for PgStore {
                  lower_name {direction}, id {direction}"
             ),
         };
-        let offset = i64::try_from(query.start_row).unwrap_or(i64::MAX);
-        let limit = i64::try_from(query.number_of_results).unwrap_or(i64::MAX);
-        let page_sql = format!(
-            "SELECT record FROM keys {filter} ORDER BY {order} OFFSET ${} LIMIT ${}",
-            params.len() + 1,
-            params.len() + 2
-        );
-        let count_sql = format!("SELECT count(*) FROM keys {filter}");
         self.read(|txn| {
-            let filter_params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p).collect();
-            let mut page_params = filter_params.clone();
-            page_params.push(&offset);
-            page_params.push(&limit);
-            let keys = txn
-                .query(page_sql.as_str(), &page_params)?
+            let (rows, total) = filters.page(
+                txn,
+                "record",
+                "keys",
+                &order,
+                query.start_row,
+                query.number_of_results,
+            )?;
+            let keys = rows
                 .iter()
                 .map(|row| decode_key(row.get(0)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let total: i64 = txn.query_one(count_sql.as_str(), &filter_params)?.get(0);
-            Ok(SearchPage {
-                keys,
-                total: u64::try_from(total).unwrap_or_default(),
-            })
+            Ok(SearchPage { keys, total })
         })
     }
 }
@@ -370,43 +333,6 @@ fn like_pattern(pattern: &str) -> String {
         out.push('%');
     }
     out
-}
-
-/// Stores a key row; its uniqueness (id, name, kid) is the database's. `sealed_under` is the
-/// master key its secret was just sealed under (empty: listed already).
-pub(super) fn insert_in(
-    txn: &mut Transaction<'_>,
-    key: &Prepared,
-    sealed_under: &[u8],
-) -> Result<(), StoreError> {
-    let k = &key.key;
-    txn.execute(
-        "INSERT INTO keys (id, name, lower_name, kid, key_type, algorithm, expires_at, record, secret)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        &[
-            &k.id.0,
-            &k.name,
-            &k.name.to_lowercase(),
-            &k.kid,
-            &k.key_type.as_str(),
-            &k.algorithm.as_str(),
-            &k.expiration_instant,
-            &key.record,
-            &key.secret,
-        ],
-    )?;
-    if key.secret.is_some() && !sealed_under.is_empty() {
-        txn.execute(
-            "INSERT INTO master_keys_in_use (id) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[&sealed_under],
-        )?;
-    }
-    Ok(())
-}
-
-/// Deletes a key row. Returns whether it existed.
-pub(super) fn delete_in(txn: &mut Transaction<'_>, id: &KeyId) -> Result<bool, StoreError> {
-    Ok(txn.execute("DELETE FROM keys WHERE id = $1", &[&id.0])? > 0)
 }
 
 #[cfg(test)]

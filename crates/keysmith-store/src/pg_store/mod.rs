@@ -7,8 +7,11 @@
 //!   database's error. This is why a change is `FnMut`.
 //! - Uniqueness is the database's: a unique violation on a known constraint is answered
 //!   [`StoreError::Duplicate`], whichever node wrote the other row.
-//! - The postgres client runs its own runtime per connection: call this engine from blocking
-//!   threads only (as every store call already is), never on an async worker.
+//! - The postgres client runs its own runtime per connection, which cannot run on a thread
+//!   that drives an async runtime. A call made on such a thread (the server's start and stop,
+//!   a handler that reads without `web::block`) runs its transaction on a scoped thread of its
+//!   own, and dropping the store lets go of its connections on one too. Blocking threads, where
+//!   the server makes its calls, run them directly.
 //! - Errors name the server and database, never the password.
 //!
 //! The schema is in [`migrations`]; records use the same bytes as the redb engine.
@@ -16,6 +19,8 @@
 mod api_keys;
 mod audit_log;
 mod connections;
+mod filters;
+mod key_rows;
 mod keys;
 mod migrations;
 mod rings;
@@ -63,7 +68,8 @@ impl Default for PgOptions {
 
 /// Keys in a PostgreSQL database, shared by any number of Keysmith nodes.
 pub struct PgStore {
-    pool: r2d2::Pool<PostgresConnectionManager<MakeTlsConnector>>,
+    /// Always `Some` until the store is dropped (see `Drop`).
+    pool: Option<r2d2::Pool<PostgresConnectionManager<MakeTlsConnector>>>,
     /// Seals private halves bound to their key's id.
     sealer: Arc<dyn SecretSealer>,
     /// Whether write transactions have been failing, for `/api/status`.
@@ -109,7 +115,7 @@ impl PgStore {
             .connection_timeout(options.connect_timeout)
             .build_unchecked(manager);
         let mut store = Self {
-            pool,
+            pool: Some(pool),
             sealer,
             health: WriteHealth::default(),
             commits: AtomicU64::new(0),
@@ -117,7 +123,33 @@ impl PgStore {
             migrated: Migrated { from: 0, to: 0 },
         };
         store.migrated = store.run(IsolationLevel::ReadCommitted, migrations::migrate)?;
+        store.check_master_keys()?;
         Ok(store)
+    }
+
+    /// Refuses a database whose secrets are sealed under a master key this node does not have
+    /// (every node needs the same master keys). Reads `master_keys_in_use`; decrypts nothing.
+    fn check_master_keys(&self) -> Result<(), StoreError> {
+        let in_use: Vec<Vec<u8>> = self.read(|txn| {
+            Ok(txn
+                .query("SELECT id FROM master_keys_in_use ORDER BY id", &[])?
+                .iter()
+                .map(|row| row.get(0))
+                .collect())
+        })?;
+        for id in &in_use {
+            match self.sealer.knows_master_key(id) {
+                Ok(()) => {}
+                Err(keysmith_model::SealError::UnknownMasterKey(master)) => {
+                    return Err(StoreError::MasterKey(format!(
+                        "stored secrets in {} are sealed under master key {master}, which is not configured on this node (every node needs the same master keys); nothing was changed",
+                        self.target
+                    )));
+                }
+                Err(other) => return Err(StoreError::Sealing(other)),
+            }
+        }
+        Ok(())
     }
 
     /// What the migrations at connect did.
@@ -133,10 +165,10 @@ impl PgStore {
     /// Runs `f` in one `SERIALIZABLE` transaction, re-run on a serialization failure (see the
     /// module docs), then appends the audit rows of its targets under the thread's audit
     /// context in the same transaction and logs them after the commit.
-    fn write_audited<T>(
+    fn write_audited<T: Send>(
         &self,
-        targets: impl Fn(&T) -> Vec<String>,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        targets: impl Fn(&T) -> Vec<String> + Send + Sync,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         let context = crate::audit::current();
         let (out, rows) = self.write(|txn| {
@@ -152,25 +184,24 @@ impl PgStore {
     /// [`Self::write_audited`] for a change that cannot run twice (it decides from a one-shot
     /// closure): one `READ COMMITTED` transaction, never re-run, so `f` must take the locks
     /// that order it against concurrent changes before it reads (see `rings`).
-    fn write_audited_once<T>(
+    fn write_audited_once<T: Send>(
         &self,
-        targets: impl FnOnce(&T) -> Vec<String>,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+        targets: impl FnOnce(&T) -> Vec<String> + Send,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         let context = crate::audit::current();
-        let mut client = self.client()?;
-        let result = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .map_err(StoreError::from)
-            .and_then(|mut txn| {
-                let out = f(&mut txn)?;
-                let mut rows = audit_rows(context.as_ref(), targets(&out));
-                append_audit_in(&mut txn, &mut rows)?;
-                txn.commit()?;
-                Ok((out, rows))
-            });
+        let result = off_runtime(|| {
+            let mut client = self.client()?;
+            let mut txn = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::ReadCommitted)
+                .start()?;
+            let out = f(&mut txn)?;
+            let mut rows = audit_rows(context.as_ref(), targets(&out));
+            append_audit_in(&mut txn, &mut rows)?;
+            txn.commit()?;
+            Ok((out, rows))
+        });
         self.record_write(&result);
         let (out, rows) = result?;
         committed_audit(&rows);
@@ -178,9 +209,9 @@ impl PgStore {
     }
 
     /// Runs `f` in one `SERIALIZABLE` transaction, re-run on a serialization failure.
-    fn write<T>(
+    fn write<T: Send>(
         &self,
-        f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         let result = self.run(IsolationLevel::Serializable, f);
         self.record_write(&result);
@@ -199,9 +230,9 @@ impl PgStore {
     }
 
     /// Runs `f` in one read-only transaction (a consistent snapshot of the database).
-    fn read<T>(
+    fn read<T: Send>(
         &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
         self.run(IsolationLevel::RepeatableRead, |txn| f(txn))
     }
@@ -210,15 +241,26 @@ impl PgStore {
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeTlsConnector>>, StoreError>
     {
-        self.pool.get().map_err(|e| {
+        let pool = self.pool.as_ref().ok_or_else(|| {
+            StoreError::Engine(format!("the store on {} is closed", self.target).into())
+        })?;
+        pool.get().map_err(|e| {
             StoreError::Engine(format!("cannot reach PostgreSQL at {}: {e}", self.target).into())
         })
     }
 
-    fn run<T>(
+    fn run<T: Send>(
         &self,
         isolation: IsolationLevel,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        off_runtime(move || self.run_here(isolation, &mut f))
+    }
+
+    fn run_here<T>(
+        &self,
+        isolation: IsolationLevel,
+        f: &mut impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut client = self.client()?;
         let mut attempt = 1;
@@ -279,6 +321,27 @@ impl KeyStore for PgStore {
             commits,
             changes: commits,
             waiting: 0,
+        }
+    }
+}
+
+/// Runs `f` here, or on a scoped thread when this thread drives an async runtime (where the
+/// postgres client's own runtime cannot run; see the module docs).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(out) => out,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing a connection runs the client's runtime: never on an async runtime's thread.
+        if let Some(pool) = self.pool.take() {
+            off_runtime(move || drop(pool));
         }
     }
 }

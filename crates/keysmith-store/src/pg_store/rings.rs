@@ -11,7 +11,7 @@ use keysmith_model::{Key, KeyId, KeyRing, RingError, RingOwner, RingRole};
 use postgres::Transaction;
 
 use super::PgStore;
-use super::keys::{delete_in, insert_in};
+use super::key_rows::{delete_in, insert_in};
 use crate::records::{RevokedPlace, decode_key, decode_ring, encode_ring};
 use crate::{RingChange, RingRecords, StoreError};
 
@@ -129,19 +129,16 @@ pub(super) fn release_from_ring(
     lock_ring(txn, &owner)?;
     let mut ring = ring_in(txn, &owner)?
         .ok_or_else(|| StoreError::Corrupt(format!("ring index names a missing ring: {owner}")))?;
-    match ring.role_of(id) {
-        Some(role) if role.is_live() => Err(StoreError::InUse { owner, role }),
-        _ => {
-            let slot = ring.revoked.iter().find(|k| k.id == *id).cloned();
-            ring.forget_revoked(id);
-            put_ring_in(txn, &owner, &ring)?;
-            txn.execute("DELETE FROM ring_keys WHERE key_id = $1", &[&id.0])?;
-            Ok(slot.map(|slot| RevokedPlace {
-                owner: owner.storage_key(),
-                slot,
-            }))
-        }
-    }
+    let slot = ring.release(id).map_err(|role| StoreError::InUse {
+        owner: owner.clone(),
+        role,
+    })?;
+    put_ring_in(txn, &owner, &ring)?;
+    txn.execute("DELETE FROM ring_keys WHERE key_id = $1", &[&id.0])?;
+    Ok(slot.map(|slot| RevokedPlace {
+        owner: owner.storage_key(),
+        slot,
+    }))
 }
 
 /// Puts a restored key back into the ring it was revoked in, still revoked. Refused

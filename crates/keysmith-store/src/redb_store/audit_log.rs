@@ -17,30 +17,18 @@ impl AuditLog for RedbStore {
         older_than: Option<i64>,
         max_records: Option<u64>,
     ) -> Result<u64, StoreError> {
-        let mut deleted = 0u64;
-        if let Some(before) = older_than {
-            loop {
-                let n = self.write(|txn| prune_oldest_in(txn, Some(before), PRUNE_CHUNK))?;
-                deleted += n as u64;
-                if n < PRUNE_CHUNK {
-                    break;
-                }
-            }
-        }
-        if let Some(max) = max_records {
-            loop {
-                let n = self.write(|txn| {
+        crate::audit::prune_in_chunks(
+            older_than,
+            max_records,
+            |before, chunk| self.write(|txn| prune_oldest_in(txn, Some(before), chunk)),
+            |max, chunk| {
+                self.write(|txn| {
                     let len = txn.open_table(AUDIT_LOG)?.len()?;
                     let excess = usize::try_from(len.saturating_sub(max)).unwrap_or(usize::MAX);
-                    prune_oldest_in(txn, None, excess.min(PRUNE_CHUNK))
-                })?;
-                deleted += n as u64;
-                if n < PRUNE_CHUNK {
-                    break;
-                }
-            }
-        }
-        Ok(deleted)
+                    prune_oldest_in(txn, None, excess.min(chunk))
+                })
+            },
+        )
     }
 
     fn search_audit(
@@ -141,9 +129,6 @@ pub(super) fn audit_record_at(
     };
     decode_audit(bytes.value())
 }
-
-/// The most audit records one pruning transaction deletes (a large backlog takes several).
-pub(super) const PRUNE_CHUNK: usize = 10_000;
 
 /// Deletes up to `limit` of the oldest audit records, those before `before` when given.
 /// Returns how many.

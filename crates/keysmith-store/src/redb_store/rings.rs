@@ -126,19 +126,16 @@ pub(super) fn release_from_ring(
     };
     let mut ring = ring_in(txn, &owner)?
         .ok_or_else(|| StoreError::Corrupt(format!("ring index names a missing ring: {owner}")))?;
-    match ring.role_of(id) {
-        Some(role) if role.is_live() => Err(StoreError::InUse { owner, role }),
-        _ => {
-            let slot = ring.revoked.iter().find(|k| k.id == *id).cloned();
-            ring.forget_revoked(id);
-            put_ring_in(txn, &owner, &ring)?;
-            txn.open_table(RING_OF_KEY)?.remove(raw(id))?;
-            Ok(slot.map(|slot| RevokedPlace {
-                owner: owner.storage_key(),
-                slot,
-            }))
-        }
-    }
+    let slot = ring.release(id).map_err(|role| StoreError::InUse {
+        owner: owner.clone(),
+        role,
+    })?;
+    put_ring_in(txn, &owner, &ring)?;
+    txn.open_table(RING_OF_KEY)?.remove(raw(id))?;
+    Ok(slot.map(|slot| RevokedPlace {
+        owner: owner.storage_key(),
+        slot,
+    }))
 }
 
 /// Puts a restored key back into the ring it was revoked in, still revoked. Refused

@@ -199,6 +199,9 @@ impl TestPostgres {
             Command::new(program)
         };
         command.args(args);
+        // A process group of its own: the server it starts never shares the test's, so no
+        // signal meant for one reaches the other.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         run_checked(&mut command)
     }
 }

@@ -16,6 +16,10 @@ pub struct ServeArgs {
     /// Data directory [default: ./data; env: KEYSMITH_DATA].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// A PostgreSQL URL to keep the keys in, shared by many nodes, instead of the data file
+    /// [env: KEYSMITH_STORE].
+    #[arg(long, value_name = "postgres://USER@HOST:PORT/DATABASE")]
+    store: Option<String>,
     /// A TOML file overriding the built-in defaults.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -36,6 +40,7 @@ impl ServeArgs {
         let overrides = Overrides {
             bind: self.bind,
             data: self.data,
+            store: self.store,
             backend: self.backend,
             log_format: self.log_format.map(LogFormat::from),
             master_key_file: self.master_key_file,
@@ -74,6 +79,7 @@ impl From<DataArgs> for ServeArgs {
             master_key_file: args.master_key_file,
             log_format: args.log_format,
             bind: None,
+            store: None,
         }
     }
 }

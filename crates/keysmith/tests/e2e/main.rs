@@ -21,6 +21,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod permissions;
+mod postgres;
 mod sealing;
 mod startup;
 mod support;

@@ -111,7 +111,7 @@ pub(crate) fn try_http(
         if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             break split;
         }
-        let n = stream.read(&mut chunk)?;
+        let n = read_some(&mut stream, &mut chunk)?;
         if n == 0 {
             return Err(std::io::Error::other(
                 "connection closed before the end of the headers",
@@ -127,7 +127,7 @@ pub(crate) fn try_http(
     match length {
         Some(length) => {
             while raw.len() < split + 4 + length {
-                let n = stream.read(&mut chunk)?;
+                let n = read_some(&mut stream, &mut chunk)?;
                 if n == 0 {
                     break;
                 }
@@ -166,6 +166,19 @@ pub(crate) fn try_http(
     })
 }
 
+/// One `read`, again if a signal interrupted it. A socket with a receive timeout is never
+/// restarted after a signal handler runs (socket(7)), and the test process gets signals it
+/// does not send itself: glibc's set-id broadcast, or a stop and continue of its process group,
+/// which the PostgreSQL servers of the tests share.
+fn read_some(stream: &mut TcpStream, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buffer) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
@@ -190,6 +203,21 @@ pub(crate) struct Server {
     reader: Option<std::thread::JoinHandle<()>>,
     tls: bool,
     _temp: Option<tempfile::TempDir>,
+    /// The database server of a server on a PostgreSQL store (stopped after it).
+    _postgres: Option<keysmith_store::testing::postgres::TestPostgres>,
+}
+
+/// Set to `postgres` (`.ci/run` does, for the suites that do not test the data file), every
+/// server [`Server::start`] starts keeps its keys in a PostgreSQL server of its own instead of
+/// the data file.
+pub(crate) const E2E_STORE: &str = "KS_E2E_STORE";
+
+/// The master key of servers on a PostgreSQL store (a node never generates one there).
+const POSTGRES_MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
+/// Whether [`E2E_STORE`] asks for PostgreSQL.
+pub(crate) fn on_postgres() -> bool {
+    std::env::var(E2E_STORE).is_ok_and(|v| v == "postgres")
 }
 
 /// How to start a server.
@@ -201,19 +229,37 @@ pub(crate) struct Options {
 }
 
 impl Server {
-    /// A server with `backend` on a fresh data directory, accepting [`API_KEY`].
+    /// A server with `backend` on a fresh data directory (or, with [`E2E_STORE`], a fresh
+    /// PostgreSQL database), accepting [`API_KEY`].
     pub(crate) fn start(backend: &str) -> Server {
         let temp = tempfile::tempdir().unwrap();
         let data = temp.path().join("data");
-        let mut server = Self::start_in(
-            &data,
-            backend,
-            Options {
-                api_key: Some(API_KEY.into()),
-                ..Default::default()
-            },
-        );
+        let mut options = Options {
+            api_key: Some(API_KEY.into()),
+            ..Default::default()
+        };
+        let postgres = on_postgres().then(|| {
+            let server = keysmith_store::testing::postgres::TestPostgres::start()
+                .unwrap_or_else(|why| panic!("{E2E_STORE}=postgres, but {why}"));
+            server.create_database("keysmith").unwrap();
+            options
+                .env
+                .push(("KEYSMITH_STORE".into(), server.url("keysmith")));
+            options
+                .env
+                .push(("KEYSMITH_MASTER_KEY".into(), POSTGRES_MASTER_KEY.into()));
+            server
+        });
+        let mut server = Self::start_in(&data, backend, options);
         server._temp = Some(temp);
+        server._postgres = postgres;
+        if on_postgres() {
+            assert!(
+                server.log().contains("store=postgres 127.0.0.1:"),
+                "{}",
+                server.log()
+            );
+        }
         server
     }
 
@@ -280,6 +326,7 @@ impl Server {
             reader: Some(reader),
             tls,
             _temp: None,
+            _postgres: None,
         }
     }
 

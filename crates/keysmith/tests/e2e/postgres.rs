@@ -1,0 +1,125 @@
+//! The binary on a PostgreSQL store (`--store`): what is particular to it. The rest of the
+//! suite runs on PostgreSQL too when `KS_E2E_STORE=postgres` (`.ci/run` does).
+
+use std::process::Stdio;
+
+use serde_json::json;
+
+use crate::generate;
+use crate::support::{self, API_KEY, Options, Server};
+use keysmith_store::testing::postgres::TestPostgres;
+
+const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
+/// A database for the nodes of one test, on a server of its own.
+fn database(what: &str) -> Option<(TestPostgres, String)> {
+    let server = TestPostgres::start_or_skip(what)?;
+    server.create_database("keysmith").unwrap();
+    // Trust authentication ignores the password: it is here to prove it is never shown.
+    let url = server
+        .url("keysmith")
+        .replace("keysmith@", "keysmith:hunter2-not-shown@");
+    Some((server, url))
+}
+
+/// A node on the database at `url` (its data directory is never made: it has no data file).
+fn node(url: &str, backend: &str) -> (tempfile::TempDir, Server) {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_in(
+        &data.path().join("data"),
+        backend,
+        Options {
+            api_key: Some(API_KEY.into()),
+            env: vec![("KEYSMITH_MASTER_KEY".into(), MASTER_KEY.into())],
+            args: vec!["--store".into(), url.into()],
+        },
+    );
+    assert!(!data.path().join("data").exists());
+    (data, server)
+}
+
+#[test]
+fn two_nodes_share_one_database_and_never_show_its_password() {
+    let Some((_db, url)) = database("two nodes on PostgreSQL") else {
+        return;
+    };
+    let backends = support::backends();
+    let (_a_dir, a) = node(&url, backends[0]);
+    let (_b_dir, b) = node(&url, backends[backends.len() - 1]);
+    let key = generate(&a, json!({"algorithm": "ES256", "name": "shared"}));
+    let id = key["id"].as_str().unwrap();
+    // The other node reads it from the database, as stored.
+    let read = b.call("GET", &format!("/api/key/{id}"), None);
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(read.json()["key"], key);
+    // Names are unique across nodes: the database refuses the second.
+    let taken = b.call(
+        "POST",
+        "/api/key/generate",
+        Some(json!({"key": {"algorithm": "ES256", "name": "shared"}})),
+    );
+    assert_eq!(taken.status, 400, "{}", taken.text());
+    assert!(
+        taken.text().contains("[duplicate]key.name"),
+        "{}",
+        taken.text()
+    );
+    // No data file, so no online backup: a clear refusal, not a server error.
+    let backup = a.call("POST", "/api/system/backup", None);
+    assert_eq!(backup.status, 400, "{}", backup.text());
+    assert!(backup.text().contains("pg_dump"), "{}", backup.text());
+    let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
+    for server in [&a, &b] {
+        let log = server.log();
+        assert!(
+            log.contains(&format!("store=postgres 127.0.0.1:{port}/keysmith")),
+            "{log}"
+        );
+        assert!(!log.contains("hunter2"), "{log}");
+    }
+}
+
+#[test]
+fn a_node_on_postgres_needs_a_master_key_and_offline_commands_refuse_the_store() {
+    let Some((_db, url)) = database("PostgreSQL refusals") else {
+        return;
+    };
+    let data = tempfile::tempdir().unwrap();
+    let refused = Server::try_start_in(
+        &data.path().join("data"),
+        support::backends()[0],
+        Options {
+            api_key: Some(API_KEY.into()),
+            env: Vec::new(),
+            args: vec!["--store".into(), url.clone()],
+        },
+    );
+    let Err((_, log)) = refused else {
+        panic!("a node without a master key must not start");
+    };
+    assert!(
+        log.contains("no master key") && log.contains("same on every node"),
+        "{log}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(
+        !data.path().join("data").exists(),
+        "no data directory is made for it"
+    );
+
+    let out = support::keysmith_command()
+        .args(["key", "list", "--data"])
+        .arg(data.path().join("data"))
+        .env("KEYSMITH_STORE", &url)
+        .env("KEYSMITH_MASTER_KEY", MASTER_KEY)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("PostgreSQL store") && err.contains("--url"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
