@@ -101,14 +101,27 @@ impl KeyService {
         store: Arc<dyn KeyStore>,
         config: ServiceConfig,
     ) -> Self {
-        Self {
+        let service = Self {
             backend,
             store,
             published: Arc::new(Publisher::new(config.published_cache_bytes)),
             config,
             loaded: Arc::default(),
             generation_seconds: Arc::default(),
+        };
+        // Another node's change (a shared database) drops what this one cached of the store.
+        let (published, loaded) = (service.published.clone(), service.loaded.clone());
+        let watched = service.store.watch_changes(Arc::new(move || {
+            published.changed();
+            loaded.clear();
+        }));
+        if let Err(err) = watched {
+            tracing::error!(
+                error = %keysmith_store::error_chain(&err),
+                "cannot follow other nodes' changes: cached keys may go stale"
+            );
         }
+        service
     }
 
     /// The crypto backend.

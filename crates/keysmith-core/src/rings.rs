@@ -249,9 +249,10 @@ impl KeyService {
             vec![self.new_ring_key(owner, issuer, algorithm, committed.keys_made() + 1)?];
         let keeps_revoked = *owner == RingOwner::Tenant;
         let owner_for_name = owner.clone();
+        // The store's clock (the database's, for many nodes), read before the change.
+        let now = self.store().now_millis()?;
         let (ring, inserted) = self.commit_ring_change(owner, generated, move |old, records| {
             let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
-            let now = epoch_millis_now();
             if let Some(period) = only_if_due
                 && !is_due(old, period, now)
             {
@@ -313,7 +314,14 @@ impl KeyService {
             }
         };
         let policy = &self.config().rotation;
-        let now = epoch_millis_now();
+        // Due by the store's clock, so nodes whose clocks differ agree on what is due.
+        let now = match self.store().now_millis() {
+            Ok(now) => now,
+            Err(err) => {
+                tracing::error!(error = %err, "scheduled rotation: could not read the store's clock");
+                return Vec::new();
+            }
+        };
         let mut rotated = Vec::new();
         for (owner, ring) in rings {
             let (period, issuer) = match &owner {

@@ -66,6 +66,12 @@ impl LoadedKeys {
         lock(&self.signers).remove(id);
         lock(&self.verifiers).remove(id);
     }
+
+    /// Drops every loaded key (the store changed in a way this process did not see).
+    pub(crate) fn clear(&self) {
+        lock(&self.signers).clear();
+        lock(&self.verifiers).clear();
+    }
 }
 
 /// Why a token was refused. Never shown to the caller; logged at debug.

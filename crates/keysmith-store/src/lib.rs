@@ -297,6 +297,26 @@ pub trait KeyStore:
 
     /// How many grouped write transactions committed, and how many changes they carried.
     fn commit_stats(&self) -> CommitStats;
+
+    /// The time by the store's clock, epoch milliseconds: what decides that a scheduled
+    /// rotation is due, so that nodes sharing one database agree whatever their own clocks say.
+    /// An engine of one process uses the process's clock, which is this default.
+    fn now_millis(&self) -> Result<i64, StoreError> {
+        Ok(keysmith_model::epoch_millis_now())
+    }
+
+    /// Calls `changed` whenever another process may have changed what is stored, so caches of
+    /// it (published documents, loaded keys) are dropped: soon after each such change, and once
+    /// after any time the engine could not tell. Returns at once; the engine watches on a thread
+    /// of its own until the store is dropped. An engine only one process opens (redb: the file
+    /// is locked) never calls it, which is what this default does.
+    fn watch_changes(
+        &self,
+        changed: std::sync::Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<(), StoreError> {
+        let _ = changed;
+        Ok(())
+    }
 }
 
 /// The store traits, for callers that use a [`KeyStore`] through `dyn KeyStore`.

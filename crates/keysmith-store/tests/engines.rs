@@ -385,3 +385,54 @@ fn a_node_without_the_master_key_of_stored_secrets_is_refused() {
     let back = store.get(&record.key.id).unwrap().unwrap();
     assert_eq!(back.private.unwrap().expose(), b"secret");
 }
+
+/// Node B's watcher sees each change node A commits: at once with notifications, within a poll
+/// interval without them, and once after its connection comes back.
+#[test]
+fn another_nodes_changes_reach_the_watcher_with_and_without_notifications() {
+    let Some((mut server, a)) = pg_store("the change feed between nodes") else {
+        return;
+    };
+    for listen in [true, false] {
+        let options = PgOptions {
+            listen,
+            change_poll: std::time::Duration::from_millis(if listen { 1_000 } else { 500 }),
+            ..PgOptions::default()
+        };
+        let b = PgStore::connect(&server.url("keysmith"), sealer(), &options).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<std::time::Instant>();
+        let tx = std::sync::Mutex::new(tx);
+        b.watch_changes(Arc::new(move || {
+            let _ = tx.lock().unwrap().send(std::time::Instant::now());
+        }))
+        .unwrap();
+        // The watcher's first look, then nothing until a change.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(rx.try_recv().is_err(), "no change, no call");
+        let mut slowest = std::time::Duration::ZERO;
+        for i in 0..10 {
+            let started = std::time::Instant::now();
+            a.insert_connection(&connection(
+                &format!("con_{listen}_{i}"),
+                &format!("{listen}-{i}"),
+            ))
+            .unwrap();
+            let seen = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+            slowest = slowest.max(seen.saturating_duration_since(started));
+            while rx.try_recv().is_ok() {}
+        }
+        let bound = if listen { 500 } else { 1_500 };
+        assert!(
+            slowest < std::time::Duration::from_millis(bound),
+            "listen={listen}: the slowest change took {slowest:?}"
+        );
+        eprintln!("listen={listen}: slowest of 10 changes seen after {slowest:?}");
+        if listen {
+            // The database goes away and comes back: one call, whatever changed.
+            server.stop_immediately().unwrap();
+            server.start_again().unwrap();
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a call after the connection came back");
+        }
+    }
+}

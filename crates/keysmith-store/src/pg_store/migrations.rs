@@ -28,10 +28,11 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3, ... without gaps.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "keys, secrets, deleted keys, connections, rings, API keys, audit trail",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "keys, secrets, deleted keys, connections, rings, API keys, audit trail",
+        sql: r#"
 CREATE TABLE keys (
     id          uuid PRIMARY KEY,
     -- Insertion order: the order of `GET /api/key` and of a search by insert instant.
@@ -117,7 +118,22 @@ CREATE TABLE master_keys_in_use (
     id  bytea PRIMARY KEY
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "the change feed other nodes watch",
+        sql: r#"
+-- One row per committed change that other nodes' caches must follow, written in the change's
+-- transaction with a NOTIFY on `keysmith_changes`. Insert-only, so writers never contend on
+-- it; nodes poll its greatest `seq` when notifications may have been missed. Old rows are
+-- deleted by the nodes (only the greatest matters).
+CREATE TABLE changes (
+    seq  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at   timestamptz NOT NULL DEFAULT now()
+);
+"#,
+    },
+];
 
 /// The schema version this build writes (the last migration's).
 pub const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -18,6 +18,7 @@
 
 mod api_keys;
 mod audit_log;
+mod changes;
 mod connections;
 mod filters;
 mod key_rows;
@@ -55,6 +56,12 @@ pub struct PgOptions {
     pub pool_size: u32,
     /// How long a call waits for a pooled connection (or a new one) before failing.
     pub connect_timeout: Duration,
+    /// Whether the change feed's watcher listens for notifications (`LISTEN`); without, it
+    /// only polls (for a pooler in transaction mode, which does not pass notifications on).
+    pub listen: bool,
+    /// How often the watcher polls the change feed when no notification came: the longest
+    /// another node's change can go unseen if its notification is lost.
+    pub change_poll: Duration,
 }
 
 impl Default for PgOptions {
@@ -62,6 +69,8 @@ impl Default for PgOptions {
         Self {
             pool_size: 16,
             connect_timeout: Duration::from_secs(5),
+            listen: true,
+            change_poll: Duration::from_secs(1),
         }
     }
 }
@@ -76,6 +85,12 @@ pub struct PgStore {
     health: WriteHealth,
     /// Write transactions committed by this node.
     commits: AtomicU64,
+    /// How the change feed's watchers connect, and whether to listen.
+    config: postgres::Config,
+    tls: MakeTlsConnector,
+    options: PgOptions,
+    /// Set when the store is dropped: its watchers stop.
+    stopped: Arc<std::sync::atomic::AtomicBool>,
     /// `host:port/database` (never the password), for errors and logs.
     target: String,
     migrated: Migrated,
@@ -101,14 +116,20 @@ impl PgStore {
         sealer: Arc<dyn SecretSealer>,
         options: &PgOptions,
     ) -> Result<Self, StoreError> {
-        let config = postgres::Config::from_str(url).map_err(|e| {
+        let mut config = postgres::Config::from_str(url).map_err(|e| {
             StoreError::Engine(format!("not a PostgreSQL URL ({}): {e}", redacted(url)).into())
         })?;
         let target = describe(&config);
+        // A server that does not answer fails a connection attempt after this, not the OS's
+        // TCP timeout (the URL's `connect_timeout` wins).
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
         let tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
             .map_err(|e| StoreError::Engine(Box::new(e)))?
             .build();
-        let manager = PostgresConnectionManager::new(config, MakeTlsConnector::new(tls));
+        let tls = MakeTlsConnector::new(tls);
+        let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .min_idle(Some(0))
@@ -119,6 +140,10 @@ impl PgStore {
             sealer,
             health: WriteHealth::default(),
             commits: AtomicU64::new(0),
+            config,
+            tls,
+            options: options.clone(),
+            stopped: Arc::default(),
             target,
             migrated: Migrated { from: 0, to: 0 },
         };
@@ -175,6 +200,7 @@ impl PgStore {
             let out = f(txn)?;
             let mut rows = audit_rows(context.as_ref(), targets(&out));
             append_audit_in(txn, &mut rows)?;
+            changes::note_change_in(txn)?;
             Ok((out, rows))
         })?;
         committed_audit(&rows);
@@ -199,6 +225,7 @@ impl PgStore {
             let out = f(&mut txn)?;
             let mut rows = audit_rows(context.as_ref(), targets(&out));
             append_audit_in(&mut txn, &mut rows)?;
+            changes::note_change_in(&mut txn)?;
             txn.commit()?;
             Ok((out, rows))
         });
@@ -315,6 +342,30 @@ impl KeyStore for PgStore {
         })
     }
 
+    /// The database server's clock (`clock_timestamp()`), the same for every node.
+    fn now_millis(&self) -> Result<i64, StoreError> {
+        self.read(|txn| {
+            Ok(txn
+                .query_one(
+                    "SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+                    &[],
+                )?
+                .get(0))
+        })
+    }
+
+    fn watch_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        changes::Watch {
+            config: self.config.clone(),
+            tls: self.tls.clone(),
+            target: self.target.clone(),
+            listen: self.options.listen,
+            poll: self.options.change_poll,
+            stop: self.stopped.clone(),
+        }
+        .start(changed)
+    }
+
     fn commit_stats(&self) -> CommitStats {
         let commits = self.commits.load(Ordering::Relaxed);
         CommitStats {
@@ -339,6 +390,8 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::Release);
         // Closing a connection runs the client's runtime: never on an async runtime's thread.
         if let Some(pool) = self.pool.take() {
             off_runtime(move || drop(pool));

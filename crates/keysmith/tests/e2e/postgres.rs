@@ -46,7 +46,20 @@ fn two_nodes_share_one_database_and_never_show_its_password() {
     let backends = support::backends();
     let (_a_dir, a) = node(&url, backends[0]);
     let (_b_dir, b) = node(&url, backends[backends.len() - 1]);
+    // B caches its key set, then A adds a key: B serves it within a second (notified).
+    let jwks = |server: &Server| server.call("GET", "/.well-known/jwks.json", None).text();
+    let before = jwks(&b);
     let key = generate(&a, json!({"algorithm": "ES256", "name": "shared"}));
+    let kid = key["kid"].as_str().unwrap().to_owned();
+    assert!(!before.contains(&kid));
+    let added = std::time::Instant::now();
+    while !jwks(&b).contains(&kid) {
+        assert!(
+            added.elapsed() < std::time::Duration::from_secs(1),
+            "node B still serves a key set without the key node A added"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let id = key["id"].as_str().unwrap();
     // The other node reads it from the database, as stored.
     let read = b.call("GET", &format!("/api/key/{id}"), None);
