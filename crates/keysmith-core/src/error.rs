@@ -17,6 +17,10 @@ pub enum ServiceError {
     /// connection name. The message is for people.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The store cannot be reached for now (a shared database that is down); the same request
+    /// may succeed later. Nothing was changed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     /// Something failed that the caller could not have prevented. The cause is for
     /// the log; it never holds key material.
     #[error("internal error")]
@@ -83,6 +87,7 @@ impl From<StoreError> for ServiceError {
                 "",
                 capitalized(&refusal.to_string()),
             )),
+            StoreError::Unavailable(why) => ServiceError::Unavailable(why),
             other => ServiceError::internal(other),
         }
     }

@@ -61,6 +61,10 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The store's server cannot be reached (a shared database that is down or unreachable).
+    /// Nothing was written; the same call may succeed once it is back.
+    #[error("the store is unreachable: {0}")]
+    Unavailable(String),
     /// The storage engine failed (I/O, a full disk, ...).
     #[error("storage failure")]
     Engine(#[source] Box<dyn std::error::Error + Send + Sync>),

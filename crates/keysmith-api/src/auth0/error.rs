@@ -101,6 +101,17 @@ impl Auth0Error {
                 messages(&errors),
             ),
             ServiceError::Invalid(errors) => Self::invalid_body(messages(&errors)),
+            ServiceError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "the store is unavailable");
+                let mut unavailable = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "The key store is unavailable; retry after the time in Retry-After",
+                );
+                unavailable.retry_after_seconds =
+                    Some(crate::fusionauth::error::STORE_RETRY_AFTER_SECONDS);
+                unavailable
+            }
             other => {
                 match &other {
                     ServiceError::Internal(cause) => {

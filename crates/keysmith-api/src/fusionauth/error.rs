@@ -20,7 +20,8 @@ pub enum ApiError {
     /// 404 with an empty body.
     #[error("not found")]
     NotFound,
-    /// 503 with `Retry-After` and an empty body: the key-generation pool is full.
+    /// 503 with `Retry-After` and an empty body: the key-generation pool is full, or the store
+    /// is unreachable for now.
     #[error("busy")]
     Busy {
         /// Seconds to wait.
@@ -78,11 +79,20 @@ impl From<ServiceError> for ApiError {
         match err {
             ServiceError::Invalid(errors) => ApiError::BadRequest(errors),
             ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "the store is unavailable");
+                ApiError::Busy {
+                    retry_after_seconds: STORE_RETRY_AFTER_SECONDS,
+                }
+            }
             ServiceError::Internal(cause) => internal(&*cause),
             other => internal(&other),
         }
     }
 }
+
+/// What `Retry-After` says while the store is unreachable (a shared database restarting).
+pub(crate) const STORE_RETRY_AFTER_SECONDS: u64 = 5;
 
 impl From<crate::middleware::limits::PoolFull> for ApiError {
     fn from(full: crate::middleware::limits::PoolFull) -> Self {

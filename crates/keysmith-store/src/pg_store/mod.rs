@@ -272,7 +272,7 @@ impl PgStore {
             StoreError::Engine(format!("the store on {} is closed", self.target).into())
         })?;
         pool.get().map_err(|e| {
-            StoreError::Engine(format!("cannot reach PostgreSQL at {}: {e}", self.target).into())
+            StoreError::Unavailable(format!("cannot reach PostgreSQL at {}: {e}", self.target))
         })
     }
 
@@ -444,6 +444,11 @@ fn is_retryable(err: &StoreError) -> bool {
 
 impl From<postgres::Error> for StoreError {
     fn from(err: postgres::Error) -> Self {
+        // The connection went away (the server stopped, the network failed): not a refusal
+        // of this change, and nothing of it committed.
+        if err.is_closed() || (err.code().is_none() && err.as_db_error().is_none()) {
+            return StoreError::Unavailable(format!("the connection to PostgreSQL failed: {err}"));
+        }
         if err.code() == Some(&SqlState::UNIQUE_VIOLATION)
             && let Some(field) = err
                 .as_db_error()

@@ -136,3 +136,77 @@ fn a_node_on_postgres_needs_a_master_key_and_offline_commands_refuse_the_store()
     );
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// The database goes away for a while: what the node holds in memory keeps being served,
+/// writes answer 503 with `Retry-After` (never a 500), the status says why, and full service
+/// comes back once the database does.
+#[test]
+fn a_database_outage_keeps_reads_from_memory_and_refuses_writes_with_retry_after() {
+    let Some((mut db, url)) = database("a PostgreSQL outage") else {
+        return;
+    };
+    let (_dir, node) = node(&url, support::backends()[0]);
+    let key = generate(&node, json!({"algorithm": "ES256", "name": "before"}));
+    let vend = || {
+        node.call(
+            "POST",
+            "/api/jwt/vend",
+            Some(json!({"keyId": key["id"], "claims": {"sub": "x"}})),
+        )
+    };
+    assert_eq!(vend().status, 200);
+    let jwks = node.call("GET", "/.well-known/jwks.json", None);
+    assert_eq!(jwks.status, 200);
+
+    db.stop_immediately().unwrap();
+    let cached = node.call("GET", "/.well-known/jwks.json", None);
+    assert_eq!((cached.status, cached.text()), (200, jwks.text()));
+    assert_eq!(
+        vend().status,
+        200,
+        "signing with a loaded key needs no database"
+    );
+    let write = node.call(
+        "POST",
+        "/api/key/generate",
+        Some(json!({"key": {"algorithm": "ES256", "name": "during"}})),
+    );
+    assert_eq!(write.status, 503, "{}", write.text());
+    assert_eq!(write.header("retry-after"), Some("5"));
+    let body = json!({"name": "during", "strategy": "samlp"}).to_string();
+    let auth0 = node.raw(
+        "POST",
+        "/api/v2/connections",
+        &[
+            ("Authorization", crate::auth0::BEARER),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(auth0.status, 503, "{}", auth0.text());
+    assert!(auth0.header("retry-after").is_some());
+    let status = node.call("GET", "/api/status", None);
+    assert_eq!(status.status, 503);
+    assert!(status.text().contains("unreachable"), "{}", status.text());
+    assert!(!node.log().contains("hunter2"));
+
+    db.start_again().unwrap();
+    let back = std::time::Instant::now();
+    loop {
+        let write = node.call(
+            "POST",
+            "/api/key/generate",
+            Some(json!({"key": {"algorithm": "ES256", "name": "after"}})),
+        );
+        if write.status == 200 {
+            break;
+        }
+        assert_eq!(write.status, 503, "{}", write.text());
+        assert!(
+            back.elapsed() < std::time::Duration::from_secs(5),
+            "not back within 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(node.call("GET", "/api/status", None).status, 200);
+}
