@@ -5,7 +5,7 @@ use base64::Engine as _;
 use keysmith_api::ApiKeys;
 use keysmith_api::middleware::auth::AcceptedKey;
 use keysmith_model::Permissions;
-use keysmith_store::{ApiKeyRecords as _, KeyStore};
+use keysmith_store::KeyStore;
 
 use crate::backend::select_backend;
 use crate::data::audit_cli;
@@ -37,7 +37,8 @@ pub enum ApiKeyAction {
 pub fn api_key_command(settings: &Settings, action: ApiKeyAction) -> Result<(), ServerError> {
     let selected = select_backend(Some(settings.backend.as_str()).filter(|b| !b.is_empty()))?;
     let backend = selected.backend;
-    let (store, _) = crate::master_key::open_store(settings, backend.clone(), false)?;
+    let store = crate::master_key::open_any_store(settings, backend.clone())?;
+    let store = &*store;
     let invalid =
         |message: String| ServerError::Settings(crate::settings::SettingsError::new(message));
     match action {
@@ -59,15 +60,20 @@ pub fn api_key_command(settings: &Settings, action: ApiKeyAction) -> Result<(), 
                 created_at: keysmith_model::epoch_millis_now(),
             };
             store.add_api_key_record(&record)?;
-            audit_cli(&store, "api-key.create", &record.id.to_string())?;
+            audit_cli(store, "api-key.create", &record.id.to_string())?;
             tracing::info!(target: "keysmith::audit", action = "api-key.create", api_key.id = %record.id, permissions = ?record.permissions, "API key created");
             // The key itself goes to stdout once and nowhere else.
             println!("{api_key}");
             eprintln!(
-                "created API key {} ({}) with {}; it is shown only this once. Restart the server to use it.",
+                "created API key {} ({}) with {}; it is shown only this once. {}",
                 record.id,
                 record.name,
-                record.permissions.join(", ")
+                record.permissions.join(", "),
+                if settings.store.is_empty() {
+                    "Restart the server to use it."
+                } else {
+                    "The servers on this database accept it within seconds."
+                }
             );
         }
         ApiKeyAction::List => {
@@ -92,12 +98,21 @@ pub fn api_key_command(settings: &Settings, action: ApiKeyAction) -> Result<(), 
             if !store.remove_api_key_record(&parsed)? {
                 return Err(invalid(format!("no API key has the id {parsed}")));
             }
-            audit_cli(&store, "api-key.revoke", &parsed.to_string())?;
+            audit_cli(store, "api-key.revoke", &parsed.to_string())?;
             tracing::info!(target: "keysmith::audit", action = "api-key.revoke", api_key.id = %parsed, "API key revoked");
             println!("revoked API key {parsed}; restart the server to apply");
         }
     }
     Ok(())
+}
+
+/// An admin key by its hash.
+fn admin_key(hash: [u8; 32]) -> AcceptedKey {
+    AcceptedKey {
+        hash,
+        permissions: Permissions::admin(),
+        actor: admin_actor(&hash),
+    }
 }
 
 /// How the audit trail names an admin key: the first 8 hex digits of its SHA-256 (the hash is
@@ -107,29 +122,24 @@ pub(crate) fn admin_actor(hash: &[u8; 32]) -> String {
     format!("api-key:admin:{prefix}")
 }
 
-/// The accepted API keys and what each may do: the configured `api_key` and `api_key_hashes`
-/// and the hashes kept in the data file are admin keys; `api_keys` in the configuration and the
-/// keys made with `keysmith api-key create` have their own permissions. With no key at all,
-/// generates an admin key, prints it once to stderr and keeps only its hash.
-pub(crate) fn accepted_api_keys(
+/// The API keys the settings and the store name, and what each may do: the configured
+/// `api_key` and `api_key_hashes` and the hashes kept in the store are admin keys; `api_keys`
+/// in the configuration and the keys made with `keysmith api-key create` have their own
+/// permissions. Reads only (see [`accepted_api_keys`] for the first start).
+pub(crate) fn configured_and_stored_keys(
     settings: &Settings,
     store: &dyn KeyStore,
     backend: &dyn keysmith_crypto::KeyBackend,
 ) -> Result<Vec<AcceptedKey>, ServerError> {
-    let admin = |hash: [u8; 32]| AcceptedKey {
-        hash,
-        permissions: Permissions::admin(),
-        actor: admin_actor(&hash),
-    };
     let mut keys: Vec<AcceptedKey> = settings
         .api_key_hashes
         .iter()
         .filter_map(|h| parse_hash(h))
         .chain(store.api_key_hashes()?)
-        .map(admin)
+        .map(admin_key)
         .collect();
     if !settings.api_key.trim().is_empty() {
-        keys.extend(ApiKeys::hash(backend, settings.api_key.trim()).map(admin));
+        keys.extend(ApiKeys::hash(backend, settings.api_key.trim()).map(admin_key));
     }
     for scoped in &settings.api_keys {
         let (hash, permissions) = scoped.parsed().map_err(ServerError::Settings)?;
@@ -152,13 +162,24 @@ pub(crate) fn accepted_api_keys(
             actor: format!("api-key:{}", record.id),
         });
     }
+    Ok(keys)
+}
+
+/// The accepted API keys ([`configured_and_stored_keys`]). With no key at all, generates an
+/// admin key, prints it once to stderr and keeps only its hash.
+pub(crate) fn accepted_api_keys(
+    settings: &Settings,
+    store: &dyn KeyStore,
+    backend: &dyn keysmith_crypto::KeyBackend,
+) -> Result<Vec<AcceptedKey>, ServerError> {
+    let mut keys = configured_and_stored_keys(settings, store, backend)?;
     if keys.is_empty() {
         let mut random = [0u8; 32];
         backend.fill_random(&mut random)?;
         let api_key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
         if let Some(hash) = ApiKeys::hash(backend, &api_key) {
             store.add_api_key_hash(&hash)?;
-            keys.push(admin(hash));
+            keys.push(admin_key(hash));
         }
         // Printed once, to stderr only, never logged: only its hash is kept.
         eprintln!(

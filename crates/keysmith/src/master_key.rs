@@ -260,6 +260,20 @@ pub fn connect_postgres(
     Ok((store, sealing_id))
 }
 
+/// The store the settings name, for a command that works on either engine (`api-key`): the
+/// PostgreSQL store when `store` is set (other nodes may be serving from it), else the data
+/// file (its server stopped).
+pub fn open_any_store(
+    settings: &Settings,
+    backend: Arc<dyn KeyBackend>,
+) -> Result<Box<dyn keysmith_store::KeyStore>, ServerError> {
+    if settings.store.is_empty() {
+        Ok(Box::new(open_store(settings, backend, false)?.0))
+    } else {
+        Ok(Box::new(connect_postgres(settings, backend)?.0))
+    }
+}
+
 /// Opens the data file with the configured master keys (see the module documentation).
 /// Returns the store and the id of the sealing key. Only with `create_key_file` may a missing
 /// key file be created (the server's first start; never an administrative command). Refused

@@ -69,6 +69,23 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         accepted_api_keys(&settings, &*store, &*backend)?,
         backend.clone(),
     ));
+    // Keys another node (or `keysmith api-key` on a shared database) adds or revokes apply
+    // here without a restart. The data file's engine never calls back: it has no other writer.
+    {
+        let (api_keys, settings, backend) = (api_keys.clone(), settings.clone(), backend.clone());
+        let store_of_watch = Arc::downgrade(&store);
+        store.watch_changes(Arc::new(move || {
+            let Some(store) = store_of_watch.upgrade() else {
+                return;
+            };
+            match crate::api_keys::configured_and_stored_keys(&settings, &*store, &*backend) {
+                // Never left with no key at all by one odd read.
+                Ok(keys) if !keys.is_empty() => api_keys.replace(keys),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "API keys not reloaded"),
+            }
+        }))?;
+    }
     // Nothing per key is loaded: the published documents are written from the store at the
     // first request that needs them.
     let service = KeyService::new(backend.clone(), store.clone(), service_config(&settings)?);

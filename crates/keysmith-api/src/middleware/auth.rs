@@ -3,7 +3,7 @@
 //! route the router matched ([`crate::routes`] calls [`ApiKeys::authorize`]).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _};
@@ -15,7 +15,7 @@ use crate::auth0::Auth0Error;
 use crate::routing::spec::{Access, Dialect, RouteSpec};
 
 /// One accepted key: its SHA-256, its permissions, and its id for the audit trail.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AcceptedKey {
     /// SHA-256 of the key.
     pub hash: [u8; 32],
@@ -25,22 +25,42 @@ pub struct AcceptedKey {
     pub actor: String,
 }
 
-/// The accepted API keys, kept only as SHA-256 hashes, each with its permissions.
+/// The accepted API keys, kept only as SHA-256 hashes, each with its permissions. The set can
+/// be replaced while serving (keys kept in a database that other nodes add to).
 pub struct ApiKeys {
-    keys: Vec<AcceptedKey>,
+    keys: RwLock<Arc<Vec<AcceptedKey>>>,
     backend: Arc<dyn KeyBackend>,
 }
 
 impl fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApiKeys({} keys)", self.keys.len())
+        write!(f, "ApiKeys({} keys)", self.current().len())
     }
 }
 
 impl ApiKeys {
     /// Accepts these keys.
     pub fn new(keys: Vec<AcceptedKey>, backend: Arc<dyn KeyBackend>) -> Self {
-        Self { keys, backend }
+        Self {
+            keys: RwLock::new(Arc::new(keys)),
+            backend,
+        }
+    }
+
+    /// Accepts these keys instead, from the next request on.
+    pub fn replace(&self, keys: Vec<AcceptedKey>) {
+        let mut current = match self.keys.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *current = Arc::new(keys);
+    }
+
+    fn current(&self) -> Arc<Vec<AcceptedKey>> {
+        match self.keys.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// The SHA-256 of an API key.
@@ -54,17 +74,18 @@ impl ApiKeys {
     /// The permissions of `presented`, if it is one of the keys. Both sides are hashed and the
     /// digests compared without early exit, against every stored hash, so timing says nothing
     /// about the keys.
-    fn find(&self, presented: &str) -> Option<&AcceptedKey> {
+    fn find(&self, presented: &str) -> Option<AcceptedKey> {
         let digest = Self::hash(&*self.backend, presented)?;
+        let keys = self.current();
         let mut found = None;
-        for key in &self.keys {
+        for key in keys.iter() {
             let difference = key
                 .hash
                 .iter()
                 .zip(&digest)
                 .fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if std::hint::black_box(difference) == 0 {
-                found = Some(key);
+                found = Some(key.clone());
             }
         }
         found

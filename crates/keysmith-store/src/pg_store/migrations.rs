@@ -150,6 +150,8 @@ pub struct Migrated {
 /// Brings the database to [`LATEST`], or refuses a newer one; see the module docs.
 pub(super) fn migrate(txn: &mut Transaction<'_>) -> Result<Migrated, StoreError> {
     txn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    // `IF NOT EXISTS` would otherwise log a notice at every start.
+    txn.batch_execute("SET LOCAL client_min_messages = warning")?;
     txn.batch_execute(
         "CREATE TABLE IF NOT EXISTS keysmith_schema (
             version      integer PRIMARY KEY,

@@ -56,6 +56,10 @@ pub struct DataArgs {
     /// Data directory [default: ./data; env: KEYSMITH_DATA].
     #[arg(long, global = true)]
     data: Option<PathBuf>,
+    /// A PostgreSQL store instead of the data file (`api-key` works on it; the commands that
+    /// read the data file refuse it) [env: KEYSMITH_STORE].
+    #[arg(long, global = true, value_name = "postgres://USER@HOST:PORT/DATABASE")]
+    store: Option<String>,
     /// A TOML file overriding the built-in defaults.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
@@ -79,7 +83,7 @@ impl From<DataArgs> for ServeArgs {
             master_key_file: args.master_key_file,
             log_format: args.log_format,
             bind: None,
-            store: None,
+            store: args.store,
         }
     }
 }

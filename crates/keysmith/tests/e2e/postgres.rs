@@ -210,3 +210,82 @@ fn a_database_outage_keeps_reads_from_memory_and_refuses_writes_with_retry_after
     }
     assert_eq!(node.call("GET", "/api/status", None).status, 200);
 }
+
+/// `keysmith api-key create` and `revoke` on the database: every node serving from it accepts
+/// the new key, then refuses it, without a restart.
+#[test]
+fn api_keys_made_and_revoked_on_the_database_apply_on_every_node() {
+    let Some((_db, url)) = database("API keys on PostgreSQL") else {
+        return;
+    };
+    let backends = support::backends();
+    let (_a_dir, a) = node(&url, backends[0]);
+    let (_b_dir, b) = node(&url, backends[backends.len() - 1]);
+    let cli = |args: &[&str]| {
+        let out = support::keysmith_command()
+            .args(args)
+            .args(["--store", &url])
+            .env("KEYSMITH_MASTER_KEY", MASTER_KEY)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(out.status.success(), "{stdout}{stderr}");
+        assert!(!stderr.contains("hunter2") && !stdout.contains("hunter2"));
+        (stdout, stderr)
+    };
+    let (made, said) = cli(&[
+        "api-key",
+        "create",
+        "--name",
+        "reader",
+        "--permission",
+        "read-only",
+    ]);
+    let key = made.trim().to_owned();
+    assert!(said.contains("within seconds"), "{said}");
+    let id = said
+        .split("created API key ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let status_with = |server: &Server, key: &str| {
+        server
+            .raw("GET", "/api/key", &[("Authorization", key)], None)
+            .status
+    };
+    let until = |server: &Server, expected: u16| {
+        let started = std::time::Instant::now();
+        while status_with(server, &key) != expected {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(3),
+                "not {expected} within 3 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    for server in [&a, &b] {
+        until(server, 200);
+        // Read-only: it may not write.
+        let write = server.raw(
+            "POST",
+            "/api/key/generate",
+            &[
+                ("Authorization", &key),
+                ("Content-Type", "application/json"),
+            ],
+            Some(br#"{"key":{"algorithm":"ES256","name":"nope"}}"#),
+        );
+        assert_eq!(write.status, 401);
+    }
+    cli(&["api-key", "revoke", &id]);
+    for server in [&a, &b] {
+        until(server, 401);
+        // The node's own admin key still works.
+        assert_eq!(status_with(server, API_KEY), 200);
+    }
+}
