@@ -61,6 +61,9 @@ pub enum StoreError {
     /// A stored record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A copy into a store that is not empty was refused. Nothing was written.
+    #[error("the target store is not empty ({0}); nothing was copied")]
+    NotEmpty(String),
     /// The store's server cannot be reached (a shared database that is down or unreachable).
     /// Nothing was written; the same call may succeed once it is back.
     #[error("the store is unreachable: {0}")]

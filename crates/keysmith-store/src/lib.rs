@@ -43,6 +43,7 @@ mod redb_store;
 mod sealed;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transfer;
 
 use std::fmt;
 

@@ -37,6 +37,7 @@ pub mod key_cli;
 pub mod key_output;
 pub mod malloc;
 pub mod master_key;
+pub mod migrate;
 mod scheduler;
 pub mod server;
 pub mod settings;

@@ -25,6 +25,7 @@ mod key_rows;
 mod keys;
 mod migrations;
 mod rings;
+mod transfer;
 
 use std::str::FromStr;
 use std::sync::Arc;

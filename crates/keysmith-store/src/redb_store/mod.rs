@@ -441,6 +441,7 @@ mod open;
 mod rings;
 mod secrets;
 mod totals;
+mod transfer;
 mod writer;
 
 use crate::audit::{audit_rows, changed, committed_audit, if_true};

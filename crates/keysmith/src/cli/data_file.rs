@@ -38,3 +38,23 @@ impl RestoreCommand {
         crate::backup::restore(settings, &self.file)
     }
 }
+
+/// `keysmith migrate --from A --to B`.
+#[derive(clap::Args, Debug)]
+pub struct MigrateCommand {
+    /// Where the keys are: a data directory (its server stopped) or a PostgreSQL URL.
+    #[arg(long)]
+    from: String,
+    /// Where to copy them: a data directory without a data file, or an empty PostgreSQL
+    /// database (its schema is created).
+    #[arg(long)]
+    to: String,
+    #[command(flatten)]
+    pub(super) args: ServeArgs,
+}
+
+impl MigrateCommand {
+    pub(super) fn run(self, settings: &Settings) -> Result<(), ServerError> {
+        crate::migrate::run(settings, &self.from, &self.to)
+    }
+}

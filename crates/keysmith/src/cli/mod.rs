@@ -19,7 +19,7 @@ use crate::error::ServerError;
 use crate::settings::{LogFormat, Settings};
 
 pub use api_key::ApiKeyCommand;
-pub use data_file::{BackupCommand, RestoreCommand};
+pub use data_file::{BackupCommand, MigrateCommand, RestoreCommand};
 pub use key::KeyCommand;
 pub use master_key::MasterKeyCommand;
 pub use serve::{DataArgs, LogFormatArg, ServeArgs};
@@ -61,6 +61,10 @@ enum Command {
     Key(KeyCommand),
     /// Manage scoped API keys kept in the data file (server stopped; restart it to apply).
     ApiKey(ApiKeyCommand),
+    /// Copy every key, ring, connection, API key and audit record between a data directory and
+    /// a PostgreSQL database (either way), secrets still sealed, into an empty target; the
+    /// copy is checked against its source.
+    Migrate(MigrateCommand),
 }
 
 impl Command {
@@ -73,6 +77,7 @@ impl Command {
             Command::Restore(command) => command.args.clone(),
             Command::Key(command) => command.args.clone().into(),
             Command::ApiKey(command) => command.args.clone().into(),
+            Command::Migrate(command) => command.args.clone(),
         }
     }
 
@@ -86,6 +91,7 @@ impl Command {
             Command::Compact(_) => crate::compact::run(&settings),
             Command::Key(command) => command.run(&settings),
             Command::ApiKey(command) => crate::api_keys::api_key_command(&settings, command.action),
+            Command::Migrate(command) => command.run(&settings),
         }
     }
 }

@@ -289,3 +289,100 @@ fn api_keys_made_and_revoked_on_the_database_apply_on_every_node() {
         assert_eq!(status_with(server, API_KEY), 200);
     }
 }
+
+/// `keysmith migrate`: a data directory into PostgreSQL and back into a new data directory;
+/// servers on each answer the same keys and sign with them, and a second copy into the
+/// database is refused.
+#[test]
+fn migrate_moves_a_data_directory_into_postgres_and_back() {
+    let Some((_db, url)) = database("keysmith migrate") else {
+        return;
+    };
+    let backend = support::backends()[0];
+    let temp = tempfile::tempdir().unwrap();
+    let (first, second) = (temp.path().join("first"), temp.path().join("second"));
+    let options = |env: Vec<(String, String)>, args: Vec<String>| Options {
+        api_key: Some(API_KEY.into()),
+        env,
+        args,
+    };
+    let server = Server::start_in(&first, backend, options(Vec::new(), Vec::new()));
+    for (i, alg) in ["ES256", "HS256", "Ed25519"].iter().enumerate() {
+        generate(&server, json!({"algorithm": alg, "name": format!("m{i}")}));
+    }
+    generate(
+        &server,
+        json!({"algorithm": "RS256", "length": 2048, "name": "m3"}),
+    );
+    // The tenant's signing keys (a ring), provisioned by their first read.
+    let signing = server.raw(
+        "GET",
+        "/api/v2/keys/signing",
+        &[("Authorization", crate::auth0::BEARER)],
+        None,
+    );
+    assert_eq!(signing.status, 200, "{}", signing.text());
+    let listed = server.call("GET", "/api/key", None).json();
+    assert!(server.stop().0.success());
+
+    let migrate = |from: &str, to: &str, extra: &[&str]| {
+        support::keysmith_command()
+            .args(["migrate", "--from", from, "--to", to])
+            .args(extra)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // The data directory's own key file seals its secrets: found beside it.
+    let out = migrate(first.to_str().unwrap(), &url, &[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("both stores hold the same records"), "{said}");
+    assert!(!said.contains("hunter2"));
+
+    let key_file = first.join("master.key").display().to_string();
+    let on_postgres = Server::start_in(
+        &temp.path().join("unused"),
+        backend,
+        options(
+            vec![("KEYSMITH_MASTER_KEY_FILE".into(), key_file.clone())],
+            vec!["--store".into(), url.clone()],
+        ),
+    );
+    assert_eq!(on_postgres.call("GET", "/api/key", None).json(), listed);
+    let id = listed["keys"][0]["id"].clone();
+    let vend = on_postgres.call("POST", "/api/jwt/vend", Some(json!({"keyId": id})));
+    assert_eq!(vend.status, 200, "{}", vend.text());
+    drop(on_postgres);
+
+    let again = migrate(first.to_str().unwrap(), &url, &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    // A new data directory has no key file: the key is named, as for the nodes.
+    let out = migrate(
+        &url,
+        second.to_str().unwrap(),
+        &["--master-key-file", &key_file],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = Server::start_in(
+        &second,
+        backend,
+        options(
+            vec![("KEYSMITH_MASTER_KEY_FILE".into(), key_file)],
+            Vec::new(),
+        ),
+    );
+    assert_eq!(back.call("GET", "/api/key", None).json(), listed);
+    let vend = back.call("POST", "/api/jwt/vend", Some(json!({"keyId": id})));
+    assert_eq!(vend.status, 200, "{}", vend.text());
+}
