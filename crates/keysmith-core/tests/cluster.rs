@@ -22,16 +22,20 @@ fn sealer(backend: &Arc<dyn keysmith_crypto::KeyBackend>) -> Arc<dyn keysmith_mo
 
 /// `n` nodes on one database, their tenant keys rotated every `period` seconds.
 fn nodes(server: &TestPostgres, n: usize, period: u64) -> Vec<KeyService> {
+    nodes_with(server, n, period, &PgOptions::default())
+}
+
+fn nodes_with(
+    server: &TestPostgres,
+    n: usize,
+    period: u64,
+    options: &PgOptions,
+) -> Vec<KeyService> {
     let (_, backend) = common::backends().remove(0);
     (0..n)
         .map(|_| {
             let store: Arc<dyn KeyStore> = Arc::new(
-                PgStore::connect(
-                    &server.url("keysmith"),
-                    sealer(&backend),
-                    &PgOptions::default(),
-                )
-                .unwrap(),
+                PgStore::connect(&server.url("keysmith"), sealer(&backend), options).unwrap(),
             );
             let config = ServiceConfig {
                 rotation: RotationPolicy {
@@ -97,4 +101,67 @@ fn three_schedulers_rotate_each_due_ring_once() {
             .count(),
         1
     );
+}
+
+/// 3 nodes x 50 concurrent rotations of one connection's keys: each applied exactly once (150
+/// rotations, 150 distinct new keys), never two current keys, and nothing left behind (the
+/// ring's three keys are the connection's only keys).
+#[test]
+fn concurrent_rotations_from_three_nodes_each_apply_once() {
+    let Some(server) = TestPostgres::start_or_skip("concurrent rotations from three nodes") else {
+        return;
+    };
+    server.create_database("keysmith").unwrap();
+    // 3 x 30 connections stay under PostgreSQL's default of 100.
+    let options = PgOptions {
+        pool_size: 30,
+        connect_timeout: Duration::from_secs(60),
+        ..PgOptions::default()
+    };
+    let nodes = nodes_with(&server, 3, 0, &options);
+    let connection = nodes[0]
+        .connections()
+        .create(keysmith_core::ConnectionFields {
+            name: Some("rotated".into()),
+            strategy: Some("samlp".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let id = connection.id.clone();
+    nodes[1]
+        .connections()
+        .provision(&id, Some("ES256"), keysmith_model::KeyUse::Signing)
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(150));
+    let kids: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..150)
+            .map(|i| {
+                let (node, barrier, id) = (&nodes[i % 3], barrier.clone(), id.clone());
+                scope.spawn(move || {
+                    barrier.wait();
+                    node.connections()
+                        .rotate(&id, None, keysmith_model::KeyUse::Signing)
+                        .unwrap()
+                        .key
+                        .kid
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let distinct: std::collections::BTreeSet<_> = kids.iter().collect();
+    assert_eq!(distinct.len(), 150, "every rotation made its own next key");
+    let owner = RingOwner::connection(&id, keysmith_model::KeyUse::Signing);
+    let ring = nodes[2].store().ring(&owner).unwrap().unwrap();
+    assert_eq!(ring.rotations, 150);
+    ring.check().unwrap();
+    // The last rotation's key is the next one; the ring holds three keys and so does the store.
+    assert!(kids.contains(&ring.next.kid));
+    assert_eq!(nodes[0].store().count().unwrap(), 3);
+    let views = nodes[0].connections().keys(&id).unwrap();
+    let current = views
+        .iter()
+        .filter(|v| v.role == keysmith_model::RingRole::Current)
+        .count();
+    assert_eq!(current, 1);
 }
