@@ -428,6 +428,14 @@ fn another_nodes_changes_reach_the_watcher_with_and_without_notifications() {
         );
         eprintln!("listen={listen}: slowest of 10 changes seen after {slowest:?}");
         if listen {
+            // B's own change: its caches followed it already, so no call (a call would drop what
+            // B just loaded, and a database outage right then would leave it nothing to serve).
+            b.insert_connection(&connection("con_own", "own")).unwrap();
+            assert!(
+                rx.recv_timeout(std::time::Duration::from_millis(1_500))
+                    .is_err(),
+                "a node's own change must not drop its caches"
+            );
             // The database goes away and comes back: one call, whatever changed.
             server.stop_immediately().unwrap();
             server.start_again().unwrap();

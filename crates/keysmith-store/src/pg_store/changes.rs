@@ -3,10 +3,13 @@
 //! when it commits), and each node watches the feed on a thread with a connection of its own.
 //!
 //! Invariants of the watcher:
-//! - After any change committed by another node, `changed` is called within one poll interval,
-//!   sooner with notifications: a notification wakes it at once, and the greatest `seq` is
-//!   polled whenever no notification came for a poll interval (a notification lost with a
-//!   connection, or `listen: false`, as behind a pooler in transaction mode).
+//! - With notifications (`listen`), `changed` is called as soon as another node's change is
+//!   notified; this node's own changes (their payload names this node) are not followed again,
+//!   so what it just loaded stays loaded. A notification is lost only with the connection, which
+//!   the poll of the greatest `seq` every poll interval notices; the reconnection then calls
+//!   `changed`.
+//! - Without (`listen: false`, as behind a pooler in transaction mode), `changed` is called
+//!   within one poll interval of any change, this node's own included.
 //! - After its connection is lost and made again, `changed` is called once whatever the feed
 //!   says: what happened while it was gone is not known.
 //! - It never runs on an async runtime's thread, and stops within a poll interval of the
@@ -28,12 +31,15 @@ const CHANNEL: &str = "keysmith_changes";
 /// Rows of `changes` kept: only the greatest `seq` is ever read.
 const KEPT_ROWS: i64 = 1_000;
 
-/// Records, in `txn`, that it changes what nodes cache.
-pub(super) fn note_change_in(txn: &mut Transaction<'_>) -> Result<(), StoreError> {
+/// Records, in `txn`, that it changes what nodes cache; `node` names this node.
+pub(super) fn note_change_in(txn: &mut Transaction<'_>, node: &str) -> Result<(), StoreError> {
     let seq: i64 = txn
         .query_one("INSERT INTO changes DEFAULT VALUES RETURNING seq", &[])?
         .get(0);
-    txn.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])?;
+    txn.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANNEL, &format!("{node}:{seq}")],
+    )?;
     if seq % KEPT_ROWS == 0 {
         txn.execute("DELETE FROM changes WHERE seq <= $1", &[&(seq - KEPT_ROWS)])?;
     }
@@ -44,6 +50,8 @@ pub(super) fn note_change_in(txn: &mut Transaction<'_>) -> Result<(), StoreError
 pub(super) struct Watch {
     pub(super) config: postgres::Config,
     pub(super) tls: MakeTlsConnector,
+    /// This node's name in the notifications it sends.
+    pub(super) node: String,
     pub(super) target: String,
     pub(super) listen: bool,
     pub(super) poll: Duration,
@@ -96,25 +104,24 @@ impl Watch {
         }
         *last_seen = Some(now);
         while !self.stopped() {
+            let mut remote = false;
             if self.listen {
                 // Wake at the first notification or after a poll interval, then take what else
-                // is queued without waiting: one look at the feed follows them all.
+                // is queued without waiting: one call follows them all.
+                let own = format!("{}:", self.node);
                 let mut timeout = self.poll;
-                while client
-                    .notifications()
-                    .timeout_iter(timeout)
-                    .next()?
-                    .is_some()
+                while let Some(notification) =
+                    client.notifications().timeout_iter(timeout).next()?
                 {
+                    remote |= !notification.payload().starts_with(&own);
                     timeout = Duration::ZERO;
                 }
             } else {
                 std::thread::sleep(self.poll);
             }
-            // Any change since the last look, this node's own included (its caches followed
-            // already; following again costs a rebuild, never a stale answer).
+            // Also proves the connection is alive (a lost connection is a failed query).
             let now = greatest_seq(&mut client)?;
-            if *last_seen != Some(now) {
+            if remote || (!self.listen && *last_seen != Some(now)) {
                 changed();
             }
             *last_seen = Some(now);

@@ -92,6 +92,8 @@ pub struct PgStore {
     options: PgOptions,
     /// Set when the store is dropped: its watchers stop.
     stopped: Arc<std::sync::atomic::AtomicBool>,
+    /// This store's name in the change feed's notifications (random per process).
+    node: String,
     /// `host:port/database` (never the password), for errors and logs.
     target: String,
     migrated: Migrated,
@@ -145,6 +147,7 @@ impl PgStore {
             tls,
             options: options.clone(),
             stopped: Arc::default(),
+            node: uuid::Uuid::new_v4().simple().to_string(),
             target,
             migrated: Migrated { from: 0, to: 0 },
         };
@@ -201,7 +204,7 @@ impl PgStore {
             let out = f(txn)?;
             let mut rows = audit_rows(context.as_ref(), targets(&out));
             append_audit_in(txn, &mut rows)?;
-            changes::note_change_in(txn)?;
+            changes::note_change_in(txn, &self.node)?;
             Ok((out, rows))
         })?;
         committed_audit(&rows);
@@ -226,7 +229,7 @@ impl PgStore {
             let out = f(&mut txn)?;
             let mut rows = audit_rows(context.as_ref(), targets(&out));
             append_audit_in(&mut txn, &mut rows)?;
-            changes::note_change_in(&mut txn)?;
+            changes::note_change_in(&mut txn, &self.node)?;
             txn.commit()?;
             Ok((out, rows))
         });
@@ -359,6 +362,7 @@ impl KeyStore for PgStore {
         changes::Watch {
             config: self.config.clone(),
             tls: self.tls.clone(),
+            node: self.node.clone(),
             target: self.target.clone(),
             listen: self.options.listen,
             poll: self.options.change_poll,
