@@ -406,6 +406,13 @@ fn another_nodes_changes_reach_the_watcher_with_and_without_notifications() {
             let _ = tx.lock().unwrap().send(std::time::Instant::now());
         }))
         .unwrap();
+        // A second callback joins the same watcher (one connection per store) and is called too.
+        let second = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = second.clone();
+        b.watch_changes(Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }))
+        .unwrap();
         // The watcher's first look, then nothing until a change.
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert!(rx.try_recv().is_err(), "no change, no call");
@@ -421,6 +428,8 @@ fn another_nodes_changes_reach_the_watcher_with_and_without_notifications() {
             slowest = slowest.max(seen.saturating_duration_since(started));
             while rx.try_recv().is_ok() {}
         }
+        // Each call reaches both callbacks, in order, before the next look at the feed.
+        assert!(second.load(std::sync::atomic::Ordering::SeqCst) >= 10);
         let bound = if listen { 500 } else { 1_500 };
         assert!(
             slowest < std::time::Duration::from_millis(bound),

@@ -46,6 +46,9 @@ use crate::{CommitStats, KeyStore, StoreError};
 
 pub use migrations::{LATEST as SCHEMA_VERSION, Migrated};
 
+/// A function [`KeyStore::watch_changes`] calls when another node changed the store.
+type Callback = Arc<dyn Fn() + Send + Sync>;
+
 /// How many times a transaction runs when the database reports a serialization failure or a
 /// deadlock before the error is returned.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -94,6 +97,8 @@ pub struct PgStore {
     stopped: Arc<std::sync::atomic::AtomicBool>,
     /// This store's name in the change feed's notifications (random per process).
     node: String,
+    /// What [`KeyStore::watch_changes`] was given; its one watcher calls each.
+    callbacks: Arc<std::sync::Mutex<Vec<Callback>>>,
     /// `host:port/database` (never the password), for errors and logs.
     target: String,
     migrated: Migrated,
@@ -148,6 +153,7 @@ impl PgStore {
             options: options.clone(),
             stopped: Arc::default(),
             node: uuid::Uuid::new_v4().simple().to_string(),
+            callbacks: Arc::default(),
             target,
             migrated: Migrated { from: 0, to: 0 },
         };
@@ -358,7 +364,20 @@ impl KeyStore for PgStore {
         })
     }
 
+    /// One watcher (one connection) per store, whatever the number of callbacks: the first
+    /// call starts it, later ones join its list.
     fn watch_changes(&self, changed: Arc<dyn Fn() + Send + Sync>) -> Result<(), StoreError> {
+        let mut callbacks = match self.callbacks.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let first = callbacks.is_empty();
+        callbacks.push(changed);
+        drop(callbacks);
+        if !first {
+            return Ok(());
+        }
+        let callbacks = self.callbacks.clone();
         changes::Watch {
             config: self.config.clone(),
             tls: self.tls.clone(),
@@ -368,7 +387,15 @@ impl KeyStore for PgStore {
             poll: self.options.change_poll,
             stop: self.stopped.clone(),
         }
-        .start(changed)
+        .start(Arc::new(move || {
+            let callbacks = match callbacks.lock() {
+                Ok(guard) => guard.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            };
+            for callback in callbacks {
+                callback();
+            }
+        }))
     }
 
     fn commit_stats(&self) -> CommitStats {
