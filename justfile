@@ -36,6 +36,14 @@ test-postgres:
 test-openssl-vendored:
     cargo test -p keysmith-tests --no-default-features --features openssl-vendored --test conformance
 
+# The FIPS build (docs/security.md, "FIPS"): installs CMake, Go and a C/C++ compiler (needs
+# root), runs the conformance suite on aws-lc-rs over the FIPS-validated AWS-LC module (as CI),
+# and builds the binary with it.
+test-fips:
+    bash scripts/install-fips-deps.sh
+    cargo test -p keysmith-tests --no-default-features --features fips --test conformance
+    cargo build --release -p keysmith --no-default-features --features fips
+
 # The kill -9 loop at full length on both backends (docs/reliability.md): CYCLES cycles each,
 # printing the figures. More cargo arguments after CYCLES, e.g. `just kill-loop 70 --release`.
 kill-loop CYCLES="70" *ARGS:

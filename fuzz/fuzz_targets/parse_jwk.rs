@@ -34,6 +34,12 @@ fuzz_target!(|data: &[u8]| {
         PublicKeyComponents::Okp { curve, .. } => {
             (KeyType::Okp, Some(*curve), &["crv", "kty", "x"][..])
         }
+        PublicKeyComponents::Akp { .. } => (KeyType::Akp, None, &["alg", "kty", "pub"][..]),
+    };
+    // An AKP key's `alg` is part of the key (its parameter set); the others take any.
+    let algorithm = match &components {
+        PublicKeyComponents::Akp { algorithm, .. } => *algorithm,
+        _ => Algorithm::ES256,
     };
     let info = PublicKeyInfo {
         key_type,
@@ -42,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
         spki_der: Vec::new(),
         components,
     };
-    let rebuilt = Jwk::new(&info, "kid", Algorithm::ES256, KeyUse::Signing);
+    let rebuilt = Jwk::new(&info, "kid", algorithm, KeyUse::Signing);
     assert_eq!(
         rebuilt.components().as_ref(),
         Some(&info.components),

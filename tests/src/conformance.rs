@@ -30,6 +30,14 @@ fn test_length(algorithm: Algorithm) -> Option<u32> {
     }
 }
 
+/// The algorithms `backend` has, in `Algorithm::ALL` order: all of them but ML-DSA on an
+/// OpenSSL older than 3.5, which [`algorithms_a_backend_lacks_are_refused_clearly`] covers.
+pub fn algorithms(backend: &dyn KeyBackend) -> impl Iterator<Item = Algorithm> + '_ {
+    Algorithm::ALL
+        .into_iter()
+        .filter(|algorithm| backend.supports(*algorithm))
+}
+
 /// A generated key with its certificate and everything derived from it.
 #[derive(Debug)]
 pub struct Created {
@@ -93,7 +101,7 @@ fn verifying_material(created: &Created) -> VerifyingMaterial<'_> {
 
 /// Every algorithm: generate → certificate → certificate info → PKCS#7 → JWK → sign → verify.
 pub fn every_algorithm_end_to_end(backend: &dyn KeyBackend) {
-    for algorithm in Algorithm::ALL {
+    for algorithm in algorithms(backend) {
         let created = create(backend, algorithm);
         let signer = backend.signing_key(algorithm, &created.private).unwrap();
         assert_eq!(signer.algorithm(), algorithm);
@@ -129,6 +137,11 @@ pub fn every_algorithm_end_to_end(backend: &dyn KeyBackend) {
             }
             KeyType::Okp => assert_eq!(signature.len(), 64),
             KeyType::Rsa => assert_eq!(signature.len(), 256),
+            KeyType::Akp => assert_eq!(
+                Some(signature.len()),
+                keysmith_crypto::ml_dsa::signature_len(algorithm),
+                "{algorithm}: FIPS 204 signature size"
+            ),
             KeyType::Hmac => {
                 let secret = created.private.expose();
                 assert!(
@@ -241,7 +254,7 @@ fn cli_components(backend: &dyn KeyBackend, key: &CliKey) -> PublicKeyComponents
 /// backend made, and for keys the openssl command line made.
 pub fn structural_public_key_agrees(backend: &dyn KeyBackend) {
     let mut checked = 0;
-    for algorithm in Algorithm::ALL {
+    for algorithm in algorithms(backend) {
         if algorithm.key_type() == KeyType::Hmac {
             continue;
         }
@@ -591,44 +604,67 @@ pub fn rejects_bad_material(backend: &dyn KeyBackend) {
         }),
         ["[invalid]key.privateKey"]
     );
-    let small = import_ok(
-        backend,
-        ImportInput {
-            certificate: Some(&keys.rsa_1024.certificate_pem),
-            ..Default::default()
-        },
-    );
-    assert_eq!(small.length, Some(1024));
-    let small = import_ok(
-        backend,
-        ImportInput {
-            public_key: Some(&keys.rsa_1024.public_pem),
-            ..Default::default()
-        },
-    );
-    let spki = small.public_key.unwrap().spki_der;
-    for (algorithm, signature) in &keys.rsa_1024_signatures {
-        let verifier = backend
-            .verifying_key(*algorithm, VerifyingMaterial::PublicKey(&spki))
-            .unwrap();
+    // A FIPS module verifies no RSA signature under 2048 bits (the `fips` build).
+    if backend.is_fips() {
+        for input in [
+            ImportInput {
+                certificate: Some(&keys.rsa_1024.certificate_pem),
+                ..Default::default()
+            },
+            ImportInput {
+                public_key: Some(&keys.rsa_1024.public_pem),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(codes(input), ["[invalid]key.publicKey"], "FIPS: RSA-1024");
+        }
+        let spki = pem::decode(&keys.rsa_1024.public_pem).unwrap().contents;
         assert!(
-            verifier.verify(SIGNED_MESSAGE, signature),
-            "RSA-1024 verifies a {algorithm} signature made by the openssl CLI"
+            backend
+                .verifying_key(Algorithm::RS256, VerifyingMaterial::PublicKey(&spki))
+                .is_err(),
+            "FIPS: no RSA-1024 verifier"
         );
-        assert!(
-            !verifier.verify(b"another message", signature),
-            "{algorithm}"
+    } else {
+        let small = import_ok(
+            backend,
+            ImportInput {
+                certificate: Some(&keys.rsa_1024.certificate_pem),
+                ..Default::default()
+            },
         );
-        let other = keys
-            .rsa_1024_signatures
-            .iter()
-            .find(|(a, _)| a != algorithm)
-            .unwrap();
-        assert!(
-            !verifier.verify(SIGNED_MESSAGE, &other.1),
-            "{algorithm} refuses a {} signature",
-            other.0
+        assert_eq!(small.length, Some(1024));
+        let small = import_ok(
+            backend,
+            ImportInput {
+                public_key: Some(&keys.rsa_1024.public_pem),
+                ..Default::default()
+            },
         );
+        let spki = small.public_key.unwrap().spki_der;
+        for (algorithm, signature) in &keys.rsa_1024_signatures {
+            let verifier = backend
+                .verifying_key(*algorithm, VerifyingMaterial::PublicKey(&spki))
+                .unwrap();
+            assert!(
+                verifier.verify(SIGNED_MESSAGE, signature),
+                "RSA-1024 verifies a {algorithm} signature made by the openssl CLI"
+            );
+            assert!(
+                !verifier.verify(b"another message", signature),
+                "{algorithm}"
+            );
+            let other = keys
+                .rsa_1024_signatures
+                .iter()
+                .find(|(a, _)| a != algorithm)
+                .unwrap();
+            assert!(
+                !verifier.verify(SIGNED_MESSAGE, &other.1),
+                "{algorithm} refuses a {} signature",
+                other.0
+            );
+        }
     }
 
     // Encrypted keys, unsupported curves, garbage, empty.
@@ -761,7 +797,9 @@ pub fn fusionauth_documented_certificate(backend: &dyn KeyBackend) {
 pub fn openssl_cli_accepts_everything(backend: &dyn KeyBackend) {
     let cli = OpensslCli::new();
     cli.write("message.bin", b"signed by keysmith");
-    for algorithm in Algorithm::ALL {
+    // The system's openssl command line (3.0) has no ML-DSA: ML-DSA is checked against
+    // pyca/cryptography and dilithium-py instead (`ml_dsa_agrees_with_independent_implementations`).
+    for algorithm in algorithms(backend).filter(|a| !a.is_ml_dsa()) {
         let created = create(backend, algorithm);
         let signer = backend.signing_key(algorithm, &created.private).unwrap();
         let signature = signer.sign(b"signed by keysmith").unwrap();
@@ -973,7 +1011,7 @@ pub fn der_to_jose_signature(signature: &[u8], coordinate_len: usize) -> Vec<u8>
 /// What `producer` makes, `consumer` imports, signs with and verifies; both report the same
 /// certificate information for the same certificate.
 pub fn interop(producer: &dyn KeyBackend, consumer: &dyn KeyBackend) {
-    for algorithm in Algorithm::ALL {
+    for algorithm in algorithms(producer).filter(|a| consumer.supports(*a)) {
         let created = create(producer, algorithm);
         let message = b"cross-backend";
         let theirs = producer
@@ -1267,9 +1305,10 @@ pub fn oversized_keys_are_refused_before_parsing(backend: &dyn KeyBackend) {
         Err(keysmith_crypto::Error::TooLarge(_)) | Ok(_)
     ));
 
-    // A P-256 SPKI whose point is padded to 2000 bytes: no supported curve needs that.
+    // A P-256 SPKI whose point is padded to 5000 bytes: no supported key (ML-DSA-87 included)
+    // needs that.
     let mut point = vec![0u8, 0x04];
-    point.extend(std::iter::repeat_n(0x11, 2000));
+    point.extend(std::iter::repeat_n(0x11, 5000));
     let algorithm = der::constructed(
         TAG_SEQUENCE,
         &[
@@ -1310,4 +1349,259 @@ pub fn oversized_keys_are_refused_before_parsing(backend: &dyn KeyBackend) {
             "{errors}"
         );
     }
+}
+
+/// What a backend lacks (ML-DSA on an OpenSSL older than 3.5) is refused with
+/// [`keysmith_crypto::Error::Unsupported`], naming the backend and its library, on every path:
+/// generate, import (as an import error on the field), signing and verifying. Nothing to check
+/// on a backend that has every algorithm.
+pub fn algorithms_a_backend_lacks_are_refused_clearly(backend: &dyn KeyBackend) {
+    let vectors = ml_dsa_vectors();
+    for algorithm in Algorithm::ALL.into_iter().filter(|a| !backend.supports(*a)) {
+        assert!(
+            algorithm.is_ml_dsa(),
+            "{algorithm}: only ML-DSA may be missing"
+        );
+        let refusal = backend.generate(algorithm, None).unwrap_err();
+        let text = refusal.to_string();
+        assert!(
+            matches!(refusal, keysmith_crypto::Error::Unsupported { .. })
+                && text.contains(backend.name())
+                && text.contains(&backend.library())
+                && text.contains("3.5"),
+            "{algorithm}: {text}"
+        );
+        let vector = vectors.iter().find(|v| v.algorithm == algorithm).unwrap();
+        let spki = pem::encode("PUBLIC KEY", &vector.spki, LineEnding::Lf);
+        let errors = import_err(
+            backend,
+            ImportInput {
+                public_key: Some(&spki),
+                ..Default::default()
+            },
+        );
+        let message = serde_json::to_string(&errors).unwrap();
+        assert!(message.contains("3.5"), "{algorithm}: {message}");
+        let pkcs8 = SecretBytes::new(vector.pkcs8.clone());
+        assert!(matches!(
+            backend.signing_key(algorithm, &PrivateMaterial::Pkcs8(pkcs8)),
+            Err(keysmith_crypto::Error::Unsupported { .. })
+        ));
+        assert!(matches!(
+            backend.verifying_key(algorithm, VerifyingMaterial::PublicKey(&vector.spki)),
+            Err(keysmith_crypto::Error::Unsupported { .. })
+        ));
+    }
+}
+
+/// One known answer of `tests/fixtures/ml-dsa/vectors.json`, made by pyca/cryptography and
+/// dilithium-py (see its `make.py`).
+#[derive(Debug)]
+pub struct MlDsaVector {
+    /// The parameter set.
+    pub algorithm: Algorithm,
+    /// The 32-byte seed.
+    pub seed: Vec<u8>,
+    /// The public key the seed makes.
+    pub public: Vec<u8>,
+    /// The expanded private key the seed makes.
+    pub expanded: Vec<u8>,
+    /// cryptography's PKCS#8 (seed form).
+    pub pkcs8: Vec<u8>,
+    /// cryptography's SubjectPublicKeyInfo.
+    pub spki: Vec<u8>,
+    /// The signed message.
+    pub message: Vec<u8>,
+    /// cryptography's signature of `message`.
+    pub signature: Vec<u8>,
+}
+
+/// The ML-DSA known answers.
+pub fn ml_dsa_vectors() -> Vec<MlDsaVector> {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/ml-dsa/vectors.json")).unwrap();
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    json["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| MlDsaVector {
+            algorithm: v["algorithm"].as_str().unwrap().parse().unwrap(),
+            seed: (0..32u8).collect(),
+            public: b64(&v["public"]),
+            expanded: b64(&v["expanded"]),
+            pkcs8: b64(&v["pkcs8"]),
+            spki: b64(&v["spki"]),
+            message: v["message"].as_str().unwrap().as_bytes().to_vec(),
+            signature: b64(&v["signature"]),
+        })
+        .collect()
+}
+
+/// ML-DSA against two implementations nobody here wrote: from the same seed the backend makes
+/// the same public key; it imports the seed, expanded and both forms (keeping the seed when
+/// there is one) and refuses a seed and expanded key that disagree; it verifies their
+/// signature; its encodings are theirs byte for byte; and a certificate it makes is signed by
+/// the certified key (checked through the same verifier) and reads back with that key.
+pub fn ml_dsa_agrees_with_independent_implementations(backend: &dyn KeyBackend) {
+    use keysmith_crypto::ml_dsa;
+    let vectors = ml_dsa_vectors();
+    assert_eq!(vectors.len(), 3);
+    for vector in vectors.iter().filter(|v| backend.supports(v.algorithm)) {
+        let algorithm = vector.algorithm;
+        assert_eq!(vector.seed.len(), 32);
+        // Seed form: cryptography's encoding, and Keysmith's, are the same 54 bytes.
+        let seed_form = ml_dsa::pkcs8_of_seed(algorithm, &vector.seed).unwrap();
+        assert_eq!(&seed_form[..], &vector.pkcs8[..], "{algorithm}: seed form");
+        assert_eq!(
+            ml_dsa::spki(algorithm, &vector.public).unwrap(),
+            vector.spki,
+            "{algorithm}: SPKI"
+        );
+        let parsed = backend
+            .parse_private_key(&vector.pkcs8, keysmith_crypto::PrivateKeyFormat::Pkcs8)
+            .unwrap();
+        assert_eq!(
+            parsed.public.components,
+            PublicKeyComponents::Akp {
+                algorithm,
+                public: vector.public.clone()
+            },
+            "{algorithm}: seed -> public key agrees with cryptography and dilithium-py"
+        );
+        assert_eq!(parsed.public.length, algorithm.implied_length().unwrap());
+        assert_eq!(parsed.pkcs8_der.expose(), &vector.pkcs8[..]);
+
+        // The expanded form alone is kept as it is; with the seed, the seed is kept.
+        let expanded_form = ml_dsa::pkcs8_of_expanded(algorithm, &vector.expanded).unwrap();
+        let parsed_expanded = backend
+            .parse_private_key(&expanded_form, keysmith_crypto::PrivateKeyFormat::Pkcs8)
+            .unwrap();
+        assert_eq!(parsed_expanded.public.components, parsed.public.components);
+        assert_eq!(parsed_expanded.pkcs8_der.expose(), &expanded_form[..]);
+        let both = both_forms(algorithm, &vector.seed, &vector.expanded);
+        let parsed_both = backend
+            .parse_private_key(&both, keysmith_crypto::PrivateKeyFormat::Pkcs8)
+            .unwrap();
+        assert_eq!(parsed_both.pkcs8_der.expose(), &vector.pkcs8[..]);
+        let mut other_seed = vector.seed.clone();
+        other_seed[0] ^= 1;
+        let disagreeing = both_forms(algorithm, &other_seed, &vector.expanded);
+        assert!(
+            backend
+                .parse_private_key(&disagreeing, keysmith_crypto::PrivateKeyFormat::Pkcs8)
+                .is_err(),
+            "{algorithm}: a seed and an expanded key that disagree are refused"
+        );
+
+        // Their signature verifies here; a changed one does not.
+        let verifier = backend
+            .verifying_key(algorithm, VerifyingMaterial::PublicKey(&vector.spki))
+            .unwrap();
+        assert!(
+            verifier.verify(&vector.message, &vector.signature),
+            "{algorithm}"
+        );
+        let mut tampered = vector.signature.clone();
+        tampered[10] ^= 0x40;
+        assert!(!verifier.verify(&vector.message, &tampered), "{algorithm}");
+        // A key made from the expanded form signs what the seed's key verifies.
+        let from_expanded = backend
+            .signing_key(
+                algorithm,
+                &PrivateMaterial::Pkcs8(SecretBytes::new(expanded_form.to_vec())),
+            )
+            .unwrap()
+            .sign(&vector.message)
+            .unwrap();
+        assert!(
+            verifier.verify(&vector.message, &from_expanded),
+            "{algorithm}"
+        );
+        // Each key signs only with its own parameter set.
+        for other in Algorithm::of_type(KeyType::Akp).filter(|a| *a != algorithm) {
+            assert!(
+                backend
+                    .verifying_key(other, VerifyingMaterial::PublicKey(&vector.spki))
+                    .is_err(),
+                "{algorithm} key as {other}"
+            );
+            assert!(
+                backend
+                    .signing_key(
+                        other,
+                        &PrivateMaterial::Pkcs8(SecretBytes::new(vector.pkcs8.clone()))
+                    )
+                    .is_err(),
+                "{algorithm} key as {other}"
+            );
+        }
+
+        // A certificate for the imported key, signed with it (RFC 9881): its signature
+        // algorithm is the key's OID without parameters, and it verifies under the key.
+        let id = KeyId::random();
+        let params = certificate::fusionauth_params(&id, ISSUER, NOW, DEFAULT_VALIDITY_YEARS);
+        let cert = backend
+            .self_signed_certificate(algorithm, &SecretBytes::new(vector.pkcs8.clone()), &params)
+            .unwrap();
+        let fields = backend.parse_certificate(&cert).unwrap();
+        assert_eq!(fields.public_key.components, parsed.public.components);
+        let (tbs, signature_algorithm, signature) = certificate_parts(&cert);
+        assert_eq!(
+            signature_algorithm,
+            der::constructed(
+                TAG_SEQUENCE,
+                &[&der::tlv(der::TAG_OID, ml_dsa::oid(algorithm).unwrap())]
+            ),
+            "{algorithm}: RFC 9881 signature algorithm"
+        );
+        assert!(
+            verifier.verify(tbs, signature),
+            "{algorithm}: certificate signature"
+        );
+    }
+}
+
+fn both_forms(algorithm: Algorithm, seed: &[u8], expanded: &[u8]) -> Vec<u8> {
+    let both = der::constructed(
+        TAG_SEQUENCE,
+        &[
+            &der::tlv(der::TAG_OCTET_STRING, seed),
+            &der::tlv(der::TAG_OCTET_STRING, expanded),
+        ],
+    );
+    der::constructed(
+        TAG_SEQUENCE,
+        &[
+            &der::tlv(der::TAG_INTEGER, &[0]),
+            &der::constructed(
+                TAG_SEQUENCE,
+                &[&der::tlv(
+                    der::TAG_OID,
+                    keysmith_crypto::ml_dsa::oid(algorithm).unwrap(),
+                )],
+            ),
+            &der::tlv(der::TAG_OCTET_STRING, &both),
+        ],
+    )
+}
+
+/// A DER certificate's TBS (whole TLV), signature algorithm (whole TLV) and signature bits.
+fn certificate_parts(cert: &[u8]) -> (&[u8], Vec<u8>, &[u8]) {
+    let body = der::expect_only(cert, TAG_SEQUENCE).unwrap();
+    let (_, tbs_content, rest) = der::read_tlv(body).unwrap();
+    let tbs = &body[..body.len() - rest.len()];
+    assert!(tbs.ends_with(tbs_content));
+    let (_, algorithm, rest) = der::read_tlv(rest).unwrap();
+    let (tag, bits, _) = der::read_tlv(rest).unwrap();
+    assert_eq!(tag, der::TAG_BIT_STRING);
+    (
+        tbs,
+        der::constructed(TAG_SEQUENCE, &[algorithm]),
+        &bits[1..],
+    )
 }

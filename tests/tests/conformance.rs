@@ -66,6 +66,16 @@ macro_rules! conformance_suite {
             }
 
             #[test]
+            fn ml_dsa_agrees_with_independent_implementations() {
+                suite::ml_dsa_agrees_with_independent_implementations(&*backend());
+            }
+
+            #[test]
+            fn algorithms_a_backend_lacks_are_refused_clearly() {
+                suite::algorithms_a_backend_lacks_are_refused_clearly(&*backend());
+            }
+
+            #[test]
             fn aes_gcm_known_answer() {
                 sealing::aes_gcm_known_answer(&*backend());
             }
@@ -101,6 +111,27 @@ fn sealing_interop_both_ways() {
         std::sync::Arc::new(OpenSslBackend::new()),
         std::sync::Arc::new(AwsLcBackend::new()),
     );
+}
+
+/// aws-lc always has ML-DSA; the OpenSSL backend has it exactly when it runs on OpenSSL 3.5 or
+/// newer (the vendored build), so the conformance run on the vendored build covers it.
+#[test]
+fn ml_dsa_is_on_aws_lc_and_on_a_current_openssl() {
+    for algorithm in keysmith_model::Algorithm::of_type(keysmith_model::KeyType::Akp) {
+        assert!(AwsLcBackend::new().supports(algorithm));
+        assert_eq!(
+            OpenSslBackend::new().supports(algorithm),
+            cfg!(feature = "openssl-vendored"),
+            "{algorithm}"
+        );
+    }
+}
+
+/// The `fips` build runs aws-lc-rs on the FIPS-validated AWS-LC module, in FIPS mode; no
+/// other build claims it.
+#[test]
+fn aws_lc_is_in_fips_mode_exactly_in_the_fips_build() {
+    assert_eq!(AwsLcBackend::new().is_fips(), cfg!(feature = "fips"));
 }
 
 #[test]

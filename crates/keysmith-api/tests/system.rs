@@ -12,7 +12,7 @@ async fn status_answers_200_anonymously_with_a_request_id() {
     let app = TestApp::new().await;
     let reply = app.fa("GET", "/api/status", "", None).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"status": "ok"}));
+    assert_eq!(reply.json(), json!({"fips": false, "status": "ok"}));
     assert!(
         reply
             .header("x-request-id")

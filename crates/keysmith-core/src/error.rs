@@ -95,7 +95,18 @@ impl From<StoreError> for ServiceError {
 
 impl From<keysmith_crypto::Error> for ServiceError {
     fn from(err: keysmith_crypto::Error) -> Self {
-        ServiceError::internal(err)
+        match err {
+            // A key of an algorithm this server's backend lacks (ML-DSA on OpenSSL 3.0): the
+            // request names it, so it is refused, saying what the server would need.
+            unsupported @ keysmith_crypto::Error::Unsupported { .. } => {
+                ServiceError::Invalid(Errors::general(
+                    Reason::NotAllowed,
+                    "",
+                    capitalized(&unsupported.to_string()),
+                ))
+            }
+            other => ServiceError::internal(other),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use keysmith_model::{
     Algorithm, CertificateInformation, Errors, HashAlgorithm, Key, KeyId, KeyType, MAX_NAME_LENGTH,
     Reason, epoch_millis_now,
 };
-use keysmith_store::{KeyStore, StoredKey};
+use keysmith_store::{KeyStore, StoreError, StoredKey};
 
 use crate::ServiceConfig;
 use crate::published::{Published, PublishedAnswer, PublishedDocument, Publisher};
@@ -163,8 +163,20 @@ impl KeyService {
     }
 
     /// The SPKI PEM of the published key with `kid`: `None` for an unknown kid, an HMAC key or
-    /// a key withdrawn from its ring (revoked, or an encryption key). Read from the store.
+    /// a key withdrawn from its ring (revoked, or an encryption key). Read from the store; while
+    /// the store is unreachable, from the published documents this node keeps in memory.
     pub fn published_public_key(&self, kid: &str) -> Result<Option<String>, ServiceError> {
+        // Any of the three reads may be the one that meets an outage.
+        match self.stored_public_key(kid) {
+            Err(StoreError::Unavailable(why)) => self
+                .published
+                .cached_public_key(kid)
+                .ok_or(ServiceError::Unavailable(why)),
+            answer => Ok(answer?),
+        }
+    }
+
+    fn stored_public_key(&self, kid: &str) -> Result<Option<String>, StoreError> {
         let Some(id) = self.store.id_by_kid(kid)? else {
             return Ok(None);
         };
@@ -293,7 +305,7 @@ pub struct Keys<'a> {
 }
 
 impl Keys<'_> {
-    /// Generates a key: RSA/EC/OKP with FusionAuth's self-signed certificate (kid = its SHA-1
+    /// Generates a key: RSA/EC/OKP/AKP with FusionAuth's self-signed certificate (kid = its SHA-1
     /// thumbprint), or an HMAC secret (kid = 10 random hex characters). [`Self::make`] then
     /// [`Self::store`].
     pub fn generate(
@@ -329,6 +341,20 @@ impl Keys<'_> {
             &[("key.name", request.name), ("key.issuer", request.issuer)],
         );
         if errors.field_errors.len() > before {
+            spec = None;
+        }
+        if let Some(algorithm) = spec.as_ref().map(|s| s.algorithm)
+            && !self.core.backend.supports(algorithm)
+        {
+            errors.add_field(
+                "key.algorithm",
+                Reason::NotAllowed,
+                format!(
+                    "{algorithm} is not available on this server's {} backend ({}): ML-DSA needs the aws-lc backend or OpenSSL 3.5 or newer.",
+                    self.core.backend.name(),
+                    self.core.backend.library()
+                ),
+            );
             spec = None;
         }
         self.check_unique(

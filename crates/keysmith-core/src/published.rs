@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use keysmith_crypto::jwk::{Jwk, JwkSet};
 use keysmith_crypto::{KeyBackend, fingerprint, import, pem};
-use keysmith_model::{HashAlgorithm, Key, KeyId, KeyType, KeyUse};
+use keysmith_model::{HashAlgorithm, Key, KeyId, KeyUse};
 use keysmith_store::KeyStore;
 use serde_json::value::RawValue;
 
@@ -47,9 +47,8 @@ pub enum PublishedDocument {
 pub enum PublishedAnswer {
     /// Whole, from memory.
     Whole(Arc<Published>),
-    /// Too large to keep: write them with [`crate::KeyService::write_published`]. `etag` names
-    /// this process's version of the set (a process tag and a change counter), since the
-    /// content is not known before it is written.
+    /// Too large to keep: write them with [`crate::KeyService::write_published`]. `etag` is
+    /// computed from the keys, as a whole answer's is (the same on every node).
     Streamed {
         /// A strong ETag (quoted).
         etag: String,
@@ -72,9 +71,6 @@ pub struct ScopedJwks {
 pub(crate) struct Publisher {
     /// Bumped after every committed change that may alter what is published.
     version: AtomicU64,
-    /// Random per process: part of a streamed answer's ETag, so that a version number is never
-    /// taken for another process's.
-    process_tag: String,
     cache: RwLock<Cache>,
     /// One build at a time: requests after a change wait for it instead of each building.
     building: Mutex<()>,
@@ -85,14 +81,16 @@ pub(crate) struct Publisher {
 struct Cache {
     /// The whole documents and the version they were built at.
     whole: Option<(u64, Arc<Published>)>,
-    /// The version found too large to keep (streamed without trying again).
-    too_large: Option<u64>,
+    /// The version found too large to keep (streamed without trying again), with its ETag.
+    too_large: Option<(u64, String)>,
 }
 
 /// The serialised JWK of `key`, or `None` for a key without one (HMAC).
 fn jwk_of(backend: &dyn KeyBackend, key: &Key) -> Result<Option<Box<RawValue>>, ServiceError> {
-    let (Some(public_pem), KeyType::Rsa | KeyType::Ec | KeyType::Okp) =
-        (&key.public_key, key.key_type)
+    let Some(public_pem) = key
+        .public_key
+        .as_ref()
+        .filter(|_| key.key_type.is_asymmetric())
     else {
         return Ok(None);
     };
@@ -188,7 +186,6 @@ impl Publisher {
     pub(crate) fn new(cache_bytes: usize) -> Self {
         Self {
             version: AtomicU64::new(0),
-            process_tag: fingerprint::base64url(uuid::Uuid::new_v4().as_bytes()),
             cache: RwLock::default(),
             building: Mutex::default(),
             cache_bytes,
@@ -215,11 +212,25 @@ impl Publisher {
         };
         match &cache.whole {
             Some((at, whole)) if *at == version => Some(PublishedAnswer::Whole(whole.clone())),
-            _ if cache.too_large == Some(version) => Some(PublishedAnswer::Streamed {
-                etag: format!("\"{}.{version}\"", self.process_tag),
-            }),
-            _ => None,
+            _ => match &cache.too_large {
+                Some((at, etag)) if *at == version => {
+                    Some(PublishedAnswer::Streamed { etag: etag.clone() })
+                }
+                _ => None,
+            },
         }
+    }
+
+    /// The public key of `kid` from the documents kept in memory: `None` when they are not
+    /// kept (streamed, or dropped by a change), `Some(None)` when they do not list `kid`.
+    /// Parses the document, so it is for when the store cannot answer.
+    pub(crate) fn cached_public_key(&self, kid: &str) -> Option<Option<String>> {
+        let PublishedAnswer::Whole(whole) = self.cached(self.version.load(Ordering::Acquire))?
+        else {
+            return None;
+        };
+        let document: serde_json::Value = serde_json::from_slice(&whole.public_keys_json).ok()?;
+        Some(document["publicKeys"][kid].as_str().map(str::to_owned))
     }
 
     /// The documents whole if they fit in the cache (built now if a change dropped them),
@@ -249,20 +260,18 @@ impl Publisher {
         };
         let current = self.version.load(Ordering::Acquire) == version;
         match built {
-            Some(whole) => {
+            Built::Whole(whole) => {
                 let whole = Arc::new(whole);
                 if current {
                     cache.whole = Some((version, whole.clone()));
                 }
                 Ok(PublishedAnswer::Whole(whole))
             }
-            None => {
+            Built::TooLarge { etag } => {
                 if current {
-                    cache.too_large = Some(version);
+                    cache.too_large = Some((version, etag.clone()));
                 }
-                Ok(PublishedAnswer::Streamed {
-                    etag: format!("\"{}.{version}\"", self.process_tag),
-                })
+                Ok(PublishedAnswer::Streamed { etag })
             }
         }
     }
@@ -276,9 +285,12 @@ impl Publisher {
         if let PublishedAnswer::Whole(whole) = self.answer(backend, store)? {
             return Ok(whole);
         }
-        let whole = build(backend, store, usize::MAX)?
-            .ok_or_else(|| write_failed(std::io::Error::other("no size limit was passed")))?;
-        Ok(Arc::new(whole))
+        match build(backend, store, usize::MAX)? {
+            Built::Whole(whole) => Ok(Arc::new(whole)),
+            Built::TooLarge { .. } => Err(write_failed(std::io::Error::other(
+                "no size limit was passed",
+            ))),
+        }
     }
 
     /// Writes `document` to `out` from the store, a page of keys at a time: the memory it
@@ -322,14 +334,77 @@ impl Publisher {
     }
 }
 
-/// Both documents whole, or `None` as soon as together they pass `limit` bytes.
+/// What [`build`] made.
+enum Built {
+    Whole(Published),
+    /// The documents pass the limit: only their ETag was kept.
+    TooLarge {
+        etag: String,
+    },
+}
+
+/// An ETag computed from the published keys alone, the same on every node that publishes the
+/// same keys, whether it keeps the documents whole or streams them. It covers each key's id,
+/// name, update time and JWK, in order; the input is digested a chunk at a time, so memory
+/// stays bounded whatever the number of keys.
+struct ContentTag<'a> {
+    backend: &'a dyn KeyBackend,
+    chunk: Vec<u8>,
+    digests: Vec<u8>,
+}
+
+impl<'a> ContentTag<'a> {
+    /// Input digested at a time.
+    const CHUNK: usize = 64 * 1024;
+
+    fn new(backend: &'a dyn KeyBackend) -> Self {
+        Self {
+            backend,
+            chunk: Vec::new(),
+            digests: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, key: &Key, jwk: Option<&RawValue>) -> Result<(), ServiceError> {
+        self.chunk.extend_from_slice(key.id.as_bytes());
+        self.chunk.extend_from_slice(key.name.as_bytes());
+        self.chunk.push(0);
+        self.chunk
+            .extend_from_slice(&key.last_update_instant.to_be_bytes());
+        if let Some(jwk) = jwk {
+            self.chunk.extend_from_slice(jwk.get().as_bytes());
+        }
+        self.chunk.push(0);
+        if self.chunk.len() >= Self::CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ServiceError> {
+        let digest = self.backend.digest(HashAlgorithm::Sha256, &self.chunk)?;
+        self.digests.extend_from_slice(&digest);
+        self.chunk.clear();
+        Ok(())
+    }
+
+    /// A strong ETag, quoted.
+    fn finish(mut self) -> Result<String, ServiceError> {
+        self.flush()?;
+        let digest = self.backend.digest(HashAlgorithm::Sha256, &self.digests)?;
+        Ok(format!("\"{}\"", fingerprint::base64url(&digest[..18])))
+    }
+}
+
+/// Both documents whole, or only their ETag as soon as together they pass `limit` bytes (the
+/// rest of the keys are then read for the ETag alone).
 fn build(
     backend: &dyn KeyBackend,
     store: &dyn KeyStore,
     limit: usize,
-) -> Result<Option<Published>, ServiceError> {
+) -> Result<Built, ServiceError> {
     let (mut jwks_json, mut public_keys_json) = (Vec::new(), Vec::new());
-    let mut fingerprint_input = Vec::new();
+    let mut tag = ContentTag::new(backend);
     let mut jwks =
         DocumentWriter::start(PublishedDocument::Jwks, &mut jwks_json).map_err(write_failed)?;
     let mut public_keys =
@@ -337,33 +412,31 @@ fn build(
             .map_err(write_failed)?;
     // About the bytes written so far: what decides whether the documents are kept.
     let mut written = 0usize;
-    let whole = for_each_published(backend, store, &mut |key, jwk| {
+    for_each_published(backend, store, &mut |key, jwk| {
         // The ETag covers every published key's name and update time, so a rename changes it.
-        fingerprint_input.extend_from_slice(key.id.as_bytes());
-        fingerprint_input.extend_from_slice(key.name.as_bytes());
-        fingerprint_input.push(0);
-        fingerprint_input.extend_from_slice(&key.last_update_instant.to_be_bytes());
-        jwks.key(key, jwk).map_err(write_failed)?;
-        public_keys.key(key, jwk).map_err(write_failed)?;
-        written = written.saturating_add(
-            jwk.map_or(0, |jwk| jwk.get().len())
-                + key
-                    .public_key
-                    .as_ref()
-                    .map_or(0, |pem| pem.len() + key.kid.len()),
-        );
-        Ok(written <= limit)
+        tag.add(key, jwk)?;
+        if written <= limit {
+            jwks.key(key, jwk).map_err(write_failed)?;
+            public_keys.key(key, jwk).map_err(write_failed)?;
+            written = written.saturating_add(
+                jwk.map_or(0, |jwk| jwk.get().len())
+                    + key
+                        .public_key
+                        .as_ref()
+                        .map_or(0, |pem| pem.len() + key.kid.len()),
+            );
+        }
+        Ok(true)
     })?;
-    if !whole {
-        return Ok(None);
+    let etag = tag.finish()?;
+    if written > limit {
+        return Ok(Built::TooLarge { etag });
     }
     jwks.finish().map_err(write_failed)?;
     public_keys.finish().map_err(write_failed)?;
-    fingerprint_input.extend_from_slice(&jwks_json);
-    let digest = backend.digest(HashAlgorithm::Sha256, &fingerprint_input)?;
-    Ok(Some(Published {
+    Ok(Built::Whole(Published {
         jwks_json,
-        jwks_etag: format!("\"{}\"", fingerprint::base64url(&digest[..18])),
+        jwks_etag: etag,
         public_keys_json,
     }))
 }

@@ -95,7 +95,7 @@ pub(crate) fn withdrawn_keys(store: &dyn KeyStore) -> Result<HashSet<KeyId>, Ser
 }
 
 /// Whether the key `id` is withdrawn ([`RingOwner::withdraws`]).
-pub(crate) fn is_withdrawn(store: &dyn KeyStore, id: &KeyId) -> Result<bool, ServiceError> {
+pub(crate) fn is_withdrawn(store: &dyn KeyStore, id: &KeyId) -> Result<bool, StoreError> {
     Ok(store
         .ring_of_key(id)?
         .is_some_and(|(owner, role)| owner.withdraws(role)))
@@ -139,12 +139,26 @@ fn ring_key_name(owner: &RingOwner, number: u64) -> String {
 }
 
 fn is_due(ring: &KeyRing, period_seconds: u64, now_millis: i64) -> bool {
+    scheduled_at(ring, period_seconds, now_millis).is_some()
+}
+
+/// When a scheduled rotation of `ring` that commits at `now_millis` takes effect, or `None` if
+/// it is not due. On schedule, the keys change at the moment their period ended, not when the
+/// scheduler (checking every few seconds, on any node) got to them: the schedule does not drift
+/// by the check interval, so a 2 s period rotates 30 times a minute. A rotation missed by a
+/// whole period or more (every node was down) is caught up once, from now, and the next comes
+/// a full period later.
+fn scheduled_at(ring: &KeyRing, period_seconds: u64, now_millis: i64) -> Option<i64> {
     let period = i64::try_from(period_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
-    period > 0
-        && ring
-            .current
-            .current_since
-            .is_some_and(|since| since.saturating_add(period) <= now_millis)
+    let due = ring.current.current_since?.saturating_add(period);
+    if period == 0 || due > now_millis {
+        return None;
+    }
+    Some(if now_millis - due < period {
+        due
+    } else {
+        now_millis
+    })
 }
 
 impl KeyService {
@@ -231,7 +245,8 @@ impl KeyService {
 
     /// Rotates the ring of `owner` once. With `only_if_due`, the rotation happens only if the
     /// committed ring's current key has been current for at least that many seconds (checked
-    /// inside the transaction, so a rotation that commits meanwhile is not doubled).
+    /// inside the transaction, so a rotation that commits meanwhile is not doubled), and takes
+    /// effect when it was due ([`scheduled_at`]).
     fn rotate_ring(
         &self,
         owner: &RingOwner,
@@ -253,11 +268,12 @@ impl KeyService {
         let now = self.store().now_millis()?;
         let (ring, inserted) = self.commit_ring_change(owner, generated, move |old, records| {
             let old = old.ok_or(StoreError::Ring(RingError::NotProvisioned))?;
-            if let Some(period) = only_if_due
-                && !is_due(old, period, now)
-            {
-                return Err(StoreError::Ring(RingError::NotDue));
-            }
+            let effective = match only_if_due {
+                Some(period) => {
+                    scheduled_at(old, period, now).ok_or(StoreError::Ring(RingError::NotDue))?
+                }
+                None => now,
+            };
             let [record] = records else {
                 return Err(StoreError::Corrupt("a rotation needs one key".into()));
             };
@@ -265,7 +281,7 @@ impl KeyService {
             let (mut ring, left) = old.rotate(
                 RingKey::fresh(record.key.id, record.key.kid.clone()),
                 algorithm,
-                now,
+                effective,
             );
             let mut delete = Vec::new();
             if let Some(mut left) = left {
@@ -523,4 +539,30 @@ fn ring_views(owner: &RingOwner, ring: &KeyRing, keys: Vec<Key>) -> Vec<RingKeyV
             key_use: key_use_of(owner),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring_current_since(since: i64) -> KeyRing {
+        let slot = |n| RingKey::fresh(KeyId(uuid::Uuid::from_u128(n)), format!("kid-{n}"));
+        KeyRing::provision(Algorithm::ES256, slot(1), slot(2), since)
+    }
+
+    #[test]
+    fn a_scheduled_rotation_takes_effect_when_due_unless_a_whole_period_was_missed() {
+        let ring = ring_current_since(10_000);
+        // 2 s period: due at 12,000.
+        assert_eq!(scheduled_at(&ring, 2, 11_999), None);
+        assert_eq!(scheduled_at(&ring, 2, 12_000), Some(12_000));
+        // Found late by the scheduler: still on schedule, so the period does not drift.
+        assert_eq!(scheduled_at(&ring, 2, 13_999), Some(12_000));
+        // Missed by a whole period: caught up once, from now.
+        assert_eq!(scheduled_at(&ring, 2, 14_000), Some(14_000));
+        assert_eq!(scheduled_at(&ring, 2, 99_000), Some(99_000));
+        // A period of 0 is never due.
+        assert_eq!(scheduled_at(&ring, 0, 99_000), None);
+        assert!(is_due(&ring, 2, 12_000) && !is_due(&ring, 2, 11_000));
+    }
 }

@@ -12,6 +12,8 @@ use keysmith_crypto::{SigningKey, VerifyingKey, VerifyingMaterial, fingerprint, 
 use keysmith_model::{Errors, Key, KeyId, KeyType, PrivateMaterial, Reason, epoch_millis_now};
 use serde_json::{Map, Value};
 
+use keysmith_store::StoreError;
+
 use crate::{KeyService, ServiceError};
 
 /// The largest payload `sign` and `verify` accept, in bytes (before base64url).
@@ -72,6 +74,15 @@ impl LoadedKeys {
         lock(&self.signers).clear();
         lock(&self.verifiers).clear();
     }
+
+    /// The id of the loaded verifier whose key has `kid`: how a node validates tokens while
+    /// its store is unreachable. A scan of at most [`LOADED_KEYS_CAP`] entries.
+    fn verifier_id_by_kid(&self, kid: &str) -> Option<KeyId> {
+        lock(&self.verifiers)
+            .iter()
+            .find(|(_, (key, _))| key.kid == kid)
+            .map(|(id, _)| *id)
+    }
 }
 
 /// Why a token was refused. Never shown to the caller; logged at debug.
@@ -81,6 +92,9 @@ pub enum TokenRejection {
     Malformed,
     /// The header names no kid, or one no stored key has.
     UnknownKid,
+    /// The store is unreachable and the token's key is not loaded here: the token may be
+    /// valid, so it is neither accepted nor refused (503).
+    StoreUnavailable,
     /// The header's `alg` is not the key's algorithm (includes `none`).
     AlgorithmMismatch,
     /// The signature does not verify.
@@ -319,14 +333,21 @@ impl Tokens<'_> {
             .get("alg")
             .and_then(Value::as_str)
             .ok_or(TokenRejection::AlgorithmMismatch)?;
-        let id = self
-            .core
-            .store()
-            .id_by_kid(kid)
-            .ok()
-            .flatten()
-            .ok_or(TokenRejection::UnknownKid)?;
-        let (key, verifier) = self.verifier(&id).map_err(|_| TokenRejection::UnknownKid)?;
+        let id = match self.core.store().id_by_kid(kid) {
+            Ok(id) => id.ok_or(TokenRejection::UnknownKid)?,
+            // A key loaded here still verifies while the store is away (another node's change
+            // made meanwhile is learnt, and the cache dropped, once it is back).
+            Err(StoreError::Unavailable(_)) => self
+                .core
+                .loaded
+                .verifier_id_by_kid(kid)
+                .ok_or(TokenRejection::StoreUnavailable)?,
+            Err(_) => return Err(TokenRejection::UnknownKid),
+        };
+        let (key, verifier) = self.verifier(&id).map_err(|err| match err {
+            ServiceError::Unavailable(_) => TokenRejection::StoreUnavailable,
+            _ => TokenRejection::UnknownKid,
+        })?;
         if key.kid != kid {
             return Err(TokenRejection::UnknownKid);
         }

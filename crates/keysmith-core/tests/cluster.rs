@@ -51,9 +51,9 @@ fn nodes_with(
 }
 
 /// Three nodes run the scheduler at once, every 50 ms, for 6.5 s of a 1 s period: the ring is
-/// rotated once per period, never twice for one (a period starts when its key became current,
-/// so the time a rotation takes delays the next: 5 to 7 rotations), and each rotation is
-/// reported by exactly one node.
+/// rotated once per period, never twice for one, and each rotation is reported by exactly one
+/// node. Rotations take effect when due, so the time one takes does not delay the next: 6 in
+/// 6.5 s, or 5 when the sixth, due at 6 s, is still committing at 6.5 s on a loaded machine.
 #[test]
 fn three_schedulers_rotate_each_due_ring_once() {
     let Some(server) = TestPostgres::start_or_skip("schedulers of three nodes") else {
@@ -84,7 +84,7 @@ fn three_schedulers_rotate_each_due_ring_once() {
     });
     let ring = nodes[1].store().ring(&RingOwner::Tenant).unwrap().unwrap();
     assert!(
-        (5..=7).contains(&ring.rotations),
+        (5..=6).contains(&ring.rotations),
         "{} rotations in 6.5 s of a 1 s period",
         ring.rotations
     );

@@ -8,11 +8,12 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, ParsedPublicKey,
-    RsaKeyPair, VerificationAlgorithm,
+    PqdsaKeyPair, PqdsaSigningAlgorithm, RsaKeyPair, VerificationAlgorithm,
 };
 use std::cell::RefCell;
 
 use keysmith_crypto::certificate::new_hmac_secret;
+use keysmith_crypto::ml_dsa;
 use keysmith_crypto::random::RandomBlock;
 use keysmith_crypto::{
     Error, GeneratedKey, KeyBackend, PrivateKeyFormat, PrivateKeyInfo, PublicKeyComponents,
@@ -39,6 +40,7 @@ pub(crate) enum GeneratedPair {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    MlDsa(PqdsaKeyPair),
 }
 
 /// [`generate`], with the key pair for an asymmetric key.
@@ -79,6 +81,14 @@ pub(crate) fn generate_pair(
             let (pkcs8, spki) = (pkcs8.as_ref().to_vec(), spki.as_ref().to_vec());
             (pkcs8, spki, GeneratedPair::Ed25519(pair))
         }
+        KeyType::Akp => {
+            let pair = PqdsaKeyPair::generate(ml_dsa_signing(algorithm)?).map_err(unspecified)?;
+            // The seed form (RFC 9881), which every backend reads.
+            let pkcs8 = pair.to_pkcs8v1().map_err(unspecified)?;
+            let spki = ml_dsa::spki(algorithm, pair.public_key().as_ref())
+                .ok_or_else(|| Error::malformed("unexpected ML-DSA public key size"))?;
+            (pkcs8.as_ref().to_vec(), spki, GeneratedPair::MlDsa(pair))
+        }
         KeyType::Hmac => {
             let len = algorithm.hmac_secret_len().unwrap_or(64);
             let key = GeneratedKey {
@@ -94,7 +104,10 @@ pub(crate) fn generate_pair(
         private: PrivateMaterial::Pkcs8(SecretBytes::new(pkcs8)),
         // aws-lc-rs just encoded this SPKI for a key it made: its structure is all there is to
         // read (the untrusted-input checks of `x509::parse_public_key` are for imports).
-        public: Some(keysmith_crypto::der::structural_public_key(&spki)?),
+        public: Some(match ml_dsa::public_key(&spki) {
+            Some(info) => info,
+            None => keysmith_crypto::der::structural_public_key(&spki)?,
+        }),
     };
     Ok((key, Some(pair)))
 }
@@ -133,8 +146,69 @@ impl GeneratedPair {
                 ))
             }
             GeneratedPair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            GeneratedPair::MlDsa(pair) => ml_dsa_sign(pair, message),
         }
     }
+}
+
+fn ml_dsa_sign(pair: &PqdsaKeyPair, message: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = vec![0u8; pair.algorithm().signature_len()];
+    let len = pair.sign(message, &mut out).map_err(unspecified)?;
+    out.truncate(len);
+    Ok(out)
+}
+
+/// The pair and public key of a stored ML-DSA key of `algorithm`, for its certificate.
+pub(crate) fn ml_dsa_pair_of(
+    algorithm: Algorithm,
+    pkcs8: &[u8],
+) -> Result<(GeneratedPair, keysmith_crypto::PublicKeyInfo), Error> {
+    let mismatch = || Error::Mismatch(format!("the private key does not fit {algorithm}"));
+    let forms = ml_dsa::private_key_forms(pkcs8)
+        .filter(|forms| forms.algorithm == algorithm)
+        .ok_or_else(mismatch)?;
+    let (pair, _) = ml_dsa_pair(&forms, pkcs8)?;
+    let public = ml_dsa::spki(algorithm, pair.public_key().as_ref())
+        .and_then(|spki| ml_dsa::public_key(&spki))
+        .ok_or_else(mismatch)?;
+    Ok((GeneratedPair::MlDsa(pair), public))
+}
+
+/// aws-lc's verifier for an ML-DSA parameter set; `None` for another algorithm.
+fn ml_dsa_verification(algorithm: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    match algorithm {
+        Algorithm::MlDsa44 => Some(&signature::ML_DSA_44),
+        Algorithm::MlDsa65 => Some(&signature::ML_DSA_65),
+        Algorithm::MlDsa87 => Some(&signature::ML_DSA_87),
+        _ => None,
+    }
+}
+
+fn ml_dsa_signing(algorithm: Algorithm) -> Result<&'static PqdsaSigningAlgorithm, Error> {
+    match algorithm {
+        Algorithm::MlDsa44 => Ok(&signature::ML_DSA_44_SIGNING),
+        Algorithm::MlDsa65 => Ok(&signature::ML_DSA_65_SIGNING),
+        Algorithm::MlDsa87 => Ok(&signature::ML_DSA_87_SIGNING),
+        other => Err(Error::rejected(format!(
+            "{other} is not an ML-DSA algorithm"
+        ))),
+    }
+}
+
+/// An ML-DSA PKCS#8 key in any of RFC 9881's forms: the pair, and the form Keysmith keeps
+/// (the seed when the key has one, else the expanded key). aws-lc checks that a seed and an
+/// expanded key given together agree.
+fn ml_dsa_pair(
+    forms: &ml_dsa::PrivateKeyForms<'_>,
+    der: &[u8],
+) -> Result<(PqdsaKeyPair, Vec<u8>), Error> {
+    let algorithm = forms.algorithm;
+    let pair = PqdsaKeyPair::from_pkcs8(ml_dsa_signing(algorithm)?, der)
+        .map_err(|_| Error::malformed("the ML-DSA private key is invalid"))?;
+    let kept = forms
+        .kept_pkcs8()
+        .ok_or_else(|| Error::malformed("the ML-DSA private key is invalid"))?;
+    Ok((pair, kept.to_vec()))
 }
 
 fn ecdsa_signing(algorithm: Algorithm) -> Result<&'static EcdsaSigningAlgorithm, Error> {
@@ -170,7 +244,12 @@ pub(crate) fn parse_private_key(
         }
         PrivateKeyFormat::Pkcs8 => {
             // aws-lc-rs cannot tell a PKCS#8 key's type, so each parser is tried in turn.
-            if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
+            if let Some(forms) = ml_dsa::private_key_forms(der) {
+                let (pair, kept) = ml_dsa_pair(&forms, der)?;
+                let spki = ml_dsa::spki(forms.algorithm, pair.public_key().as_ref())
+                    .ok_or_else(not_parsed)?;
+                (kept, spki)
+            } else if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
                 rsa_parts(pair)?
             } else if let Some(pair) = EC_ALGORITHMS
                 .iter()
@@ -219,6 +298,7 @@ enum Signer {
     Rsa(RsaKeyPair, &'static dyn signature::RsaEncoding),
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
+    MlDsa(PqdsaKeyPair),
     // Boxed: an hmac::Key is several times larger than the other variants.
     Hmac(Box<hmac::Key>),
 }
@@ -254,6 +334,7 @@ impl SigningKey for AwsLcSigningKey {
                 .as_ref()
                 .to_vec()),
             Signer::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            Signer::MlDsa(pair) => ml_dsa_sign(pair, message),
             Signer::Hmac(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
         }
     }
@@ -300,6 +381,10 @@ pub(crate) fn signing_key(
         ),
         (KeyType::Okp, PrivateMaterial::Pkcs8(der)) => Signer::Ed25519(
             Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.expose())
+                .map_err(|_| wrong_material(algorithm))?,
+        ),
+        (KeyType::Akp, PrivateMaterial::Pkcs8(der)) => Signer::MlDsa(
+            PqdsaKeyPair::from_pkcs8(ml_dsa_signing(algorithm)?, der.expose())
                 .map_err(|_| wrong_material(algorithm))?,
         ),
         _ => return Err(wrong_material(algorithm)),
@@ -415,6 +500,9 @@ fn verification_algorithm(
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
         Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
         Algorithm::Ed25519 => &signature::ED25519,
+        Algorithm::MlDsa44 | Algorithm::MlDsa65 | Algorithm::MlDsa87 => {
+            ml_dsa_verification(algorithm).ok_or_else(|| wrong_material(algorithm))?
+        }
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             return Err(wrong_material(algorithm));
         }
@@ -424,6 +512,7 @@ fn verification_algorithm(
 pub(crate) fn verifying_key(
     algorithm: Algorithm,
     material: VerifyingMaterial<'_>,
+    fips: bool,
 ) -> Result<Box<dyn VerifyingKey>, Error> {
     let verifier = match material {
         VerifyingMaterial::HmacSecret(secret) => {
@@ -433,7 +522,8 @@ pub(crate) fn verifying_key(
         VerifyingMaterial::PublicKey(spki) => {
             let info = x509::parse_public_key(spki)?;
             let fits = info.key_type == algorithm.key_type()
-                && (algorithm.curve().is_none() || algorithm.curve() == info.curve);
+                && (algorithm.curve().is_none() || algorithm.curve() == info.curve)
+                && (!algorithm.is_ml_dsa() || algorithm.implied_length() == Some(info.length));
             if !fits {
                 return Err(wrong_material(algorithm));
             }
@@ -442,6 +532,11 @@ pub(crate) fn verifying_key(
             } else {
                 0
             };
+            if fips && info.key_type == KeyType::Rsa && bits < RSA_MIN_PRIVATE_BITS {
+                return Err(Error::rejected(format!(
+                    "in FIPS mode RSA keys under {RSA_MIN_PRIVATE_BITS} bits are not used"
+                )));
+            }
             match verification_algorithm(algorithm, bits)? {
                 Some(verification) => Verifier::Public(
                     ParsedPublicKey::new(verification, spki)
@@ -482,6 +577,12 @@ pub(crate) fn validate_public_key(
         (KeyType::Ec, Some(Curve::P384)) => &signature::ECDSA_P384_SHA384_FIXED,
         (KeyType::Ec, Some(Curve::P521)) => &signature::ECDSA_P521_SHA512_FIXED,
         (KeyType::Okp, _) => &signature::ED25519,
+        (KeyType::Akp, _) => ml_dsa::public_key(spki)
+            .and_then(|info| match info.components {
+                PublicKeyComponents::Akp { algorithm, .. } => ml_dsa_verification(algorithm),
+                _ => None,
+            })
+            .ok_or_else(|| Error::malformed("not an ML-DSA public key"))?,
         _ => return Err(Error::malformed("unsupported public key")),
     };
     ParsedPublicKey::new(verification, spki)

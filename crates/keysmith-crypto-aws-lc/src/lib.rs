@@ -178,6 +178,6 @@ impl KeyBackend for AwsLcBackend {
         algorithm: Algorithm,
         public: VerifyingMaterial<'_>,
     ) -> Result<Box<dyn VerifyingKey>, Error> {
-        keys::verifying_key(algorithm, public)
+        keys::verifying_key(algorithm, public, self.is_fips())
     }
 }

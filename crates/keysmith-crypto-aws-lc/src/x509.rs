@@ -33,6 +33,9 @@ fn certificate_algorithm(
         Algorithm::ES384 => &rcgen::PKCS_ECDSA_P384_SHA384,
         Algorithm::ES512 => &rcgen::PKCS_ECDSA_P521_SHA512,
         Algorithm::Ed25519 => &rcgen::PKCS_ED25519,
+        Algorithm::MlDsa44 => &rcgen::PKCS_ML_DSA_44,
+        Algorithm::MlDsa65 => &rcgen::PKCS_ML_DSA_65,
+        Algorithm::MlDsa87 => &rcgen::PKCS_ML_DSA_87,
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             return Err(Error::rejected("HMAC keys have no certificate"));
         }
@@ -46,6 +49,11 @@ pub(crate) fn self_signed(
     params: &CertificateParams<'_>,
 ) -> Result<Vec<u8>, Error> {
     let signature = certificate_algorithm(algorithm)?;
+    if algorithm.is_ml_dsa() {
+        // rcgen reads no ML-DSA PKCS#8 (it panics on one): sign with aws-lc's pair instead.
+        let (pair, public) = crate::keys::ml_dsa_pair_of(algorithm, private_key.expose())?;
+        return self_signed_by_pair(algorithm, &pair, &public, params);
+    }
     let pkcs8 = rustls_pki_types::PrivatePkcs8KeyDer::from(private_key.expose());
     let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, signature)
         .map_err(|_| Error::Mismatch(format!("the private key does not fit {algorithm}")))?;
@@ -177,6 +185,10 @@ fn rdns(name: &X509Name<'_>) -> Vec<Rdn> {
 
 pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> {
     let bad = || Error::malformed("not a supported public key");
+    if let Some(info) = keysmith_crypto::ml_dsa::public_key(spki_der) {
+        validate_public_key(spki_der, info.key_type, None, 0)?;
+        return Ok(info);
+    }
     let (rest, spki) = SubjectPublicKeyInfo::from_der(spki_der).map_err(|_| bad())?;
     if !rest.is_empty() {
         return Err(Error::malformed("trailing data after the public key"));
@@ -233,7 +245,7 @@ pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> 
         }
         _ => {
             return Err(Error::rejected(
-                "unsupported key type: use RSA, EC (P-256/384/521) or Ed25519",
+                "unsupported key type: use RSA, EC (P-256/384/521), Ed25519 or ML-DSA",
             ));
         }
     };
@@ -295,6 +307,9 @@ mod tests {
             (Algorithm::ES384, None),
             (Algorithm::ES512, None),
             (Algorithm::Ed25519, None),
+            (Algorithm::MlDsa44, None),
+            (Algorithm::MlDsa65, None),
+            (Algorithm::MlDsa87, None),
         ];
         for (algorithm, length) in cases {
             let (key, pair) = crate::keys::generate_pair(&backend, algorithm, length).unwrap();
@@ -322,6 +337,9 @@ mod tests {
                 Algorithm::ES256 => &s::ECDSA_P256_SHA256_ASN1,
                 Algorithm::ES384 => &s::ECDSA_P384_SHA384_ASN1,
                 Algorithm::ES512 => &s::ECDSA_P521_SHA512_ASN1,
+                Algorithm::MlDsa44 => &s::ML_DSA_44,
+                Algorithm::MlDsa65 => &s::ML_DSA_65,
+                Algorithm::MlDsa87 => &s::ML_DSA_87,
                 _ => &s::ED25519,
             };
             let (_, key_bits) = der::spki_parts(&public.spki_der).unwrap();

@@ -20,7 +20,7 @@ use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private, Public};
 use openssl::rsa::{Padding, Rsa};
 use openssl::sign::{RsaPssSaltlen, Signer, Verifier};
 
-use crate::{message_digest, ossl};
+use crate::{message_digest, ml_dsa, ossl};
 
 fn curve_nid(curve: Curve) -> Option<Nid> {
     match curve {
@@ -51,6 +51,13 @@ pub(crate) fn generate(
             PKey::from_ec_key(EcKey::generate(&group).map_err(ossl)?).map_err(ossl)?
         }
         (KeyType::Okp, _) => PKey::generate_ed25519().map_err(ossl)?,
+        #[cfg(ml_dsa)]
+        (KeyType::Akp, _) => {
+            let (generated, pkey) = ml_dsa::generate(algorithm)?;
+            return Ok((generated, Some(pkey)));
+        }
+        #[cfg(not(ml_dsa))]
+        (KeyType::Akp, _) => return Err(ml_dsa::unsupported()),
         (KeyType::Hmac, _) => {
             let len = algorithm.hmac_secret_len().unwrap_or(64);
             let generated = GeneratedKey {
@@ -177,10 +184,14 @@ pub(crate) fn public_key_info_with_spki<T: HasPublic>(
                 Curve::Ed25519.key_length(),
             )
         }
+        // ML-DSA keys come from a provider and have no `Id`; OpenSSL has loaded this one, so
+        // its SPKI is well formed.
         _ => {
-            return Err(Error::rejected(
-                "unsupported key type: use RSA, EC (P-256/384/521) or Ed25519",
-            ));
+            return keysmith_crypto::ml_dsa::public_key(&spki_der).ok_or_else(|| {
+                Error::rejected(
+                    "unsupported key type: use RSA, EC (P-256/384/521), Ed25519 or ML-DSA",
+                )
+            });
         }
     };
     Ok(PublicKeyInfo {
@@ -193,6 +204,9 @@ pub(crate) fn public_key_info_with_spki<T: HasPublic>(
 }
 
 pub(crate) fn parse_public_key(spki_der: &[u8]) -> Result<PublicKeyInfo, Error> {
+    if !ml_dsa::AVAILABLE && keysmith_crypto::ml_dsa::public_key(spki_der).is_some() {
+        return Err(ml_dsa::unsupported());
+    }
     let pkey = PKey::public_key_from_der(spki_der)
         .map_err(|_| Error::malformed("not a supported public key"))?;
     let mut info = public_key_info(&pkey)?;
@@ -206,6 +220,17 @@ pub(crate) fn parse_private_key(
     format: PrivateKeyFormat,
 ) -> Result<PrivateKeyInfo, Error> {
     let bad = |_| Error::malformed("not a supported private key");
+    if format == PrivateKeyFormat::Pkcs8
+        && let Some(forms) = keysmith_crypto::ml_dsa::private_key_forms(der)
+    {
+        #[cfg(ml_dsa)]
+        return ml_dsa::parse_private_key(&forms, der);
+        #[cfg(not(ml_dsa))]
+        {
+            let _ = forms;
+            return Err(ml_dsa::unsupported());
+        }
+    }
     let pkey = match format {
         PrivateKeyFormat::Pkcs8 => PKey::private_key_from_pkcs8(der).map_err(bad)?,
         PrivateKeyFormat::Pkcs1Rsa => {
@@ -240,10 +265,11 @@ fn wrong_material(algorithm: Algorithm) -> Error {
     Error::Mismatch(format!("the key material does not fit {algorithm}"))
 }
 
-/// Whether a key's type (and curve) is the one `algorithm` needs.
+/// Whether a key's type (and curve, or ML-DSA parameter set) is the one `algorithm` needs.
 fn fits(algorithm: Algorithm, info: &PublicKeyInfo) -> bool {
     info.key_type == algorithm.key_type()
         && (algorithm.curve().is_none() || algorithm.curve() == info.curve)
+        && (!algorithm.is_ml_dsa() || algorithm.implied_length() == Some(info.length))
 }
 
 enum Key {
@@ -333,6 +359,7 @@ pub(crate) fn signing_key(
         (KeyType::Hmac, _) | (_, PrivateMaterial::HmacSecret(_)) => {
             return Err(wrong_material(algorithm));
         }
+        (KeyType::Akp, _) if !ml_dsa::AVAILABLE => return Err(ml_dsa::unsupported()),
         (_, PrivateMaterial::Pkcs8(der)) => {
             let pkey = PKey::private_key_from_pkcs8(der.expose())
                 .map_err(|_| wrong_material(algorithm))?;
@@ -432,6 +459,7 @@ pub(crate) fn verifying_key(
         (KeyType::Hmac, _) | (_, VerifyingMaterial::HmacSecret(_)) => {
             return Err(wrong_material(algorithm));
         }
+        (KeyType::Akp, _) if !ml_dsa::AVAILABLE => return Err(ml_dsa::unsupported()),
         (_, VerifyingMaterial::PublicKey(spki)) => {
             let pkey = PKey::public_key_from_der(spki)
                 .map_err(|_| Error::malformed("not a supported public key"))?;
@@ -448,7 +476,7 @@ pub(crate) fn verifying_key(
     Ok(Box::new(OpenSslVerifyingKey { algorithm, check }))
 }
 
-/// The hash an algorithm's certificate signature uses (none for Ed25519).
+/// The hash an algorithm's certificate signature uses (none for Ed25519 and ML-DSA).
 pub(crate) fn certificate_digest(algorithm: Algorithm) -> MessageDigest {
     match algorithm.hash() {
         Some(HashAlgorithm::Sha384) => MessageDigest::sha384(),

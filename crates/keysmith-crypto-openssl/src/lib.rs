@@ -17,9 +17,11 @@
 //! # Crate features
 //! - default: links the system's libssl/libcrypto (Debian: `libssl-dev`, `pkg-config`).
 //! - `vendored`: builds a current OpenSSL from source (the `openssl-src` crate, pinned in the
-//!   workspace's `Cargo.toml`) and links it statically; needs `perl` and `make`.
+//!   workspace's `Cargo.toml`) and links it statically; needs `perl` and `make`. It is the
+//!   build with ML-DSA (OpenSSL 3.5 or newer; see `ml_dsa`).
 
 mod keys;
+mod ml_dsa;
 mod rsa_race;
 mod x509;
 
@@ -77,6 +79,10 @@ impl KeyBackend for OpenSslBackend {
         // only the non-FIPS default provider implements, cannot be fetched. Probing that avoids
         // an unsafe call to EVP_default_properties_is_fips_enabled.
         hash(MessageDigest::md5(), b"").is_err()
+    }
+
+    fn supports(&self, algorithm: Algorithm) -> bool {
+        !algorithm.is_ml_dsa() || ml_dsa::AVAILABLE
     }
 
     fn generate(&self, algorithm: Algorithm, length: Option<u32>) -> Result<GeneratedKey, Error> {

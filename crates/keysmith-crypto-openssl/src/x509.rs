@@ -63,6 +63,9 @@ pub(crate) fn parse_certificate(der: &[u8]) -> Result<CertificateFields, Error> 
     }
     let spki = der::certificate_spki(der)
         .ok_or_else(|| Error::malformed("no public key in the certificate"))?;
+    if !crate::ml_dsa::AVAILABLE && keysmith_crypto::ml_dsa::public_key(spki).is_some() {
+        return Err(crate::ml_dsa::unsupported());
+    }
     let pkey = cert
         .public_key()
         .map_err(|_| Error::malformed("unsupported certificate key"))?;

@@ -33,14 +33,22 @@ pub enum PublicKeyComponents {
         /// The public key bytes.
         x: Vec<u8>,
     },
+    /// An ML-DSA public key (FIPS 204's encoding; its length names the parameter set).
+    Akp {
+        /// ML-DSA-44, ML-DSA-65 or ML-DSA-87.
+        algorithm: Algorithm,
+        /// The public key bytes (JOSE's `pub`).
+        public: Vec<u8>,
+    },
 }
 
 /// What a backend learned from a public key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKeyInfo {
-    /// RSA, EC or OKP.
+    /// RSA, EC, OKP or AKP.
     pub key_type: KeyType,
-    /// RSA modulus bits, or the curve's length (see [`Curve::key_length`]).
+    /// RSA modulus bits, the curve's length (see [`Curve::key_length`]), or an ML-DSA public
+    /// key's size in bytes.
     pub length: u32,
     /// The curve for EC and OKP keys.
     pub curve: Option<Curve>,
@@ -152,7 +160,8 @@ pub trait SigningKey: Send + Sync + fmt::Debug {
     fn algorithm(&self) -> Algorithm;
 
     /// Signs `message` and returns the signature in JWS form: PKCS#1 v1.5 or PSS bytes for RSA,
-    /// fixed-width `r || s` for ECDSA (RFC 7518 §3.4), 64 bytes for Ed25519, the MAC for HMAC.
+    /// fixed-width `r || s` for ECDSA (RFC 7518 §3.4), 64 bytes for Ed25519, FIPS 204's
+    /// encoding for ML-DSA (pure, empty context), the MAC for HMAC.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error>;
 }
 
@@ -188,6 +197,14 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
         self.name().to_owned()
     }
 
+    /// Whether this backend, on the library it runs on, has `algorithm`. Every backend has the
+    /// classical algorithms; ML-DSA needs aws-lc or OpenSSL 3.5 or newer. Every method refuses
+    /// an algorithm it lacks with [`Error::Unsupported`].
+    fn supports(&self, algorithm: Algorithm) -> bool {
+        let _ = algorithm;
+        true
+    }
+
     /// Generates key material for `algorithm`.
     ///
     /// `length` is the RSA modulus size (2048, 3072 or 4096) and is ignored for other types;
@@ -196,10 +213,10 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     /// is the UTF-8 of that text (FusionAuth's convention). Private keys come back as PKCS#8 v1.
     fn generate(&self, algorithm: Algorithm, length: Option<u32>) -> Result<GeneratedKey, Error>;
 
-    /// Builds a self-signed X.509 v3 certificate for `private_key` (PKCS#8 DER of an RSA, EC or
-    /// Ed25519 key): subject = issuer = `CN=<common_name>`, the given serial and validity, and
-    /// a signature of the key's type with the algorithm's hash (PKCS#1 v1.5 for RSA keys, also
-    /// for PS* algorithms; ECDSA; Ed25519). Returns the DER.
+    /// Builds a self-signed X.509 v3 certificate for `private_key` (PKCS#8 DER of an RSA, EC,
+    /// Ed25519 or ML-DSA key): subject = issuer = `CN=<common_name>`, the given serial and
+    /// validity, and a signature of the key's type with the algorithm's hash (PKCS#1 v1.5 for
+    /// RSA keys, also for PS* algorithms; ECDSA; Ed25519; ML-DSA, RFC 9881). Returns the DER.
     fn self_signed_certificate(
         &self,
         algorithm: Algorithm,
@@ -235,7 +252,7 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
         format: PrivateKeyFormat,
     ) -> Result<PrivateKeyInfo, Error>;
 
-    /// Parses a SubjectPublicKeyInfo (RSA, EC on P-256/384/521, or Ed25519).
+    /// Parses a SubjectPublicKeyInfo (RSA, EC on P-256/384/521, Ed25519 or ML-DSA).
     fn parse_public_key(&self, spki_der: &[u8]) -> Result<PublicKeyInfo, Error>;
 
     /// Parses an X.509 certificate. Does not check its signature or validity period.

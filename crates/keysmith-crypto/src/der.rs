@@ -254,9 +254,10 @@ const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
 /// id-Ed25519 (1.3.101.112).
 const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
 
-/// The public key of a SubjectPublicKeyInfo (RSA, RSASSA-PSS, NIST P-256/384/521 or Ed25519)
-/// read from its DER structure alone, with no cryptographic library: for keys Keysmith itself
-/// stored, which a backend checked when they were stored. It does not check that an EC point
+/// The public key of a SubjectPublicKeyInfo (RSA, RSASSA-PSS, NIST P-256/384/521 or Ed25519;
+/// ML-DSA's is [`crate::ml_dsa::public_key`]) read from its DER structure alone, with no
+/// cryptographic library: for keys Keysmith itself stored, which a backend checked when they
+/// were stored. It does not check that an EC point
 /// is on its curve, so it is not for untrusted input.
 pub fn structural_public_key(spki: &[u8]) -> Result<crate::PublicKeyInfo, Error> {
     use crate::PublicKeyComponents;
@@ -275,6 +276,7 @@ pub fn structural_public_key(spki: &[u8]) -> Result<crate::PublicKeyInfo, Error>
     if oid_tag != TAG_OID {
         return Err(malformed());
     }
+
     let (key_type, length, curve, components) = if is_rsa_oid(oid) {
         let (n, e) = rsa_public_components(key)?;
         (

@@ -226,9 +226,15 @@ fn import_asymmetric(
             ),
         );
     }
+    // An ML-DSA key names its own algorithm; others fit by type and curve.
+    let intrinsic = match &effective.components {
+        crate::PublicKeyComponents::Akp { algorithm, .. } => Some(*algorithm),
+        _ => None,
+    };
     let algorithm = match input.algorithm {
         Some(alg)
             if alg.key_type() == effective.key_type
+                && intrinsic.is_none_or(|own| own == alg)
                 && (alg.curve().is_none() || alg.curve() == effective.curve) =>
         {
             Some(alg)
@@ -241,10 +247,15 @@ fn import_asymmetric(
             );
             None
         }
-        None => Algorithm::default_for(effective.key_type, effective.curve),
+        None => intrinsic.or_else(|| Algorithm::default_for(effective.key_type, effective.curve)),
     };
     if effective.key_type == KeyType::Rsa {
-        check_rsa_size(&mut errors, &effective, private.is_some());
+        check_rsa_size(
+            &mut errors,
+            &effective,
+            private.is_some(),
+            backend.is_fips(),
+        );
     }
     errors.into_result(())?;
     let algorithm = algorithm.ok_or_else(|| {
@@ -260,13 +271,21 @@ fn import_asymmetric(
     })
 }
 
-fn check_rsa_size(errors: &mut Errors, key: &PublicKeyInfo, has_private: bool) {
+fn check_rsa_size(errors: &mut Errors, key: &PublicKeyInfo, has_private: bool, fips: bool) {
     let bits = key.length;
     if has_private && bits < RSA_MIN_PRIVATE_BITS {
         errors.add_field(
             F_PRIVATE_KEY,
             Reason::Invalid,
             format!("RSA private keys must be at least {RSA_MIN_PRIVATE_BITS} bits; this one has {bits}. Smaller keys are accepted only as verify-only public keys or certificates."),
+        );
+    } else if fips && bits < RSA_MIN_PRIVATE_BITS {
+        // SP 800-131A: the FIPS module verifies no RSA signature under 2048 bits (the legacy
+        // verifiers for 1024-2047-bit keys are outside it).
+        errors.add_field(
+            F_PUBLIC_KEY,
+            Reason::Invalid,
+            format!("In FIPS mode RSA keys must be at least {RSA_MIN_PRIVATE_BITS} bits, to verify as well as to sign; this one has {bits}."),
         );
     } else if bits < RSA_MIN_PUBLIC_BITS {
         errors.add_field(
@@ -332,12 +351,12 @@ fn describe(field: &str, err: &Error) -> String {
 }
 
 /// The longest non-RSA SubjectPublicKeyInfo accepted, in bytes. The largest supported one,
-/// P-521 with an uncompressed point, is 158 bytes; explicit curve parameters (which backends
-/// refuse anyway) would still fit.
-pub const MAX_NON_RSA_SPKI_LEN: usize = 1024;
+/// ML-DSA-87, is 2,614 bytes (P-521 with an uncompressed point is 158).
+pub const MAX_NON_RSA_SPKI_LEN: usize = 4096;
 /// The longest non-RSA private key structure accepted, in bytes (PKCS#8 or SEC1). The largest
-/// supported one, P-521 in PKCS#8 with its public key, is 241 bytes.
-pub const MAX_NON_RSA_PRIVATE_KEY_LEN: usize = 2048;
+/// supported one, ML-DSA-87 in PKCS#8 with both its seed and expanded key, is 4,970 bytes
+/// (P-521 in PKCS#8 with its public key is 241).
+pub const MAX_NON_RSA_PRIVATE_KEY_LEN: usize = 8192;
 
 fn rsa_too_large(bits: u32) -> Error {
     Error::TooLarge(format!(
@@ -375,7 +394,7 @@ pub fn check_private_key_size(der_bytes: &[u8]) -> Result<(), Error> {
             Ok(())
         };
     }
-    // Not RSA (or not shaped like a key): only EC and Ed25519 remain, which are small.
+    // Not RSA (or not shaped like a key): only EC, Ed25519 and ML-DSA remain, all bounded.
     if der_bytes.len() > MAX_NON_RSA_PRIVATE_KEY_LEN {
         return Err(Error::TooLarge(format!(
             "the private key structure is {} bytes and is not an RSA key Keysmith can read; no supported non-RSA key needs more than {MAX_NON_RSA_PRIVATE_KEY_LEN}, so it was refused before parsing",
@@ -434,7 +453,8 @@ pub fn decode_public_key(backend: &dyn KeyBackend, text: &str) -> Result<PublicK
 }
 
 /// The public key of a `PUBLIC KEY` PEM that Keysmith itself stored, read from its structure
-/// without the backend ([`der::structural_public_key`]): the same cost on every backend (OpenSSL
+/// without the backend ([`der::structural_public_key`], [`crate::ml_dsa::public_key`]): the
+/// same cost on every backend (OpenSSL
 /// 3.0's decoders take about 350 µs a key, which made starting with 100,000 keys take 37 s).
 /// Only for stored keys, which a backend checked when they were stored.
 pub fn stored_public_key(text: &str) -> Result<PublicKeyInfo, Error> {
@@ -442,7 +462,10 @@ pub fn stored_public_key(text: &str) -> Result<PublicKeyInfo, Error> {
     if block.label != "PUBLIC KEY" {
         return Err(Error::malformed("a stored public key is a PUBLIC KEY PEM"));
     }
-    der::structural_public_key(&block.contents)
+    match crate::ml_dsa::public_key(&block.contents) {
+        Some(info) => Ok(info),
+        None => der::structural_public_key(&block.contents),
+    }
 }
 
 /// Decodes a private key given as PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC1

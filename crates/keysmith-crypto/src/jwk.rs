@@ -23,12 +23,12 @@ pub struct JwkSet<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
-    /// `RSA`, `EC` or `OKP`.
+    /// `RSA`, `EC`, `OKP` or `AKP`.
     pub kty: String,
     /// The key id.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub kid: Option<String>,
-    /// The JWS algorithm (`EdDSA` for Ed25519).
+    /// The JWS algorithm (`EdDSA` for Ed25519, `ML-DSA-65` for ML-DSA-65).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub alg: Option<String>,
     /// `sig` or `enc`.
@@ -49,6 +49,9 @@ pub struct Jwk {
     /// EC y coordinate, base64url.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub y: Option<String>,
+    /// The AKP (ML-DSA) public key, base64url (draft-ietf-cose-dilithium).
+    #[serde(rename = "pub", skip_serializing_if = "Option::is_none", default)]
+    pub public: Option<String>,
     /// The certificate chain, standard base64 DER, leaf first.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub x5c: Option<Vec<String>>,
@@ -73,6 +76,7 @@ impl Jwk {
             crv: None,
             x: None,
             y: None,
+            public: None,
             x5c: None,
             x5t: None,
             x5t_s256: None,
@@ -90,6 +94,9 @@ impl Jwk {
             PublicKeyComponents::Okp { curve, x } => {
                 jwk.crv = Some(curve.jwk_name().to_owned());
                 jwk.x = Some(base64url(x));
+            }
+            PublicKeyComponents::Akp { public, .. } => {
+                jwk.public = Some(base64url(public));
             }
         }
         jwk
@@ -124,6 +131,17 @@ impl Jwk {
                 curve: curve(self.crv.as_deref()?).filter(|c| *c == Curve::Ed25519)?,
                 x: from_base64url(self.x.as_deref()?)?,
             }),
+            "AKP" => {
+                let public = from_base64url(self.public.as_deref()?)?;
+                let algorithm = self
+                    .alg
+                    .as_deref()?
+                    .parse::<Algorithm>()
+                    .ok()
+                    .filter(|alg| alg.implied_length().map(|l| l as usize) == Some(public.len()))
+                    .filter(|alg| alg.is_ml_dsa())?;
+                Some(PublicKeyComponents::Akp { algorithm, public })
+            }
             _ => None,
         }
     }
@@ -151,6 +169,12 @@ pub fn thumbprint_input(components: &PublicKeyComponents) -> String {
             curve.jwk_name(),
             base64url(x)
         ),
+        // draft-ietf-cose-dilithium: AKP's required members are alg, kty and pub.
+        PublicKeyComponents::Akp { algorithm, public } => format!(
+            r#"{{"alg":"{}","kty":"AKP","pub":"{}"}}"#,
+            algorithm.jws_name(),
+            base64url(public)
+        ),
     }
 }
 
@@ -165,6 +189,7 @@ mod tests {
             PublicKeyComponents::Rsa { .. } => (KeyType::Rsa, None),
             PublicKeyComponents::Ec { curve, .. } => (KeyType::Ec, Some(*curve)),
             PublicKeyComponents::Okp { curve, .. } => (KeyType::Okp, Some(*curve)),
+            PublicKeyComponents::Akp { .. } => (KeyType::Akp, None),
         };
         PublicKeyInfo {
             key_type,
@@ -196,13 +221,27 @@ mod tests {
                 curve: Curve::Ed25519,
                 x
             }),
+            prop_oneof![
+                Just(Algorithm::MlDsa44),
+                Just(Algorithm::MlDsa65),
+                Just(Algorithm::MlDsa87)
+            ]
+            .prop_flat_map(move |algorithm| {
+                let len = algorithm.implied_length().unwrap_or(0) as usize;
+                bytes(len..len + 1)
+                    .prop_map(move |public| PublicKeyComponents::Akp { algorithm, public })
+            }),
         ]
     }
 
     proptest! {
         #[test]
         fn jwk_round_trips_through_json(components in components(), kid in "[A-Za-z0-9_-]{1,40}") {
-            let jwk = Jwk::new(&info(components.clone()), &kid, Algorithm::ES256, KeyUse::Signing);
+            let algorithm = match &components {
+                PublicKeyComponents::Akp { algorithm, .. } => *algorithm,
+                _ => Algorithm::ES256,
+            };
+            let jwk = Jwk::new(&info(components.clone()), &kid, algorithm, KeyUse::Signing);
             let json = serde_json::to_string(&jwk).unwrap();
             let back: Jwk = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(&back, &jwk);
@@ -212,7 +251,7 @@ mod tests {
 
         #[test]
         fn components_never_panics_on_arbitrary_jwks(kty in ".{0,4}", crv in ".{0,8}", x in ".{0,20}", n in ".{0,20}") {
-            let jwk = Jwk { kty, kid: None, alg: None, key_use: None, n: Some(n.clone()), e: Some(n), crv: Some(crv), x: Some(x.clone()), y: Some(x), x5c: None, x5t: None, x5t_s256: None };
+            let jwk = Jwk { kty, kid: None, alg: Some(crv.clone()), key_use: None, n: Some(n.clone()), e: Some(n), crv: Some(crv), x: Some(x.clone()), y: Some(x.clone()), public: Some(x), x5c: None, x5t: None, x5t_s256: None };
             let _ = jwk.components();
         }
     }

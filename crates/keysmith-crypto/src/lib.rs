@@ -32,6 +32,7 @@ mod error;
 pub mod fingerprint;
 pub mod import;
 pub mod jwk;
+pub mod ml_dsa;
 pub mod pem;
 pub mod pkcs7;
 pub mod random;

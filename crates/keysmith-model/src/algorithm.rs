@@ -21,19 +21,30 @@ pub enum KeyType {
     /// A shared HMAC secret, for HS* algorithms.
     #[serde(rename = "HMAC")]
     Hmac,
+    /// Algorithm key pair: a key whose algorithm is part of the key (ML-DSA), JOSE's `AKP`
+    /// (draft-ietf-cose-dilithium).
+    #[serde(rename = "AKP")]
+    Akp,
 }
 
 impl KeyType {
     /// Every key type.
-    pub const ALL: [KeyType; 4] = [KeyType::Rsa, KeyType::Ec, KeyType::Okp, KeyType::Hmac];
+    pub const ALL: [KeyType; 5] = [
+        KeyType::Rsa,
+        KeyType::Ec,
+        KeyType::Okp,
+        KeyType::Hmac,
+        KeyType::Akp,
+    ];
 
-    /// The wire name: `RSA`, `EC`, `OKP` or `HMAC`.
+    /// The wire name: `RSA`, `EC`, `OKP`, `HMAC` or `AKP`.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyType::Rsa => "RSA",
             KeyType::Ec => "EC",
             KeyType::Okp => "OKP",
             KeyType::Hmac => "HMAC",
+            KeyType::Akp => "AKP",
         }
     }
 
@@ -175,6 +186,15 @@ pub enum Algorithm {
     HS256,
     HS384,
     HS512,
+    /// ML-DSA-44 (FIPS 204, security category 2).
+    #[serde(rename = "ML-DSA-44")]
+    MlDsa44,
+    /// ML-DSA-65 (FIPS 204, security category 3).
+    #[serde(rename = "ML-DSA-65")]
+    MlDsa65,
+    /// ML-DSA-87 (FIPS 204, security category 5).
+    #[serde(rename = "ML-DSA-87")]
+    MlDsa87,
 }
 
 /// The RSA modulus sizes Keysmith generates and accepts for private keys.
@@ -185,10 +205,17 @@ pub const RSA_MIN_PRIVATE_BITS: u32 = 2048;
 pub const RSA_MIN_PUBLIC_BITS: u32 = 1024;
 /// The largest RSA modulus accepted on import.
 pub const RSA_MAX_BITS: u32 = 8192;
+/// An ML-DSA key's `length` is its public key's size in bytes (FIPS 204, table 2), as an
+/// Ed25519 key's is 32: it names the parameter set.
+pub const ML_DSA_44_PUBLIC_KEY_LEN: u32 = 1312;
+/// See [`ML_DSA_44_PUBLIC_KEY_LEN`].
+pub const ML_DSA_65_PUBLIC_KEY_LEN: u32 = 1952;
+/// See [`ML_DSA_44_PUBLIC_KEY_LEN`].
+pub const ML_DSA_87_PUBLIC_KEY_LEN: u32 = 2592;
 
 impl Algorithm {
     /// Every algorithm, in a stable order.
-    pub const ALL: [Algorithm; 13] = [
+    pub const ALL: [Algorithm; 16] = [
         Algorithm::RS256,
         Algorithm::RS384,
         Algorithm::RS512,
@@ -202,6 +229,9 @@ impl Algorithm {
         Algorithm::HS256,
         Algorithm::HS384,
         Algorithm::HS512,
+        Algorithm::MlDsa44,
+        Algorithm::MlDsa65,
+        Algorithm::MlDsa87,
     ];
 
     /// The name used on the wire (FusionAuth's `key.algorithm`).
@@ -220,10 +250,14 @@ impl Algorithm {
             Algorithm::HS256 => "HS256",
             Algorithm::HS384 => "HS384",
             Algorithm::HS512 => "HS512",
+            Algorithm::MlDsa44 => "ML-DSA-44",
+            Algorithm::MlDsa65 => "ML-DSA-65",
+            Algorithm::MlDsa87 => "ML-DSA-87",
         }
     }
 
-    /// The JWS `alg` header value (RFC 7518, RFC 8037): `EdDSA` for Ed25519.
+    /// The JWS `alg` header value (RFC 7518, RFC 8037, draft-ietf-cose-dilithium): `EdDSA`
+    /// for Ed25519, the algorithm's own name for the others.
     pub fn jws_name(self) -> &'static str {
         match self {
             Algorithm::Ed25519 => "EdDSA",
@@ -243,10 +277,11 @@ impl Algorithm {
             Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512 => KeyType::Ec,
             Algorithm::Ed25519 => KeyType::Okp,
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => KeyType::Hmac,
+            Algorithm::MlDsa44 | Algorithm::MlDsa65 | Algorithm::MlDsa87 => KeyType::Akp,
         }
     }
 
-    /// The hash the signature uses. Ed25519 hashes internally and has none to choose.
+    /// The hash the signature uses. Ed25519 and ML-DSA hash internally and have none to choose.
     pub fn hash(self) -> Option<HashAlgorithm> {
         match self {
             Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 | Algorithm::HS256 => {
@@ -258,7 +293,9 @@ impl Algorithm {
             Algorithm::RS512 | Algorithm::PS512 | Algorithm::ES512 | Algorithm::HS512 => {
                 Some(HashAlgorithm::Sha512)
             }
-            Algorithm::Ed25519 => None,
+            Algorithm::Ed25519 | Algorithm::MlDsa44 | Algorithm::MlDsa65 | Algorithm::MlDsa87 => {
+                None
+            }
         }
     }
 
@@ -278,8 +315,9 @@ impl Algorithm {
         matches!(self, Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512)
     }
 
-    /// The lengths `generate` accepts: RSA modulus bits, or the single length a curve implies.
-    /// HMAC secrets have no caller-chosen length (it is the hash length), so the list is empty.
+    /// The lengths `generate` accepts: RSA modulus bits, or the single length a curve or an
+    /// ML-DSA parameter set implies. HMAC secrets have no caller-chosen length (it is the hash
+    /// length), so the list is empty.
     pub fn generate_lengths(self) -> &'static [u32] {
         match self.key_type() {
             KeyType::Rsa => &RSA_GENERATE_LENGTHS,
@@ -291,12 +329,32 @@ impl Algorithm {
                 None => &[],
             },
             KeyType::Hmac => &[],
+            KeyType::Akp => match self {
+                Algorithm::MlDsa44 => &[ML_DSA_44_PUBLIC_KEY_LEN],
+                Algorithm::MlDsa65 => &[ML_DSA_65_PUBLIC_KEY_LEN],
+                _ => &[ML_DSA_87_PUBLIC_KEY_LEN],
+            },
         }
     }
 
-    /// The length a curve implies; `None` for RSA (the caller chooses) and HMAC (no length).
+    /// The length a curve or an ML-DSA parameter set implies; `None` for RSA (the caller
+    /// chooses) and HMAC (no length).
     pub fn implied_length(self) -> Option<u32> {
-        self.curve().map(Curve::key_length)
+        match self.key_type() {
+            KeyType::Rsa | KeyType::Hmac => None,
+            _ => self.generate_lengths().first().copied(),
+        }
+    }
+
+    /// Whether this is an ML-DSA algorithm (FIPS 204).
+    pub fn is_ml_dsa(self) -> bool {
+        self.key_type() == KeyType::Akp
+    }
+
+    /// The ML-DSA algorithm whose public keys are `len` bytes long.
+    pub fn ml_dsa_of_public_key_len(len: usize) -> Option<Algorithm> {
+        Algorithm::of_type(KeyType::Akp)
+            .find(|alg| alg.implied_length().map(|l| l as usize) == Some(len))
     }
 
     /// The number of random bytes in a generated HMAC secret: the hash output length, so the
@@ -316,7 +374,8 @@ impl Algorithm {
     }
 
     /// The algorithm inferred for an imported key when none is given: RS256 for RSA, the
-    /// curve's ES* for EC, Ed25519 for OKP, HS256 for HMAC.
+    /// curve's ES* for EC, Ed25519 for OKP, HS256 for HMAC. An ML-DSA key's algorithm is part
+    /// of the key ([`Algorithm::ml_dsa_of_public_key_len`]), so AKP gives `None` here.
     pub fn default_for(key_type: KeyType, curve: Option<Curve>) -> Option<Algorithm> {
         match (key_type, curve) {
             (KeyType::Rsa, _) => Some(Algorithm::RS256),

@@ -32,7 +32,8 @@ mod secret;
 pub mod validate;
 
 pub use algorithm::{
-    Algorithm, Curve, HashAlgorithm, KeyType, KeyUse, ParseAlgorithmError, RSA_GENERATE_LENGTHS,
+    Algorithm, Curve, HashAlgorithm, KeyType, KeyUse, ML_DSA_44_PUBLIC_KEY_LEN,
+    ML_DSA_65_PUBLIC_KEY_LEN, ML_DSA_87_PUBLIC_KEY_LEN, ParseAlgorithmError, RSA_GENERATE_LENGTHS,
     RSA_MAX_BITS, RSA_MIN_PRIVATE_BITS, RSA_MIN_PUBLIC_BITS,
 };
 pub use audit::{AuditQuery, AuditRecord, AuditUses};

@@ -74,7 +74,7 @@ pub fn algorithm_field(
     }
 }
 
-/// Parses a key type name (`RSA`, `EC`, `OKP`, `HMAC`).
+/// Parses a key type name (`RSA`, `EC`, `OKP`, `HMAC`, `AKP`).
 pub fn key_type_field(errors: &mut Errors, field: &str, value: Option<&str>) -> Option<KeyType> {
     let text = value.map(str::trim).filter(|t| !t.is_empty())?;
     match text.parse() {
@@ -83,7 +83,7 @@ pub fn key_type_field(errors: &mut Errors, field: &str, value: Option<&str>) -> 
             errors.add_field(
                 field,
                 Reason::Invalid,
-                "Unknown key type. Use one of RSA, EC, OKP, HMAC.",
+                "Unknown key type. Use one of RSA, EC, OKP, HMAC, AKP.",
             );
             None
         }
@@ -91,7 +91,7 @@ pub fn key_type_field(errors: &mut Errors, field: &str, value: Option<&str>) -> 
 }
 
 /// The length to generate: required and one of 2048/3072/4096 for RSA, implied by the curve
-/// for EC and OKP (a given length must agree), and absent for HMAC (its secret is as long as
+/// for EC and OKP and by the parameter set for AKP (a given length must agree), and absent for HMAC (its secret is as long as
 /// its hash).
 fn generate_length(errors: &mut Errors, alg: Algorithm, length: Option<u32>) -> Option<u32> {
     let allowed = alg.generate_lengths();

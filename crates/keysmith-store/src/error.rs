@@ -46,6 +46,17 @@ pub enum StoreError {
         /// The newest version this build applies.
         supported: i32,
     },
+    /// The database lacks migrations this build needs, and the store was told not to apply
+    /// them (`store_migrate = false`). Nothing was changed.
+    #[error(
+        "the database has keysmith schema version {found}, but this keysmith needs version {needed}; run `keysmith migrate-schema` (store_migrate is off); nothing was changed"
+    )]
+    DatabaseSchemaTooOld {
+        /// The version recorded in the database (0: none).
+        found: i32,
+        /// The version this build needs.
+        needed: i32,
+    },
     /// The file exists but is not a Keysmith data file. It was not modified.
     #[error("{0} is not a keysmith data file; it was left untouched")]
     NotKeysmithData(String),

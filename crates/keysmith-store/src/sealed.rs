@@ -67,3 +67,24 @@ pub(crate) fn decode_secret(
         _ => decode_plaintext(bytes),
     }
 }
+
+/// A stored secret re-wrapped under the sealing master key, or `None` when it already is (or
+/// is not sealed). The secret itself is not re-encrypted: only its data key is.
+pub(crate) fn rewrap_secret(
+    sealer: &dyn SecretSealer,
+    id: &KeyId,
+    stored: &[u8],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some((&SECRET_SEALED, sealed)) = stored.split_first() else {
+        return Ok(None);
+    };
+    Ok(sealer
+        .rewrap(id, sealed)
+        .map_err(seal_error)?
+        .map(|rewrapped| {
+            let mut value = Vec::with_capacity(rewrapped.len() + 1);
+            value.push(SECRET_SEALED);
+            value.extend_from_slice(&rewrapped);
+            value
+        }))
+}

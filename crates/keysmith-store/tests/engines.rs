@@ -386,6 +386,123 @@ fn a_node_without_the_master_key_of_stored_secrets_is_refused() {
     assert_eq!(back.private.unwrap().expose(), b"secret");
 }
 
+/// `keysmith master-key rotate` on a database: every secret, of keys and of restorably deleted
+/// keys, is re-wrapped under the new key in one transaction, after which a node with the new
+/// key alone opens them all; a second run has nothing left to do.
+#[test]
+fn rewrapping_moves_every_secret_on_the_database_to_the_new_master_key() {
+    let Some((server, store)) = pg_store("PostgreSQL master-key rotation") else {
+        return;
+    };
+    let backend: Arc<dyn keysmith_crypto::KeyBackend> =
+        Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
+    let master = |byte: u8| {
+        keysmith_crypto::envelope::MasterKey::from_bytes(&*backend, &[byte; 32]).unwrap()
+    };
+    let ids: Vec<_> = (0..3)
+        .map(|i| {
+            let record = keysmith_store::StoredKey {
+                key: keysmith_model::Key {
+                    algorithm: keysmith_model::Algorithm::HS256,
+                    certificate: None,
+                    certificate_information: None,
+                    expiration_instant: None,
+                    has_private_key: None,
+                    id: keysmith_model::KeyId::random(),
+                    insert_instant: 1,
+                    issuer: None,
+                    kid: format!("kid-{i}"),
+                    last_update_instant: 1,
+                    length: None,
+                    name: format!("secret-{i}"),
+                    public_key: None,
+                    key_type: keysmith_model::KeyType::Hmac,
+                },
+                private: Some(keysmith_model::PrivateMaterial::HmacSecret(
+                    keysmith_model::SecretBytes::new(format!("secret-{i}").into_bytes()),
+                )),
+            };
+            store.insert(&record).unwrap();
+            record.key.id
+        })
+        .collect();
+    assert!(store.delete_restorably(&ids[2], i64::MAX).unwrap());
+    drop(store);
+
+    // The new key first, the old one after it (`sealer()` seals under [7; 32]).
+    let both = Arc::new(
+        keysmith_crypto::envelope::Envelope::new(backend.clone(), vec![master(8), master(7)])
+            .unwrap(),
+    );
+    let rotating = PgStore::connect(&server.url("keysmith"), both, &PgOptions::default()).unwrap();
+    assert_eq!(rotating.rewrap_secrets().unwrap(), 3);
+    assert_eq!(rotating.rewrap_secrets().unwrap(), 0, "nothing left to do");
+    drop(rotating);
+
+    let new_only = Arc::new(
+        keysmith_crypto::envelope::Envelope::new(backend.clone(), vec![master(8)]).unwrap(),
+    );
+    let after = PgStore::connect(&server.url("keysmith"), new_only, &PgOptions::default())
+        .expect("a node with the new key alone is accepted");
+    for (i, id) in ids.iter().take(2).enumerate() {
+        let key = after.get(id).unwrap().unwrap();
+        assert_eq!(
+            key.private.unwrap().expose(),
+            format!("secret-{i}").as_bytes()
+        );
+    }
+    assert!(after.restore(&ids[2]).unwrap().is_some());
+    let restored = after.get(&ids[2]).unwrap().unwrap();
+    assert_eq!(restored.private.unwrap().expose(), b"secret-2");
+    // The old key is no longer needed: a node with it alone is refused.
+    let old_only =
+        PgStore::connect(&server.url("keysmith"), sealer(), &PgOptions::default()).unwrap_err();
+    assert!(matches!(old_only, StoreError::MasterKey(_)), "{old_only}");
+}
+
+/// With `migrate` off a node changes no schema: it refuses an empty or older database (naming
+/// `keysmith migrate-schema`), and connects once `PgStore::migrate_schema` has run.
+#[test]
+fn a_node_that_does_not_migrate_waits_for_migrate_schema() {
+    let Some(server) = TestPostgres::start_or_skip("PostgreSQL migrate-schema") else {
+        return;
+    };
+    server.create_database("keysmith").unwrap();
+    let url = server.url("keysmith");
+    let options = PgOptions {
+        migrate: false,
+        ..PgOptions::default()
+    };
+    let refused = PgStore::connect(&url, sealer(), &options).unwrap_err();
+    assert!(
+        matches!(refused, StoreError::DatabaseSchemaTooOld { found: 0, needed }
+            if needed == PG_SCHEMA_VERSION),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("keysmith migrate-schema"),
+        "{refused}"
+    );
+    let tables: i64 = sql(&server, "keysmith")
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "nothing was created");
+
+    let migrated = PgStore::migrate_schema(&url, &options).unwrap();
+    assert_eq!((migrated.from, migrated.to), (0, PG_SCHEMA_VERSION));
+    let again = PgStore::migrate_schema(&url, &options).unwrap();
+    assert_eq!(
+        (again.from, again.to),
+        (PG_SCHEMA_VERSION, PG_SCHEMA_VERSION)
+    );
+    let store = PgStore::connect(&url, sealer(), &options).unwrap();
+    assert_eq!(store.migrated().from, PG_SCHEMA_VERSION);
+}
+
 /// Node B's watcher sees each change node A commits: at once with notifications, within a poll
 /// interval without them, and once after its connection comes back.
 #[test]

@@ -25,7 +25,8 @@ pub enum KeyAction {
     },
     /// Generate a key.
     Generate {
-        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, Ed25519, HS256, HS384, HS512.
+        /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, Ed25519, HS256, HS384, HS512,
+        /// ML-DSA-44, ML-DSA-65, ML-DSA-87.
         #[arg(long)]
         algorithm: String,
         /// A unique name.
@@ -147,6 +148,15 @@ pub fn run(
     let target = match client {
         Some(client) => Target::Online(client),
         None => {
+            // Offline commands work on an existing data directory: they neither create one nor
+            // its master key (`keysmith serve` does both on first start).
+            if settings.store.is_empty() && !settings.data.is_dir() {
+                return Err(ServerError::Cli(format!(
+                    "the data directory {} does not exist: give the --data of an existing one, or start `keysmith serve --data {}` once to create it with its master key",
+                    settings.data.display(),
+                    settings.data.display()
+                )));
+            }
             let selected = crate::backend::select_backend(
                 Some(settings.backend.as_str()).filter(|b| !b.is_empty()),
             )?;

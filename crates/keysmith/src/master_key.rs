@@ -255,7 +255,7 @@ pub fn connect_postgres(
     let store = keysmith_store::PgStore::connect(
         &settings.store,
         Arc::new(envelope),
-        &keysmith_store::PgOptions::default(),
+        &settings.postgres_options(),
     )?;
     Ok((store, sealing_id))
 }
@@ -348,13 +348,23 @@ fn storage_failpoint() -> Option<Arc<keysmith_store::testing::FaultPlan>> {
 }
 
 /// `keysmith master-key rotate`: re-wraps every data key under the first configured master
-/// key, in one transaction, with the server stopped (a running server holds the file's lock).
+/// key, in one transaction. On the data file, with the server stopped (a running server holds
+/// the file's lock); on a PostgreSQL store, while nodes serve (their writes wait for it), once
+/// every node has the new key first.
 pub fn rotate_master_key(settings: &Settings) -> Result<(), ServerError> {
     let selected =
         crate::backend::select_backend(Some(settings.backend.as_str()).filter(|b| !b.is_empty()))?;
-    let (store, sealing_key) = crate::master_key::open_store(settings, selected.backend, false)?;
-    let rewrapped = store.rewrap_secrets()?;
-    crate::data::audit_cli(&store, "master-key.rotate", &sealing_key)?;
+    let (store, rewrapped, sealing_key): (Box<dyn keysmith_store::KeyStore>, usize, String) =
+        if settings.store.is_empty() {
+            let (store, sealing_key) = open_store(settings, selected.backend, false)?;
+            let rewrapped = store.rewrap_secrets()?;
+            (Box::new(store), rewrapped, sealing_key)
+        } else {
+            let (store, sealing_key) = connect_postgres(settings, selected.backend)?;
+            let rewrapped = store.rewrap_secrets()?;
+            (Box::new(store), rewrapped, sealing_key)
+        };
+    crate::data::audit_cli(&*store, "master-key.rotate", &sealing_key)?;
     tracing::info!(target: "keysmith::audit", action = "master-key.rotate", rewrapped, master_key = %sealing_key, "data keys re-wrapped");
     println!("re-wrapped {rewrapped} data keys under master key {sealing_key}");
     Ok(())

@@ -33,6 +33,29 @@ struct Opened {
     _lock: Option<crate::data_lock::DataDirLock>,
 }
 
+/// `keysmith migrate-schema`: applies the migrations the PostgreSQL store (`store`) lacks.
+pub fn migrate_schema(settings: &Settings) -> Result<(), ServerError> {
+    if settings.store.is_empty() {
+        return Err(ServerError::Cli(
+            "migrate-schema works on a PostgreSQL store: set --store (or KEYSMITH_STORE, store); a data file's schema is upgraded when it is opened".into(),
+        ));
+    }
+    let options = settings.postgres_options();
+    let migrated = keysmith_store::PgStore::migrate_schema(&settings.store, &options)?;
+    if migrated.from == migrated.to {
+        println!(
+            "the database is at keysmith schema {}: nothing to apply",
+            migrated.to
+        );
+    } else {
+        println!(
+            "migrated the database from keysmith schema {} to {}",
+            migrated.from, migrated.to
+        );
+    }
+    Ok(())
+}
+
 /// Copies `from` into the empty `to`; prints what was copied and its digest.
 pub fn run(settings: &Settings, from: &str, to: &str) -> Result<(), ServerError> {
     let selected =

@@ -33,6 +33,11 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     };
     let (store, sealing_key, where_stored): (Arc<dyn KeyStore>, String, String) = if postgres {
         let (store, sealing_key) = crate::master_key::connect_postgres(&settings, backend.clone())?;
+        #[cfg(feature = "failpoints")]
+        let store = match ring_commit_pause() {
+            Some(pause) => store.with_ring_commit_pause(pause),
+            None => store,
+        };
         let target = format!(
             "postgres {} (schema {})",
             store.target(),
@@ -42,17 +47,9 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     } else {
         let (redb, sealing_key) = crate::master_key::open_store(&settings, backend.clone(), true)?;
         #[cfg(feature = "failpoints")]
-        let redb = if let Some(pause) = std::env::var(FAILPOINT_RING_COMMIT_PAUSE_MS)
-            .ok()
-            .and_then(|ms| ms.parse().ok())
-        {
-            tracing::warn!(
-                pause_ms = pause,
-                "test failpoint {FAILPOINT_RING_COMMIT_PAUSE_MS} is set: ring changes pause before commit"
-            );
-            redb.with_ring_commit_pause(Duration::from_millis(pause))
-        } else {
-            redb
+        let redb = match ring_commit_pause() {
+            Some(pause) => redb.with_ring_commit_pause(pause),
+            None => redb,
         };
         (
             Arc::new(redb),
@@ -211,6 +208,21 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, ServerError>
 /// `failpoints` feature (the tests); a release build ignores the variable.
 #[cfg(feature = "failpoints")]
 pub const FAILPOINT_RING_COMMIT_PAUSE_MS: &str = "KS_FAILPOINT_RING_COMMIT_PAUSE_MS";
+
+/// The pause [`FAILPOINT_RING_COMMIT_PAUSE_MS`] asks for, if any (logged: a server running
+/// with it must say so).
+#[cfg(feature = "failpoints")]
+fn ring_commit_pause() -> Option<Duration> {
+    let pause: u64 = std::env::var(FAILPOINT_RING_COMMIT_PAUSE_MS)
+        .ok()?
+        .parse()
+        .ok()?;
+    tracing::warn!(
+        pause_ms = pause,
+        "test failpoint {FAILPOINT_RING_COMMIT_PAUSE_MS} is set: ring changes pause before commit"
+    );
+    Some(Duration::from_millis(pause))
+}
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM.
 async fn shutdown_signal() {

@@ -35,6 +35,16 @@ pub struct Settings {
     pub store: zeroize::Zeroizing<String>,
     /// The most memory redb's page cache may hold, bytes.
     pub store_cache_bytes: usize,
+    /// PostgreSQL: connections a node keeps in its pool.
+    pub store_pool_size: u32,
+    /// PostgreSQL: whether a node listens for other nodes' change notifications (else it only
+    /// polls the change feed).
+    pub store_listen: bool,
+    /// PostgreSQL: how often a node polls the change feed, milliseconds.
+    pub store_change_poll_ms: u64,
+    /// PostgreSQL: whether a node applies missing schema migrations when it connects (else
+    /// `keysmith migrate-schema` does, and a node refuses an older schema).
+    pub store_migrate: bool,
     /// Crypto backend name; empty for the default.
     pub backend: String,
     /// An API key in plain text; empty for none.
@@ -303,6 +313,13 @@ impl Settings {
                     .into(),
             ));
         }
+        if !(1..=1000).contains(&self.store_pool_size)
+            || !(10..=3_600_000).contains(&self.store_change_poll_ms)
+        {
+            return Err(SettingsError(
+                "store_pool_size must be between 1 and 1000 and store_change_poll_ms between 10 and 3600000".into(),
+            ));
+        }
         if self.rotation_check_interval_seconds == 0 {
             return Err(SettingsError(
                 "rotation_check_interval_seconds must be at least 1".into(),
@@ -323,7 +340,6 @@ impl Settings {
         Ok(())
     }
 
-    /// The data file's path.
     /// The audit trail's settings.
     pub fn audit_settings(&self) -> Result<keysmith_core::audit::AuditSettings, SettingsError> {
         if self.audit_use_interval_seconds == 0 {
@@ -350,6 +366,17 @@ impl Settings {
                         .into(),
                 )
             })
+    }
+
+    /// How a node connects to its PostgreSQL store (`store`).
+    pub fn postgres_options(&self) -> keysmith_store::PgOptions {
+        keysmith_store::PgOptions {
+            pool_size: self.store_pool_size,
+            listen: self.store_listen,
+            change_poll: std::time::Duration::from_millis(self.store_change_poll_ms),
+            migrate: self.store_migrate,
+            ..keysmith_store::PgOptions::default()
+        }
     }
 
     /// The redb data file in the data directory.

@@ -92,6 +92,13 @@ fn rustls_config(certificate: &Path, key: &Path) -> Result<Tls, ServerError> {
                 e,
             )
         })?;
+    // The FIPS build serves TLS only from the FIPS module with approved settings, or not at all.
+    if cfg!(feature = "fips") && !config.fips() {
+        return Err(ServerError::Tls(
+            "the fips build's TLS configuration is not FIPS-approved (rustls ServerConfig::fips)"
+                .into(),
+        ));
+    }
     Ok(Tls::Rustls(Box::new(config)))
 }
 

@@ -4,7 +4,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use keysmith_core::{PublishedAnswer, PublishedDocument};
+use keysmith_core::{PublishedAnswer, PublishedDocument, ServiceError, TokenRejection};
 use keysmith_model::{Errors, KeyUse, PublicKeys, RingOwner};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -307,7 +307,7 @@ pub(crate) fn vend_request(body: &[u8]) -> Result<(VendRequest, Option<i64>), Ap
 }
 
 /// 200 `{"jwt": claims}` for a valid token in `Authorization: Bearer`; 401 with an empty body
-/// for anything else.
+/// for anything else; 503 when the store is unreachable and the token's key is not loaded.
 #[utoipa::path(
     get, path = "/api/jwt/validate", tag = "jwt", operation_id = "validateJwt", security(("jwt" = [])),
     responses(
@@ -316,6 +316,7 @@ pub(crate) fn vend_request(body: &[u8]) -> Result<(VendRequest, Option<i64>), Ap
             body = ClaimsBody
         ),
         (status = 401, description = "Any other token, or none. Empty body."),
+        (status = 503, description = "The store (a shared database) is unreachable and the token's key is not loaded on this node: neither accepted nor refused. `Retry-After` says when to ask again. Empty body."),
         (status = 500, description = "An unexpected failure.")
     )
 )]
@@ -337,6 +338,10 @@ async fn validate(
     let service = state.keys.clone();
     match web::block(move || service.tokens().validate(&token)).await? {
         Ok(jwt) => Ok(HttpResponse::Ok().json(ClaimsBody { jwt })),
+        Err(TokenRejection::StoreUnavailable) => Err(ServiceError::Unavailable(
+            "the store is unreachable and the token's key is not loaded on this node".into(),
+        )
+        .into()),
         Err(reason) => {
             tracing::debug!(?reason, "token refused");
             Err(ApiError::Unauthorized)

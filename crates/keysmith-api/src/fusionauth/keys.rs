@@ -322,7 +322,9 @@ async fn update(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = state.keys.parse_id(&path.id)?;
-    let fields = wire::key_fields(body)?;
+    // Only the name changes; the other fields are ignored, but one that breaks the documented
+    // schema (a `length` that is no whole number) still makes the request malformed.
+    let (fields, _ignored_length) = generate_fields(body)?;
     let service = state.keys.clone();
     let key = crate::middleware::deadline::change(move || {
         service.keys().rename(&id, fields.name.as_deref())

@@ -37,7 +37,7 @@ pub(super) async fn search_by_body(
     get, path = "/api/key/search", tag = "keys", operation_id = "searchKeysWithParameters",
     params(
         ("name" = Option<String>, Query, description = "Name; `*` matches any run of characters, case-insensitive."),
-        ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP` or `HMAC`; empty means any."),
+        ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP`, `HMAC` or `AKP`; empty means any."),
         ("algorithm" = Option<String>, Query, description = "Algorithm, e.g. `ES256`; empty means any."),
         (
             "numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500,

@@ -105,7 +105,7 @@ pub(crate) struct SearchRequestBody {
 pub(crate) struct SearchFields {
     /// `*` matches any run of characters, case-insensitive.
     pub name: Option<String>,
-    /// `RSA`, `EC`, `OKP` or `HMAC`; empty means any.
+    /// `RSA`, `EC`, `OKP`, `HMAC` or `AKP`; empty means any.
     #[serde(rename = "type")]
     pub key_type: Option<String>,
     /// e.g. `ES256`; empty means any.

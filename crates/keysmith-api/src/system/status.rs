@@ -31,12 +31,15 @@ async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     } else {
         state.keys.storage_unreadable()
     };
+    let fips = state.keys.backend().is_fips();
     Ok(match failing {
         None => HttpResponse::Ok().json(StatusBody {
+            fips,
             reason: None,
             status: "ok",
         }),
         Some(reason) => HttpResponse::ServiceUnavailable().json(StatusBody {
+            fips,
             reason: Some(reason),
             status: "failing",
         }),
@@ -44,9 +47,12 @@ async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 }
 
 // Fields in alphabetical order: the order the body had when it was built with `json!`.
-/// `{"status": "ok"}`.
+/// `{"fips": false, "status": "ok"}`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct StatusBody {
+    /// Whether the crypto backend runs in a FIPS-validated mode (the `fips` build: aws-lc-rs on
+    /// the FIPS-validated AWS-LC module).
+    fips: bool,
     /// Why it is failing (only with `failing`): the storage engine's message.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,

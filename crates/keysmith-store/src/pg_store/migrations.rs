@@ -147,8 +147,35 @@ pub struct Migrated {
     pub to: i32,
 }
 
-/// Brings the database to [`LATEST`], or refuses a newer one; see the module docs.
-pub(super) fn migrate(txn: &mut Transaction<'_>) -> Result<Migrated, StoreError> {
+/// Brings the database to [`LATEST`], or refuses a newer one; see the module docs. With
+/// `apply` false it changes nothing (needs no right to change the schema) and refuses a
+/// database that lacks a migration.
+pub(super) fn migrate(txn: &mut Transaction<'_>, apply: bool) -> Result<Migrated, StoreError> {
+    if !apply {
+        let recorded: bool = txn
+            .query_one("SELECT to_regclass('keysmith_schema') IS NOT NULL", &[])?
+            .get(0);
+        let found: i32 = if recorded {
+            txn.query_one("SELECT coalesce(max(version), 0) FROM keysmith_schema", &[])?
+                .get(0)
+        } else {
+            0
+        };
+        return match found.cmp(&LATEST) {
+            std::cmp::Ordering::Equal => Ok(Migrated {
+                from: found,
+                to: found,
+            }),
+            std::cmp::Ordering::Greater => Err(StoreError::DatabaseSchemaTooNew {
+                found,
+                supported: LATEST,
+            }),
+            std::cmp::Ordering::Less => Err(StoreError::DatabaseSchemaTooOld {
+                found,
+                needed: LATEST,
+            }),
+        };
+    }
     txn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     // `IF NOT EXISTS` would otherwise log a notice at every start.
     txn.batch_execute("SET LOCAL client_min_messages = warning")?;

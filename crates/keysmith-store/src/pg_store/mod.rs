@@ -42,6 +42,7 @@ use crate::audit::{audit_rows, committed_audit};
 use crate::error::UniqueField;
 use crate::health::WriteHealth;
 use crate::records::encode_audit;
+use crate::sealed::rewrap_secret;
 use crate::{CommitStats, KeyStore, StoreError};
 
 pub use migrations::{LATEST as SCHEMA_VERSION, Migrated};
@@ -66,6 +67,10 @@ pub struct PgOptions {
     /// How often the watcher polls the change feed when no notification came: the longest
     /// another node's change can go unseen if its notification is lost.
     pub change_poll: Duration,
+    /// Whether connecting applies the migrations the database lacks; without, connecting
+    /// changes no schema and refuses a database that lacks one
+    /// ([`StoreError::DatabaseSchemaTooOld`]).
+    pub migrate: bool,
 }
 
 impl Default for PgOptions {
@@ -75,6 +80,7 @@ impl Default for PgOptions {
             connect_timeout: Duration::from_secs(5),
             listen: true,
             change_poll: Duration::from_secs(1),
+            migrate: true,
         }
     }
 }
@@ -102,6 +108,9 @@ pub struct PgStore {
     /// `host:port/database` (never the password), for errors and logs.
     target: String,
     migrated: Migrated,
+    /// Test failpoint: how long a ring change waits, written but uncommitted, before its commit.
+    #[cfg(feature = "failpoints")]
+    ring_commit_pause: Option<Duration>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -124,19 +133,7 @@ impl PgStore {
         sealer: Arc<dyn SecretSealer>,
         options: &PgOptions,
     ) -> Result<Self, StoreError> {
-        let mut config = postgres::Config::from_str(url).map_err(|e| {
-            StoreError::Engine(format!("not a PostgreSQL URL ({}): {e}", redacted(url)).into())
-        })?;
-        let target = describe(&config);
-        // A server that does not answer fails a connection attempt after this, not the OS's
-        // TCP timeout (the URL's `connect_timeout` wins).
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.connect_timeout);
-        }
-        let tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
-            .map_err(|e| StoreError::Engine(Box::new(e)))?
-            .build();
-        let tls = MakeTlsConnector::new(tls);
+        let (config, tls, target) = parse_url(url, options)?;
         let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
@@ -156,10 +153,31 @@ impl PgStore {
             callbacks: Arc::default(),
             target,
             migrated: Migrated { from: 0, to: 0 },
+            #[cfg(feature = "failpoints")]
+            ring_commit_pause: None,
         };
-        store.migrated = store.run(IsolationLevel::ReadCommitted, migrations::migrate)?;
+        let apply = options.migrate;
+        store.migrated = store.run(IsolationLevel::ReadCommitted, |txn| {
+            migrations::migrate(txn, apply)
+        })?;
         store.check_master_keys()?;
         Ok(store)
+    }
+
+    /// Applies the migrations the database at `url` lacks, on one connection, and returns what
+    /// it did (`keysmith migrate-schema`): the nodes may then run with `migrate` off. Needs no
+    /// master key: it reads and writes no secret.
+    pub fn migrate_schema(url: &str, options: &PgOptions) -> Result<Migrated, StoreError> {
+        let (config, tls, target) = parse_url(url, options)?;
+        off_runtime(move || {
+            let mut client = config.connect(tls).map_err(|e| {
+                StoreError::Unavailable(format!("cannot reach PostgreSQL at {target}: {e}"))
+            })?;
+            let mut txn = client.transaction()?;
+            let migrated = migrations::migrate(&mut txn, true)?;
+            txn.commit()?;
+            Ok(migrated)
+        })
     }
 
     /// Refuses a database whose secrets are sealed under a master key this node does not have
@@ -185,6 +203,60 @@ impl PgStore {
             }
         }
         Ok(())
+    }
+
+    /// Re-wraps every data key (of keys and of restorably deleted keys) under the sealing
+    /// master key, in one transaction, all or nothing; then the sealing key is the only master
+    /// key in use, and nodes configured with it alone can open every secret. Other nodes keep
+    /// reading meanwhile; their writes to keys wait for it (the tables are locked against
+    /// writers). Returns how many were re-wrapped.
+    pub fn rewrap_secrets(&self) -> Result<usize, StoreError> {
+        /// Secrets read per query, so memory stays bounded whatever the number of keys.
+        const BATCH: i64 = 1_000;
+        let sealing = self.sealer.sealing_key_id();
+        self.write(|txn| {
+            txn.batch_execute(
+                "LOCK TABLE keys, deleted_keys, master_keys_in_use IN EXCLUSIVE MODE",
+            )?;
+            let mut total = 0;
+            for table in ["keys", "deleted_keys"] {
+                let select = format!(
+                    "SELECT id, secret FROM {table} WHERE secret IS NOT NULL AND id > $1 ORDER BY id LIMIT $2"
+                );
+                let update = format!("UPDATE {table} SET secret = $2 WHERE id = $1");
+                let mut after = uuid::Uuid::nil();
+                loop {
+                    let rows = txn.query(&select, &[&after, &BATCH])?;
+                    let Some(last) = rows.last() else { break };
+                    after = last.get(0);
+                    for row in &rows {
+                        let id: uuid::Uuid = row.get(0);
+                        let stored: &[u8] = row.get(1);
+                        if let Some(value) =
+                            rewrap_secret(&*self.sealer, &keysmith_model::KeyId(id), stored)?
+                        {
+                            txn.execute(&update, &[&id, &value])?;
+                            total += 1;
+                        }
+                    }
+                }
+            }
+            txn.execute("DELETE FROM master_keys_in_use", &[])?;
+            txn.execute(
+                "INSERT INTO master_keys_in_use (id) VALUES ($1)",
+                &[&sealing],
+            )?;
+            Ok(total)
+        })
+    }
+
+    /// A failpoint for crash tests: every ring change sleeps for `pause` after writing and
+    /// before committing, so a test can kill the process mid-rotation. Only with the
+    /// `failpoints` feature (never in a release build).
+    #[cfg(feature = "failpoints")]
+    pub fn with_ring_commit_pause(mut self, pause: Duration) -> Self {
+        self.ring_commit_pause = Some(pause);
+        self
     }
 
     /// What the migrations at connect did.
@@ -503,6 +575,29 @@ fn unique_field(constraint: &str) -> Option<UniqueField> {
         "connections_name_unique" => UniqueField::ConnectionName,
         _ => return None,
     })
+}
+
+/// The parsed `url` (connect timeout from `options` unless the URL sets one), the TLS
+/// connector and the `host:port/database` it names.
+fn parse_url(
+    url: &str,
+    options: &PgOptions,
+) -> Result<(postgres::Config, MakeTlsConnector, String), StoreError> {
+    let mut config = postgres::Config::from_str(url).map_err(|e| {
+        StoreError::Engine(format!("not a PostgreSQL URL ({}): {e}", redacted(url)).into())
+    })?;
+    let target = describe(&config);
+    // A server that does not answer fails a connection attempt after this, not the OS's TCP
+    // timeout (the URL's `connect_timeout` wins).
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(options.connect_timeout);
+    }
+    // TLS, when the URL asks for it (`sslmode=require`, or `prefer`, libpq's default),
+    // verifies the server's certificate against the system's trust store.
+    let tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls_client())
+        .map_err(|e| StoreError::Engine(Box::new(e)))?
+        .build();
+    Ok((config, MakeTlsConnector::new(tls), target))
 }
 
 /// `host:port/database` of a parsed URL.

@@ -91,6 +91,11 @@ impl RingRecords for PgStore {
                 for (key, role) in change.ring.keys() {
                     add_ring_key_in(txn, &storage_key, &key.id, role)?;
                 }
+                #[cfg(feature = "failpoints")]
+                if let Some(pause) = self.ring_commit_pause {
+                    tracing::warn!(owner = %owner, "failpoint: ring change written, pausing before commit");
+                    std::thread::sleep(pause);
+                }
                 Ok(change)
             },
         )

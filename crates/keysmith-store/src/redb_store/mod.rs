@@ -218,12 +218,7 @@ impl RedbStore {
                 for entry in secrets.iter()? {
                     let (id, bytes) = entry?;
                     let record = KeyId(Uuid::from_u128(id.value()));
-                    if let Some((&SECRET_SEALED, sealed)) = bytes.value().split_first()
-                        && let Some(rewrapped) =
-                            self.sealer.rewrap(&record, sealed).map_err(seal_error)?
-                    {
-                        let mut value = vec![SECRET_SEALED];
-                        value.extend_from_slice(&rewrapped);
+                    if let Some(value) = rewrap_secret(&*self.sealer, &record, bytes.value())? {
                         changed.push((id.value(), value));
                     }
                 }

@@ -18,7 +18,8 @@ pub enum MasterKeyCommand {
         out: PathBuf,
     },
     /// Re-wraps every stored data key under the first configured master key, in one
-    /// transaction. Run with the server stopped, the new key first and the old one after it.
+    /// transaction, the new key first and the old one after it. On a data file, run it with
+    /// the server stopped; on a PostgreSQL store (--store), once every node has the new key.
     Rotate(ServeArgs),
 }
 

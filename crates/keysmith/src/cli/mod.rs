@@ -65,13 +65,20 @@ enum Command {
     /// a PostgreSQL database (either way), secrets still sealed, into an empty target; the
     /// copy is checked against its source.
     Migrate(MigrateCommand),
+    /// Apply the schema migrations the PostgreSQL store (--store) lacks, then exit: for
+    /// operators who run them as their own step and start the nodes with store_migrate = false.
+    /// Needs no master key.
+    MigrateSchema(ServeArgs),
 }
 
 impl Command {
     /// The flags this command's settings come from.
     fn settings_args(&self) -> ServeArgs {
         match self {
-            Command::Serve(args) | Command::Check(args) | Command::Compact(args) => args.clone(),
+            Command::Serve(args)
+            | Command::Check(args)
+            | Command::Compact(args)
+            | Command::MigrateSchema(args) => args.clone(),
             Command::MasterKey(command) => command.settings_args(),
             Command::Backup(command) => command.args.clone(),
             Command::Restore(command) => command.args.clone(),
@@ -92,6 +99,7 @@ impl Command {
             Command::Key(command) => command.run(&settings),
             Command::ApiKey(command) => crate::api_keys::api_key_command(&settings, command.action),
             Command::Migrate(command) => command.run(&settings),
+            Command::MigrateSchema(_) => crate::migrate::migrate_schema(&settings),
         }
     }
 }

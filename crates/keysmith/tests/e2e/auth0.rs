@@ -338,10 +338,12 @@ fn connection_keys_match_auth0_and_openssl(backend: &str) {
     );
     auth0_error(&early, 400);
 
-    // Provision: an unknown algorithm is refused; then current + next.
+    // Provision: an algorithm Auth0 does not know is refused (ML-DSA too, which Keysmith's own
+    // key routes have); then current + next.
     for bad in [
         json!({"signing_alg": "HS256"}),
         json!({"signing_alg": "PS512"}),
+        json!({"signing_alg": "ML-DSA-65"}),
     ] {
         let response = a0(
             &server,

@@ -46,6 +46,18 @@ fn key_commands_offline_and_online(backend: &str) {
             "{args:?}: {stderr}"
         );
     }
+    // Before the first start there is no data directory: an offline command says so, naming
+    // it (not "storage failure: I/O error"), and creates nothing.
+    let (ok, _, stderr) = run(&["key", "list", "--backend", backend], Some(&data));
+    let said = format!(
+        "keysmith: the data directory {} does not exist",
+        data.display()
+    );
+    assert!(
+        !ok && stderr.lines().any(|line| line.starts_with(&said)) && !stderr.contains("I/O error"),
+        "{stderr}"
+    );
+    assert!(!data.exists());
     // The first start makes the data file and its master key file; then offline work.
     let server = Server::start_in(&data, backend, options.clone());
     let (ok, _, stderr) = run(&["key", "list", "--backend", backend], Some(&data));
@@ -74,20 +86,24 @@ fn key_commands_offline_and_online(backend: &str) {
     let id = generated["id"].as_str().unwrap().to_owned();
     // Import a key made by the openssl command line.
     let pem = temp.path().join("rsa.pem");
+    // Output captured: `genpkey` prints its prime search's progress dots on stderr, which
+    // would flood the test output (shown only if it fails).
+    let made = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&pem)
+        .output()
+        .unwrap();
     assert!(
-        Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out"
-            ])
-            .arg(&pem)
-            .status()
-            .unwrap()
-            .success()
+        made.status.success(),
+        "openssl genpkey: {}",
+        String::from_utf8_lossy(&made.stderr)
     );
     let (ok, out, err) = run(
         &[

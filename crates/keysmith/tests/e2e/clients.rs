@@ -10,9 +10,21 @@ use crate::support::{self, API_KEY, Server};
 /// Runs `script` (in `tests/python/`) against `base_url` with the test API key; asserts that it
 /// succeeds and prints `done`.
 fn run_check(python: &std::ffi::OsStr, script: &str, base_url: &str, backend: &str, done: &str) {
+    run_check_with(python, script, &[base_url, API_KEY], backend, done);
+}
+
+/// [`run_check`] with the script's arguments given.
+fn run_check_with(
+    python: &std::ffi::OsStr,
+    script: &str,
+    args: &[&str],
+    backend: &str,
+    done: &str,
+) {
     let path = format!("{}/../../tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let output = std::process::Command::new(python)
-        .args([&path, base_url, API_KEY])
+        .arg(&path)
+        .args(args)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -65,4 +77,26 @@ fn fusionauth_python_client_works(backend: &str) {
         let url = format!("http://{}", server.addr);
         run_check(&python, script, &url, backend, done);
     }
+}
+
+/// ML-DSA keys checked by pyca/cryptography through FusionAuth's client: certificates, the JWKS
+/// (`kty` AKP), vended tokens verified from the JWKS key alone, and cryptography's own keys and
+/// tokens imported and validated by Keysmith. The binary's OpenSSL backend runs on the system's
+/// OpenSSL 3.0, which has no ML-DSA: there, ML-DSA must be refused with a clear 400 while every
+/// other key is served (the vendored OpenSSL 3.5's ML-DSA is covered by the conformance run).
+#[test_case("aws-lc", "yes" ; "aws_lc")]
+#[test_case("openssl", "no" ; "openssl")]
+fn ml_dsa_keys_work_with_an_independent_implementation(backend: &str, has_ml_dsa: &str) {
+    let Some(python) = support::tool("KS_FUSIONAUTH_PYTHON", "the ML-DSA check") else {
+        return;
+    };
+    let server = Server::start(backend);
+    let url = format!("http://{}", server.addr);
+    run_check_with(
+        &python,
+        "ml_dsa_check.py",
+        &[&url, API_KEY, has_ml_dsa],
+        backend,
+        "ml-dsa: all checks passed",
+    );
 }

@@ -13,6 +13,7 @@ mod auth0;
 mod backup;
 mod cli;
 mod clients;
+mod cluster;
 mod crash;
 mod deletion;
 mod disk;

@@ -12,7 +12,7 @@ use keysmith_store::testing::postgres::TestPostgres;
 const MASTER_KEY: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
 
 /// A database for the nodes of one test, on a server of its own.
-fn database(what: &str) -> Option<(TestPostgres, String)> {
+pub(crate) fn database(what: &str) -> Option<(TestPostgres, String)> {
     let server = TestPostgres::start_or_skip(what)?;
     server.create_database("keysmith").unwrap();
     // Trust authentication ignores the password: it is here to prove it is never shown.
@@ -24,13 +24,24 @@ fn database(what: &str) -> Option<(TestPostgres, String)> {
 
 /// A node on the database at `url` (its data directory is never made: it has no data file).
 fn node(url: &str, backend: &str) -> (tempfile::TempDir, Server) {
+    node_with(url, backend, &[])
+}
+
+/// A node on the database at `url` with more `KEYSMITH_*` (or test failpoint) variables.
+pub(crate) fn node_with(
+    url: &str,
+    backend: &str,
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, Server) {
     let data = tempfile::tempdir().unwrap();
+    let mut variables = vec![("KEYSMITH_MASTER_KEY".to_owned(), MASTER_KEY.to_owned())];
+    variables.extend(env.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())));
     let server = Server::start_in(
         &data.path().join("data"),
         backend,
         Options {
             api_key: Some(API_KEY.into()),
-            env: vec![("KEYSMITH_MASTER_KEY".into(), MASTER_KEY.into())],
+            env: variables,
             args: vec!["--store".into(), url.into()],
         },
     );
