@@ -605,6 +605,19 @@ async fn search_by_query_string() {
     assert_eq!(body["total"], 3);
     assert_eq!(body["keys"].as_array().unwrap().len(), 2);
     assert_eq!(body["keys"][0]["name"], "Service 19");
+    // A total under the bound is exact either way, and says nothing more.
+    for accurate in ["true", "false"] {
+        let reply = app
+            .fa(
+                "GET",
+                &format!("/api/key/search?name=*9&accurateTotal={accurate}"),
+                ADMIN,
+                None,
+            )
+            .await;
+        assert_eq!(reply.json()["total"], 3, "{}", reply.text());
+        assert!(reply.json().get("totalEqualToActual").is_none());
+    }
 }
 
 #[actix_web::test]
@@ -638,6 +651,10 @@ async fn search_by_query_string_refuses_out_of_range_results() {
         .fa("GET", "/api/key/search?numberOfResults=0", ADMIN, None)
         .await;
     assert_eq!(reply.error_codes(), ["[invalid]search.numberOfResults"]);
+    let reply = app
+        .fa("GET", "/api/key/search?accurateTotal=yes", ADMIN, None)
+        .await;
+    assert_eq!(reply.error_codes(), ["[invalid]search.accurateTotal"]);
 }
 
 // ---- 405 ----

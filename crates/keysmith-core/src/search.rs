@@ -22,6 +22,9 @@ pub struct SearchRequest<'a> {
     pub start_row: Option<i64>,
     /// `field [ASC|DESC]` (default `name ASC`).
     pub order_by: Option<&'a str>,
+    /// Count every match for the total (FusionAuth's `accurateTotal`); otherwise a filtered
+    /// total stops at [`TOTAL_COUNT_BOUND`](keysmith_model::search::TOTAL_COUNT_BOUND).
+    pub accurate_total: bool,
 }
 
 impl Keys<'_> {
@@ -100,6 +103,7 @@ impl Keys<'_> {
             descending,
             start_row,
             number_of_results,
+            accurate_total: request.accurate_total,
         })
     }
 }

@@ -6,6 +6,11 @@ use crate::key::Key;
 /// The default page size, as FusionAuth's.
 pub const DEFAULT_NUMBER_OF_RESULTS: usize = 25;
 
+/// Without `accurateTotal`, a search counts matches up to this many (or to the end of its
+/// page, if that is further) and reports at most this total, as FusionAuth's own searches do
+/// without `accurateTotal`: the work of one request stays bounded however many keys match.
+pub const TOTAL_COUNT_BOUND: u64 = 10_000;
+
 /// A field keys can be ordered by (FusionAuth's `orderBy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortField {
@@ -57,9 +62,21 @@ pub struct SearchQuery {
     pub start_row: usize,
     /// Rows to return.
     pub number_of_results: usize,
+    /// Count every match for the total, however many (FusionAuth's `accurateTotal`).
+    pub accurate_total: bool,
 }
 
 impl SearchQuery {
+    /// The most matches this search counts for its total: `None` when it counts them all.
+    /// Always at least the end of the page, so a bounded count never cuts the page short.
+    pub fn count_bound(&self) -> Option<u64> {
+        if self.accurate_total {
+            return None;
+        }
+        let page_end = self.start_row.saturating_add(self.number_of_results);
+        Some(TOTAL_COUNT_BOUND.max(u64::try_from(page_end).unwrap_or(u64::MAX)))
+    }
+
     /// Whether `key` passes the filters.
     pub fn matches(&self, key: &Key) -> bool {
         self.key_type.is_none_or(|t| t == key.key_type)

@@ -84,8 +84,11 @@ pub struct KeyCensus {
 pub struct SearchPage {
     /// The keys on this page, in order.
     pub keys: Vec<Key>,
-    /// How many keys match in all.
+    /// How many keys match in all; with `exact` false, a lower bound (the query's
+    /// [`count_bound`](keysmith_model::search::SearchQuery::count_bound)).
     pub total: u64,
+    /// Whether `total` counts every match (FusionAuth's `totalEqualToActual`).
+    pub exact: bool,
 }
 
 /// One change to a key ring, applied in one transaction: the new ring, the keys it adds and

@@ -1014,6 +1014,8 @@ mod search_model {
                                 descending,
                                 start_row,
                                 number_of_results,
+                                // Both ways of counting agree below the bound.
+                                accurate_total: descending,
                             };
                             let [a, b] = engines.map(|store| {
                                 let page = store.search(&query).unwrap();
@@ -1071,6 +1073,7 @@ mod search_model {
                 descending,
                 start_row,
                 number_of_results,
+                accurate_total: descending,
             };
             let found = store.search(&query).unwrap();
             let all = store.list().unwrap();
@@ -1237,6 +1240,94 @@ fn a_kept_search_total_follows_every_change(store: &dyn KeyStore) {
     expect(None, &refs(&names)[..]);
 }
 
+/// A filtered search counts at most `TOTAL_COUNT_BOUND` matches (past the end of its page when
+/// that is further) unless it asks for an accurate total; the page itself is never cut short,
+/// and an unfiltered total is always exact.
+fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
+    use keysmith_model::search::TOTAL_COUNT_BOUND;
+    let bound = usize::try_from(TOTAL_COUNT_BOUND).unwrap();
+    let many: Vec<StoredKey> = (0..bound + 10)
+        .map(|i| {
+            key(
+                &format!("b{i:05}"),
+                &format!("kid-b{i}"),
+                Algorithm::HS256,
+                i as i64,
+            )
+        })
+        .chain((0..bound - 1).map(|i| {
+            key(
+                &format!("c{i:05}"),
+                &format!("kid-c{i}"),
+                Algorithm::ES256,
+                i as i64,
+            )
+        }))
+        .collect();
+    let context = keysmith_store::AuditContext {
+        actor: "test".into(),
+        action: "key.generate".into(),
+        request_id: None,
+    };
+    keysmith_store::with_audit_context(context, || store.insert_many(&many))
+        .0
+        .unwrap();
+    let search = |name: Option<&str>, order_by: SortField, start_row: usize, accurate: bool| {
+        let page = store
+            .search(&SearchQuery {
+                name: name.map(str::to_owned),
+                order_by,
+                start_row,
+                number_of_results: 25,
+                accurate_total: accurate,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        (page.total, page.exact, page.keys.len())
+    };
+    let (over, exact_over) = (TOTAL_COUNT_BOUND + 10, TOTAL_COUNT_BOUND - 1);
+    for order in [
+        SortField::Name,
+        SortField::InsertInstant,
+        SortField::Algorithm,
+    ] {
+        assert_eq!(
+            search(Some("b*"), order, 0, false),
+            (TOTAL_COUNT_BOUND, false, 25)
+        );
+        assert_eq!(search(Some("b*"), order, 0, true), (over, true, 25));
+        assert_eq!(search(Some("c*"), order, 0, false), (exact_over, true, 25));
+        // A page past the bound counts to its own end: here, every match.
+        assert_eq!(search(Some("b*"), order, bound, false), (over, true, 10));
+    }
+    // The kind index (type filter in name order), with and without a name pattern.
+    let by_type = |name: Option<&str>, accurate: bool| {
+        let page = store
+            .search(&SearchQuery {
+                name: name.map(str::to_owned),
+                key_type: Some(KeyType::Hmac),
+                number_of_results: 25,
+                accurate_total: accurate,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        (page.total, page.exact, page.keys.len())
+    };
+    assert_eq!(by_type(None, false), (TOTAL_COUNT_BOUND, false, 25));
+    assert_eq!(by_type(Some("b*"), false), (TOTAL_COUNT_BOUND, false, 25));
+    assert_eq!(by_type(Some("b*"), true), (over, true, 25));
+    let unfiltered = store
+        .search(&SearchQuery {
+            number_of_results: 25,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        (unfiltered.total, unfiltered.exact),
+        (over + exact_over, true)
+    );
+}
+
 on_both_engines!(
     names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing,
     rename_delete_and_insertion_order,
@@ -1249,6 +1340,7 @@ on_both_engines!(
     insert_many_stores_all_or_none,
     keys_after_pages_through_insertion_order,
     a_kept_search_total_follows_every_change,
+    a_filtered_total_stops_at_its_bound_unless_accurate,
 );
 
 /// `keysmith migrate` underneath: a populated data file copied into PostgreSQL and back into a

@@ -44,7 +44,11 @@ pub(super) async fn search_by_body(
             description = "Page size (default 25, at most `max_search_results`)."
         ),
         ("startRow" = Option<u64>, Query, description = "Offset of the first result."),
-        ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`.")
+        ("orderBy" = Option<String>, Query, description = "`<field> ASC|DESC`, e.g. `name ASC`."),
+        (
+            "accurateTotal" = Option<bool>, Query,
+            description = "Count every match for `total` (otherwise a filtered total stops at 10,000)."
+        )
     ),
     responses(
         (status = 200, description = "One page of matching keys.", body = super::wire::SearchResponse),
@@ -79,6 +83,7 @@ pub(crate) fn search_fields_from_query(
         number_of_results: number_parameter(&mut given, "numberOfResults", &mut errors),
         start_row: number_parameter(&mut given, "startRow", &mut errors),
         order_by: single_parameter(&mut given, "orderBy", &mut errors),
+        accurate_total: boolean_parameter(&mut given, "accurateTotal", &mut errors),
     };
     errors.into_result(fields)
 }
@@ -100,6 +105,26 @@ fn single_parameter(
         return None;
     }
     values.pop()
+}
+
+/// A `true` or `false` query parameter.
+fn boolean_parameter(
+    given: &mut BTreeMap<String, Vec<String>>,
+    field: &str,
+    errors: &mut Errors,
+) -> Option<bool> {
+    match single_parameter(given, field, errors)?.as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            errors.add_field(
+                &format!("search.{field}"),
+                keysmith_model::Reason::Invalid,
+                format!("search.{field} must be true or false."),
+            );
+            None
+        }
+    }
 }
 
 /// A whole-number query parameter, read later by `wire::integer_field`. `numberOfResults=` is
@@ -133,6 +158,7 @@ async fn search(
     Ok(HttpResponse::Ok().json(SearchResponse {
         keys: &page.keys,
         total: page.total,
+        total_equal_to_actual: (!page.exact).then_some(false),
     }))
 }
 
@@ -152,5 +178,6 @@ pub(crate) fn search_request(fields: &SearchFields) -> Result<SearchRequest<'_>,
         number_of_results,
         start_row,
         order_by: fields.order_by.as_deref(),
+        accurate_total: fields.accurate_total.unwrap_or(false),
     })
 }

@@ -115,6 +115,9 @@ pub(crate) struct SearchFields {
     #[schema(schema_with = whole_number)]
     pub start_row: Option<Value>,
     pub order_by: Option<String>,
+    /// Count every match for `total`. Without it, a filtered search counts at most 10,000 and
+    /// then answers `total` 10,000 with `totalEqualToActual` false (as FusionAuth's searches).
+    pub accurate_total: Option<bool>,
 }
 
 /// `{"key": {...}}`.
@@ -136,8 +139,11 @@ pub(crate) struct KeysResponse<'a> {
 #[schema(as = KeySearchResult)]
 pub(crate) struct SearchResponse<'a> {
     pub keys: &'a [Key],
-    /// How many keys match, across all pages.
+    /// How many keys match, across all pages (at most 10,000 without `accurateTotal`).
     pub total: u64,
+    /// Present, and false, only when more keys match than `total` says.
+    #[serde(rename = "totalEqualToActual", skip_serializing_if = "Option::is_none")]
+    pub total_equal_to_actual: Option<bool>,
 }
 
 /// Serialises `value` as it reads when embedded in `serde_json::json!`: through a

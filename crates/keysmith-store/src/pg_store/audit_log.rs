@@ -70,13 +70,14 @@ impl AuditLog for PgStore {
             filters.add("at <= $", end);
         }
         self.read(|txn| {
-            let (rows, total) = filters.page(
+            let (rows, total, _) = filters.page(
                 txn,
                 "record",
                 "audit_log",
                 "at DESC, seq DESC",
                 query.start_row,
                 query.number_of_results,
+                None,
             )?;
             let page = rows
                 .iter()

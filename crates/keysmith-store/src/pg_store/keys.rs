@@ -294,19 +294,20 @@ impl KeyRecords for PgStore {
             ),
         };
         self.read(|txn| {
-            let (rows, total) = filters.page(
+            let (rows, total, exact) = filters.page(
                 txn,
                 "record",
                 "keys",
                 &order,
                 query.start_row,
                 query.number_of_results,
+                query.count_bound(),
             )?;
             let keys = rows
                 .iter()
                 .map(|row| decode_key(row.get(0)))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(SearchPage { keys, total })
+            Ok(SearchPage { keys, total, exact })
         })
     }
 }

@@ -299,6 +299,11 @@ impl KeyRecords for RedbStore {
             query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
         // With the total known another way, a stream stops at the end of the page.
         let total_known = unfiltered || known.is_some();
+        // Without `accurateTotal` a count stops one match past its bound (which is never
+        // before the end of the page), and the total reads as the bound.
+        let bound = query.count_bound();
+        let past_bound = |pager: &Pager<'_>| bound.is_some_and(|b| pager.seen > b);
+        let mut stopped_at_bound = false;
         macro_rules! stream {
             ($iter:expr, $visit:expr) => {{
                 let iter = $iter;
@@ -310,6 +315,10 @@ impl KeyRecords for RedbStore {
                             break;
                         }
                         $visit(entry?)?;
+                        if past_bound(&pager) {
+                            stopped_at_bound = true;
+                            break;
+                        }
                     }
                 } else {
                     for entry in iter {
@@ -317,6 +326,10 @@ impl KeyRecords for RedbStore {
                             break;
                         }
                         $visit(entry?)?;
+                        if past_bound(&pager) {
+                            stopped_at_bound = true;
+                            break;
+                        }
                     }
                 }
                 if unfiltered {
@@ -324,7 +337,7 @@ impl KeyRecords for RedbStore {
                 } else if let Some(total) = known {
                     pager.seen = total;
                 }
-                counted_every_match = !total_known;
+                counted_every_match = !total_known && !stopped_at_bound;
             }};
         }
         // Filters only a record answers (the name index answers the name pattern).
@@ -380,6 +393,10 @@ impl KeyRecords for RedbStore {
                             continue;
                         }
                         pager.consider(false, || load(id))?;
+                        if counted.is_none() && past_bound(&pager) {
+                            counted_every_match = false;
+                            break;
+                        }
                     }
                     if let Some(total) = counted {
                         pager.seen = total;
@@ -482,9 +499,16 @@ impl KeyRecords for RedbStore {
         {
             self.search_totals.put(filters, generation, pager.seen);
         }
+        // A filtered total above the bound reads as the bound, however it was counted, so the
+        // answer depends only on the query and the keys (and agrees with the other engine).
+        let capped = !unfiltered && past_bound(&pager);
+        if capped && let Some(bound) = bound {
+            pager.seen = bound;
+        }
         Ok(SearchPage {
             keys: pager.keys,
             total: pager.seen,
+            exact: !capped,
         })
     }
 }
