@@ -8,4 +8,7 @@ CARGO_DENY_VERSION=0.18.9
 if [ "$(cargo deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
   cargo install cargo-deny --locked --force --version "$CARGO_DENY_VERSION"
 fi
+# cargo-deny reads the metadata of every target (Windows crates too), which a build for this
+# machine never downloads: fetch them from the lock file first.
+cargo fetch --locked
 cargo deny --offline check licenses bans sources

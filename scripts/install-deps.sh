@@ -3,13 +3,14 @@
 # the OpenSSL headers for the openssl backend, perl and make to build the vendored OpenSSL
 # (feature openssl-vendored), the openssl command line the conformance suite checks every
 # artifact with, Chromium for the Key Master page's browser test, and PostgreSQL, whose server
-# the PostgreSQL engine's tests start themselves (keysmith-store's testing::postgres).
+# the PostgreSQL engine's tests start themselves (keysmith-store's testing::postgres), and groff,
+# which renders the generated man page in the CLI's test.
 set -euo pipefail
 # Arguments name other packages instead (scripts/install-bench-deps.sh passes the load tools).
 if [ $# -gt 0 ]; then
   packages=("$@")
 else
-  packages=(pkg-config libssl-dev perl make openssl chromium postgresql)
+  packages=(pkg-config libssl-dev perl make openssl chromium postgresql groff-base)
 fi
 missing=()
 for p in "${packages[@]}"; do

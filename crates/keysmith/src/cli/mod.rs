@@ -8,6 +8,7 @@ mod api_key;
 mod data_file;
 mod key;
 mod master_key;
+mod reference;
 mod serve;
 
 use std::path::PathBuf;
@@ -69,6 +70,18 @@ enum Command {
     /// operators who run them as their own step and start the nodes with store_migrate = false.
     /// Needs no master key.
     MigrateSchema(ServeArgs),
+    /// Print the shell completion script for SHELL, e.g. `keysmith completions bash >
+    /// /etc/bash_completion.d/keysmith`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page keysmith(1); with --dir, write it and one page per command there.
+    Man {
+        /// An existing directory for keysmith.1, keysmith-serve.1, keysmith-key-generate.1, …
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 impl Command {
@@ -85,6 +98,7 @@ impl Command {
             Command::Key(command) => command.args.clone().into(),
             Command::ApiKey(command) => command.args.clone().into(),
             Command::Migrate(command) => command.args.clone(),
+            Command::Completions { .. } | Command::Man { .. } => ServeArgs::default(),
         }
     }
 
@@ -100,6 +114,8 @@ impl Command {
             Command::ApiKey(command) => crate::api_keys::api_key_command(&settings, command.action),
             Command::Migrate(command) => command.run(&settings),
             Command::MigrateSchema(_) => crate::migrate::migrate_schema(&settings),
+            Command::Completions { shell } => reference::completions(shell),
+            Command::Man { dir } => reference::man(dir.as_deref()),
         }
     }
 }
@@ -111,6 +127,12 @@ pub fn main() -> ExitCode {
     // Needs no settings: it only writes a new key file.
     if let Command::MasterKey(MasterKeyCommand::Generate { out }) = &command {
         return exit_code(master_key::generate(out));
+    }
+    // Nor do these: they print what the command line itself defines.
+    match &command {
+        Command::Completions { shell } => return exit_code(reference::completions(*shell)),
+        Command::Man { dir } => return exit_code(reference::man(dir.as_deref())),
+        _ => {}
     }
     let settings = match command.settings_args().load() {
         Ok(settings) => settings,

@@ -367,3 +367,108 @@ fn key_commands_offline_and_online(backend: &str) {
         .json();
     assert!(bulk_rows["total"].as_u64().unwrap() >= 300, "{bulk_rows}");
 }
+
+/// `keysmith completions bash` is a script bash loads and completes commands with, and
+/// `keysmith man` is a page groff renders without a warning, naming every command.
+#[test]
+fn completions_and_man_pages_come_from_the_command_line() {
+    let (ok, script, stderr) = run(&["completions", "bash"], None);
+    assert!(ok, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.bash");
+    std::fs::write(&path, &script).unwrap();
+    // What bash offers after `keysmith mi<TAB>` and `keysmith key <TAB>`.
+    let complete = |words: &str, current: usize| {
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source '{}' && COMP_WORDS=({words}) && COMP_CWORD={current} && \
+                 COMP_LINE='{words}' && COMP_POINT=${{#COMP_LINE}} && \
+                 _keysmith keysmith \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\" && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                path.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        complete("keysmith mi", 1),
+        ["migrate", "migrate-schema"],
+        "completing `keysmith mi`"
+    );
+    let key = complete("keysmith key ''", 2);
+    for command in ["generate", "list", "export-public"] {
+        assert!(key.iter().any(|c| c == command), "{command} in {key:?}");
+    }
+    for shell in ["zsh", "fish"] {
+        let (ok, script, stderr) = run(&["completions", shell], None);
+        assert!(ok && script.contains("master-key"), "{shell}: {stderr}");
+    }
+    let (ok, _, stderr) = run(&["completions", "tcsh"], None);
+    assert!(!ok && stderr.contains("tcsh"), "{stderr}");
+
+    let (ok, page, stderr) = run(&["man"], None);
+    assert!(ok, "{stderr}");
+    assert!(page.starts_with(".ie \\n(.g .ds Aq") || page.contains(".TH keysmith 1"));
+    if Command::new("groff").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "groff is missing; CI installs it (scripts/install-deps.sh)"
+        );
+        eprintln!("SKIPPED: rendering the man page: groff is not installed");
+        return;
+    }
+    let mut groff = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut groff.stdin.take().unwrap(), page.as_bytes()).unwrap();
+    let rendered = groff.wait_with_output().unwrap();
+    let (text, warnings) = (
+        String::from_utf8_lossy(&rendered.stdout),
+        String::from_utf8_lossy(&rendered.stderr),
+    );
+    assert!(
+        rendered.status.success() && warnings.is_empty(),
+        "{warnings}"
+    );
+    for command in [
+        "serve",
+        "master-key",
+        "backup",
+        "key",
+        "migrate",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            text.contains(command),
+            "keysmith(1) names {command}:\n{text}"
+        );
+    }
+    // One page per command, in an existing directory only.
+    let (ok, _, stderr) = run(&["man", "--dir", dir.path().to_str().unwrap()], None);
+    assert!(ok, "{stderr}");
+    for page in [
+        "keysmith.1",
+        "keysmith-serve.1",
+        "keysmith-key.1",
+        "keysmith-key-generate.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "{page} written");
+    }
+    let missing = dir.path().join("nowhere");
+    let (ok, _, stderr) = run(&["man", "--dir", missing.to_str().unwrap()], None);
+    assert!(!ok && stderr.contains("nowhere"), "{stderr}");
+}
