@@ -22,19 +22,15 @@ fn run_check_with(
     done: &str,
 ) {
     let path = format!("{}/../../tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
-    let output = std::process::Command::new(python)
-        .arg(&path)
-        .args(args)
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{script} on {backend}:\n{stdout}");
-    assert!(
-        output.status.success(),
-        "{script} failed on {backend}:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    support::run_check_script(
+        python,
+        std::path::Path::new(&path),
+        args,
+        &[],
+        None,
+        &format!("{script} on {backend}"),
+        done,
     );
-    assert!(stdout.contains(done), "{script} did not finish:\n{stdout}");
 }
 
 /// Auth0's official Python SDK (`auth0-python` 5.x): connections, connection keys (create, get,

@@ -20,6 +20,7 @@ mod disk;
 mod keys;
 mod limits;
 mod metrics;
+mod node_clients;
 mod openapi;
 mod permissions;
 mod postgres;

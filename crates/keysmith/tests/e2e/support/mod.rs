@@ -526,3 +526,33 @@ pub(crate) fn tool(variable: &str, what: &str) -> Option<std::ffi::OsString> {
     eprintln!("SKIPPED: {what}: {variable} is not set (.ci/run sets it)");
     None
 }
+
+/// Runs a check script written against tools nobody here wrote (the vendors' clients):
+/// `program script args…`, in `dir` when given, with `env` added. Prints its output and asserts
+/// that it succeeds and prints `done`; `label` names the run in failures.
+pub(crate) fn run_check_script(
+    program: &std::ffi::OsStr,
+    script: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    dir: Option<&Path>,
+    label: &str,
+    done: &str,
+) {
+    let mut command = Command::new(program);
+    command.arg(script).args(args).envs(env.iter().copied());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{label}: cannot run {program:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{label}:\n{stdout}");
+    assert!(
+        output.status.success(),
+        "{label} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(done), "{label} did not finish:\n{stdout}");
+}
