@@ -2,7 +2,7 @@
 //! directory, and talks HTTP/1.1 to it over a plain TCP socket.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -281,12 +281,10 @@ impl Server {
     /// Starts the binary on `data` and returns at once, before it serves: for a test that
     /// kills a server while it starts.
     pub(crate) fn spawn_in(data: &Path, backend: &str, options: Options) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        // Port 0: the server takes a free port itself and names it in its start-up line, which
+        // `ready` reads. (A port picked here and bound later could be taken in between, by
+        // another test's server or PostgreSQL, and the probe would then talk to that.)
+        let addr = "127.0.0.1:0".to_owned();
         let mut command = keysmith_command();
         command
             .args(["serve", "--bind", &addr, "--data"])
@@ -340,12 +338,19 @@ impl Server {
                 std::thread::sleep(Duration::from_millis(100));
                 return Err((Some(status), self.log()));
             }
-            let ready = if self.tls {
+            if self.addr.ends_with(":0")
+                && let Some(bound) = bound_address(&self.log())
+            {
+                self.addr = bound;
+            }
+            let ready = if self.addr.ends_with(":0") {
+                false
+            } else if self.tls {
                 // HTTPS: this plain-HTTP client cannot ask; the start-up line says it listens.
-                self.log().contains("keysmith listening")
+                true
             } else {
-                TcpStream::connect(&self.addr).is_ok()
-                    && http(&self.addr, "GET", "/api/status", &[], None).status == 200
+                try_http(&self.addr, "GET", "/api/status", &[], None)
+                    .is_ok_and(|response| response.status == 200)
             };
             if ready {
                 return Ok(self);
@@ -502,6 +507,15 @@ pub(crate) fn openssl_certificate(dir: &Path, days: u32) -> (String, String) {
         String::from_utf8_lossy(&output.stderr)
     );
     (cert, key)
+}
+
+/// The address in the start-up line (`keysmith listening … bind=127.0.0.1:PORT …`), once
+/// it is logged.
+fn bound_address(log: &str) -> Option<String> {
+    let line = log.lines().find(|l| l.contains("keysmith listening"))?;
+    let start = line.find(" bind=")? + " bind=".len();
+    let address = line[start..].split([' ', ',']).next()?;
+    Some(address.to_owned())
 }
 
 /// The backends this build of the binary has, by their config names.
