@@ -227,6 +227,16 @@ pub trait AuditLog {
         &self,
         query: &keysmith_model::AuditQuery,
     ) -> Result<(Vec<keysmith_model::AuditRecord>, u64), StoreError>;
+
+    /// At most `limit` audit records with an id above `after`, in id order: what a consumer
+    /// of the trail (the webhook dispatcher) reads next. On an engine with concurrent writers
+    /// (PostgreSQL) a smaller id may still commit after a greater one is visible: a consumer
+    /// treats a gap in the ids as possibly still to come.
+    fn audit_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<keysmith_model::AuditRecord>, StoreError>;
 }
 
 /// Auth0 connections.

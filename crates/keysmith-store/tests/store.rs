@@ -1328,7 +1328,43 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
     );
 }
 
+/// The webhook dispatcher's read: records after an id, in id order, a bounded number at a time,
+/// each with the id the store gave it.
+fn audit_after_reads_the_trail_in_id_order(store: &dyn KeyStore) {
+    let record = |i: i64| keysmith_model::AuditRecord {
+        id: 0,
+        // Times out of order: the read follows ids, not times.
+        at: 1_000_000 - i,
+        actor: "cli".into(),
+        action: format!("test.{i}"),
+        target: String::new(),
+        result: "ok".into(),
+        request_id: None,
+        uses: None,
+    };
+    let records: Vec<_> = (0..7).map(record).collect();
+    store.append_audit(&records[..3]).unwrap();
+    store.append_audit(&records[3..]).unwrap();
+    let all = store.audit_after(0, 100).unwrap();
+    let actions: Vec<_> = all.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "test.0", "test.1", "test.2", "test.3", "test.4", "test.5", "test.6"
+        ]
+    );
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "{all:?}");
+    let after = store.audit_after(all[2].id, 2).unwrap();
+    assert_eq!(
+        after.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [all[3].id, all[4].id]
+    );
+    assert!(store.audit_after(all[6].id, 10).unwrap().is_empty());
+    assert!(store.audit_after(u64::MAX, 10).unwrap().is_empty());
+}
+
 on_both_engines!(
+    audit_after_reads_the_trail_in_id_order,
     names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing,
     rename_delete_and_insertion_order,
     search_filters_orders_and_pages,

@@ -126,8 +126,9 @@ impl Client {
 pub trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
+/// A TLS client stream over `tcp` to `host`, trusting the CAs in `ca` (PEM).
 #[cfg(feature = "aws-lc")]
-fn tls_stream(
+pub(crate) fn tls_stream(
     tcp: TcpStream,
     host: &str,
     ca: &std::path::Path,
@@ -152,8 +153,9 @@ fn tls_stream(
     Ok(Box::new(rustls::StreamOwned::new(connection, tcp)))
 }
 
+/// A TLS client stream over `tcp` to `host`, trusting the CAs in `ca` (PEM).
 #[cfg(not(feature = "aws-lc"))]
-fn tls_stream(
+pub(crate) fn tls_stream(
     tcp: TcpStream,
     host: &str,
     ca: &std::path::Path,
@@ -171,7 +173,8 @@ fn tls_stream(
     Ok(Box::new(stream))
 }
 
-fn read_response(
+/// Reads a whole response (the peer closes the connection after it).
+pub(crate) fn read_response(
     stream: &mut dyn ReadWrite,
     progress: &mut dyn FnMut(u64, u64),
 ) -> std::io::Result<Response> {

@@ -11,6 +11,7 @@
 //! - [`cli`] holds the clap types, one file per command group;
 //!   [`key_cli`], [`api_keys`], [`backup`] and [`check`] are what the commands do; [`client`] is the small HTTP client
 //!   behind their `--url`.
+//! - [`webhooks`] POSTs key events read from the audit trail to the configured receivers.
 //! - [`malloc`] caps glibc's malloc arenas at start.
 //!
 //! # Crate features
@@ -42,3 +43,4 @@ mod scheduler;
 pub mod server;
 pub mod settings;
 pub mod tls;
+pub mod webhooks;

@@ -94,6 +94,19 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         service.clone(),
         Duration::from_secs(settings.rotation_check_interval_seconds),
     );
+    let webhooks = crate::webhooks::Webhooks::start(
+        &settings.webhooks,
+        crate::webhooks::Timing {
+            expiry_window: Duration::from_secs(
+                u64::from(settings.webhook_expiry_warning_days) * 86_400,
+            ),
+            expiry_check: Duration::from_secs(settings.webhook_expiry_check_seconds),
+            retry_max: Duration::from_secs(settings.webhook_retry_max_seconds),
+        },
+        store.clone(),
+        &*backend,
+    )
+    .map_err(|why| ServerError::Settings(crate::settings::SettingsError::new(why)))?;
     let state = AppState {
         keys: service,
         api_keys,
@@ -173,6 +186,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     });
     let served = running.await.map_err(http_error);
     scheduler.stop().await;
+    webhooks.stop().await;
     // Writes the audit records still queued, then lets go of the store.
     let _ = actix_web::rt::task::spawn_blocking(move || audit.close()).await;
     served?;

@@ -136,6 +136,14 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Log filter.
     pub log: String,
+    /// Webhooks told of key events (`[[webhooks]]`, config file only).
+    pub webhooks: Vec<crate::webhooks::WebhookSetting>,
+    /// A `key.expiring` event is raised for a certificate that expires within this many days.
+    pub webhook_expiry_warning_days: u32,
+    /// How often keys are checked for certificates about to expire, seconds.
+    pub webhook_expiry_check_seconds: u64,
+    /// The longest wait between two attempts to deliver one event, seconds.
+    pub webhook_retry_max_seconds: u64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -158,6 +166,7 @@ impl std::fmt::Debug for Settings {
                 &keysmith_model::redacted(&Some(&self.master_key)),
             )
             .field("master_key_file", &self.master_key_file)
+            .field("webhooks", &self.webhooks)
             .field("default_issuer", &self.default_issuer)
             .finish_non_exhaustive()
     }
@@ -330,6 +339,12 @@ impl Settings {
         for scoped in &self.api_keys {
             scoped.parsed()?;
         }
+        crate::webhooks::validate(
+            &self.webhooks,
+            self.webhook_retry_max_seconds,
+            self.webhook_expiry_check_seconds,
+        )
+        .map_err(SettingsError)?;
         for hash in &self.api_key_hashes {
             if parse_hash(hash).is_none() {
                 return Err(SettingsError(

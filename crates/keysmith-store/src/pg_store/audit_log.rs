@@ -86,4 +86,22 @@ impl AuditLog for PgStore {
             Ok((page, total))
         })
     }
+
+    fn audit_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<keysmith_model::AuditRecord>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|txn| {
+            txn.query(
+                "SELECT record FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &limit],
+            )?
+            .iter()
+            .map(|row| decode_audit(row.get(0)))
+            .collect()
+        })
+    }
 }

@@ -76,6 +76,22 @@ impl AuditLog for RedbStore {
         }
         Ok((page, total))
     }
+
+    fn audit_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<keysmith_model::AuditRecord>, StoreError> {
+        let txn = self.read()?;
+        let log = txn.open_table(AUDIT_LOG)?;
+        let Some(first) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        log.range(first..)?
+            .take(limit)
+            .map(|entry| decode_audit(entry?.1.value()))
+            .collect()
+    }
 }
 
 /// Appends audit records after the last one, with their sequence numbers, and indexes them by

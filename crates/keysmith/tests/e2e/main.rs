@@ -29,6 +29,7 @@ mod startup;
 mod support;
 mod tls;
 mod tokens;
+mod webhooks;
 
 use serde_json::{Value, json};
 use support::Server;
