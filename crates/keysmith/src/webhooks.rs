@@ -698,4 +698,22 @@ mod tests {
         assert_eq!(event_of(&record(POSITION_ACTION, "42")), None);
         assert_eq!(event_of(&record("key.delete", "2xx")), None);
     }
+
+    #[test]
+    fn a_webhook_setting_never_prints_its_secret() {
+        let setting = WebhookSetting {
+            name: "ops".into(),
+            url: "https://user:pw@hooks.example.com/k".into(),
+            secret: zeroize::Zeroizing::new("a-secret-that-must-not-show-0123456789".into()),
+            events: vec!["key.deleted".into()],
+            ca_file: PathBuf::new(),
+        };
+        let printed = format!("{setting:?}");
+        assert!(!printed.contains("a-secret"), "{printed}");
+        assert!(!printed.contains("pw@"), "{printed}");
+        assert!(
+            printed.contains("ops") && printed.contains("[REDACTED]"),
+            "{printed}"
+        );
+    }
 }
