@@ -67,7 +67,10 @@ async function refusing(action) {
   try { await action(); await page.waitForTimeout(200); } finally { refusalsExpected = false; }
 }
 /// Waits until a view is shown and has finished loading.
+/// Waits until the view for the current hash is on screen and done loading (the page marks
+/// `body[data-rendered]` with the hash it rendered; `hashchange` comes after the hash changes).
 async function view(name) {
+  await page.waitForFunction(() => document.body.dataset.rendered === location.hash);
   await page.waitForSelector(`#view-${name}:not([hidden])`);
   await page.waitForSelector(`#view-${name}:not([aria-busy])`);
 }

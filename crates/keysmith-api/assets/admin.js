@@ -212,9 +212,16 @@ function go(hash, notice) {
 
 const stale = (ticket) => ticket !== routeTicket;
 
+/// `body[data-rendered]` names the hash whose view is on screen (absent while one is loading):
+/// what a test waits for after a navigation, since `hashchange` fires after the hash changes.
+function rendered(ticket) {
+  if (!stale(ticket)) document.body.dataset.rendered = location.hash;
+}
+
 async function route({ focus = false } = {}) {
   const ticket = ++routeTicket;
-  if (!apiKey()) { show("sign-in", { focus }); return; }
+  delete document.body.dataset.rendered;
+  if (!apiKey()) { show("sign-in", { focus }); rendered(ticket); return; }
   const { parts, params } = parseHash();
   const [section = "keys", id] = parts;
   const loaders = {
@@ -238,6 +245,7 @@ async function route({ focus = false } = {}) {
       $("nav").hidden = false;
     }
   }
+  rendered(ticket);
 }
 
 /// Re-renders the current view after an action, keeping the focus near where it was.
