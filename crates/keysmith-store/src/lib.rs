@@ -180,6 +180,17 @@ pub trait KeyRecords {
     /// the cost does not grow with the number of keys (only with the expiring ones).
     fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError>;
 
+    /// Live keys whose certificate expires before `before` (epoch ms), soonest first (then by
+    /// id), at most `limit`, after the position `after` (an expiration and id already returned)
+    /// when given. Read through the expiration index: the cost is that of the keys returned,
+    /// however many keys have no certificate or expire later.
+    fn expiring_before(
+        &self,
+        before: i64,
+        after: Option<(i64, KeyId)>,
+        limit: usize,
+    ) -> Result<Vec<Key>, StoreError>;
+
     /// One page of the keys that match `query`, and how many match in all. Memory use is
     /// bounded by the page, not by the number of keys.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError>;

@@ -1363,7 +1363,67 @@ fn audit_after_reads_the_trail_in_id_order(store: &dyn KeyStore) {
     assert!(store.audit_after(u64::MAX, 10).unwrap().is_empty());
 }
 
+/// The webhooks' expiry check: keys expiring before a time, soonest first, paged by position,
+/// never a key without a certificate, a later one, or a deleted one.
+fn expiring_before_reads_the_expiration_index_in_order(store: &dyn KeyStore) {
+    // Expirations are insert * 7: 70, 63, ..., 7 in insertion order; HMAC keys have none.
+    let mut inserted = Vec::new();
+    for i in 1..=10 {
+        let record = key(
+            &format!("ec {i}"),
+            &format!("kid-{i}"),
+            Algorithm::ES256,
+            11 - i,
+        );
+        store.insert(&record).unwrap();
+        inserted.push(record.key);
+    }
+    for i in 0..3 {
+        store
+            .insert(&key(
+                &format!("mac {i}"),
+                &format!("mac-{i}"),
+                Algorithm::HS256,
+                i,
+            ))
+            .unwrap();
+    }
+    store.delete(&inserted[9].id).unwrap(); // the one expiring at 7
+    let expirations = |keys: &[Key]| {
+        keys.iter()
+            .map(|k| k.expiration_instant.unwrap())
+            .collect::<Vec<_>>()
+    };
+    let all = store.expiring_before(500, None, 100).unwrap();
+    assert_eq!(expirations(&all), [14, 21, 28, 35, 42, 49, 56, 63, 70]);
+    // Strictly before: 49 is not before 49.
+    assert_eq!(
+        expirations(&store.expiring_before(49, None, 100).unwrap()),
+        [14, 21, 28, 35, 42]
+    );
+    let first = store.expiring_before(500, None, 2).unwrap();
+    assert_eq!(expirations(&first), [14, 21]);
+    let last = &first[1];
+    let rest = store
+        .expiring_before(500, Some((21, last.id)), 100)
+        .unwrap();
+    assert_eq!(expirations(&rest), [28, 35, 42, 49, 56, 63, 70]);
+    assert!(
+        store
+            .expiring_before(i64::MIN, None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .expiring_before(500, Some((70, all[8].id)), 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
 on_both_engines!(
+    expiring_before_reads_the_expiration_index_in_order,
     audit_after_reads_the_trail_in_id_order,
     names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing,
     rename_delete_and_insertion_order,

@@ -23,7 +23,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use keysmith_crypto::{KeyBackend, SigningKey};
-use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{Algorithm, AuditQuery, AuditRecord, KeyId, PrivateMaterial, SecretBytes};
 use keysmith_store::prelude::*;
 
@@ -429,24 +428,14 @@ fn raise_expiring(
         raised.extend(page.into_iter().map(|r| r.target));
     }
     let mut fresh = Vec::new();
-    let mut search = SearchQuery {
-        order_by: SortField::Expiration,
-        number_of_results: 500,
-        ..Default::default()
-    };
-    'pages: loop {
-        let page = store.search(&search)?;
-        if page.keys.is_empty() {
+    let mut after = None;
+    loop {
+        let page = store.expiring_before(horizon, after, 500)?;
+        let Some(last) = page.last() else {
             break;
-        }
-        search.start_row += page.keys.len();
-        for key in page.keys {
-            let Some(expiration) = key.expiration_instant else {
-                continue;
-            };
-            if expiration > horizon {
-                break 'pages;
-            }
+        };
+        after = last.expiration_instant.map(|at| (at, last.id));
+        for key in page {
             let id = key.id.to_string();
             if !raised.contains(&id) {
                 fresh.push(AuditRecord {
@@ -460,6 +449,9 @@ fn raise_expiring(
                     uses: None,
                 });
             }
+        }
+        if after.is_none() {
+            break;
         }
     }
     store.append_audit(&fresh)?;

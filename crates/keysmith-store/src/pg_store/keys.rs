@@ -225,6 +225,30 @@ impl KeyRecords for PgStore {
         })
     }
 
+    fn expiring_before(
+        &self,
+        before: i64,
+        after: Option<(i64, KeyId)>,
+        limit: usize,
+    ) -> Result<Vec<Key>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|txn| {
+            let rows = match &after {
+                None => txn.query(
+                    "SELECT record FROM keys WHERE expires_at < $1
+                     ORDER BY expires_at, id LIMIT $2",
+                    &[&before, &limit],
+                )?,
+                Some((at, id)) => txn.query(
+                    "SELECT record FROM keys WHERE expires_at < $1 AND (expires_at, id) > ($2, $3)
+                     ORDER BY expires_at, id LIMIT $4",
+                    &[&before, at, &id.0, &limit],
+                )?,
+            };
+            rows.iter().map(|row| decode_key(row.get(0))).collect()
+        })
+    }
+
     fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError> {
         self.read(|txn| {
             let by_kind = txn

@@ -271,6 +271,36 @@ impl KeyRecords for RedbStore {
         Ok(KeyCensus { by_kind, expiring })
     }
 
+    fn expiring_before(
+        &self,
+        before: i64,
+        after: Option<(i64, KeyId)>,
+        limit: usize,
+    ) -> Result<Vec<Key>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(BY_EXPIRATION)?;
+        let keys = txn.open_table(KEYS)?;
+        let after = after.map(|(at, id)| (at, raw(&id)));
+        let start = after.unwrap_or((i64::MIN, 0));
+        let mut found = Vec::new();
+        if start >= (before, 0) {
+            return Ok(found);
+        }
+        for entry in index.range(start..(before, 0))? {
+            let position = entry?.0.value();
+            if Some(position) == after {
+                continue;
+            }
+            if found.len() >= limit {
+                break;
+            }
+            if let Some(bytes) = keys.get(position.1)? {
+                found.push(decode_key(bytes.value())?);
+            }
+        }
+        Ok(found)
+    }
+
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
         let (txn, generation) = self.commits.generation.snapshot(|| self.read());
         let txn = txn?;
