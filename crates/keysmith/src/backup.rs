@@ -91,7 +91,10 @@ pub fn restore(settings: &Settings, file: &Path) -> Result<(), ServerError> {
     let _data_dir_lock = crate::data_lock::lock(&settings.data)?;
     if target.exists() {
         // Refuses while a server holds the file, before anything is replaced.
-        drop(RedbStore::open(&target, Arc::new(envelope))?);
+        drop(
+            RedbStore::open(&target, Arc::new(envelope))
+                .map_err(crate::error::data_file_error(&target))?,
+        );
     }
     let staging = settings
         .data

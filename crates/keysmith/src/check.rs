@@ -23,7 +23,8 @@ pub fn run(settings: &Settings) -> Result<(), ServerError> {
         check_integrity: true,
         cache_bytes: settings.store_cache_bytes,
     };
-    let mut store = keysmith_store::RedbStore::open_with(&path, Arc::new(envelope), options)?;
+    let mut store = keysmith_store::RedbStore::open_with(&path, Arc::new(envelope), options)
+        .map_err(crate::error::data_file_error(&path))?;
     println!("data file: {}", path.display());
     println!("schema and master keys: ok");
     let whole = store.check_integrity()?;

@@ -33,7 +33,8 @@ pub(crate) fn compact_file(settings: &Settings) -> Result<(u64, u64), ServerErro
         &path,
         Arc::new(envelope),
         settings.store_cache_bytes,
-    )?;
+    )
+    .map_err(crate::error::data_file_error(&path))?;
     store.compact()?;
     drop(store);
     Ok((before, file_len(&path)))

@@ -42,8 +42,16 @@ pub enum ServerError {
     /// Another keysmith process (a server or a restore) holds the data directory's lock.
     #[error("{0}")]
     DataDirInUse(String),
-    /// The data file could not be opened.
-    #[error("data file")]
+    /// The data file at `path` could not be opened.
+    #[error("data file {path}")]
+    DataFile {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: keysmith_store::StoreError,
+    },
+    /// The store failed (the data file or the PostgreSQL database).
+    #[error("store")]
     Store(#[from] keysmith_store::StoreError),
     /// The address could not be bound, or serving failed.
     #[error("http server on {bind}")]
@@ -56,4 +64,12 @@ pub enum ServerError {
     /// Key material could not be generated.
     #[error("crypto")]
     Crypto(#[from] keysmith_crypto::Error),
+}
+
+/// A data file that did not open, with its path.
+pub(crate) fn data_file_error(
+    path: &std::path::Path,
+) -> impl FnOnce(keysmith_store::StoreError) -> ServerError {
+    let path = path.display().to_string();
+    move |source| ServerError::DataFile { path, source }
 }

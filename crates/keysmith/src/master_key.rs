@@ -299,7 +299,7 @@ pub fn open_store(
             if let Some(path) = &created {
                 let _ = std::fs::remove_file(path);
             }
-            Err(err.into())
+            Err(crate::error::data_file_error(&settings.data_file())(err))
         }
     }
 }
