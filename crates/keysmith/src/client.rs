@@ -6,6 +6,68 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where a URL points: `http://` or `https://`, a host (a bracketed IPv6 literal keeps its
+/// colons), a port (the scheme's by default) and a path (`/` by default). A URL with
+/// credentials in it is refused. The error says what is wrong, to follow the setting's name.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) https: bool,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// `host:port` as the `Host` header gives it.
+    pub(crate) authority: String,
+    pub(crate) path: String,
+}
+
+impl Endpoint {
+    pub(crate) fn parse(url: &str) -> Result<Self, String> {
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err("must start with http:// or https://".into());
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => (&rest[..slash], &rest[slash..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err("must not carry credentials".into());
+        }
+        let default_port = if https { 443 } else { 80 };
+        let port_of = |text: &str| {
+            text.parse::<u16>()
+                .map_err(|_| "has a port that is not a number".to_owned())
+        };
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| "has a [ without its ]".to_owned())?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, port_of(port)?),
+                None if after.is_empty() => (host, default_port),
+                None => return Err("has text after its ]".into()),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, port_of(port)?),
+                None => (authority, default_port),
+            }
+        };
+        if host.is_empty() || path.contains(['\r', '\n', ' ']) {
+            return Err("has no host, or a path with spaces or line breaks".into());
+        }
+        Ok(Self {
+            https,
+            host: host.to_owned(),
+            port,
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+}
+
 /// Where the server is and how to authenticate.
 #[derive(Clone)]
 pub struct Client {
@@ -54,27 +116,26 @@ pub fn shown_url(url: &str) -> String {
 impl Client {
     /// A client for `url` (`http://host:port` or `https://host:port`).
     pub fn new(url: &str, api_key: &str, ca_file: Option<PathBuf>) -> std::io::Result<Self> {
-        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(invalid("--url must start with http:// or https://"));
-        };
-        let authority = rest.trim_end_matches('/');
-        if authority.contains('@') {
+        let Endpoint {
+            https,
+            host,
+            port,
+            path,
+            ..
+        } = Endpoint::parse(url).map_err(|why| {
+            if why.contains("credentials") {
+                invalid(format!(
+                    "--url {why}: give the API key with --api-key or KEYSMITH_API_KEY"
+                ))
+            } else {
+                invalid(format!("--url {why}"))
+            }
+        })?;
+        if path != "/" {
             return Err(invalid(
-                "--url must not carry credentials: give the API key with --api-key or KEYSMITH_API_KEY",
+                "--url takes the server's address only, without a path",
             ));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((host, port)) => (
-                host.to_owned(),
-                port.parse()
-                    .map_err(|_| invalid("the port in --url is not a number"))?,
-            ),
-            None => (authority.to_owned(), if https { 443 } else { 80 }),
-        };
         if https && ca_file.is_none() {
             return Err(invalid(
                 "https needs --ca-file with the server's CA certificate (PEM)",
@@ -240,6 +301,33 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_split_into_host_port_and_path() {
+        let t = Endpoint::parse("https://hooks.example.com/k?x=1").unwrap();
+        assert_eq!(
+            (t.https, t.host.as_str(), t.port, t.path.as_str()),
+            (true, "hooks.example.com", 443, "/k?x=1")
+        );
+        let t = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (t.port, t.path.as_str(), t.authority.as_str()),
+            (8080, "/", "127.0.0.1:8080")
+        );
+        let t = Endpoint::parse("http://[::1]:9/x").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 9));
+        assert_eq!(Endpoint::parse("http://[::1]/").unwrap().port, 80);
+        for bad in [
+            "ftp://h/",
+            "http://u:p@h/",
+            "http://h:port/",
+            "http:///x",
+            "http://[::1/",
+            "http://h/a b",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn credentials_in_a_url_are_refused_and_never_shown() {

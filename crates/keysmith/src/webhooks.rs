@@ -28,6 +28,8 @@ use keysmith_store::prelude::*;
 
 use serde::Deserialize;
 
+use crate::client::Endpoint;
+
 /// The events a webhook may ask for.
 pub const EVENTS: &[&str] = &["key.expiring", "key.rotated", "key.revoked", "key.deleted"];
 /// The audit action that keeps a webhook's position in the trail.
@@ -116,7 +118,7 @@ pub fn validate(
         if !names.insert(hook.name.as_str()) {
             return Err(field("the name is used twice"));
         }
-        Target::parse(&hook.url).map_err(|why| field(&why))?;
+        Endpoint::parse(&hook.url).map_err(|why| field(&format!("url {why}")))?;
         if hook.secret.chars().count() < MIN_SECRET_CHARS {
             return Err(field(&format!(
                 "secret must be at least {MIN_SECRET_CHARS} characters"
@@ -145,71 +147,10 @@ pub fn validate(
     Ok(())
 }
 
-/// Where a webhook's URL points.
-#[derive(Clone, Debug)]
-struct Target {
-    https: bool,
-    host: String,
-    port: u16,
-    /// `host:port` as the `Host` header gives it.
-    authority: String,
-    path: String,
-}
-
-impl Target {
-    fn parse(url: &str) -> Result<Self, String> {
-        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = url.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err("url must start with http:// or https://".into());
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => (&rest[..slash], &rest[slash..]),
-            None => (rest, "/"),
-        };
-        if authority.contains('@') {
-            return Err("url must not carry credentials".into());
-        }
-        let default_port = if https { 443 } else { 80 };
-        let port_of = |text: &str| {
-            text.parse::<u16>()
-                .map_err(|_| "the port in url is not a number".to_owned())
-        };
-        // A bracketed IPv6 literal keeps its colons: `[::1]:8443`.
-        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| "url has a [ without its ]".to_owned())?;
-            match after.strip_prefix(':') {
-                Some(port) => (host, port_of(port)?),
-                None if after.is_empty() => (host, default_port),
-                None => return Err("url has text after its ]".into()),
-            }
-        } else {
-            match authority.rsplit_once(':') {
-                Some((host, port)) => (host, port_of(port)?),
-                None => (authority, default_port),
-            }
-        };
-        if host.is_empty() || path.contains(['\r', '\n', ' ']) {
-            return Err("url has no host, or a path with spaces or line breaks".into());
-        }
-        Ok(Self {
-            https,
-            host: host.to_owned(),
-            port,
-            authority: authority.to_owned(),
-            path: path.to_owned(),
-        })
-    }
-}
-
 /// One configured webhook, ready to send.
 struct Hook {
     name: String,
-    target: Target,
+    target: Endpoint,
     ca_file: PathBuf,
     events: Vec<String>,
     signer: Box<dyn SigningKey>,
@@ -218,7 +159,7 @@ struct Hook {
 impl Hook {
     fn new(setting: &WebhookSetting, backend: &dyn KeyBackend) -> Result<Self, String> {
         let fail = |why: String| format!("webhooks {:?}: {why}", setting.name);
-        let target = Target::parse(&setting.url).map_err(&fail)?;
+        let target = Endpoint::parse(&setting.url).map_err(|why| fail(format!("url {why}")))?;
         let ca_file = if setting.ca_file.as_os_str().is_empty() {
             PathBuf::from(SYSTEM_CA_BUNDLE)
         } else {
@@ -363,8 +304,9 @@ impl Webhooks {
                 ..
             } = timing;
             threads.push(std::thread::spawn(move || {
+                let mut raised = None;
                 loop {
-                    if let Err(err) = raise_expiring(&*store, window) {
+                    if let Err(err) = raise_expiring(&*store, window, &mut raised) {
                         tracing::warn!(error = %err, "webhooks: could not check certificate expiry");
                     }
                     if stop.sleep(every) {
@@ -406,27 +348,27 @@ impl Webhooks {
 }
 
 /// Appends a `key.expiring` record for each key whose certificate expires before now +
-/// `window` and that has none yet. Returns how many it appended.
+/// `window` and that has none yet. `raised` holds the keys that have one: read from the trail
+/// at the first check (one search: a filtered audit search reads its whole time range, so it
+/// is not paged), then kept up to date here. Returns how many it appended.
 fn raise_expiring(
     store: &dyn KeyStore,
     window: Duration,
+    raised: &mut Option<HashSet<String>>,
 ) -> Result<usize, keysmith_store::StoreError> {
     let now = store.now_millis()?;
     let horizon = now.saturating_add(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
-    let mut raised = HashSet::new();
-    let mut query = AuditQuery {
-        action: Some(EXPIRING_ACTION.into()),
-        number_of_results: 500,
-        ..Default::default()
-    };
-    loop {
-        let (page, _) = store.search_audit(&query)?;
-        if page.is_empty() {
-            break;
+    let raised = match raised {
+        Some(raised) => raised,
+        None => {
+            let (records, _) = store.search_audit(&AuditQuery {
+                action: Some(EXPIRING_ACTION.into()),
+                number_of_results: usize::MAX,
+                ..Default::default()
+            })?;
+            raised.insert(records.into_iter().map(|r| r.target).collect())
         }
-        query.start_row += page.len();
-        raised.extend(page.into_iter().map(|r| r.target));
-    }
+    };
     let mut fresh = Vec::new();
     let mut after = None;
     loop {
@@ -455,6 +397,7 @@ fn raise_expiring(
         }
     }
     store.append_audit(&fresh)?;
+    raised.extend(fresh.iter().map(|r| r.target.clone()));
     Ok(fresh.len())
 }
 
@@ -630,33 +573,6 @@ impl Dispatcher<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_split_into_host_port_and_path() {
-        let t = Target::parse("https://hooks.example.com/k?x=1").unwrap();
-        assert_eq!(
-            (t.https, t.host.as_str(), t.port, t.path.as_str()),
-            (true, "hooks.example.com", 443, "/k?x=1")
-        );
-        let t = Target::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!(
-            (t.port, t.path.as_str(), t.authority.as_str()),
-            (8080, "/", "127.0.0.1:8080")
-        );
-        let t = Target::parse("http://[::1]:9/x").unwrap();
-        assert_eq!((t.host.as_str(), t.port), ("::1", 9));
-        assert_eq!(Target::parse("http://[::1]/").unwrap().port, 80);
-        for bad in [
-            "ftp://h/",
-            "http://u:p@h/",
-            "http://h:port/",
-            "http:///x",
-            "http://[::1/",
-            "http://h/a b",
-        ] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn only_successful_changes_raise_events() {

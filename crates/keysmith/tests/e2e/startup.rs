@@ -108,36 +108,29 @@ fn a_data_file_of_an_unknown_schema_is_refused_untouched() {
             .unwrap();
         txn.commit().unwrap();
     }
-    let before = std::fs::read(&file).unwrap();
-    let options = Options {
-        api_key: Some(API_KEY.into()),
-        ..Default::default()
+    // A start on `data` is refused with a message that names the file; returns the log.
+    let refused = || {
+        let options = Options {
+            api_key: Some(API_KEY.into()),
+            ..Default::default()
+        };
+        let (status, log) = Server::try_start_in(&data, support::backends()[0], options)
+            .err()
+            .expect("refused");
+        assert!(!status.unwrap().success());
+        assert!(
+            log.contains(&format!("data file {}", file.display())),
+            "{log}"
+        );
+        log
     };
-    let (status, log) = Server::try_start_in(&data, support::backends()[0], options)
-        .err()
-        .expect("refused");
-    assert!(!status.unwrap().success());
+    let before = std::fs::read(&file).unwrap();
+    let log = refused();
     assert!(log.contains("schema version 99"), "{log}");
-    // The message names the file it refused.
-    assert!(
-        log.contains(&format!("data file {}", file.display())),
-        "{log}"
-    );
     assert_eq!(std::fs::read(&file).unwrap(), before);
 
     // Not a redb file at all: refused, named, untouched.
     std::fs::write(&file, b"not a database").unwrap();
-    let options = Options {
-        api_key: Some(API_KEY.into()),
-        ..Default::default()
-    };
-    let (status, log) = Server::try_start_in(&data, support::backends()[0], options)
-        .err()
-        .expect("refused");
-    assert!(!status.unwrap().success());
-    assert!(
-        log.contains(&format!("data file {}", file.display())),
-        "{log}"
-    );
+    refused();
     assert_eq!(std::fs::read(&file).unwrap(), b"not a database");
 }
