@@ -12,7 +12,7 @@ use keysmith_model::{
     Algorithm, CertificateInformation, Errors, HashAlgorithm, Key, KeyId, KeyType, MAX_NAME_LENGTH,
     Reason, epoch_millis_now,
 };
-use keysmith_store::{KeyStore, StoreError, StoredKey};
+use keysmith_store::{Committed, KeyStore, StoreError, StoredKey};
 
 use crate::ServiceConfig;
 use crate::published::{Published, PublishedAnswer, PublishedDocument, Publisher};
@@ -35,6 +35,18 @@ pub struct GenerateRequest<'a> {
 #[derive(Debug)]
 pub struct MadeKey {
     record: StoredKey,
+}
+
+/// The answer to a queued key ([`Keys::store_queued`]): committed, with audit rows to log, or
+/// the store's error.
+pub type KeyCommit = Result<Committed<()>, StoreError>;
+
+/// A made key queued for the store's commit ([`Keys::store_queued`]), not yet durable: only
+/// [`Keys::stored`] gives its key back, with the commit's answer.
+#[derive(Debug)]
+#[must_use = "a queued key is answered by Keys::stored"]
+pub struct QueuedKey {
+    key: Key,
 }
 
 /// What to import: PEM material, name, kid and secret.
@@ -411,6 +423,37 @@ impl Keys<'_> {
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
         self.core.published_changed();
         Ok(key)
+    }
+
+    /// [`Self::store`] that returns before the commit: queues the made key for the store's
+    /// next group commit and calls `on_commit` (perhaps on the store's writer thread, so it
+    /// must only hand the answer on) once it is done. A caller waiting asynchronously holds no
+    /// thread meanwhile; it finishes with [`Self::stored`].
+    pub fn store_queued(
+        &self,
+        made: MadeKey,
+        on_commit: impl FnOnce(KeyCommit) + Send + 'static,
+    ) -> QueuedKey {
+        self.core
+            .store
+            .insert_then(&made.record, Box::new(on_commit));
+        QueuedKey {
+            key: made.record.key,
+        }
+    }
+
+    /// Finishes [`Self::store_queued`] with the commit's answer: logs and publishes the key.
+    /// Returns it with the number of audit rows its commit carried.
+    pub fn stored(
+        &self,
+        queued: QueuedKey,
+        committed: KeyCommit,
+    ) -> Result<(Key, u64), ServiceError> {
+        let ((), audit_rows) = committed?.log_audit();
+        let key = queued.key;
+        tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
+        self.core.published_changed();
+        Ok((key, audit_rows))
     }
 
     /// Refuses names, kids and issuers longer than the configured limit (FusionAuth's 255 is

@@ -33,7 +33,7 @@ mod tokens;
 pub use config::{DEFAULT_PUBLISHED_CACHE_BYTES, ServiceConfig};
 pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
-pub use keys::{GenerateRequest, ImportRequest, KeyService, Keys, MadeKey};
+pub use keys::{GenerateRequest, ImportRequest, KeyCommit, KeyService, Keys, MadeKey, QueuedKey};
 pub use published::{Published, PublishedAnswer, PublishedDocument, ScopedJwks};
 pub use rings::{
     CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,

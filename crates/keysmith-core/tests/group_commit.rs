@@ -224,6 +224,78 @@ fn changes_queued_during_a_commit_share_the_next_one() {
     );
 }
 
+/// A queued key (`store_queued`) is answered only after its batch commits, from the writer,
+/// with no thread waiting inside the store; its answer finishes with `stored`.
+#[test]
+fn a_queued_key_is_answered_only_after_its_commit() {
+    let backend = backends().remove(0).1;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keysmith.redb");
+    let store = Arc::new(RedbStore::open(&path, sealer(&backend)).unwrap());
+    let service = KeyService::new(backend.clone(), store.clone(), ServiceConfig::default());
+    let before = store.commit_stats();
+    let held = store.hold_writes().unwrap();
+    let (reply, answers) = std::sync::mpsc::channel();
+    let queued: Vec<_> = (0..3)
+        .map(|i| {
+            let made = service
+                .keys()
+                .make(
+                    None,
+                    &GenerateRequest {
+                        algorithm: Some("ES256"),
+                        name: Some(&format!("queued {i}")),
+                        ..GenerateRequest::default()
+                    },
+                )
+                .unwrap();
+            let reply = reply.clone();
+            service
+                .keys()
+                .store_queued(made, move |committed| reply.send(committed).unwrap())
+        })
+        .collect();
+    // All three returned at once, queued behind the held write lock, none answered.
+    wait_for_queue(&store, 3);
+    assert!(answers.try_recv().is_err(), "answered before its commit");
+    drop(held);
+    let keys: Vec<Key> = queued
+        .into_iter()
+        .map(|queued| {
+            let committed = answers.recv_timeout(Duration::from_secs(30)).unwrap();
+            service.keys().stored(queued, committed).unwrap().0
+        })
+        .collect();
+    // The writer may have taken the first change alone before it met the held lock.
+    let stats = store.commit_stats();
+    assert!(stats.commits - before.commits <= 2, "{stats:?}");
+    assert_eq!(stats.changes - before.changes, 3);
+    assert_eq!(stats.waiting, 0);
+    drop(service);
+    drop(store);
+    let reopened = RedbStore::open(&path, sealer(&backend)).unwrap();
+    for key in &keys {
+        let stored = reopened.get(&key.id).unwrap().expect("a committed key");
+        assert_eq!(&stored.key, key);
+        assert!(stored.private.is_some());
+    }
+}
+
+/// Generates as the HTTP server does: makes the key, queues it, and waits for the commit's
+/// answer on a channel.
+fn generate_queued(
+    service: &KeyService,
+    request: &GenerateRequest<'_>,
+) -> Result<Key, keysmith_core::ServiceError> {
+    let made = service.keys().make(None, request)?;
+    let (reply, answer) = std::sync::mpsc::channel();
+    let queued = service.keys().store_queued(made, move |committed| {
+        let _ = reply.send(committed);
+    });
+    let committed = answer.recv().expect("the store answers every queued key");
+    service.keys().stored(queued, committed).map(|(key, _)| key)
+}
+
 /// What the writers of one power-loss run saw.
 #[derive(Default)]
 struct Acknowledged {
@@ -265,7 +337,13 @@ fn concurrent_run(
                         name: Some(&name),
                         ..GenerateRequest::default()
                     };
-                    match service.keys().generate(None, &request) {
+                    // Half the writers wait as the HTTP server does, on the queued path.
+                    let generated = if w % 2 == 0 {
+                        service.keys().generate(None, &request)
+                    } else {
+                        generate_queued(&service, &request)
+                    };
+                    match generated {
                         Ok(key) => {
                             seen.lock()
                                 .unwrap()

@@ -115,6 +115,42 @@ pub(crate) fn committed_audit(rows: &[keysmith_model::AuditRecord]) {
     committed(rows.len() as u64);
 }
 
+/// A queued change's answer after its commit: its output, and the audit rows it committed
+/// that are still to be logged (by [`Self::log_audit`], off the writer thread).
+#[derive(Debug)]
+#[must_use = "the committed audit rows are logged by log_audit"]
+pub struct Committed<T> {
+    value: T,
+    audit: Vec<keysmith_model::AuditRecord>,
+}
+
+impl<T> Committed<T> {
+    /// An answer whose audit rows were logged (and counted under the caller's audit context)
+    /// where it committed.
+    pub fn logged(value: T) -> Self {
+        Self {
+            value,
+            audit: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_audit(value: T, audit: Vec<keysmith_model::AuditRecord>) -> Self {
+        Self { value, audit }
+    }
+
+    /// Logs the audit rows on `keysmith::audit`; returns the output and how many rows there
+    /// were, for the caller's audit context to count.
+    pub fn log_audit(self) -> (T, u64) {
+        for record in &self.audit {
+            log_audit(record);
+        }
+        (self.value, self.audit.len() as u64)
+    }
+}
+
+/// Where a queued change's answer goes ([`crate::KeyRecords::insert_then`]).
+pub type OnCommit<T> = Box<dyn FnOnce(Result<Committed<T>, crate::StoreError>) + Send>;
+
 /// The audit targets of a change that returns whether it changed anything.
 pub(crate) fn if_true(target: String) -> impl Fn(&bool) -> Vec<String> + Send + 'static {
     move |changed| {

@@ -50,7 +50,7 @@ use std::fmt;
 use keysmith_model::search::SearchQuery;
 use keysmith_model::{Connection, Key, KeyId, KeyRing, PrivateMaterial, RingOwner, RingRole};
 
-pub use audit::{AuditContext, log_audit, with_audit_context};
+pub use audit::{AuditContext, Committed, OnCommit, log_audit, with_audit_context};
 pub use error::{StoreError, UniqueField, error_chain};
 pub use health::StoreHealth;
 #[cfg(feature = "postgres")]
@@ -117,6 +117,14 @@ pub type RingChanger<'a> =
 pub trait KeyRecords {
     /// Stores a new key. Fails if its id, name or kid is taken.
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError>;
+
+    /// [`Self::insert`] that returns before the commit: `on_commit` gets the answer `insert`
+    /// would return, once the transaction carrying the key has committed (or failed), perhaps
+    /// on the store's writer thread, so it must only hand the answer on. An engine that
+    /// cannot queue (this default) inserts on the calling thread, then answers.
+    fn insert_then(&self, record: &StoredKey, on_commit: OnCommit<()>) {
+        on_commit(self.insert(record).map(Committed::logged));
+    }
 
     /// Stores new keys, all or none, as one change (one commit, one audit row each under an
     /// audit context). Fails, storing none, if an id, name or kid is taken, also among them.

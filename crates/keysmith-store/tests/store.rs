@@ -836,6 +836,54 @@ fn a_page_cache_far_smaller_than_the_data_loses_nothing() {
 
 /// `insert_many` stores all its keys as one change, or none of them: a duplicate among them or
 /// with a stored key refuses the whole set and leaves nothing (no key, no index, no audit row).
+/// `insert_then` answers what `insert` would, once the key is committed: `Ok` with the key
+/// readable, a taken name refused with nothing kept, and under an audit context one audit row,
+/// counted either where it committed or by the answer's `log_audit` (never both).
+fn insert_then_answers_after_the_commit_as_insert_would(store: &dyn KeyStore) {
+    let insert_then = |record: &StoredKey| {
+        let (reply, answer) = std::sync::mpsc::channel();
+        let context = keysmith_store::AuditContext {
+            actor: "test".into(),
+            action: "key.generate".into(),
+            request_id: None,
+        };
+        let ((), counted_here) = keysmith_store::with_audit_context(context, || {
+            store.insert_then(
+                record,
+                Box::new(move |committed| reply.send(committed).unwrap()),
+            );
+        });
+        let committed = answer
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
+        committed.map(|c| {
+            let ((), logged) = c.log_audit();
+            counted_here + logged
+        })
+    };
+    let first = key("then-1", "kid-then-1", Algorithm::ES256, 1);
+    assert_eq!(
+        insert_then(&first).unwrap(),
+        1,
+        "one audit row, counted once"
+    );
+    assert_eq!(
+        store.get(&first.key.id).unwrap().map(|k| k.key),
+        Some(first.key.clone()),
+        "readable once answered"
+    );
+    let taken = key("then-1", "kid-then-2", Algorithm::ES256, 2);
+    assert!(matches!(
+        insert_then(&taken),
+        Err(StoreError::Duplicate(UniqueField::Name))
+    ));
+    assert!(
+        store.get(&taken.key.id).unwrap().is_none(),
+        "a refusal keeps nothing"
+    );
+    assert_eq!(store.id_by_kid("kid-then-2").unwrap(), None);
+}
+
 fn insert_many_stores_all_or_none(store: &dyn KeyStore) {
     let stored = key("taken", "kid-taken", Algorithm::ES256, 1);
     store.insert(&stored).unwrap();
@@ -1295,6 +1343,15 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
             search(Some("b*"), order, 0, false),
             (TOTAL_COUNT_BOUND, false, 25)
         );
+        // Again, and the next page: an engine may answer from the count it kept.
+        assert_eq!(
+            search(Some("b*"), order, 0, false),
+            (TOTAL_COUNT_BOUND, false, 25)
+        );
+        assert_eq!(
+            search(Some("b*"), order, 25, false),
+            (TOTAL_COUNT_BOUND, false, 25)
+        );
         assert_eq!(search(Some("b*"), order, 0, true), (over, true, 25));
         assert_eq!(search(Some("c*"), order, 0, false), (exact_over, true, 25));
         // A page past the bound counts to its own end: here, every match.
@@ -1315,6 +1372,7 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
     };
     assert_eq!(by_type(None, false), (TOTAL_COUNT_BOUND, false, 25));
     assert_eq!(by_type(Some("b*"), false), (TOTAL_COUNT_BOUND, false, 25));
+    assert_eq!(by_type(Some("b*"), false), (TOTAL_COUNT_BOUND, false, 25));
     assert_eq!(by_type(Some("b*"), true), (over, true, 25));
     let unfiltered = store
         .search(&SearchQuery {
@@ -1325,6 +1383,18 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
     assert_eq!(
         (unfiltered.total, unfiltered.exact),
         (over + exact_over, true)
+    );
+    // A count kept past the bound does not outlive a change: under the bound, exact again.
+    assert_eq!(
+        search(Some("b*"), SortField::Name, 0, false),
+        (TOTAL_COUNT_BOUND, false, 25)
+    );
+    for record in &many[..11] {
+        assert!(store.delete(&record.key.id).unwrap());
+    }
+    assert_eq!(
+        search(Some("b*"), SortField::Name, 0, false),
+        (TOTAL_COUNT_BOUND - 1, true, 25)
     );
 }
 
@@ -1434,6 +1504,7 @@ on_both_engines!(
     a_restored_revoked_key_comes_back_revoked_in_its_ring,
     a_restore_into_a_ring_that_is_gone_is_refused_and_changes_nothing,
     insert_many_stores_all_or_none,
+    insert_then_answers_after_the_commit_as_insert_would,
     keys_after_pages_through_insertion_order,
     a_kept_search_total_follows_every_change,
     a_filtered_total_stops_at_its_bound_unless_accurate,

@@ -1,7 +1,7 @@
 //! FusionAuth's Keys API: `/api/key...`.
 
 use actix_web::{HttpResponse, web};
-use keysmith_core::{GenerateRequest, ImportRequest};
+use keysmith_core::{GenerateRequest, ImportRequest, ServiceError};
 use keysmith_model::{Errors, Family, KeyId};
 use serde::de::DeserializeOwned;
 
@@ -192,9 +192,11 @@ async fn generate_key(
     let (fields, length) = generate_fields(body)?;
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
-    let key = crate::middleware::deadline::change(move || {
+    let (on_commit, committed) = crate::middleware::deadline::commit_answer();
+    let queued = crate::middleware::deadline::change(move || {
         // The turn bounds the CPU work only: the durable half waits for a group commit with
-        // the other requests' keys (the slot, held to the end, bounds the requests in flight).
+        // the other requests' keys, asynchronously (no thread is held until the commit), and
+        // the slot, dropped with the answer, bounds the requests in flight.
         let made = {
             let _turn = slot.wait_turn();
             service.keys().make(
@@ -207,11 +209,13 @@ async fn generate_key(
                 },
             )?
         };
-        let key = service.keys().store(made);
-        drop(slot);
-        key
+        Ok::<_, ServiceError>(service.keys().store_queued(made, on_commit.on_commit(slot)))
     })
     .await??;
+    let key = crate::middleware::deadline::committed(committed, |answer| {
+        state.keys.keys().stored(queued, answer)
+    })
+    .await?;
     Ok(key_response(&key))
 }
 

@@ -11,6 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::BlockingError;
 use actix_web::middleware::Next;
 use actix_web::web;
+use keysmith_core::{KeyCommit, ServiceError};
 
 use crate::AppState;
 
@@ -66,6 +67,43 @@ pub async fn change<T: Send + 'static>(
         None => (f(), 0),
     })
     .await?;
+    crate::middleware::audit::note_committed(rows);
+    Ok(out)
+}
+
+/// The two ends of a change's answer that arrives after its group commit
+/// ([`keysmith_core::Keys::store_queued`]), so that no thread waits for the commit: the
+/// sender makes the store's callback, the receiver is awaited by [`committed`].
+pub fn commit_answer() -> (CommitSender, tokio::sync::oneshot::Receiver<KeyCommit>) {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    (CommitSender(sender), receiver)
+}
+
+/// Sends a queued change's answer to the request that waits for it.
+#[derive(Debug)]
+pub struct CommitSender(tokio::sync::oneshot::Sender<KeyCommit>);
+
+impl CommitSender {
+    /// The store's callback (it runs on the writer thread and only sends). `keep` (such as
+    /// the request's generation slot) is dropped once the answer is sent.
+    pub fn on_commit(self, keep: impl Send + 'static) -> impl FnOnce(KeyCommit) + Send + 'static {
+        move |answer| {
+            // The request may be gone (its client disconnected); the change stands.
+            let _ = self.0.send(answer);
+            drop(keep);
+        }
+    }
+}
+
+/// Waits for a queued change's answer and finishes it with `finish` (which returns the
+/// output and the audit rows the commit carried, counted for the request's audit record).
+pub async fn committed<U>(
+    answer: tokio::sync::oneshot::Receiver<KeyCommit>,
+    finish: impl FnOnce(KeyCommit) -> Result<(U, u64), ServiceError>,
+) -> Result<U, ServiceError> {
+    // Every path of the store answers; a lost answer (its writer died) is the server's fault.
+    let answer = answer.await.map_err(ServiceError::internal)?;
+    let (out, rows) = finish(answer)?;
     crate::middleware::audit::note_committed(rows);
     Ok(out)
 }

@@ -3,16 +3,55 @@
 
 use super::*;
 
+/// A new key's change for the writer: its record encoded and its secret sealed before the
+/// transaction, so that a re-run only writes.
+struct InsertChange {
+    key: Key,
+    json: Vec<u8>,
+    secret: Option<Vec<u8>>,
+    sealed_under: Vec<u8>,
+}
+
+impl InsertChange {
+    fn of(store: &RedbStore, record: &StoredKey) -> Result<Self, StoreError> {
+        Ok(Self {
+            key: record.key.clone(),
+            json: encode_key(&record.key)?,
+            secret: store.stored_secret(record)?,
+            sealed_under: store.sealer.sealing_key_id(),
+        })
+    }
+
+    fn apply(&self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        insert_in(
+            txn,
+            &self.key,
+            &self.json,
+            self.secret.as_deref(),
+            &self.sealed_under,
+        )
+    }
+}
+
 impl KeyRecords for RedbStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
-        let json = encode_key(&record.key)?;
-        let secret = self.stored_secret(record)?;
-        let sealed_under = self.sealer.sealing_key_id();
-        let key = record.key.clone();
-        self.write_audited(
-            move |()| vec![key.id.to_string()],
-            move |txn| insert_in(txn, &key, &json, secret.as_deref(), &sealed_under),
-        )
+        let change = InsertChange::of(self, record)?;
+        let id = record.key.id;
+        self.write_audited(move |()| vec![id.to_string()], move |txn| change.apply(txn))
+    }
+
+    fn insert_then(&self, record: &StoredKey, on_commit: crate::OnCommit<()>) {
+        match InsertChange::of(self, record) {
+            Ok(change) => {
+                let id = record.key.id;
+                self.write_audited_then(
+                    move |()| vec![id.to_string()],
+                    move |txn| change.apply(txn),
+                    on_commit,
+                );
+            }
+            Err(err) => on_commit(Err(err)),
+        }
     }
 
     fn insert_many(&self, records: &[StoredKey]) -> Result<(), StoreError> {
@@ -306,7 +345,10 @@ impl KeyRecords for RedbStore {
         let txn = txn?;
         // A total this snapshot's generation already counted for these filters (`totals`).
         let filters = super::totals::FilterKey::of(query);
-        let known = generation.and_then(|g| self.search_totals.get(&filters, g));
+        // Without `accurateTotal` a count stops one match past its bound (which is never
+        // before the end of the page), and the total reads as the bound.
+        let bound = query.count_bound();
+        let known = generation.and_then(|g| self.search_totals.get(&filters, g, bound));
         // Whether `pager.seen` ends up as the count of every match (to keep for later pages).
         let mut counted_every_match = true;
         let keys = txn.open_table(KEYS)?;
@@ -329,9 +371,6 @@ impl KeyRecords for RedbStore {
             query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
         // With the total known another way, a stream stops at the end of the page.
         let total_known = unfiltered || known.is_some();
-        // Without `accurateTotal` a count stops one match past its bound (which is never
-        // before the end of the page), and the total reads as the bound.
-        let bound = query.count_bound();
         let past_bound = |pager: &Pager<'_>| bound.is_some_and(|b| pager.seen > b);
         let mut stopped_at_bound = false;
         macro_rules! stream {
@@ -389,6 +428,7 @@ impl KeyRecords for RedbStore {
                         .as_deref()
                         .and_then(literal_start)
                         .unwrap_or_default();
+                    let check = pattern.as_deref().filter(|p| !is_prefix(p, &start));
                     let end = match successor(&start) {
                         Some(end) => (tag.clone(), end),
                         // Past every name of exactly this tag ("EC/ES256" sorts after "EC\0").
@@ -415,16 +455,16 @@ impl KeyRecords for RedbStore {
                             break;
                         }
                         let entry = entry?;
-                        let (_, name, id) = entry.0.value();
-                        if pattern
-                            .as_deref()
-                            .is_some_and(|p| !keysmith_model::search::lowered_name_matches(p, name))
-                        {
+                        // The entry is decoded only to check a pattern or for the page.
+                        if check.is_some_and(|p| {
+                            !keysmith_model::search::lowered_name_matches(p, entry.0.value().1)
+                        }) {
                             continue;
                         }
-                        pager.consider(false, || load(id))?;
+                        pager.consider(false, || load(entry.0.value().2))?;
                         if counted.is_none() && past_bound(&pager) {
                             counted_every_match = false;
+                            stopped_at_bound = true;
                             break;
                         }
                     }
@@ -443,6 +483,9 @@ impl KeyRecords for RedbStore {
                     .as_deref()
                     .and_then(literal_start)
                     .unwrap_or_default();
+                // The range holds exactly the names that begin with `start`, so a pattern
+                // `start*` needs no check on its entries.
+                let check = pattern.as_deref().filter(|p| !is_prefix(p, &start));
                 let end = successor(&start);
                 let range = match &end {
                     Some(end) => table.range((start.as_str(), 0u128)..(end.as_str(), 0u128))?,
@@ -452,14 +495,13 @@ impl KeyRecords for RedbStore {
                     redb::AccessGuard<(&str, u128)>,
                     redb::AccessGuard<()>
                 )| {
-                    let (name, id) = entry.0.value();
-                    if pattern
-                        .as_deref()
-                        .is_some_and(|p| !keysmith_model::search::lowered_name_matches(p, name))
-                    {
+                    // The entry is decoded only to check a pattern or for the page.
+                    if check.is_some_and(|p| {
+                        !keysmith_model::search::lowered_name_matches(p, entry.0.value().0)
+                    }) {
                         return Ok::<(), StoreError>(());
                     }
-                    pager.consider(kind_filter, || load(id))
+                    pager.consider(kind_filter, || load(entry.0.value().1))
                 })
             }
             SortField::InsertInstant => {
@@ -523,11 +565,20 @@ impl KeyRecords for RedbStore {
                 }
             }
         }
+        // A count kept for later pages: every match, or one past the bound (which answers
+        // later searches with the same bound or a lower one).
+        let counted = if counted_every_match {
+            Some(super::totals::Counted::Exact(pager.seen))
+        } else if stopped_at_bound {
+            Some(super::totals::Counted::AtLeast(pager.seen))
+        } else {
+            None
+        };
         if let Some(generation) = generation
-            && counted_every_match
+            && let Some(counted) = counted
             && !unfiltered
         {
-            self.search_totals.put(filters, generation, pager.seen);
+            self.search_totals.put(filters, generation, counted);
         }
         // A filtered total above the bound reads as the bound, however it was counted, so the
         // answer depends only on the query and the keys (and agrees with the other engine).
@@ -866,6 +917,11 @@ fn kind_total(txn: &ReadTransaction, tag: &str) -> Result<u64, StoreError> {
 
 /// The literal start of a wildcard name pattern (before its first `*`), if it has a `*`: every
 /// name it matches begins with it. A pattern without `*` matches names that contain it.
+/// Whether `pattern` is `start*`: every name beginning with `start` matches it.
+fn is_prefix(pattern: &str, start: &str) -> bool {
+    pattern.strip_prefix(start) == Some("*")
+}
+
 fn literal_start(pattern: &str) -> Option<String> {
     pattern.find('*').map(|star| pattern[..star].to_owned())
 }

@@ -61,7 +61,17 @@ const MAX_REMEMBERED: usize = 256;
 /// Totals counted per query filters, each with its generation.
 #[derive(Debug, Default)]
 pub(super) struct Totals {
-    counted: Mutex<HashMap<FilterKey, (u64, u64)>>,
+    counted: Mutex<HashMap<FilterKey, (u64, Counted)>>,
+}
+
+/// What a search counted for its filters: every match, or only past its bound (a search
+/// without `accurateTotal` stops one match past [`SearchQuery::count_bound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counted {
+    /// Every match: the total.
+    Exact(u64),
+    /// At least this many matches (more than the bound of the search that counted them).
+    AtLeast(u64),
 }
 
 /// The filters of a query (a total does not depend on order or paging).
@@ -79,21 +89,40 @@ impl FilterKey {
 }
 
 impl Totals {
-    /// The total counted for `filters` in `generation`, if any.
-    pub(super) fn get(&self, filters: &FilterKey, generation: u64) -> Option<u64> {
+    /// What was counted for `filters` in `generation` that answers a search whose count stops
+    /// past `bound` (`None`: it counts every match): the exact total, or a count past `bound`
+    /// (the search then answers the bound, as if it had counted that far itself).
+    pub(super) fn get(
+        &self,
+        filters: &FilterKey,
+        generation: u64,
+        bound: Option<u64>,
+    ) -> Option<u64> {
         let counted = self.counted.lock().ok()?;
-        counted
-            .get(filters)
-            .and_then(|&(at, total)| (at == generation).then_some(total))
+        let &(at, total) = counted.get(filters)?;
+        if at != generation {
+            return None;
+        }
+        match total {
+            Counted::Exact(total) => Some(total),
+            Counted::AtLeast(seen) => bound.is_some_and(|b| seen > b).then_some(seen),
+        }
     }
 
-    /// Remembers `total` for `filters`, counted in `generation`.
-    pub(super) fn put(&self, filters: FilterKey, generation: u64, total: u64) {
+    /// Remembers what was counted for `filters` in `generation` (an exact total is never
+    /// replaced by a lower bound of the same generation).
+    pub(super) fn put(&self, filters: FilterKey, generation: u64, total: Counted) {
         let Ok(mut counted) = self.counted.lock() else {
             return;
         };
         if counted.len() >= MAX_REMEMBERED && !counted.contains_key(&filters) {
             counted.clear();
+        }
+        if let (Counted::AtLeast(_), Some(&(at, Counted::Exact(_)))) =
+            (total, counted.get(&filters))
+            && at == generation
+        {
+            return;
         }
         counted.insert(filters, (generation, total));
     }
@@ -126,13 +155,55 @@ mod tests {
             name: Some(name.into()),
             ..SearchQuery::default()
         };
-        totals.put(FilterKey::of(&query("s #7*")), 3, 111);
-        assert_eq!(totals.get(&FilterKey::of(&query("s #7*")), 3), Some(111));
-        assert_eq!(totals.get(&FilterKey::of(&query("s #7*")), 4), None);
-        assert_eq!(totals.get(&FilterKey::of(&query("s #8*")), 3), None);
+        totals.put(FilterKey::of(&query("s #7*")), 3, Counted::Exact(111));
+        assert_eq!(
+            totals.get(&FilterKey::of(&query("s #7*")), 3, None),
+            Some(111)
+        );
+        assert_eq!(
+            totals.get(&FilterKey::of(&query("s #7*")), 3, Some(10)),
+            Some(111)
+        );
+        assert_eq!(totals.get(&FilterKey::of(&query("s #7*")), 4, None), None);
+        assert_eq!(totals.get(&FilterKey::of(&query("s #8*")), 3, None), None);
         for n in 0..MAX_REMEMBERED {
-            totals.put(FilterKey::of(&query(&format!("n{n}"))), 3, 1);
+            totals.put(
+                FilterKey::of(&query(&format!("n{n}"))),
+                3,
+                Counted::Exact(1),
+            );
         }
         assert!(totals.counted.lock().unwrap().len() <= MAX_REMEMBERED);
+    }
+
+    #[test]
+    fn a_count_stopped_at_its_bound_answers_only_searches_bounded_below_it() {
+        let totals = Totals::default();
+        let filters = || {
+            FilterKey::of(&SearchQuery {
+                name: Some("s #7*".into()),
+                ..SearchQuery::default()
+            })
+        };
+        totals.put(filters(), 3, Counted::AtLeast(10_001));
+        assert_eq!(totals.get(&filters(), 3, Some(10_000)), Some(10_001));
+        assert_eq!(
+            totals.get(&filters(), 3, Some(20_000)),
+            None,
+            "a deeper page counts further"
+        );
+        assert_eq!(
+            totals.get(&filters(), 3, None),
+            None,
+            "accurateTotal counts every match"
+        );
+        assert_eq!(totals.get(&filters(), 4, Some(10_000)), None);
+        totals.put(filters(), 3, Counted::Exact(11_111));
+        totals.put(filters(), 3, Counted::AtLeast(10_001));
+        assert_eq!(
+            totals.get(&filters(), 3, None),
+            Some(11_111),
+            "the exact total stays"
+        );
     }
 }

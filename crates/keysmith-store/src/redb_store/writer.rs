@@ -20,7 +20,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
@@ -70,10 +70,14 @@ trait Queued: Send {
     fn answer(self: Box<Self>, result: Result<(), StoreError>);
 }
 
+/// Where a change's answer goes: a waiting caller's channel, or a callback that runs on the
+/// writer thread (so it must only hand the answer on).
+pub(crate) type Reply<T> = Box<dyn FnOnce(Result<T, StoreError>) + Send>;
+
 struct Pending<T, F> {
     change: F,
     output: Option<T>,
-    reply: SyncSender<Result<T, StoreError>>,
+    reply: Reply<T>,
 }
 
 impl<T, F> Queued for Pending<T, F>
@@ -91,8 +95,7 @@ where
         let answer = result.and_then(|()| {
             output.ok_or_else(|| StoreError::Corrupt("a committed change kept no output".into()))
         });
-        // The caller may be gone (its thread unwound); nothing waits for the answer then.
-        let _ = reply.send(answer);
+        reply(answer);
     }
 }
 
@@ -132,20 +135,40 @@ impl Writer {
         F: FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
+        self.submit_then(
+            change,
+            Box::new(move |answered| {
+                // The caller may be gone (its thread unwound); nothing waits for the answer then.
+                let _ = reply.send(answered);
+            }),
+        );
+        answer.recv().map_err(|_| stopped())?
+    }
+
+    /// Queues `change` and returns at once; `reply` gets the answer [`Self::submit`] would
+    /// return, on the writer thread, once the transaction that carries the change has
+    /// committed (or failed). A caller that waits asynchronously holds no thread meanwhile.
+    pub(super) fn submit_then<T, F>(&self, change: F, reply: Reply<T>)
+    where
+        T: Send + 'static,
+        F: FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let counters = self.counters.clone();
+        counters.waiting.fetch_add(1, Ordering::Relaxed);
         let pending = Box::new(Pending {
             change,
             output: None,
-            reply,
+            reply: Box::new(move |answered| {
+                counters.waiting.fetch_sub(1, Ordering::Relaxed);
+                reply(answered);
+            }),
         });
-        let stopped = || StoreError::Engine("the store's writer has stopped".into());
-        let queue = self.queue.as_ref().ok_or_else(stopped)?;
-        self.counters.waiting.fetch_add(1, Ordering::Relaxed);
-        let answered = match queue.send(pending) {
-            Ok(()) => answer.recv().map_err(|_| stopped()),
-            Err(_) => Err(stopped()),
+        let Some(queue) = self.queue.as_ref() else {
+            return pending.answer(Err(stopped()));
         };
-        self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
-        answered?
+        if let Err(mpsc::SendError(pending)) = queue.send(pending) {
+            pending.answer(Err(stopped()));
+        }
     }
 
     /// Lets the thread finish what is queued, and waits for it.
@@ -228,6 +251,10 @@ fn commit_batch(
         }
         return;
     }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Engine("the store's writer has stopped".into())
 }
 
 fn begin(db: &Database) -> Result<WriteTransaction, StoreError> {
