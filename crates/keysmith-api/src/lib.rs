@@ -95,7 +95,9 @@ pub fn app(
 
 /// Registers every route, then answers other methods on their paths with 405 and `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    register(&mut routing::Routing::new(cfg, routing::RouteList::all()));
+    let mut routing = routing::Routing::new(cfg, routing::RouteList::all());
+    register(&mut routing);
+    routing.finish();
 }
 
 /// Registers every route (on a `web::ServiceConfig`, or on a [`routing::RouteList`]).

@@ -34,14 +34,19 @@ pub trait Registrar {
 }
 
 /// Registers on actix: each handler at its entry's path and methods, behind the permission
-/// check of its spec, and right after a path's first route, a 405 with `Allow` (RFC 9110
-/// §15.5.6) for the methods the path does not serve. That answer is guarded to those methods,
-/// so the path's own later routes still match, and it comes before any later pattern that
-/// also matches the path (`/api/key/deleted` before `/api/key/{id}`).
+/// check of its spec, and one resource per path, in the order of its first route, whose last
+/// route answers the methods the path does not serve with 405 and `Allow` (RFC 9110 §15.5.6).
+/// A path's resource answers every request whose path it matches, so it comes before any later
+/// pattern that also matches the path (`/api/key/deleted` before `/api/key/{id}`), whatever
+/// the method. One resource per path, not one per method, is also one pattern match per path
+/// for the router (a dynamic pattern is a regular expression).
+///
+/// Routes are collected by [`Registrar::add`] and given to actix by [`Routing::finish`].
 pub struct Routing<'a> {
     cfg: &'a mut web::ServiceConfig,
     all: RouteList,
-    refused: Vec<String>,
+    /// Each path with its routes, in the order of the path's first route.
+    paths: Vec<(String, Vec<actix_web::Route>)>,
 }
 
 impl std::fmt::Debug for Routing<'_> {
@@ -56,7 +61,37 @@ impl<'a> Routing<'a> {
         Routing {
             cfg,
             all,
-            refused: Vec::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    /// Registers every path's resource on actix: its routes, then its 405.
+    pub fn finish(self) {
+        for (path, routes) in self.paths {
+            let allowed: Vec<String> = self
+                .all
+                .0
+                .iter()
+                .filter(|route| route.path == path)
+                .map(|route| route.method.clone())
+                .collect();
+            let allow = allowed.join(", ");
+            let refused = web::route()
+                .guard(actix_web::guard::fn_guard(move |ctx| {
+                    !allowed.iter().any(|m| m == ctx.head().method.as_str())
+                }))
+                .to(move || {
+                    let allow = allow.clone();
+                    async move {
+                        HttpResponse::MethodNotAllowed()
+                            .insert_header((actix_web::http::header::ALLOW, allow))
+                            .finish()
+                    }
+                });
+            let resource = routes
+                .into_iter()
+                .fold(web::resource(path), actix_web::Resource::route);
+            self.cfg.service(resource.route(refused));
         }
     }
 }
@@ -70,44 +105,24 @@ impl Registrar for Routing<'_> {
         F::Output: Responder + 'static,
     {
         let path = P::path();
+        let at = match self.paths.iter().position(|(p, _)| *p == path) {
+            Some(at) => at,
+            None => {
+                self.paths.push((path, Vec::new()));
+                self.paths.len() - 1
+            }
+        };
+        let routes = &mut self.paths[at].1;
         for method in P::methods() {
-            // Guarded by the method: actix tries the next route of the same path when the
-            // method does not match. The check wraps this route alone, so it knows the spec of
-            // exactly the route that matched.
-            self.cfg.route(
-                &path,
+            // Guarded by the method: the resource tries its next route when the method does
+            // not match. The check wraps this route alone, so it knows the spec of exactly the
+            // route that matched.
+            routes.push(
                 web::method(actix_method(&method))
                     .to(handler.clone())
                     .wrap(from_fn(move |request, next| check(spec, request, next))),
             );
         }
-        if self.refused.contains(&path) {
-            return;
-        }
-        self.refused.push(path.clone());
-        let allowed: Vec<String> = self
-            .all
-            .0
-            .iter()
-            .filter(|route| route.path == path)
-            .map(|route| route.method.clone())
-            .collect();
-        let allow = allowed.join(", ");
-        self.cfg.route(
-            &path,
-            web::route()
-                .guard(actix_web::guard::fn_guard(move |ctx| {
-                    !allowed.iter().any(|m| m == ctx.head().method.as_str())
-                }))
-                .to(move || {
-                    let allow = allow.clone();
-                    async move {
-                        HttpResponse::MethodNotAllowed()
-                            .insert_header((actix_web::http::header::ALLOW, allow))
-                            .finish()
-                    }
-                }),
-        );
     }
 }
 
