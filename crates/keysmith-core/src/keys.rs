@@ -429,21 +429,31 @@ impl Keys<'_> {
     /// next group commit and calls `on_commit` (perhaps on the store's writer thread, so it
     /// must only hand the answer on) once it is done. A caller waiting asynchronously holds no
     /// thread meanwhile; it finishes with [`Self::stored`].
+    ///
+    /// The key is published at its commit, before `on_commit` runs, so the JWKS shows it even
+    /// if the caller never finishes (its request dropped).
     pub fn store_queued(
         &self,
         made: MadeKey,
         on_commit: impl FnOnce(KeyCommit) + Send + 'static,
     ) -> QueuedKey {
-        self.core
-            .store
-            .insert_then(&made.record, Box::new(on_commit));
+        let published = self.core.published.clone();
+        self.core.store.insert_then(
+            &made.record,
+            Box::new(move |committed: KeyCommit| {
+                if committed.is_ok() {
+                    published.changed();
+                }
+                on_commit(committed);
+            }),
+        );
         QueuedKey {
             key: made.record.key,
         }
     }
 
-    /// Finishes [`Self::store_queued`] with the commit's answer: logs and publishes the key.
-    /// Returns it with the number of audit rows its commit carried.
+    /// Finishes [`Self::store_queued`] with the commit's answer: logs the key (published at
+    /// its commit). Returns it with the number of audit rows its commit carried.
     pub fn stored(
         &self,
         queued: QueuedKey,
@@ -452,7 +462,6 @@ impl Keys<'_> {
         let ((), audit_rows) = committed?.log_audit();
         let key = queued.key;
         tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
-        self.core.published_changed();
         Ok((key, audit_rows))
     }
 

@@ -233,6 +233,18 @@ fn a_queued_key_is_answered_only_after_its_commit() {
     let path = dir.path().join("keysmith.redb");
     let store = Arc::new(RedbStore::open(&path, sealer(&backend)).unwrap());
     let service = KeyService::new(backend.clone(), store.clone(), ServiceConfig::default());
+    let jwks_kids = || -> BTreeSet<String> {
+        let jwks: serde_json::Value =
+            serde_json::from_slice(&service.published().unwrap().jwks_json).unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Built and kept before the keys exist: their commit must drop it.
+    assert!(jwks_kids().is_empty());
     let before = store.commit_stats();
     let held = store.hold_writes().unwrap();
     let (reply, answers) = std::sync::mpsc::channel();
@@ -259,13 +271,20 @@ fn a_queued_key_is_answered_only_after_its_commit() {
     wait_for_queue(&store, 3);
     assert!(answers.try_recv().is_err(), "answered before its commit");
     drop(held);
+    let committed: Vec<_> = (0..3)
+        .map(|_| answers.recv_timeout(Duration::from_secs(30)).unwrap())
+        .collect();
+    // Published at the commit, before (and whether or not) the caller finishes.
+    assert_eq!(jwks_kids().len(), 3);
     let keys: Vec<Key> = queued
         .into_iter()
-        .map(|queued| {
-            let committed = answers.recv_timeout(Duration::from_secs(30)).unwrap();
-            service.keys().stored(queued, committed).unwrap().0
-        })
+        .zip(committed)
+        .map(|(queued, committed)| service.keys().stored(queued, committed).unwrap().0)
         .collect();
+    assert_eq!(
+        jwks_kids(),
+        keys.iter().map(|k| k.kid.clone()).collect::<BTreeSet<_>>()
+    );
     // The writer may have taken the first change alone before it met the held lock.
     let stats = store.commit_stats();
     assert!(stats.commits - before.commits <= 2, "{stats:?}");

@@ -88,8 +88,11 @@ impl CommitSender {
     /// the request's generation slot) is dropped once the answer is sent.
     pub fn on_commit(self, keep: impl Send + 'static) -> impl FnOnce(KeyCommit) + Send + 'static {
         move |answer| {
-            // The request may be gone (its client disconnected); the change stands.
-            let _ = self.0.send(answer);
+            // The request may be gone (dropped before it awaited the answer); the change
+            // stands, published at its commit, and its audit rows are logged here instead.
+            if let Err(Ok(committed)) = self.0.send(answer) {
+                let _ = committed.log_audit();
+            }
             drop(keep);
         }
     }
