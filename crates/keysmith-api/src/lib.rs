@@ -95,7 +95,7 @@ pub fn app(
 
 /// Registers every route, then answers other methods on their paths with 405 and `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut routing = routing::Routing::new(cfg, routing::RouteList::all());
+    let mut routing = routing::Routing::new(cfg);
     register(&mut routing);
     routing.finish();
 }

@@ -41,12 +41,27 @@ pub struct MadeKey {
 /// the store's error.
 pub type KeyCommit = Result<Committed<()>, StoreError>;
 
+/// The log line of a stored new key (ids and algorithm only).
+fn log_generated(key: &Key) {
+    tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
+}
+
 /// A made key queued for the store's commit ([`Keys::store_queued`]), not yet durable: only
-/// [`Keys::stored`] gives its key back, with the commit's answer.
+/// [`QueuedKey::finish`] gives its key back, with the commit's answer.
 #[derive(Debug)]
-#[must_use = "a queued key is answered by Keys::stored"]
+#[must_use = "a queued key is finished by QueuedKey::finish"]
 pub struct QueuedKey {
     key: Key,
+}
+
+impl QueuedKey {
+    /// Finishes [`Keys::store_queued`] with the commit's answer: logs the key (published at
+    /// its commit). Returns it with the number of audit rows its commit carried.
+    pub fn finish(self, committed: KeyCommit) -> Result<(Key, u64), ServiceError> {
+        let ((), audit_rows) = committed?.log_audit();
+        log_generated(&self.key);
+        Ok((self.key, audit_rows))
+    }
 }
 
 /// What to import: PEM material, name, kid and secret.
@@ -420,7 +435,7 @@ impl Keys<'_> {
     pub fn store(&self, made: MadeKey) -> Result<Key, ServiceError> {
         self.core.store.insert(&made.record)?;
         let key = made.record.key;
-        tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
+        log_generated(&key);
         self.core.published_changed();
         Ok(key)
     }
@@ -428,7 +443,7 @@ impl Keys<'_> {
     /// [`Self::store`] that returns before the commit: queues the made key for the store's
     /// next group commit and calls `on_commit` (perhaps on the store's writer thread, so it
     /// must only hand the answer on) once it is done. A caller waiting asynchronously holds no
-    /// thread meanwhile; it finishes with [`Self::stored`].
+    /// thread meanwhile; it finishes with [`QueuedKey::finish`].
     ///
     /// The key is published at its commit, before `on_commit` runs, so the JWKS shows it even
     /// if the caller never finishes (its request dropped).
@@ -450,19 +465,6 @@ impl Keys<'_> {
         QueuedKey {
             key: made.record.key,
         }
-    }
-
-    /// Finishes [`Self::store_queued`] with the commit's answer: logs the key (published at
-    /// its commit). Returns it with the number of audit rows its commit carried.
-    pub fn stored(
-        &self,
-        queued: QueuedKey,
-        committed: KeyCommit,
-    ) -> Result<(Key, u64), ServiceError> {
-        let ((), audit_rows) = committed?.log_audit();
-        let key = queued.key;
-        tracing::info!(target: "keysmith::audit", action = "generate", key.id = %key.id, key.algorithm = %key.algorithm, "key generated");
-        Ok((key, audit_rows))
     }
 
     /// Refuses names, kids and issuers longer than the configured limit (FusionAuth's 255 is

@@ -43,6 +43,15 @@ fn hmac_key(name: &str, kid: &str) -> StoredKey {
     }
 }
 
+/// A store in a new data file (`keysmith.redb` in the returned directory), on the first
+/// backend: for tests of store logic only.
+fn open_store() -> (Arc<dyn KeyBackend>, tempfile::TempDir, Arc<RedbStore>) {
+    let backend = backends().remove(0).1;
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(&dir.path().join("keysmith.redb"), sealer(&backend)).unwrap();
+    (backend, dir, Arc::new(store))
+}
+
 /// Waits until `n` changes are queued (or being applied) and unanswered.
 fn wait_for_queue(store: &RedbStore, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -92,10 +101,8 @@ fn answer<T: 'static>(answer: &Answer) -> &T {
 /// only (no crypto beyond sealing), so one backend.
 #[test]
 fn refusals_in_a_batch_are_exact_and_the_rest_commit() {
-    let backend = backends().remove(0).1;
-    let dir = tempfile::tempdir().unwrap();
+    let (backend, dir, store) = open_store();
     let path = dir.path().join("keysmith.redb");
-    let store = Arc::new(RedbStore::open(&path, sealer(&backend)).unwrap());
     let (a, b, c, d) = (
         hmac_key("x", "k1"),
         hmac_key("x", "k2"),
@@ -191,10 +198,8 @@ fn refusals_in_a_batch_are_exact_and_the_rest_commit() {
 /// in the file after it is reopened. Store logic only, so one backend.
 #[test]
 fn changes_queued_during_a_commit_share_the_next_one() {
-    let backend = backends().remove(0).1;
-    let dir = tempfile::tempdir().unwrap();
+    let (backend, dir, store) = open_store();
     let path = dir.path().join("keysmith.redb");
-    let store = Arc::new(RedbStore::open(&path, sealer(&backend)).unwrap());
     let held = store.hold_writes().unwrap();
     let before = store.commit_stats();
     let writers: Vec<_> = (0..64)
@@ -228,10 +233,8 @@ fn changes_queued_during_a_commit_share_the_next_one() {
 /// with no thread waiting inside the store; its answer finishes with `stored`.
 #[test]
 fn a_queued_key_is_answered_only_after_its_commit() {
-    let backend = backends().remove(0).1;
-    let dir = tempfile::tempdir().unwrap();
+    let (backend, dir, store) = open_store();
     let path = dir.path().join("keysmith.redb");
-    let store = Arc::new(RedbStore::open(&path, sealer(&backend)).unwrap());
     let service = KeyService::new(backend.clone(), store.clone(), ServiceConfig::default());
     let jwks_kids = || -> BTreeSet<String> {
         let jwks: serde_json::Value =
@@ -279,7 +282,7 @@ fn a_queued_key_is_answered_only_after_its_commit() {
     let keys: Vec<Key> = queued
         .into_iter()
         .zip(committed)
-        .map(|(queued, committed)| service.keys().stored(queued, committed).unwrap().0)
+        .map(|(queued, committed)| queued.finish(committed).unwrap().0)
         .collect();
     assert_eq!(
         jwks_kids(),
@@ -312,7 +315,7 @@ fn generate_queued(
         let _ = reply.send(committed);
     });
     let committed = answer.recv().expect("the store answers every queued key");
-    service.keys().stored(queued, committed).map(|(key, _)| key)
+    queued.finish(committed).map(|(key, _)| key)
 }
 
 /// What the writers of one power-loss run saw.

@@ -109,10 +109,15 @@ pub(crate) fn audit_rows(
 
 /// Logs the audit rows a committed change carried, and counts them for the caller's context.
 pub(crate) fn committed_audit(rows: &[keysmith_model::AuditRecord]) {
+    committed(log_all(rows));
+}
+
+/// Logs each row ([`log_audit`]); returns how many there were.
+fn log_all(rows: &[keysmith_model::AuditRecord]) -> u64 {
     for record in rows {
         log_audit(record);
     }
-    committed(rows.len() as u64);
+    rows.len() as u64
 }
 
 /// A queued change's answer after its commit: its output, and the audit rows it committed
@@ -141,10 +146,8 @@ impl<T> Committed<T> {
     /// Logs the audit rows on `keysmith::audit`; returns the output and how many rows there
     /// were, for the caller's audit context to count.
     pub fn log_audit(self) -> (T, u64) {
-        for record in &self.audit {
-            log_audit(record);
-        }
-        (self.value, self.audit.len() as u64)
+        let rows = log_all(&self.audit);
+        (self.value, rows)
     }
 }
 

@@ -212,10 +212,8 @@ async fn generate_key(
         Ok::<_, ServiceError>(service.keys().store_queued(made, on_commit.on_commit(slot)))
     })
     .await??;
-    let key = crate::middleware::deadline::committed(committed, |answer| {
-        state.keys.keys().stored(queued, answer)
-    })
-    .await?;
+    let key =
+        crate::middleware::deadline::committed(committed, |answer| queued.finish(answer)).await?;
     Ok(key_response(&key))
 }
 

@@ -44,37 +44,42 @@ pub trait Registrar {
 /// Routes are collected by [`Registrar::add`] and given to actix by [`Routing::finish`].
 pub struct Routing<'a> {
     cfg: &'a mut web::ServiceConfig,
-    all: RouteList,
     /// Each path with its routes, in the order of the path's first route.
-    paths: Vec<(String, Vec<actix_web::Route>)>,
+    paths: Vec<PathRoutes>,
+}
+
+/// A path's routes and the methods they serve (its `Allow` list).
+struct PathRoutes {
+    path: String,
+    methods: Vec<String>,
+    routes: Vec<actix_web::Route>,
 }
 
 impl std::fmt::Debug for Routing<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Routing").field("all", &self.all).finish()
+        f.debug_list()
+            .entries(self.paths.iter().map(|p| (&p.path, &p.methods)))
+            .finish()
     }
 }
 
 impl<'a> Routing<'a> {
-    /// Routes on `cfg`; `all` is every route that will be added (for the `Allow` lists).
-    pub fn new(cfg: &'a mut web::ServiceConfig, all: RouteList) -> Self {
+    /// Routes on `cfg`.
+    pub fn new(cfg: &'a mut web::ServiceConfig) -> Self {
         Routing {
             cfg,
-            all,
             paths: Vec::new(),
         }
     }
 
     /// Registers every path's resource on actix: its routes, then its 405.
     pub fn finish(self) {
-        for (path, routes) in self.paths {
-            let allowed: Vec<String> = self
-                .all
-                .0
-                .iter()
-                .filter(|route| route.path == path)
-                .map(|route| route.method.clone())
-                .collect();
+        for PathRoutes {
+            path,
+            methods: allowed,
+            routes,
+        } in self.paths
+        {
             let allow = allowed.join(", ");
             let refused = web::route()
                 .guard(actix_web::guard::fn_guard(move |ctx| {
@@ -105,20 +110,26 @@ impl Registrar for Routing<'_> {
         F::Output: Responder + 'static,
     {
         let path = P::path();
-        let at = match self.paths.iter().position(|(p, _)| *p == path) {
+        let at = match self.paths.iter().position(|p| p.path == path) {
             Some(at) => at,
             None => {
-                self.paths.push((path, Vec::new()));
+                self.paths.push(PathRoutes {
+                    path,
+                    methods: Vec::new(),
+                    routes: Vec::new(),
+                });
                 self.paths.len() - 1
             }
         };
-        let routes = &mut self.paths[at].1;
+        let on_path = &mut self.paths[at];
         for method in P::methods() {
+            let method = actix_method(&method);
+            on_path.methods.push(method.as_str().to_owned());
             // Guarded by the method: the resource tries its next route when the method does
             // not match. The check wraps this route alone, so it knows the spec of exactly the
             // route that matched.
-            routes.push(
-                web::method(actix_method(&method))
+            on_path.routes.push(
+                web::method(method)
                     .to(handler.clone())
                     .wrap(from_fn(move |request, next| check(spec, request, next))),
             );

@@ -424,11 +424,7 @@ impl KeyRecords for RedbStore {
                 if let Some(tag) = tag {
                     let table = txn.open_table(BY_KIND_NAME)?;
                     let pattern = query.name.as_deref().map(lower);
-                    let start = pattern
-                        .as_deref()
-                        .and_then(literal_start)
-                        .unwrap_or_default();
-                    let check = pattern.as_deref().filter(|p| !is_prefix(p, &start));
+                    let (start, check) = name_scan(pattern.as_deref());
                     let end = match successor(&start) {
                         Some(end) => (tag.clone(), end),
                         // Past every name of exactly this tag ("EC/ES256" sorts after "EC\0").
@@ -479,13 +475,7 @@ impl KeyRecords for RedbStore {
                 // A wildcard pattern's literal start bounds the scan to the names that begin
                 // with it; a pattern without one (leading `*`, or no `*`: "contains") scans the
                 // whole index, still without decoding a record that does not match.
-                let start = pattern
-                    .as_deref()
-                    .and_then(literal_start)
-                    .unwrap_or_default();
-                // The range holds exactly the names that begin with `start`, so a pattern
-                // `start*` needs no check on its entries.
-                let check = pattern.as_deref().filter(|p| !is_prefix(p, &start));
+                let (start, check) = name_scan(pattern.as_deref());
                 let end = successor(&start);
                 let range = match &end {
                     Some(end) => table.range((start.as_str(), 0u128)..(end.as_str(), 0u128))?,
@@ -915,13 +905,17 @@ fn kind_total(txn: &ReadTransaction, tag: &str) -> Result<u64, StoreError> {
     Ok(total)
 }
 
-/// The literal start of a wildcard name pattern (before its first `*`), if it has a `*`: every
-/// name it matches begins with it. A pattern without `*` matches names that contain it.
-/// Whether `pattern` is `start*`: every name beginning with `start` matches it.
-fn is_prefix(pattern: &str, start: &str) -> bool {
-    pattern.strip_prefix(start) == Some("*")
+/// How a lower-cased name pattern is scanned in a name-ordered index: the literal start its
+/// range begins with (empty: the whole index), and the pattern each entry must still be
+/// checked against (`None` when the range holds exactly its matches: no pattern, or `start*`).
+fn name_scan(pattern: Option<&str>) -> (String, Option<&str>) {
+    let start = pattern.and_then(literal_start).unwrap_or_default();
+    let check = pattern.filter(|p| p.strip_prefix(start.as_str()) != Some("*"));
+    (start, check)
 }
 
+/// The literal start of a wildcard name pattern (before its first `*`), if it has a `*`: every
+/// name it matches begins with it. A pattern without `*` matches names that contain it.
 fn literal_start(pattern: &str) -> Option<String> {
     pattern.find('*').map(|star| pattern[..star].to_owned())
 }

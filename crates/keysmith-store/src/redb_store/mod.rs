@@ -365,14 +365,9 @@ impl RedbStore {
     fn write_audited<T: Send + 'static>(
         &self,
         targets: impl Fn(&T) -> Vec<String> + Send + 'static,
-        mut f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let context = crate::audit::current();
-        let (out, rows) = self.writer.submit(move |txn| {
-            let out = f(txn)?;
-            let rows = append_audit_rows(txn, context.as_ref(), targets(&out))?;
-            Ok((out, rows))
-        })?;
+        let (out, rows) = self.writer.submit(audited(targets, f))?;
         committed_audit(&rows);
         Ok(out)
     }
@@ -382,16 +377,11 @@ impl RedbStore {
     fn write_audited_then<T: Send + 'static>(
         &self,
         targets: impl Fn(&T) -> Vec<String> + Send + 'static,
-        mut f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
         on_commit: crate::OnCommit<T>,
     ) {
-        let context = crate::audit::current();
         self.writer.submit_then(
-            move |txn| {
-                let out = f(txn)?;
-                let rows = append_audit_rows(txn, context.as_ref(), targets(&out))?;
-                Ok((out, rows))
-            },
+            audited(targets, f),
             Box::new(move |answer| {
                 on_commit(answer.map(|(out, rows)| crate::Committed::with_audit(out, rows)))
             }),
@@ -434,6 +424,23 @@ impl RedbStore {
 
     fn read(&self) -> Result<ReadTransaction, StoreError> {
         Ok(self.db.begin_read()?)
+    }
+}
+
+/// A re-runnable change `f` for the writer that also appends, in its transaction, its audit
+/// rows under the caller's audit context (taken now, on the caller's thread), and returns them
+/// with its output.
+fn audited<T>(
+    targets: impl Fn(&T) -> Vec<String> + Send + 'static,
+    mut f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+) -> impl FnMut(&WriteTransaction) -> Result<(T, Vec<keysmith_model::AuditRecord>), StoreError>
++ Send
++ 'static {
+    let context = crate::audit::current();
+    move |txn| {
+        let out = f(txn)?;
+        let rows = append_audit_rows(txn, context.as_ref(), targets(&out))?;
+        Ok((out, rows))
     }
 }
 
