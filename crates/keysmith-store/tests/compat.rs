@@ -2,7 +2,8 @@
 //! and reads the same. `fixtures/schema-v1.redb` was written by `write_schema_v1_fixture` with
 //! the schema-1 build, `fixtures/schema-v3.redb` by `write_schema_v3_fixture` with the schema-3
 //! build (schema 2 was never released: the same change went from 1 to 3), and
-//! `fixtures/schema-v4.redb` by `write_schema_v4_fixture` with the schema-4 build. Run a writer with
+//! `fixtures/schema-v4.redb` by `write_schema_v4_fixture` with the schema-4 build, and
+//! `fixtures/schema-v5.redb` by `write_schema_v5_fixture` with the schema-5 build. Run a writer with
 //! `--ignored` only to regenerate its file with the build of its version, never to make a test
 //! pass; a new schema version adds its own fixture and keeps these.
 
@@ -114,17 +115,22 @@ fn schema_v1_files_still_open_and_read_the_same() {
             );
         }
     }
-    assert_stored_as_schema_4(&copy);
+    assert_stored_in_the_current_schema(&copy);
     let reopened = RedbStore::open(&copy, sealer()).unwrap();
     assert_eq!(reopened.count().unwrap(), expected.len() as u64);
 }
 
-/// The file is marked schema 4 and every key record is in the compact form (format byte 4,
-/// where a schema 1–3 record is JSON).
-fn assert_stored_as_schema_4(path: &std::path::Path) {
+/// The file is marked with the current schema (5), every key record is in the compact form
+/// (format byte 4, where a schema 1–3 record is JSON), and the one name index of schema 5 holds
+/// every key under its lower-case name with its exact name, the two of schema 1–4 deleted.
+fn assert_stored_in_the_current_schema(path: &std::path::Path) {
     use redb::{ReadableDatabase as _, ReadableTable as _, ReadableTableMetadata as _};
     let keys: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("keys");
     let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+    let by_name: redb::TableDefinition<(&str, u128), &str> =
+        redb::TableDefinition::new("keys_by_name_lowercase");
+    let by_kind: redb::TableDefinition<(&str, &str, u128), ()> =
+        redb::TableDefinition::new("keys_by_kind_and_name");
     let db = redb::Database::open(path).unwrap();
     let txn = db.begin_read().unwrap();
     let version = txn.open_table(meta).unwrap().get("schema_version").unwrap();
@@ -132,7 +138,7 @@ fn assert_stored_as_schema_4(path: &std::path::Path) {
         version.map(|v| v.value()),
         Some(keysmith_store::SCHEMA_VERSION)
     );
-    assert_eq!(keysmith_store::SCHEMA_VERSION, 4);
+    assert_eq!(keysmith_store::SCHEMA_VERSION, 5);
     let table = txn.open_table(keys).unwrap();
     assert!(table.len().unwrap() > 0);
     for entry in table.iter().unwrap() {
@@ -141,6 +147,30 @@ fn assert_stored_as_schema_4(path: &std::path::Path) {
             value.value().first(),
             Some(&4),
             "a key record is not compact"
+        );
+    }
+    let names = txn.open_table(by_name).unwrap();
+    assert_eq!(names.len().unwrap(), table.len().unwrap());
+    for entry in names.iter().unwrap() {
+        let (position, exact) = entry.unwrap();
+        let (lower, id) = position.value();
+        assert_eq!(lower, exact.value().to_lowercase());
+        assert!(table.get(id).unwrap().is_some(), "a name of no key");
+    }
+    // One kind entry per key (schema 4 kept a type entry too).
+    assert_eq!(
+        txn.open_table(by_kind).unwrap().len().unwrap(),
+        table.len().unwrap()
+    );
+    let tables: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| redb::TableHandle::name(&t).to_owned())
+        .collect();
+    for legacy in ["keys_by_name", "keys_by_lower_name"] {
+        assert!(
+            !tables.iter().any(|t| t == legacy),
+            "{legacy} is still there"
         );
     }
 }
@@ -278,7 +308,7 @@ fn schema_v3_files_open_and_read_the_same() {
     std::fs::copy(fixture_v3(), &copy).unwrap();
     check_fixture(&copy, &[]);
     // The upgrade rewrote every key record compactly (read back the same just above).
-    assert_stored_as_schema_4(&copy);
+    assert_stored_in_the_current_schema(&copy);
     // It also listed the master keys the secrets are sealed under, from their headers: a
     // start with another master key is still refused, now from that list.
     let other: std::sync::Arc<dyn keysmith_model::SecretSealer> = {
@@ -327,6 +357,26 @@ fn check_fixture(copy: &std::path::Path, extra: &[StoredKey]) {
         assert_eq!(found.total as usize, of_type, "{key_type:?}");
         assert_eq!(found.keys.len(), of_type, "{key_type:?}");
     }
+    // The name index, rebuilt by the schema 5 upgrade, finds every key by its exact name, and
+    // by its name in any case in a search; a name in use is refused.
+    for record in live.iter().chain(&ring_keys) {
+        let name = &record.key.name;
+        assert_eq!(store.id_by_name(name).unwrap(), Some(record.key.id));
+        let query = keysmith_model::search::SearchQuery {
+            name: Some(name.to_uppercase()),
+            number_of_results: 100,
+            ..Default::default()
+        };
+        let found = store.search(&query).unwrap();
+        assert!(found.keys.iter().any(|k| k.id == record.key.id), "{name}");
+    }
+    let mut taken = records().remove(0);
+    taken.key.id = KeyId(uuid::Uuid::from_u128(0x5eed));
+    taken.key.kid = "a kid of its own".into();
+    assert!(matches!(
+        store.insert(&taken),
+        Err(keysmith_store::StoreError::Duplicate(_))
+    ));
     for record in live.iter().chain(&ring_keys) {
         let stored = store.get(&record.key.id).unwrap().unwrap();
         assert_eq!(
@@ -370,7 +420,7 @@ fn check_fixture(copy: &std::path::Path, extra: &[StoredKey]) {
     );
 }
 
-// ---- schema 4 (the current version) ----
+// ---- schema 4 ----
 
 fn fixture_v4() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4.redb")
@@ -415,6 +465,57 @@ fn schema_v4_files_open_and_read_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("v4.redb");
     std::fs::copy(fixture_v4(), &copy).unwrap();
-    assert_stored_as_schema_4(&copy);
+    assert_eq!(schema_of(&copy), 4);
     check_fixture(&copy, &golden_keys());
+    assert_stored_in_the_current_schema(&copy);
+}
+
+/// The schema version a file is marked with.
+fn schema_of(path: &std::path::Path) -> u64 {
+    use redb::ReadableDatabase as _;
+    let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let version = txn.open_table(meta).unwrap().get("schema_version").unwrap();
+    version.unwrap().value()
+}
+
+// ---- schema 5 (the current version) ----
+
+fn fixture_v5() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v5.redb")
+}
+
+/// The schema-4 fixture's keys, and one whose name differs from `records()[0]`'s only in case
+/// (another name: the one name index of schema 5 tells them apart).
+fn schema_v5_keys() -> Vec<StoredKey> {
+    let mut keys = golden_keys();
+    let mut upper = records().remove(0);
+    upper.key.id = KeyId(uuid::Uuid::from_u128(0x55));
+    upper.key.kid = "kid-upper".into();
+    upper.key.name = upper.key.name.to_uppercase();
+    keys.push(upper);
+    keys
+}
+
+#[test]
+#[ignore = "wrote the schema-5 fixture with the schema-5 build; run only to regenerate it"]
+fn write_schema_v5_fixture() {
+    let path = fixture_v5();
+    let _ = std::fs::remove_file(&path);
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    fill_fixture(&store);
+    for record in schema_v5_keys() {
+        store.insert(&record).unwrap();
+    }
+}
+
+#[test]
+fn schema_v5_files_open_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v5.redb");
+    std::fs::copy(fixture_v5(), &copy).unwrap();
+    assert_stored_in_the_current_schema(&copy);
+    check_fixture(&copy, &schema_v5_keys());
+    assert_stored_in_the_current_schema(&copy);
 }

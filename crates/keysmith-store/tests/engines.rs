@@ -517,17 +517,19 @@ fn another_nodes_changes_reach_the_watcher_with_and_without_notifications() {
             ..PgOptions::default()
         };
         let b = PgStore::connect(&server.url("keysmith"), sealer(), &options).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel::<std::time::Instant>();
-        let tx = std::sync::Mutex::new(tx);
-        b.watch_changes(Arc::new(move || {
-            let _ = tx.lock().unwrap().send(std::time::Instant::now());
-        }))
-        .unwrap();
-        // A second callback joins the same watcher (one connection per store) and is called too.
+        // Two callbacks on the same watcher (one connection per store), called in the order
+        // they were added: the counter first, so it has counted a change by the time the
+        // channel reports it (checking it after the channel's report would race the call).
         let second = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = second.clone();
         b.watch_changes(Arc::new(move || {
             counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }))
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<std::time::Instant>();
+        let tx = std::sync::Mutex::new(tx);
+        b.watch_changes(Arc::new(move || {
+            let _ = tx.lock().unwrap().send(std::time::Instant::now());
         }))
         .unwrap();
         // The watcher's first look, then nothing until a change.

@@ -64,6 +64,24 @@ fn names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing(store: &dy
     assert_eq!(store.count().unwrap(), 1);
     assert!(store.id_by_name("beta").unwrap().is_none());
     assert!(store.id_by_kid("kid-3").unwrap().is_none());
+    // Names are unique exactly as written: one that differs only in case is another name.
+    let upper = key("ALPHA", "kid-4", Algorithm::ES256, 5);
+    store.insert(&upper).unwrap();
+    assert_eq!(store.id_by_name("alpha").unwrap(), Some(first.key.id));
+    assert_eq!(store.id_by_name("ALPHA").unwrap(), Some(upper.key.id));
+    assert_eq!(store.id_by_name("Alpha").unwrap(), None);
+    assert!(matches!(
+        store.rename(&upper.key.id, "alpha", 6),
+        Err(StoreError::Duplicate(UniqueField::Name))
+    ));
+    store.rename(&upper.key.id, "Alpha", 6).unwrap();
+    assert_eq!(store.id_by_name("Alpha").unwrap(), Some(upper.key.id));
+    assert_eq!(store.id_by_name("ALPHA").unwrap(), None);
+    assert_eq!(store.id_by_name("alpha").unwrap(), Some(first.key.id));
+    store.delete(&first.key.id).unwrap();
+    assert_eq!(store.id_by_name("alpha").unwrap(), None);
+    assert_eq!(store.id_by_name("Alpha").unwrap(), Some(upper.key.id));
+    assert_eq!(store.count().unwrap(), 1);
 }
 
 fn rename_delete_and_insertion_order(store: &dyn KeyStore) {
@@ -965,6 +983,10 @@ mod search_model {
         "xy",
         "xyz",
         "Åland",
+        // Names that differ from others only in case: each is its own key.
+        "ALPHA",
+        "BETA",
+        "ALPHA 2",
     ];
     const PATTERNS: &[&str] = &[
         "alp*", "ALP*", "*ta", "b*", "be*a", "key 1*", "KEY*0", "*", "**", "ta", "ü*", "Ü*", "x*z",
@@ -1010,7 +1032,10 @@ mod search_model {
                 Algorithm::RS256,
                 Algorithm::HS256,
                 Algorithm::Ed25519,
-            ][i % 4];
+                Algorithm::ES384,
+                Algorithm::PS256,
+                Algorithm::HS512,
+            ][i % 7];
             // One key with a negative expiration (sorted as 0, by name).
             let insert = if i == 5 { -3 } else { i as i64 };
             let mut record = key(name, &format!("kid-{i}"), algorithm, insert);
@@ -1086,9 +1111,9 @@ mod search_model {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
         #[test]
         fn search_agrees_with_filtering_the_list(
-            picks in proptest::collection::vec((0..NAMES.len(), 0..3usize), 1..40),
+            picks in proptest::collection::vec((0..NAMES.len(), 0..6usize), 1..40),
             pattern in proptest::option::of(0..PATTERNS.len()),
-            kind in 0..4usize,
+            kind in 0..5usize,
             order in 0..3usize,
             descending: bool,
             start_row in 0..12usize,
@@ -1096,7 +1121,15 @@ mod search_model {
         ) {
             let (_dir, store) = temp_store();
             for (i, (name, alg)) in picks.iter().enumerate() {
-                let algorithm = [Algorithm::ES256, Algorithm::RS256, Algorithm::HS256][*alg];
+                // Two algorithms of each type: a search by type merges their ranges.
+                let algorithm = [
+                    Algorithm::ES256,
+                    Algorithm::RS256,
+                    Algorithm::HS256,
+                    Algorithm::ES512,
+                    Algorithm::PS256,
+                    Algorithm::HS384,
+                ][*alg];
                 // Names are unique: a suffix keeps repeats apart.
                 let name = format!("{}{}", NAMES[*name], "_".repeat(i / NAMES.len()));
                 if store.id_by_name(&name).unwrap().is_none() {
@@ -1115,8 +1148,8 @@ mod search_model {
             }
             let query = SearchQuery {
                 name: pattern.map(|p| PATTERNS[p].to_owned()),
-                key_type: [None, Some(KeyType::Ec), Some(KeyType::Hmac), None][kind],
-                algorithm: [None, None, None, Some(Algorithm::RS256)][kind],
+                key_type: [None, Some(KeyType::Ec), Some(KeyType::Hmac), None, Some(KeyType::Rsa)][kind],
+                algorithm: [None, None, None, Some(Algorithm::RS256), None][kind],
                 order_by: [SortField::Name, SortField::InsertInstant, SortField::Id][order],
                 descending,
                 start_row,
@@ -1125,6 +1158,10 @@ mod search_model {
             };
             let found = store.search(&query).unwrap();
             let all = store.list().unwrap();
+            // Every name finds its own key, whatever others differ from it only in case.
+            for key in &all {
+                prop_assert_eq!(store.id_by_name(&key.name).unwrap(), Some(key.id));
+            }
             let (page, total) = model(&all, &query);
             let got: Vec<String> = found.keys.iter().map(|k| k.id.to_string()).collect();
             prop_assert_eq!(found.total, total, "{:?}", query);

@@ -1,5 +1,5 @@
-//! Keys: the record, its unique indexes (name, kid, insertion order, lower-case name), the
-//! census kept in the same transaction, restorable deletion, and paged search.
+//! Keys: the record, its indexes (name, kid, insertion order, kind), the census kept in the
+//! same transaction, restorable deletion, and paged search.
 
 use super::*;
 
@@ -107,11 +107,7 @@ impl KeyRecords for RedbStore {
     }
 
     fn id_by_name(&self, name: &str) -> Result<Option<KeyId>, StoreError> {
-        let id = self
-            .read()?
-            .open_table(BY_NAME)?
-            .get(name)?
-            .map(|v| v.value());
+        let id = id_named(&self.read()?.open_table(BY_NAME)?, name)?;
         Ok(id.map(|id| KeyId(Uuid::from_u128(id))))
     }
 
@@ -127,15 +123,12 @@ impl KeyRecords for RedbStore {
             let mut key = decode_key(&bytes)?;
             if key.name != name {
                 let mut by_name = txn.open_table(BY_NAME)?;
-                if by_name.get(name.as_str())?.is_some() {
+                if id_named(&by_name, &name)?.is_some() {
                     return Err(StoreError::Duplicate(UniqueField::Name));
                 }
-                by_name.remove(key.name.as_str())?;
-                by_name.insert(name.as_str(), id)?;
-                let mut by_lower = txn.open_table(BY_LOWER_NAME)?;
-                by_lower.remove((lower(&key.name).as_str(), id))?;
-                by_lower.insert((lower(&name).as_str(), id), ())?;
-                drop(by_lower);
+                by_name.remove((lower(&key.name).as_str(), id))?;
+                by_name.insert((lower(&name).as_str(), id), name.as_str())?;
+                drop(by_name);
                 index_kind(txn, &key, &lower(&key.name), false)?;
                 index_kind(txn, &key, &lower(&name), true)?;
                 key.name.clone_from(&name);
@@ -413,51 +406,63 @@ impl KeyRecords for RedbStore {
         let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
         match query.order_by {
             SortField::Name if kind_filter => {
-                // The kind index answers the type or algorithm; the name pattern is checked on
-                // its entries as below. A type and an algorithm of another type match nothing.
-                let tag = match (query.key_type, query.algorithm) {
-                    (Some(t), Some(a)) if a.key_type() != t => None,
-                    (_, Some(a)) => Some(format!("{}/{}", a.key_type().as_str(), a.as_str())),
-                    (Some(t), None) => Some(t.as_str().to_owned()),
-                    (None, None) => None,
+                // The kind index answers the type or algorithm (a type: the merged ranges of
+                // its algorithms); the name pattern is checked on its entries as below. A type
+                // and an algorithm of another type match nothing.
+                let kinds: Vec<String> = match (query.key_type, query.algorithm) {
+                    (Some(t), Some(a)) if a.key_type() != t => Vec::new(),
+                    (_, Some(a)) => vec![kind_tag(a)],
+                    (Some(t), None) => Algorithm::ALL
+                        .into_iter()
+                        .filter(|a| a.key_type() == t)
+                        .map(kind_tag)
+                        .collect(),
+                    (None, None) => Vec::new(),
                 };
-                if let Some(tag) = tag {
+                if !kinds.is_empty() {
                     let table = txn.open_table(BY_KIND_NAME)?;
                     let pattern = query.name.as_deref().map(lower);
                     let (start, check) = name_scan(pattern.as_deref());
-                    let end = match successor(&start) {
-                        Some(end) => (tag.clone(), end),
-                        // Past every name of exactly this tag ("EC/ES256" sorts after "EC\0").
-                        None => (format!("{tag}\0"), String::new()),
-                    };
-                    let range = table.range(
-                        (tag.as_str(), start.as_str(), 0u128)
-                            ..(end.0.as_str(), end.1.as_str(), 0u128),
-                    )?;
-                    // Without a name pattern the total is the census's count of the kind, so the
-                    // scan stops at the end of the page.
+                    let end = successor(&start);
+                    let mut streams = Vec::with_capacity(kinds.len());
+                    for kind in &kinds {
+                        let from = (kind.as_str(), start.as_str(), 0u128);
+                        let range = match &end {
+                            Some(end) => table.range(from..(kind.as_str(), end.as_str(), 0u128))?,
+                            // Past every name of exactly this kind ("EC/ES256\0" sorts after them).
+                            None => table.range(from..(format!("{kind}\0").as_str(), "", 0u128))?,
+                        };
+                        let entries: Box<dyn Iterator<Item = _>> = if query.descending {
+                            Box::new(range.rev())
+                        } else {
+                            Box::new(range)
+                        };
+                        streams.push(entries.map(|entry| {
+                            let (name, id) = entry.map(|(position, _)| {
+                                let (_, name, id) = position.value();
+                                (name.to_owned(), id)
+                            })?;
+                            Ok((name, id))
+                        }));
+                    }
+                    // Without a name pattern the total is the census's count of the kinds, so
+                    // the scan stops at the end of the page.
                     let counted = match &pattern {
-                        None => Some(kind_total(&txn, &tag)?),
+                        None => Some(kinds_total(&txn, &kinds)?),
                         Some(_) => known,
                     };
                     counted_every_match = counted.is_none();
-                    let entries: Box<dyn Iterator<Item = _>> = if query.descending {
-                        Box::new(range.rev())
-                    } else {
-                        Box::new(range)
-                    };
-                    for entry in entries {
+                    for entry in merge_in_order(streams, query.descending) {
                         if counted.is_some() && pager.keys.len() >= query.number_of_results {
                             break;
                         }
-                        let entry = entry?;
-                        // The entry is decoded only to check a pattern or for the page.
+                        let (name, id) = entry?;
                         if check.is_some_and(|p| {
-                            !keysmith_model::search::lowered_name_matches(p, entry.0.value().1)
+                            !keysmith_model::search::lowered_name_matches(p, &name)
                         }) {
                             continue;
                         }
-                        pager.consider(false, || load(entry.0.value().2))?;
+                        pager.consider(false, || load(id))?;
                         if counted.is_none() && past_bound(&pager) {
                             counted_every_match = false;
                             stopped_at_bound = true;
@@ -470,7 +475,7 @@ impl KeyRecords for RedbStore {
                 }
             }
             SortField::Name => {
-                let table = txn.open_table(BY_LOWER_NAME)?;
+                let table = txn.open_table(BY_NAME)?;
                 let pattern = query.name.as_deref().map(lower);
                 // A wildcard pattern's literal start bounds the scan to the names that begin
                 // with it; a pattern without one (leading `*`, or no `*`: "contains") scans the
@@ -483,7 +488,7 @@ impl KeyRecords for RedbStore {
                 };
                 stream!(range, |entry: (
                     redb::AccessGuard<(&str, u128)>,
-                    redb::AccessGuard<()>
+                    redb::AccessGuard<&str>
                 )| {
                     // The entry is decoded only to check a pattern or for the page.
                     if check.is_some_and(|p| {
@@ -636,7 +641,6 @@ pub(super) fn insert_all_in<'k>(
     let mut by_kid = txn.open_table(BY_KID)?;
     let mut by_insertion = txn.open_table(BY_INSERTION)?;
     let mut insertion_of = txn.open_table(INSERTION_OF)?;
-    let mut by_lower_name = txn.open_table(BY_LOWER_NAME)?;
     let mut by_kind_name = txn.open_table(BY_KIND_NAME)?;
     let mut secrets = txn.open_table(SECRETS)?;
     let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
@@ -651,7 +655,7 @@ pub(super) fn insert_all_in<'k>(
         if keys.get(id)?.is_some() {
             return Err(StoreError::Duplicate(UniqueField::Id));
         }
-        if by_name.get(key.name.as_str())?.is_some() {
+        if id_named(&by_name, &key.name)?.is_some() {
             return Err(StoreError::Duplicate(UniqueField::Name));
         }
         if by_kid.get(key.kid.as_str())?.is_some() {
@@ -659,16 +663,14 @@ pub(super) fn insert_all_in<'k>(
         }
         let seq = next_insertion;
         next_insertion += 1;
+        let name = lower(&key.name);
+        let kind = kind_of(key);
         keys.insert(id, record)?;
-        by_name.insert(key.name.as_str(), id)?;
+        by_name.insert((name.as_str(), id), key.name.as_str())?;
         by_kid.insert(key.kid.as_str(), id)?;
         by_insertion.insert(seq, id)?;
         insertion_of.insert(id, seq)?;
-        let name = lower(&key.name);
-        by_lower_name.insert((name.as_str(), id), ())?;
-        for tag in kind_tags(key) {
-            by_kind_name.insert((tag.as_str(), name.as_str(), id), ())?;
-        }
+        by_kind_name.insert((kind.as_str(), name.as_str(), id), ())?;
         if let Some(secret) = secret {
             secrets.insert(id, secret)?;
             sealed = true;
@@ -676,7 +678,7 @@ pub(super) fn insert_all_in<'k>(
         if let Some(expires) = key.expiration_instant {
             by_expiration.insert((expires, id), ())?;
         }
-        *added_by_kind.entry(kind_of(key)).or_default() += 1;
+        *added_by_kind.entry(kind).or_default() += 1;
     }
     if sealed && !sealed_under.is_empty() {
         txn.open_table(MASTER_KEYS_IN_USE)?
@@ -732,12 +734,7 @@ pub(super) fn count_key(txn: &WriteTransaction, key: &Key, added: bool) -> Resul
     Ok(())
 }
 
-/// The two kind tags a key is indexed under: its type, and its type and algorithm.
-fn kind_tags(key: &Key) -> [String; 2] {
-    [key.key_type.as_str().to_owned(), kind_of(key)]
-}
-
-/// Adds or removes a key's entries in `keys_by_kind_and_name` under `lower_name`.
+/// Adds or removes a key's entry in `keys_by_kind_and_name` under `lower_name`.
 fn index_kind(
     txn: &WriteTransaction,
     key: &Key,
@@ -745,23 +742,22 @@ fn index_kind(
     added: bool,
 ) -> Result<(), StoreError> {
     let mut table = txn.open_table(BY_KIND_NAME)?;
-    for tag in kind_tags(key) {
-        let entry = (tag.as_str(), lower_name, raw(&key.id));
-        if added {
-            table.insert(entry, ())?;
-        } else {
-            table.remove(entry)?;
-        }
+    let kind = kind_of(key);
+    let entry = (kind.as_str(), lower_name, raw(&key.id));
+    if added {
+        table.insert(entry, ())?;
+    } else {
+        table.remove(entry)?;
     }
     Ok(())
 }
 
-/// Builds `keys_by_kind_and_name` from KEYS unless it holds its two entries per key already
-/// (one scan, at open, only for files written without it or by a build that does not keep it;
-/// redb keeps each table's length, so the check reads no entry).
+/// Builds `keys_by_kind_and_name` from KEYS unless it holds its one entry per key already
+/// (one scan, at open, only for files written without it or with a type entry per key too, as
+/// schema 4 kept; redb keeps each table's length, so the check reads no entry).
 pub(super) fn ensure_kind_index(txn: &WriteTransaction) -> Result<(), StoreError> {
     let live = txn.open_table(KEYS)?.len()?;
-    if txn.open_table(BY_KIND_NAME)?.len()? == 2 * live {
+    if txn.open_table(BY_KIND_NAME)?.len()? == live {
         return Ok(());
     }
     txn.delete_table(BY_KIND_NAME)?;
@@ -769,13 +765,41 @@ pub(super) fn ensure_kind_index(txn: &WriteTransaction) -> Result<(), StoreError
     for entry in txn.open_table(KEYS)?.iter()? {
         let (id, bytes) = entry?;
         let key = decode_key(bytes.value())?;
-        let name = lower(&key.name);
-        for tag in kind_tags(&key) {
-            index.insert((tag.as_str(), name.as_str(), id.value()), ())?;
-        }
+        let kind = kind_of(&key);
+        index.insert((kind.as_str(), lower(&key.name).as_str(), id.value()), ())?;
     }
     tracing::info!(keys = live, "key kind index built");
     Ok(())
+}
+
+/// Builds the name index from KEYS (the schema 4 → 5 upgrade, in the open transaction).
+pub(super) fn build_name_index(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(BY_NAME)?;
+    let mut index = txn.open_table(BY_NAME)?;
+    let mut keys = 0;
+    for entry in txn.open_table(KEYS)?.iter()? {
+        let (id, bytes) = entry?;
+        let key = decode_key(bytes.value())?;
+        index.insert((lower(&key.name).as_str(), id.value()), key.name.as_str())?;
+        keys += 1;
+    }
+    Ok(keys)
+}
+
+/// The id of the live key named exactly `name`: of the entries under its lower case (one, or
+/// a few names that differ only in case), the one whose exact name it is.
+fn id_named(
+    index: &impl ReadableTable<(&'static str, u128), &'static str>,
+    name: &str,
+) -> Result<Option<u128>, StoreError> {
+    let folded = lower(name);
+    for entry in index.range((folded.as_str(), 0u128)..=(folded.as_str(), u128::MAX))? {
+        let (position, exact) = entry?;
+        if exact.value() == name {
+            return Ok(Some(position.value().1));
+        }
+    }
+    Ok(None)
 }
 
 /// Builds the census from KEYS unless it is already in step with it (one scan, at open, only
@@ -820,10 +844,9 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
     count_key(txn, &key, false)?;
     index_kind(txn, &key, &lower(&key.name), false)?;
     txn.open_table(SECRETS)?.remove(id)?;
-    txn.open_table(BY_NAME)?.remove(key.name.as_str())?;
-    txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
-    txn.open_table(BY_LOWER_NAME)?
+    txn.open_table(BY_NAME)?
         .remove((lower(&key.name).as_str(), id))?;
+    txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
     if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
         txn.open_table(BY_INSERTION)?.remove(seq)?;
     }
@@ -890,19 +913,66 @@ impl Pager<'_> {
     }
 }
 
-/// How many live keys the census counts under a kind tag: `"<type>/<algorithm>"`, or a type
-/// (the sum over its algorithms).
-fn kind_total(txn: &ReadTransaction, tag: &str) -> Result<u64, StoreError> {
+/// The kind an algorithm's keys are indexed and counted under: `"<type>/<algorithm>"`.
+fn kind_tag(algorithm: Algorithm) -> String {
+    format!("{}/{}", algorithm.key_type().as_str(), algorithm.as_str())
+}
+
+/// How many live keys the census counts under these kinds.
+fn kinds_total(txn: &ReadTransaction, kinds: &[String]) -> Result<u64, StoreError> {
     let counts = txn.open_table(KEY_COUNTS)?;
-    if tag.contains('/') {
-        return Ok(counts.get(tag)?.map_or(0, |v| v.value()));
-    }
-    let (from, to) = (format!("{tag}/"), format!("{tag}0")); // '0' follows '/'
     let mut total = 0;
-    for entry in counts.range(from.as_str()..to.as_str())? {
-        total += entry?.1.value();
+    for kind in kinds {
+        total += counts.get(kind.as_str())?.map_or(0, |v| v.value());
     }
     Ok(total)
+}
+
+/// Merges streams of (lower-case name, id), each in that order (descending: each in reverse),
+/// into one stream in the same order. An error ends the merged stream with it.
+fn merge_in_order<I>(
+    mut streams: Vec<I>,
+    descending: bool,
+) -> impl Iterator<Item = Result<(String, u128), StoreError>>
+where
+    I: Iterator<Item = Result<(String, u128), StoreError>>,
+{
+    let mut heads: Vec<Option<(String, u128)>> = Vec::with_capacity(streams.len());
+    let mut failed: Option<StoreError> = None;
+    for stream in &mut streams {
+        match stream.next().transpose() {
+            Ok(head) => heads.push(head),
+            Err(err) => {
+                failed.get_or_insert(err);
+                heads.push(None);
+            }
+        }
+    }
+    std::iter::from_fn(move || {
+        if let Some(err) = failed.take() {
+            heads.clear();
+            return Some(Err(err));
+        }
+        let live = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, head)| head.as_ref().map(|head| (i, head)));
+        let next = if descending {
+            live.max_by(|a, b| a.1.cmp(b.1))
+        } else {
+            live.min_by(|a, b| a.1.cmp(b.1))
+        };
+        let index = next?.0;
+        let refill = streams.get_mut(index)?.next().transpose();
+        let head = heads.get_mut(index)?;
+        match refill {
+            Ok(following) => std::mem::replace(head, following).map(Ok),
+            Err(err) => {
+                heads.clear();
+                Some(Err(err))
+            }
+        }
+    })
 }
 
 /// How a lower-cased name pattern is scanned in a name-ordered index: the literal start its

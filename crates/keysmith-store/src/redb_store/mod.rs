@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{
-    Connection, Key, KeyId, KeyRing, KeyUse, RingError, RingOwner, RingRole, SealError,
+    Algorithm, Connection, Key, KeyId, KeyRing, KeyUse, RingError, RingOwner, RingRole, SealError,
     SecretSealer,
 };
 use redb::{
@@ -27,8 +27,8 @@ use crate::{
 };
 
 /// The schema version this build writes. Versions 1 (keys only), 2 (rings, plaintext
-/// secrets) and 3 (JSON key records) are upgraded on open.
-pub const SCHEMA_VERSION: u64 = 4;
+/// secrets), 3 (JSON key records) and 4 (two name indexes) are upgraded on open.
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// The oldest schema version this build opens (and upgrades).
 const OLDEST_SCHEMA_VERSION: u64 = 1;
@@ -78,15 +78,15 @@ declare_tables! { $
     KEYS: u128 => &[u8] = "keys", plain;
     /// The private halves of stored keys: key id → tag byte + bytes.
     SECRETS: u128 => &[u8] = "key_secrets", sealed;
-    BY_NAME: &str => u128 = "keys_by_name", plain;
     BY_KID: &str => u128 = "keys_by_kid", plain;
     BY_INSERTION: u64 => u128 = "keys_by_insertion", plain;
     INSERTION_OF: u128 => u64 = "insertion_of_key", plain;
-    BY_LOWER_NAME: (&str, u128) => () = "keys_by_lower_name", plain;
-    /// Live keys by kind and lower-case name: two entries per key, `("<type>", name, id)` and
-    /// `("<type>/<algorithm>", name, id)`, so a search by type or algorithm reads a range in
-    /// name order. Added without a schema change: built at open when it does not hold two
-    /// entries per key.
+    /// Live keys by name (schema 5): (lower-case name, id) → the exact name. One index for
+    /// both the unique exact name (the few entries under its lower case) and name order.
+    BY_NAME: (&str, u128) => &str = "keys_by_name_lowercase", plain;
+    /// Live keys by kind and lower-case name: one entry per key, `("<type>/<algorithm>", name,
+    /// id)`, so a search by algorithm reads a range in name order, and one by type merges the
+    /// ranges of its algorithms. Built at open when it does not hold one entry per key.
     BY_KIND_NAME: (&str, &str, u128) => () = "keys_by_kind_and_name", plain;
     API_KEYS: &[u8] => () = "api_key_hashes", plain;
     /// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).

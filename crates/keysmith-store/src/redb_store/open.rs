@@ -139,34 +139,16 @@ impl RedbStore {
         store.write(|txn| {
             let mut meta = txn.open_table(META)?;
             let version = meta.get(META_SCHEMA_VERSION)?.map(|v| v.value());
-            match version {
+            let upgraded_from = match version {
                 None => {
                     meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
                     meta.insert(META_NEXT_INSERTION, 0)?;
+                    None
                 }
-                Some(SCHEMA_VERSION) => {}
+                Some(SCHEMA_VERSION) => None,
                 Some(found @ OLDEST_SCHEMA_VERSION..SCHEMA_VERSION) => {
-                    // 1 → 2 adds tables (created below); 2 → 3 seals the plaintext secrets;
-                    // 3 → 4 stores key records compactly. All in this one transaction.
                     meta.insert(META_SCHEMA_VERSION, SCHEMA_VERSION)?;
-                    let sealed = seal_plaintext_secrets(txn, &*store.sealer)?;
-                    if sealed > 0 {
-                        txn.open_table(MASTER_KEYS_IN_USE)?
-                            .insert(store.sealer.sealing_key_id().as_slice(), ())?;
-                        tracing::info!(
-                            sealed,
-                            "data file upgraded: stored secrets are now encrypted"
-                        );
-                    }
-                    let (keys, before, after) = compact_key_records(txn)?;
-                    tracing::info!(
-                        from = found,
-                        to = SCHEMA_VERSION,
-                        keys,
-                        record_bytes_before = before,
-                        record_bytes_after = after,
-                        "data file upgraded: key records are stored compactly"
-                    );
+                    Some(found)
                 }
                 Some(found) => {
                     return Err(StoreError::UnknownSchemaVersion {
@@ -174,8 +156,11 @@ impl RedbStore {
                         supported: SCHEMA_VERSION,
                     });
                 }
-            }
+            };
             drop(meta);
+            if let Some(found) = upgraded_from {
+                upgrade(txn, &*store.sealer, found)?;
+            }
             // Create every table so readers never meet a missing one.
             macro_rules! create {
                 ($($table:ident: $kind:ident),*) => {$( txn.open_table($table)?; )*};
@@ -200,6 +185,54 @@ impl RedbStore {
         Ok(txn.open_table(KEYS)?.len()?)
     }
 }
+
+/// Upgrades a file of schema `found` to this build's, in the open transaction: 1 → 2 adds
+/// tables (created after this); 2 → 3 seals the plaintext secrets; 3 → 4 stores key records
+/// compactly; 4 → 5 keeps one name index instead of two (and one kind entry per key, which
+/// `ensure_kind_index` builds after this).
+fn upgrade(
+    txn: &WriteTransaction,
+    sealer: &dyn SecretSealer,
+    found: u64,
+) -> Result<(), StoreError> {
+    if found < 3 {
+        let sealed = seal_plaintext_secrets(txn, sealer)?;
+        if sealed > 0 {
+            txn.open_table(MASTER_KEYS_IN_USE)?
+                .insert(sealer.sealing_key_id().as_slice(), ())?;
+            tracing::info!(
+                sealed,
+                "data file upgraded: stored secrets are now encrypted"
+            );
+        }
+    }
+    if found < 4 {
+        let (keys, before, after) = compact_key_records(txn)?;
+        tracing::info!(
+            from = found,
+            keys,
+            record_bytes_before = before,
+            record_bytes_after = after,
+            "data file upgraded: key records are stored compactly"
+        );
+    }
+    let keys = build_name_index(txn)?;
+    txn.delete_table(LEGACY_BY_EXACT_NAME)?;
+    txn.delete_table(LEGACY_BY_LOWER_NAME)?;
+    tracing::info!(
+        from = found,
+        to = SCHEMA_VERSION,
+        keys,
+        "data file upgraded: one name index"
+    );
+    Ok(())
+}
+
+/// The name indexes of schema 1–4, replaced by `keys_by_name_lowercase` in schema 5 and
+/// deleted by the upgrade: exact name → id, and (lower-case name, id) → ().
+const LEGACY_BY_EXACT_NAME: TableDefinition<&str, u128> = TableDefinition::new("keys_by_name");
+const LEGACY_BY_LOWER_NAME: TableDefinition<(&str, u128), ()> =
+    TableDefinition::new("keys_by_lower_name");
 
 /// Rewrites every key record of a schema 1–3 file (JSON) in the schema-4 form, a bounded
 /// number at a time (no list of every key in memory). Returns the number of records and their
