@@ -35,8 +35,8 @@ impl Template<'_> {
     }
 }
 
-/// Threads making keys offline: two per core, so that one makes keys while the other waits
-/// for its chunk's commit.
+/// Threads making keys offline: four per core, so that some make keys while the others wait
+/// for their chunk's commit.
 fn workers() -> usize {
     std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
 }
