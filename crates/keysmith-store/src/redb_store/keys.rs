@@ -437,12 +437,19 @@ impl KeyRecords for RedbStore {
                         } else {
                             Box::new(range)
                         };
-                        streams.push(entries.map(|entry| {
-                            let (name, id) = entry.map(|(position, _)| {
-                                let (_, name, id) = position.value();
-                                (name.to_owned(), id)
-                            })?;
-                            Ok((name, id))
+                        // The pattern is checked on the entry, so only a match is copied out.
+                        streams.push(entries.filter_map(move |entry| {
+                            let (position, _) = match entry {
+                                Ok(entry) => entry,
+                                Err(err) => return Some(Err(StoreError::from(err))),
+                            };
+                            let (_, name, id) = position.value();
+                            if check.is_some_and(|p| {
+                                !keysmith_model::search::lowered_name_matches(p, name)
+                            }) {
+                                return None;
+                            }
+                            Some(Ok((name.to_owned(), id)))
                         }));
                     }
                     // Without a name pattern the total is the census's count of the kinds, so
@@ -456,12 +463,7 @@ impl KeyRecords for RedbStore {
                         if counted.is_some() && pager.keys.len() >= query.number_of_results {
                             break;
                         }
-                        let (name, id) = entry?;
-                        if check.is_some_and(|p| {
-                            !keysmith_model::search::lowered_name_matches(p, &name)
-                        }) {
-                            continue;
-                        }
+                        let (_, id) = entry?;
                         pager.consider(false, || load(id))?;
                         if counted.is_none() && past_bound(&pager) {
                             counted_every_match = false;
