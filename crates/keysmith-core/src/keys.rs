@@ -110,6 +110,8 @@ pub struct KeyService {
     config: ServiceConfig,
     pub(crate) published: Arc<Publisher>,
     pub(crate) loaded: Arc<LoadedKeys>,
+    /// The JSON of recently read keys ([`Keys::retrieve_json`]).
+    key_json: Arc<crate::key_json::KeyJson>,
     /// Key generation time (the crypto, with the self-signed certificate), by algorithm and
     /// backend.
     generation_seconds: Arc<crate::metrics::HistogramVec>,
@@ -134,6 +136,7 @@ impl KeyService {
             published: Arc::new(Publisher::new(config.published_cache_bytes)),
             config,
             loaded: Arc::default(),
+            key_json: Arc::default(),
             generation_seconds: Arc::default(),
         };
         // Another node's change (a shared database) drops what this one cached of the store.
@@ -643,6 +646,18 @@ impl Keys<'_> {
     /// One key.
     pub fn retrieve(&self, id: &KeyId) -> Result<Key, ServiceError> {
         self.core.store.get_key(id)?.ok_or(ServiceError::NotFound)
+    }
+
+    /// The JSON of [`Self::retrieve`]'s key (the bytes `serde_json::to_vec` makes of it). The
+    /// record is read every time; the JSON made from it is kept for the next read of the same
+    /// record (`key_json.rs`), so a key read over and over is not encoded again.
+    pub fn retrieve_json(&self, id: &KeyId) -> Result<Arc<[u8]>, ServiceError> {
+        let record = self
+            .core
+            .store
+            .key_record(id)?
+            .ok_or(ServiceError::NotFound)?;
+        self.core.key_json.of(*id, record)
     }
 
     /// Every key, in insertion order.

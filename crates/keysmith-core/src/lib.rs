@@ -21,6 +21,7 @@ pub mod audit;
 mod config;
 mod connections;
 mod error;
+mod key_json;
 mod keys;
 pub mod metrics;
 mod pages;

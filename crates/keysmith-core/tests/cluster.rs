@@ -165,3 +165,39 @@ fn concurrent_rotations_from_three_nodes_each_apply_once() {
         .count();
     assert_eq!(current, 1);
 }
+
+/// A key's JSON kept by one node is never answered after another node changes the key: the
+/// record is read on every retrieve, so the rename shows on the other node at once (no wait for
+/// the change notice), and a delete answers not found.
+#[test]
+fn a_key_renamed_or_deleted_on_one_node_reads_fresh_on_another() {
+    let Some(server) = TestPostgres::start_or_skip("key JSON read on two nodes") else {
+        return;
+    };
+    server.create_database("keysmith").unwrap();
+    let nodes = nodes(&server, 2, 0);
+    let key = nodes[0]
+        .keys()
+        .generate(
+            None,
+            &keysmith_core::GenerateRequest {
+                algorithm: Some("ES256"),
+                name: Some("shared"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let name_on = |node: &KeyService| {
+        let json = node.keys().retrieve_json(&key.id).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap()["name"].clone()
+    };
+    assert_eq!(name_on(&nodes[1]), "shared");
+    assert_eq!(name_on(&nodes[1]), "shared");
+    nodes[0].keys().rename(&key.id, Some("renamed")).unwrap();
+    assert_eq!(name_on(&nodes[1]), "renamed");
+    nodes[0].keys().delete(&key.id).unwrap();
+    assert!(matches!(
+        nodes[1].keys().retrieve_json(&key.id),
+        Err(keysmith_core::ServiceError::NotFound)
+    ));
+}

@@ -57,6 +57,7 @@ pub use health::StoreHealth;
 pub use pg_store::{
     MAX_ATTEMPTS, Migrated, PgOptions, PgStore, SCHEMA_VERSION as PG_SCHEMA_VERSION,
 };
+pub use records::KeyRecord;
 pub use redb_store::{
     CommitStats, DEFAULT_CACHE_BYTES, OpenOptions, RedbStore, SCHEMA_VERSION, Verification,
 };
@@ -135,6 +136,10 @@ pub trait KeyRecords {
 
     /// The public record of the key with `id`, without reading its private half.
     fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError>;
+
+    /// [`Self::get_key`] before decoding: the record's bytes, for a reader that keeps what it
+    /// derives from a key and reuses it while the record is unchanged.
+    fn key_record(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
 
     /// The id of the key whose kid is `kid`.
     fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError>;

@@ -99,6 +99,15 @@ fn rename_delete_and_insertion_order(store: &dyn KeyStore) {
             .collect::<Vec<_>>()
     };
     assert_eq!(names(store), ["b", "a", "c"]);
+    // The record as read decodes to the key, reads the same until a change, and differs after.
+    let record = store.key_record(&a.key.id).unwrap().unwrap();
+    assert_eq!(record.decode().unwrap(), a.key);
+    assert_eq!(store.key_record(&a.key.id).unwrap().as_ref(), Some(&record));
+    assert_eq!(
+        format!("{record:?}"),
+        format!("KeyRecord({} bytes)", record.len())
+    );
+    assert!(store.key_record(&KeyId::random()).unwrap().is_none());
     assert!(matches!(
         store.rename(&a.key.id, "b", 9),
         Err(StoreError::Duplicate(UniqueField::Name))
@@ -110,6 +119,9 @@ fn rename_delete_and_insertion_order(store: &dyn KeyStore) {
     );
     assert_eq!(store.id_by_name("z").unwrap(), Some(a.key.id));
     assert!(store.id_by_name("a").unwrap().is_none());
+    let after = store.key_record(&a.key.id).unwrap().unwrap();
+    assert_ne!(after, record);
+    assert_eq!(after.decode().unwrap(), renamed);
     assert!(store.rename(&KeyId::random(), "q", 1).unwrap().is_none());
     assert!(store.delete(&b.key.id).unwrap());
     assert!(!store.delete(&b.key.id).unwrap());

@@ -16,20 +16,23 @@ use crate::{ApiError, AppState};
 pub(crate) fn configure(routes: &mut impl Registrar) {
     let keys = || RouteSpec::fusionauth(Family::Keys);
     let uses = || RouteSpec::fusionauth(Family::Sign);
+    // The router tries paths in this order. Every fixed path under /api/key/ comes before
+    // /api/key/{id}, which would match it too; {id} matches one segment, so it cannot shadow
+    // the longer paths after it, and the most read path is matched after the fewest patterns.
     routes.add::<__path_list, _, _>(keys(), list);
     routes.add::<__path_search_by_query, _, _>(keys(), search_by_query);
     routes.add::<__path_search_by_body, _, _>(keys(), search_by_body);
     routes.add::<__path_generate, _, _>(keys().audited("key.generate"), generate);
-    routes.add::<__path_generate_with_id, _, _>(keys().audited("key.generate"), generate_with_id);
     routes.add::<__path_import, _, _>(keys().audited("key.import"), import);
-    routes.add::<__path_import_with_id, _, _>(keys().audited("key.import"), import_with_id);
     routes.add::<__path_deleted, _, _>(keys(), deleted);
-    routes.add::<__path_restore, _, _>(keys().audited("key.restore"), restore);
-    routes.add::<__path_sign, _, _>(uses().audited_use("key.sign"), sign);
-    routes.add::<__path_verify, _, _>(uses().audited_use("key.verify"), verify);
     routes.add::<__path_retrieve, _, _>(keys(), retrieve);
     routes.add::<__path_update, _, _>(keys().audited("key.update"), update);
     routes.add::<__path_delete, _, _>(keys().audited("key.delete"), delete);
+    routes.add::<__path_generate_with_id, _, _>(keys().audited("key.generate"), generate_with_id);
+    routes.add::<__path_import_with_id, _, _>(keys().audited("key.import"), import_with_id);
+    routes.add::<__path_restore, _, _>(keys().audited("key.restore"), restore);
+    routes.add::<__path_sign, _, _>(uses().audited_use("key.sign"), sign);
+    routes.add::<__path_verify, _, _>(uses().audited_use("key.verify"), verify);
 }
 
 /// Parses a JSON body after authorisation, so an unauthenticated caller learns nothing.
@@ -142,8 +145,18 @@ async fn retrieve(
     let id = state.keys.parse_id(&path.id)?;
     // A point read: one redb read transaction, no fsync, pages served from redb's cache. Run
     // inline: a hop to the blocking pool costs more than the read (see docs/benchmarks.md).
-    let key = state.keys.keys().retrieve(&id)?;
-    Ok(key_response(&key))
+    // The key's JSON is kept while its record is unchanged (`Keys::retrieve_json`).
+    let key = state.keys.keys().retrieve_json(&id)?;
+    let mut body = Vec::with_capacity(key.len() + 9);
+    body.extend_from_slice(b"{\"key\":");
+    body.extend_from_slice(&key);
+    body.push(b'}');
+    Ok(crate::middleware::audit::with_target(
+        HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body),
+        id.to_string(),
+    ))
 }
 
 #[utoipa::path(

@@ -11,7 +11,7 @@ use super::rings::{release_from_ring, return_to_ring};
 use crate::audit::{changed, if_true};
 use crate::records::{DeletedKey, decode_deleted, decode_key, encode_deleted, encode_key};
 use crate::sealed::decode_secret;
-use crate::{KeyCensus, KeyRecords, SearchPage, StoreError, StoredKey};
+use crate::{KeyCensus, KeyRecord, KeyRecords, SearchPage, StoreError, StoredKey};
 
 impl KeyRecords for PgStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
@@ -62,6 +62,14 @@ impl KeyRecords for PgStore {
             txn.query_opt("SELECT record FROM keys WHERE id = $1", &[&id.0])?
                 .map(|row| decode_key(row.get(0)))
                 .transpose()
+        })
+    }
+
+    fn key_record(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        self.read(|txn| {
+            Ok(txn
+                .query_opt("SELECT record FROM keys WHERE id = $1", &[&id.0])?
+                .map(|row| KeyRecord::new(row.get(0))))
         })
     }
 

@@ -196,6 +196,40 @@ pub(crate) fn encode_key(key: &Key) -> Result<Vec<u8>, StoreError> {
     Ok(out.finish())
 }
 
+/// A key's public record as read, still encoded. Decoding is a pure function of these bytes,
+/// so a reader may keep what it derived from one read and reuse it while a later read of the
+/// same key compares equal. It holds no private material (that is sealed apart); its `Debug`
+/// prints only its length all the same.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord(Vec<u8>);
+
+impl KeyRecord {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The key it holds.
+    pub fn decode(&self) -> Result<Key, StoreError> {
+        decode_key(&self.0)
+    }
+
+    /// Its length in bytes, what keeping it costs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty (no stored record is).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyRecord({} bytes)", self.0.len())
+    }
+}
+
 /// The key a stored record (schema 4) holds.
 pub(crate) fn decode_key(bytes: &[u8]) -> Result<Key, StoreError> {
     let corrupt = |why: String| StoreError::Corrupt(format!("key record: {why}"));

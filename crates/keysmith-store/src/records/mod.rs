@@ -22,6 +22,7 @@ pub(crate) use api_key::{decode_api_key, encode_api_key};
 pub(crate) use audit::{decode_audit, encode_audit};
 pub(crate) use connection::{decode_connection, encode_connection};
 pub(crate) use deleted::{DeletedKey, RevokedPlace, decode_deleted, encode_deleted};
+pub use key::KeyRecord;
 pub(crate) use key::{decode_key, decode_key_v3, encode_key};
 pub(crate) use ring::{decode_ring, encode_ring};
 

@@ -93,6 +93,14 @@ impl KeyRecords for RedbStore {
             .transpose()
     }
 
+    fn key_record(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(KEYS)?;
+        Ok(keys
+            .get(raw(id))?
+            .map(|bytes| KeyRecord::new(bytes.value().to_vec())))
+    }
+
     fn id_by_kid(&self, kid: &str) -> Result<Option<KeyId>, StoreError> {
         let id = self
             .read()?
