@@ -182,6 +182,12 @@ impl KeyService {
         self.published.answer(&*self.backend, &*self.store)
     }
 
+    /// [`Self::published_answer`] if it is kept in memory and current, else `None`: it reads
+    /// no store and waits for no build, so an async handler may call it inline.
+    pub fn published_kept(&self) -> Option<PublishedAnswer> {
+        self.published.kept()
+    }
+
     /// Writes a published document from the store, a page of keys at a time (memory does not
     /// grow with the number of keys). Stops at the first failed write.
     pub fn write_published(

@@ -233,6 +233,12 @@ impl Publisher {
         Some(document["publicKeys"][kid].as_str().map(str::to_owned))
     }
 
+    /// The answer kept for the current version, if any: reads no store and waits for no
+    /// build (only for the moment a finished build takes to be kept).
+    pub(crate) fn kept(&self) -> Option<PublishedAnswer> {
+        self.cached(self.version.load(Ordering::Acquire))
+    }
+
     /// The documents whole if they fit in the cache (built now if a change dropped them),
     /// otherwise an answer to stream.
     pub(crate) fn answer(
@@ -242,7 +248,7 @@ impl Publisher {
     ) -> Result<PublishedAnswer, ServiceError> {
         // The version is read before the store: bytes built from a read that missed a change
         // carry the version before it, which that change has already left behind.
-        if let Some(answer) = self.cached(self.version.load(Ordering::Acquire)) {
+        if let Some(answer) = self.kept() {
             return Ok(answer);
         }
         let _building = match self.building.lock() {

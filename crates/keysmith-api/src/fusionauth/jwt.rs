@@ -2,9 +2,11 @@
 //! `/api/jwt/validate`; and Keysmith's scoped JWKS, `/.well-known/jwks/signing-keys` and
 //! `/.well-known/jwks/connections/{id}`.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use keysmith_core::{PublishedAnswer, PublishedDocument, ServiceError, TokenRejection};
+use keysmith_core::{Published, PublishedAnswer, PublishedDocument, ServiceError, TokenRejection};
 use keysmith_model::{Errors, KeyUse, PublicKeys, RingOwner};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -55,19 +57,46 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
     )
 )]
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(match published(&state).await? {
+        PublishedAnswer::Whole(published) => {
+            let etag = published.jwks_etag.clone();
+            jwks_answer(&request, &state, &etag, || {
+                kept_response(published, PublishedDocument::Jwks)
+            })
+        }
+        PublishedAnswer::Streamed { etag } => jwks_answer(&request, &state, &etag, || {
+            streamed_response(&state, PublishedDocument::Jwks)
+        }),
+    })
+}
+
+/// The published documents: answered inline when they are kept in memory and current;
+/// otherwise built (or found too large to keep) on the blocking pool, since that reads the store.
+async fn published(state: &AppState) -> Result<PublishedAnswer, ApiError> {
+    if let Some(answer) = state.keys.published_kept() {
+        return Ok(answer);
+    }
     let service = state.keys.clone();
-    Ok(
-        match web::block(move || service.published_answer()).await?? {
-            PublishedAnswer::Whole(published) => {
-                jwks_answer(&request, &state, &published.jwks_etag, || {
-                    json_response(published.jwks_json.clone())
-                })
-            }
-            PublishedAnswer::Streamed { etag } => jwks_answer(&request, &state, &etag, || {
-                streamed_response(&state, PublishedDocument::Jwks)
-            }),
-        },
-    )
+    Ok(web::block(move || service.published_answer()).await??)
+}
+
+/// One of the kept published documents as a body that shares their bytes: no copy of the
+/// document is made for a request.
+struct KeptDocument(Arc<Published>, PublishedDocument);
+
+impl AsRef<[u8]> for KeptDocument {
+    fn as_ref(&self) -> &[u8] {
+        match self.1 {
+            PublishedDocument::Jwks => &self.0.jwks_json,
+            PublishedDocument::PublicKeys => &self.0.public_keys_json,
+        }
+    }
+}
+
+fn kept_response(published: Arc<Published>, document: PublishedDocument) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(web::Bytes::from_owner(KeptDocument(published, document)))
 }
 
 fn json_response(body: Vec<u8>) -> HttpResponse {
@@ -218,16 +247,14 @@ async fn public_key(
     let service = state.keys.clone();
     match query.kid.clone() {
         // Kept as bytes once per change of the published set while it fits in memory.
-        None => Ok(
-            match web::block(move || service.published_answer()).await?? {
-                PublishedAnswer::Whole(published) => {
-                    json_response(published.public_keys_json.clone())
-                }
-                PublishedAnswer::Streamed { .. } => {
-                    streamed_response(&state, PublishedDocument::PublicKeys)
-                }
-            },
-        ),
+        None => Ok(match published(&state).await? {
+            PublishedAnswer::Whole(published) => {
+                kept_response(published, PublishedDocument::PublicKeys)
+            }
+            PublishedAnswer::Streamed { .. } => {
+                streamed_response(&state, PublishedDocument::PublicKeys)
+            }
+        }),
         Some(kid) => {
             let public_key = web::block(move || service.published_public_key(&kid))
                 .await??
