@@ -206,13 +206,12 @@ async fn generate_key(
     let slot = state.limits.generation_slot()?;
     let service = state.keys.clone();
     let (on_commit, committed) = crate::middleware::deadline::commit_answer();
-    let inline = fields.algorithm.as_deref().is_some_and(made_inline);
-    let queue = move || {
+    let queued = crate::middleware::deadline::change(move || {
         // The turn bounds the CPU work only: the durable half waits for a group commit with
         // the other requests' keys, asynchronously (no thread is held until the commit), and
         // the slot, dropped with the answer, bounds the requests in flight.
         let made = {
-            let _turn = (!inline).then(|| slot.wait_turn());
+            let _turn = slot.wait_turn();
             service.keys().make(
                 id,
                 &GenerateRequest {
@@ -224,27 +223,11 @@ async fn generate_key(
             )?
         };
         Ok::<_, ServiceError>(service.keys().store_queued(made, on_commit.on_commit(slot)))
-    };
-    let queued = if inline {
-        crate::middleware::deadline::change_inline(queue)?
-    } else {
-        crate::middleware::deadline::change(queue).await??
-    };
+    })
+    .await??;
     let key =
         crate::middleware::deadline::committed(committed, |answer| queued.finish(answer)).await?;
     Ok(key_response(&key))
-}
-
-/// Whether a key of `algorithm` is made on the request's own worker: one whose key and
-/// certificate take tens of microseconds (P-256, Ed25519, an HMAC secret), less than the hop
-/// to the blocking pool and back. It still takes its place in the generation queue; others
-/// (RSA, P-384, P-521, ML-DSA: up to seconds) wait for a turn on the blocking pool.
-fn made_inline(algorithm: &str) -> bool {
-    use keysmith_model::Algorithm::{ES256, Ed25519, HS256, HS384, HS512};
-    matches!(
-        algorithm.parse(),
-        Ok(ES256 | Ed25519 | HS256 | HS384 | HS512)
-    )
 }
 
 /// Reads a generate body: the key fields and the length, a whole number if given.

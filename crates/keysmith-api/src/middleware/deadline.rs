@@ -59,37 +59,16 @@ pub async fn middleware(
 pub async fn change<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, BlockingError> {
-    let context = change_started();
-    let (out, rows) = web::block(move || in_context(context, f)).await?;
-    crate::middleware::audit::note_committed(rows);
-    Ok(out)
-}
-
-/// [`change`] on the request's own worker, for a use case of tens of microseconds that never
-/// waits (it may queue a change for the writer, not wait for its commit): the same deadline
-/// mark and audit context, without the hop to the blocking pool and back.
-pub fn change_inline<T>(f: impl FnOnce() -> T) -> T {
-    let (out, rows) = in_context(change_started(), f);
-    crate::middleware::audit::note_committed(rows);
-    out
-}
-
-/// Marks the request's change as started and returns its audit context.
-fn change_started() -> Option<keysmith_core::audit::AuditContext> {
     // Outside a request (no deadline middleware) there is nothing to mark.
     let _ = CHANGE_STARTED.try_with(|started| started.store(true, Ordering::Release));
-    crate::middleware::audit::current_context()
-}
-
-/// Runs `f` under `context`, with the number of audit rows it committed.
-fn in_context<T>(
-    context: Option<keysmith_core::audit::AuditContext>,
-    f: impl FnOnce() -> T,
-) -> (T, u64) {
-    match context {
+    let context = crate::middleware::audit::current_context();
+    let (out, rows) = web::block(move || match context {
         Some(context) => keysmith_core::audit::with_audit_context(context, f),
         None => (f(), 0),
-    }
+    })
+    .await?;
+    crate::middleware::audit::note_committed(rows);
+    Ok(out)
 }
 
 /// The two ends of a change's answer that arrives after its group commit

@@ -3,9 +3,7 @@
 //! - a bounded pool: at most `key_generation_concurrency` generations run at once, server-wide,
 //!   and at most `key_generation_queue` more wait for a turn; past that the answer is at once
 //!   503 (FusionAuth's routes) or 429 (`/api/v2`) with `Retry-After`. Waiting is bounded, so a
-//!   flood never builds an unbounded queue, and reads (which never wait here) stay fast. A
-//!   key made in tens of microseconds on the request's own worker (`made_inline` in
-//!   `fusionauth/keys.rs`) takes a place but no turn;
+//!   flood never builds an unbounded queue, and reads (which never wait here) stay fast;
 //! - a token bucket over `/api/v2`'s provision and rotate requests.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
