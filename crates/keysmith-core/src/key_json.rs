@@ -6,6 +6,7 @@
 //! database makes the next read differ, and a deleted key has no record to read.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use keysmith_model::KeyId;
@@ -21,6 +22,21 @@ pub(crate) const BUDGET_BYTES: usize = 4 << 20;
 pub(crate) struct KeyJson {
     kept: Mutex<Kept>,
     budget: usize,
+    answered_kept: AtomicU64,
+    encoded: AtomicU64,
+}
+
+/// What [`KeyJson`] holds and has done since start (`/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyJsonStats {
+    /// Keys whose JSON is kept.
+    pub kept_keys: u64,
+    /// Bytes kept: the records and their JSON.
+    pub kept_bytes: u64,
+    /// Reads answered with a kept JSON.
+    pub answered_kept: u64,
+    /// Reads that encoded the key (none kept, or its record changed).
+    pub encoded: u64,
 }
 
 impl Default for KeyJson {
@@ -57,6 +73,8 @@ impl KeyJson {
         Self {
             kept: Mutex::default(),
             budget,
+            answered_kept: AtomicU64::new(0),
+            encoded: AtomicU64::new(0),
         }
     }
 
@@ -65,8 +83,10 @@ impl KeyJson {
         if let Some(entry) = self.lock().entries.get(&id)
             && entry.record == record
         {
+            self.answered_kept.fetch_add(1, Ordering::Relaxed);
             return Ok(entry.json.clone());
         }
+        self.encoded.fetch_add(1, Ordering::Relaxed);
         let key = record.decode()?;
         let json: Arc<[u8]> = serde_json::to_vec(&key)
             .map_err(ServiceError::internal)?
@@ -109,11 +129,25 @@ impl KeyJson {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// What is kept, and how reads were answered since start.
+    pub(crate) fn stats(&self) -> KeyJsonStats {
+        let (kept_keys, kept_bytes) = {
+            let kept = self.lock();
+            (kept.entries.len() as u64, kept.bytes as u64)
+        };
+        KeyJsonStats {
+            kept_keys,
+            kept_bytes,
+            answered_kept: self.answered_kept.load(Ordering::Relaxed),
+            encoded: self.encoded.load(Ordering::Relaxed),
+        }
+    }
+
     /// How many keys and bytes are kept (tests).
     #[cfg(test)]
     fn size(&self) -> (usize, usize) {
-        let kept = self.lock();
-        (kept.entries.len(), kept.bytes)
+        let stats = self.stats();
+        (stats.kept_keys as usize, stats.kept_bytes as usize)
     }
 }
 
@@ -165,6 +199,12 @@ mod tests {
             Arc::ptr_eq(&first, &again),
             "the second read answers the kept bytes"
         );
+        let stats = service.key_json_stats();
+        assert_eq!(
+            (stats.kept_keys, stats.answered_kept, stats.encoded),
+            (1, 1, 1)
+        );
+        assert!(stats.kept_bytes > first.len() as u64, "{stats:?}");
 
         keys.rename(&id, Some("renamed")).unwrap();
         let renamed = keys.retrieve_json(&id).unwrap();
@@ -175,6 +215,11 @@ mod tests {
         );
         let value: serde_json::Value = serde_json::from_slice(&renamed).unwrap();
         assert_eq!(value["name"], "renamed");
+        let stats = service.key_json_stats();
+        assert_eq!(
+            (stats.kept_keys, stats.answered_kept, stats.encoded),
+            (1, 1, 2)
+        );
 
         keys.delete(&id).unwrap();
         assert!(matches!(

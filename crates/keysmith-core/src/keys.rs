@@ -182,6 +182,11 @@ impl KeyService {
         self.published.answer(&*self.backend, &*self.store)
     }
 
+    /// The JSON kept of keys read by id, and how reads were answered since start.
+    pub fn key_json_stats(&self) -> crate::KeyJsonStats {
+        self.key_json.stats()
+    }
+
     /// [`Self::published_answer`] if it is kept in memory and current, else `None`: it reads
     /// no store and waits for no build, so an async handler may call it inline.
     pub fn published_kept(&self) -> Option<PublishedAnswer> {

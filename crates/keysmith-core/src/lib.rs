@@ -34,6 +34,7 @@ mod tokens;
 pub use config::{DEFAULT_PUBLISHED_CACHE_BYTES, ServiceConfig};
 pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
+pub use key_json::KeyJsonStats;
 pub use keys::{GenerateRequest, ImportRequest, KeyCommit, KeyService, Keys, MadeKey, QueuedKey};
 pub use published::{Published, PublishedAnswer, PublishedDocument, ScopedJwks};
 pub use rings::{

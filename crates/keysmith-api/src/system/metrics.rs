@@ -146,6 +146,33 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         &[],
         &[(Vec::new(), commits.waiting)],
     );
+    let key_json = state.keys.key_json_stats();
+    render_gauges(
+        &mut out,
+        "keysmith_key_json_kept_bytes",
+        "Bytes of key records and their JSON kept for reads of a key by id (at most 4 MiB).",
+        &[],
+        &[(Vec::new(), key_json.kept_bytes)],
+    );
+    render_gauges(
+        &mut out,
+        "keysmith_key_json_kept_keys",
+        "Keys whose JSON is kept for reads by id.",
+        &[],
+        &[(Vec::new(), key_json.kept_keys)],
+    );
+    render_counter(
+        &mut out,
+        "keysmith_key_json_answered_kept_total",
+        "Reads of a key by id answered with its kept JSON (its record unchanged) since start.",
+        key_json.answered_kept,
+    );
+    render_counter(
+        &mut out,
+        "keysmith_key_json_encoded_total",
+        "Reads of a key by id that encoded its JSON (none kept, or its record changed) since start.",
+        key_json.encoded,
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))

@@ -14,7 +14,8 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 families = {f.name: f for f in text_string_to_metric_families(sys.stdin.read())}
 for name in ("keysmith_keys", "keysmith_keys_expiring_soon", "keysmith_key_generation_seconds",
-             "keysmith_http_request_duration_seconds", "keysmith_build_info"):
+             "keysmith_http_request_duration_seconds", "keysmith_build_info",
+             "keysmith_key_json_kept_bytes"):
     assert name in families, name
 print("parsed", len(families), "families")
 "#;
@@ -23,7 +24,7 @@ print("parsed", len(families), "families")
 #[test_case("aws-lc" ; "aws_lc")]
 fn metrics_count_requests_keys_and_generation(backend: &str) {
     let server = Server::start(backend);
-    tokens::generate(&server, "ES256", None, "m1");
+    let m1 = tokens::generate(&server, "ES256", None, "m1");
     tokens::generate(&server, "ES256", None, "m2");
     tokens::generate(&server, "HS256", None, "m3");
     // A certificate that expires tomorrow, made by the openssl command line.
@@ -41,6 +42,16 @@ fn metrics_count_requests_keys_and_generation(backend: &str) {
             .status,
         404
     );
+
+    // One key read twice by id: encoded once, then answered from its kept JSON.
+    for _ in 0..2 {
+        let read = server.call(
+            "GET",
+            &format!("/api/key/{}", m1["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(read.status, 200, "{}", read.text());
+    }
 
     // A scrape needs a key with metrics:GET (the admin key has it) unless metrics_anonymous.
     assert_eq!(server.raw("GET", "/metrics", &[], None).status, 401);
@@ -64,6 +75,9 @@ fn metrics_count_requests_keys_and_generation(backend: &str) {
         "keysmith_http_request_duration_seconds_count{route=\"/api/key/generate\",method=\"POST\",status=\"200\"} 3",
         "keysmith_http_request_duration_seconds_count{route=\"/api/key/{id}\",method=\"GET\",status=\"404\"} 1",
         "keysmith_build_info{version=",
+        "keysmith_key_json_kept_keys 1",
+        "keysmith_key_json_encoded_total 1",
+        "keysmith_key_json_answered_kept_total 1",
     ] {
         assert!(text.contains(expected), "missing {expected}:\n{text}");
     }
@@ -79,6 +93,10 @@ fn metrics_count_requests_keys_and_generation(backend: &str) {
         "{commits} commits, {changes} changes"
     );
     assert!(text.contains("keysmith_store_writes_waiting 0"), "{text}");
+    assert!(
+        counter(&text, "keysmith_key_json_kept_bytes") > 1_000,
+        "{text}"
+    );
 
     if let Some(python) = crate::support::tool(
         "KS_FUSIONAUTH_PYTHON",
