@@ -15,7 +15,7 @@ use keysmith_store::KeyRecord;
 use crate::ServiceError;
 
 /// The most bytes (records and their JSON) kept: about 1,300 ES256 keys with certificates.
-pub(crate) const BUDGET_BYTES: usize = 4 << 20;
+const BUDGET_BYTES: usize = 4 << 20;
 
 /// The JSON of recently read keys, at most `budget` bytes of it with the records; when full,
 /// arbitrary entries make room (a read served from it still reads the record first).
@@ -142,13 +142,6 @@ impl KeyJson {
             encoded: self.encoded.load(Ordering::Relaxed),
         }
     }
-
-    /// How many keys and bytes are kept (tests).
-    #[cfg(test)]
-    fn size(&self) -> (usize, usize) {
-        let stats = self.stats();
-        (stats.kept_keys as usize, stats.kept_bytes as usize)
-    }
 }
 
 #[cfg(test)]
@@ -247,12 +240,12 @@ mod tests {
                 let json = kept.of(*id, record).unwrap();
                 let key = store.get_key(id).unwrap().unwrap();
                 assert_eq!(&*json, serde_json::to_vec(&key).unwrap(), "round {round}");
-                let (entries, bytes) = kept.size();
-                assert!(bytes <= 20 * entry_bytes, "{bytes} bytes kept");
-                assert!(entries >= 1);
+                let stats = kept.stats();
+                assert!(stats.kept_bytes <= 20 * entry_bytes as u64, "{stats:?}");
+                assert!(stats.kept_keys >= 1);
             }
         }
-        let (entries, _) = kept.size();
+        let entries = kept.stats().kept_keys;
         assert!((15..=20).contains(&entries), "{entries} entries kept");
     }
 }

@@ -135,7 +135,11 @@ pub trait KeyRecords {
     fn get(&self, id: &KeyId) -> Result<Option<StoredKey>, StoreError>;
 
     /// The public record of the key with `id`, without reading its private half.
-    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError>;
+    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.key_record(id)?
+            .map(|record| record.decode())
+            .transpose()
+    }
 
     /// [`Self::get_key`] before decoding: the record's bytes, for a reader that keeps what it
     /// derives from a key and reuses it while the record is unchanged.

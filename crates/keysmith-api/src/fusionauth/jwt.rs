@@ -59,9 +59,8 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
 async fn jwks(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(match published(&state).await? {
         PublishedAnswer::Whole(published) => {
-            let etag = published.jwks_etag.clone();
-            jwks_answer(&request, &state, &etag, || {
-                kept_response(published, PublishedDocument::Jwks)
+            jwks_answer(&request, &state, &published.jwks_etag, || {
+                kept_response(published.clone(), PublishedDocument::Jwks)
             })
         }
         PublishedAnswer::Streamed { etag } => jwks_answer(&request, &state, &etag, || {
@@ -244,7 +243,6 @@ async fn public_key(
         // Keysmith has no applications, so no application has a key.
         return Err(ApiError::NotFound);
     }
-    let service = state.keys.clone();
     match query.kid.clone() {
         // Kept as bytes once per change of the published set while it fits in memory.
         None => Ok(match published(&state).await? {
@@ -256,6 +254,7 @@ async fn public_key(
             }
         }),
         Some(kid) => {
+            let service = state.keys.clone();
             let public_key = web::block(move || service.published_public_key(&kid))
                 .await??
                 .ok_or(ApiError::NotFound)?;

@@ -150,7 +150,7 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     render_gauges(
         &mut out,
         "keysmith_key_json_kept_bytes",
-        "Bytes of key records and their JSON kept for reads of a key by id (at most 4 MiB).",
+        "Bytes of key records and their JSON kept for reads of a key by id.",
         &[],
         &[(Vec::new(), key_json.kept_bytes)],
     );

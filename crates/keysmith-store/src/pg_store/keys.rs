@@ -57,14 +57,6 @@ impl KeyRecords for PgStore {
         Ok(Some(StoredKey { key, private }))
     }
 
-    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
-        self.read(|txn| {
-            txn.query_opt("SELECT record FROM keys WHERE id = $1", &[&id.0])?
-                .map(|row| decode_key(row.get(0)))
-                .transpose()
-        })
-    }
-
     fn key_record(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
         self.read(|txn| {
             Ok(txn

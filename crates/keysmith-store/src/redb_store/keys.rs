@@ -85,14 +85,6 @@ impl KeyRecords for RedbStore {
         get_in(&self.read()?, &*self.sealer, raw(id))
     }
 
-    fn get_key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
-        let txn = self.read()?;
-        let keys = txn.open_table(KEYS)?;
-        keys.get(raw(id))?
-            .map(|bytes| decode_key(bytes.value()))
-            .transpose()
-    }
-
     fn key_record(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
         let txn = self.read()?;
         let keys = txn.open_table(KEYS)?;
