@@ -33,6 +33,8 @@ pub struct ServiceConfig {
     /// The most bytes the published documents (JWKS and public keys, together) are kept in
     /// memory for; a larger set is streamed from the store on every request.
     pub published_cache_bytes: usize,
+    /// RSA pairs made ahead of need, per size (all zero: none, every RSA key made on request).
+    pub rsa_pool: crate::RsaPoolConfig,
 }
 
 impl Default for ServiceConfig {
@@ -49,6 +51,7 @@ impl Default for ServiceConfig {
             max_pem_bytes: 32 * 1024,
             max_field_length: MAX_NAME_LENGTH,
             published_cache_bytes: DEFAULT_PUBLISHED_CACHE_BYTES,
+            rsa_pool: crate::RsaPoolConfig::default(),
         }
     }
 }

@@ -115,6 +115,8 @@ pub struct KeyService {
     /// Key generation time (the crypto, with the self-signed certificate), by algorithm and
     /// backend.
     generation_seconds: Arc<crate::metrics::HistogramVec>,
+    /// RSA pairs made ahead of need (`None`: every RSA key is made on request).
+    rsa_pool: Option<Arc<crate::rsa_pool::RsaPool>>,
 }
 
 /// A key id given as text (a UUID).
@@ -130,6 +132,8 @@ impl KeyService {
         store: Arc<dyn KeyStore>,
         config: ServiceConfig,
     ) -> Self {
+        let rsa_pool =
+            crate::rsa_pool::RsaPool::start(backend.clone(), config.rsa_pool).map(Arc::new);
         let service = Self {
             backend,
             store,
@@ -138,6 +142,7 @@ impl KeyService {
             loaded: Arc::default(),
             key_json: Arc::default(),
             generation_seconds: Arc::default(),
+            rsa_pool,
         };
         // Another node's change (a shared database) drops what this one cached of the store.
         let (published, loaded) = (service.published.clone(), service.loaded.clone());
@@ -157,6 +162,14 @@ impl KeyService {
     /// The crypto backend.
     pub fn backend(&self) -> &Arc<dyn KeyBackend> {
         &self.backend
+    }
+
+    /// The RSA pool's figures per pooled size, for `/metrics` (empty when there is no pool).
+    pub fn rsa_pool_stats(&self) -> Vec<crate::RsaPoolStats> {
+        self.rsa_pool
+            .as_ref()
+            .map(|pool| pool.stats())
+            .unwrap_or_default()
     }
 
     /// Key generation durations, for `/metrics`.
@@ -319,22 +332,21 @@ impl KeyService {
         algorithm: Algorithm,
         length: Option<u32>,
         params: &CertificateParams<'_>,
-    ) -> Result<
-        (
-            keysmith_crypto::GeneratedKey,
-            CertificateFields,
-            CertificateInformation,
-        ),
-        ServiceError,
-    > {
-        certificate::create_with_certificate(&*self.backend, algorithm, length, params).map_err(
-            |e| match e {
-                keysmith_crypto::Error::Rejected(message) => {
-                    ServiceError::Invalid(Errors::field("key.issuer", Reason::Invalid, message))
-                }
-                other => ServiceError::from(other),
-            },
-        )
+    ) -> Result<certificate::Certified, ServiceError> {
+        let pooled = match (&self.rsa_pool, length) {
+            (Some(pool), Some(bits)) if algorithm.key_type() == KeyType::Rsa => pool.take(bits),
+            _ => None,
+        };
+        let made = match pooled {
+            Some(pair) => certificate::certify(&*self.backend, algorithm, pair, params),
+            None => certificate::create_with_certificate(&*self.backend, algorithm, length, params),
+        };
+        made.map_err(|e| match e {
+            keysmith_crypto::Error::Rejected(message) => {
+                ServiceError::Invalid(Errors::field("key.issuer", Reason::Invalid, message))
+            }
+            other => ServiceError::from(other),
+        })
     }
 }
 

@@ -115,8 +115,30 @@ pub fn render_gauges(
     names: &[&str],
     series: &[(Vec<String>, u64)],
 ) {
+    render_family(out, name, help, "gauge", names, series);
+}
+
+/// A counter family with labels, read at scrape time.
+pub fn render_counters(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    names: &[&str],
+    series: &[(Vec<String>, u64)],
+) {
+    render_family(out, name, help, "counter", names, series);
+}
+
+fn render_family(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    kind: &str,
+    names: &[&str],
+    series: &[(Vec<String>, u64)],
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
     for (values, value) in series {
         if values.is_empty() {
             let _ = writeln!(out, "{name} {value}");

@@ -52,6 +52,13 @@ pub fn fusionauth_params<'a>(
     }
 }
 
+/// A key with its self-signed certificate, as built and as FusionAuth describes it.
+pub type Certified = (
+    crate::GeneratedKey,
+    CertificateFields,
+    CertificateInformation,
+);
+
 /// Generates a key with its certificate and reads the certificate back: the whole of what
 /// `POST /api/key/generate` needs from the crypto layer for an asymmetric key.
 pub fn create_with_certificate(
@@ -59,15 +66,25 @@ pub fn create_with_certificate(
     algorithm: keysmith_model::Algorithm,
     length: Option<u32>,
     params: &CertificateParams<'_>,
-) -> Result<
-    (
-        crate::GeneratedKey,
-        CertificateFields,
-        CertificateInformation,
-    ),
-    Error,
-> {
+) -> Result<Certified, Error> {
     let (key, fields) = backend.generate_with_certificate(algorithm, length, params)?;
+    let info = information(backend, &fields)?;
+    Ok((key, fields, info))
+}
+
+/// [`create_with_certificate`] for a pair made earlier (an RSA pool's): certifies `key` with
+/// `params` and reads the certificate back.
+pub fn certify(
+    backend: &dyn KeyBackend,
+    algorithm: keysmith_model::Algorithm,
+    key: crate::GeneratedKey,
+    params: &CertificateParams<'_>,
+) -> Result<Certified, Error> {
+    let keysmith_model::PrivateMaterial::Pkcs8(private_key) = &key.private else {
+        return Err(Error::rejected("HMAC keys have no certificate"));
+    };
+    let certificate = backend.self_signed_certificate(algorithm, private_key, params)?;
+    let fields = backend.parse_certificate(&certificate)?;
     let info = information(backend, &fields)?;
     Ok((key, fields, info))
 }

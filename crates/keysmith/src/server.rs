@@ -207,6 +207,14 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, ServerError>
         max_pem_bytes: settings.max_pem_bytes,
         max_field_length: settings.max_field_length,
         published_cache_bytes: settings.published_cache_bytes,
+        rsa_pool: keysmith_core::RsaPoolConfig {
+            ready: [
+                settings.rsa_pool_2048,
+                settings.rsa_pool_3072,
+                settings.rsa_pool_4096,
+            ],
+            refill_per_second: settings.rsa_pool_refill_per_second,
+        },
         rotation: RotationPolicy {
             connection_period_seconds: settings.rotation_connection_period_seconds,
             tenant_period_seconds: settings.rotation_tenant_period_seconds,

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+/// The most RSA pairs of one size the pool may keep: each is a private key held in memory.
+const MAX_RSA_POOL: usize = 1000;
+
 /// The annotated defaults, embedded in the binary.
 pub const DEFAULTS: &str = include_str!("../../../config/keysmith.toml");
 
@@ -115,6 +118,14 @@ pub struct Settings {
     pub max_field_length: usize,
     /// The most bytes the JWKS and public-key documents are kept in memory for.
     pub published_cache_bytes: usize,
+    /// RSA-2048 pairs made ahead of need and kept ready (0 = none).
+    pub rsa_pool_2048: usize,
+    /// RSA-3072 pairs kept ready (0 = none).
+    pub rsa_pool_3072: usize,
+    /// RSA-4096 pairs kept ready (0 = none).
+    pub rsa_pool_4096: usize,
+    /// The most pairs the pool's thread makes a second (0 = unpaced, one after the other).
+    pub rsa_pool_refill_per_second: u32,
     /// The longest a request may take in the server (503 past it), seconds.
     pub request_timeout_seconds: u64,
     /// How long a client has to send a request's head (a slow client is cut off), seconds.
@@ -275,6 +286,14 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
+        if [self.rsa_pool_2048, self.rsa_pool_3072, self.rsa_pool_4096]
+            .iter()
+            .any(|&n| n > MAX_RSA_POOL)
+        {
+            return Err(SettingsError(format!(
+                "rsa_pool_2048, rsa_pool_3072 and rsa_pool_4096 must be between 0 and {MAX_RSA_POOL}"
+            )));
+        }
         if self.bind.trim().is_empty() {
             return Err(SettingsError("bind is empty".into()));
         }
@@ -434,6 +453,21 @@ mod tests {
             "the documented default is the core's"
         );
         assert!(!format!("{settings:?}").contains("api_key: \"x"));
+    }
+
+    #[test]
+    fn an_rsa_pool_past_its_bound_is_refused_by_name() {
+        let mut settings = Settings::load(None, &Overrides::default()).unwrap();
+        assert_eq!(
+            [settings.rsa_pool_2048, settings.rsa_pool_3072, settings.rsa_pool_4096],
+            [0, 0, 0],
+            "the pool is off by default"
+        );
+        settings.rsa_pool_4096 = MAX_RSA_POOL;
+        assert!(settings.validate().is_ok());
+        settings.rsa_pool_4096 = MAX_RSA_POOL + 1;
+        let refused = settings.validate().unwrap_err().to_string();
+        assert!(refused.contains("rsa_pool_4096"), "{refused}");
     }
 
     #[test]

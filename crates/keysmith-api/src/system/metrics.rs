@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use keysmith_core::metrics::{render_counter, render_gauges};
+use keysmith_core::metrics::{render_counter, render_counters, render_gauges};
 use keysmith_model::epoch_millis_now;
 
 use crate::routing::{Registrar, RouteSpec};
@@ -173,6 +173,42 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "Reads of a key by id that encoded its JSON (none kept, or its record changed) since start.",
         key_json.encoded,
     );
+    let pool = state.keys.rsa_pool_stats();
+    if !pool.is_empty() {
+        let series = |value: fn(&keysmith_core::RsaPoolStats) -> u64| -> Vec<(Vec<String>, u64)> {
+            pool.iter()
+                .map(|size| (vec![size.bits.to_string()], value(size)))
+                .collect()
+        };
+        render_gauges(
+            &mut out,
+            "keysmith_rsa_pool_ready",
+            "RSA pairs made ahead of need and ready now, by modulus size.",
+            &["bits"],
+            &series(|size| size.ready),
+        );
+        render_gauges(
+            &mut out,
+            "keysmith_rsa_pool_target",
+            "RSA pairs the pool keeps ready when full, by modulus size.",
+            &["bits"],
+            &series(|size| size.target),
+        );
+        render_counters(
+            &mut out,
+            "keysmith_rsa_pool_taken_total",
+            "RSA keys made from a ready pair since start, by modulus size.",
+            &["bits"],
+            &series(|size| size.taken),
+        );
+        render_counters(
+            &mut out,
+            "keysmith_rsa_pool_missed_total",
+            "RSA keys that found no ready pair of their size and made their own since start.",
+            &["bits"],
+            &series(|size| size.missed),
+        );
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(out))

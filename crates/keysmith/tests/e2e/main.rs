@@ -24,6 +24,7 @@ mod node_clients;
 mod openapi;
 mod permissions;
 mod postgres;
+mod rsa_pool;
 mod sealing;
 mod startup;
 mod support;
