@@ -162,11 +162,12 @@ pub fn run(
             )?;
             let (store, _) =
                 crate::master_key::open_store(settings, selected.backend.clone(), false)?;
-            Target::Offline(KeyService::new(
-                selected.backend,
-                Arc::new(store),
-                crate::server::service_config(settings)?,
-            ))
+            // A one-shot command keeps no RSA pool: its pairs would be made for nothing.
+            let config = keysmith_core::ServiceConfig {
+                rsa_pool: keysmith_core::RsaPoolConfig::default(),
+                ..crate::server::service_config(settings)?
+            };
+            Target::Offline(KeyService::new(selected.backend, Arc::new(store), config))
         }
     };
     let offline_audit = |service: &KeyService, action: &str, target: &str| {
