@@ -459,7 +459,11 @@ mod tests {
     fn an_rsa_pool_past_its_bound_is_refused_by_name() {
         let mut settings = Settings::load(None, &Overrides::default()).unwrap();
         assert_eq!(
-            [settings.rsa_pool_2048, settings.rsa_pool_3072, settings.rsa_pool_4096],
+            [
+                settings.rsa_pool_2048,
+                settings.rsa_pool_3072,
+                settings.rsa_pool_4096
+            ],
             [0, 0, 0],
             "the pool is off by default"
         );
