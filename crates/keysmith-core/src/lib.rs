@@ -41,6 +41,6 @@ pub use published::{Published, PublishedAnswer, PublishedDocument, ScopedJwks};
 pub use rings::{
     CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,
 };
-pub use rsa_pool::{RSA_SIZES, RsaPoolConfig, RsaPoolStats};
+pub use rsa_pool::{RsaPoolConfig, RsaPoolStats};
 pub use search::SearchRequest;
 pub use tokens::{MAX_SIGN_PAYLOAD, MAX_TOKEN_LEN, TokenRejection, Tokens};

@@ -16,7 +16,7 @@ use keysmith_model::Algorithm;
 
 /// The RSA modulus sizes a key can have, in the pool's order of preference when two are
 /// equally short of their target (the cheapest to make first).
-pub const RSA_SIZES: [u32; 3] = [2048, 3072, 4096];
+const RSA_SIZES: [u32; 3] = [2048, 3072, 4096];
 
 /// How many pairs to keep ready per size (0 = none of that size) and how fast to make them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
