@@ -208,6 +208,16 @@ pub trait KeyRecords {
         limit: usize,
     ) -> Result<Vec<Key>, StoreError>;
 
+    /// Up to `limit` live keys whose `issuer` is exactly `issuer`, in id order, after the key
+    /// `after` (`None`: from the first). Read through the issuer index: the cost is that of the
+    /// keys returned, however many other keys there are. Each call is one consistent read.
+    fn keys_by_issuer(
+        &self,
+        issuer: &str,
+        after: Option<KeyId>,
+        limit: usize,
+    ) -> Result<Vec<Key>, StoreError>;
+
     /// One page of the keys that match `query`, and how many match in all. Memory use is
     /// bounded by the page, not by the number of keys.
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError>;

@@ -138,7 +138,7 @@ fn assert_stored_in_the_current_schema(path: &std::path::Path) {
         version.map(|v| v.value()),
         Some(keysmith_store::SCHEMA_VERSION)
     );
-    assert_eq!(keysmith_store::SCHEMA_VERSION, 5);
+    assert_eq!(keysmith_store::SCHEMA_VERSION, 6);
     let table = txn.open_table(keys).unwrap();
     assert!(table.len().unwrap() > 0);
     for entry in table.iter().unwrap() {
@@ -162,6 +162,17 @@ fn assert_stored_in_the_current_schema(path: &std::path::Path) {
         txn.open_table(by_kind).unwrap().len().unwrap(),
         table.len().unwrap()
     );
+    // One issuer entry per key with an issuer, naming that key's issuer.
+    let by_issuer: redb::TableDefinition<(&str, u128), ()> =
+        redb::TableDefinition::new("keys_by_issuer");
+    let issuers = txn.open_table(by_issuer).unwrap();
+    assert!(issuers.len().unwrap() > 0, "no key indexed by issuer");
+    for entry in issuers.iter().unwrap() {
+        let (position, _) = entry.unwrap();
+        let (issuer, id) = position.value();
+        assert!(!issuer.is_empty());
+        assert!(table.get(id).unwrap().is_some(), "an issuer entry of no key");
+    }
     let tables: Vec<String> = txn
         .list_tables()
         .unwrap()
@@ -370,6 +381,20 @@ fn check_fixture(copy: &std::path::Path, extra: &[StoredKey]) {
         let found = store.search(&query).unwrap();
         assert!(found.keys.iter().any(|k| k.id == record.key.id), "{name}");
     }
+    // The issuer index, built by the schema 6 upgrade: each issuer's live keys in id order.
+    let mut issuers: Vec<&str> = listed.iter().filter_map(|k| k.issuer.as_deref()).collect();
+    issuers.sort_unstable();
+    issuers.dedup();
+    assert!(!issuers.is_empty(), "the fixture has keys with an issuer");
+    for issuer in issuers {
+        let mut expected: Vec<Key> = listed
+            .iter()
+            .filter(|k| k.issuer.as_deref() == Some(issuer))
+            .cloned()
+            .collect();
+        expected.sort_by_key(|k| k.id.0);
+        assert_eq!(store.keys_by_issuer(issuer, None, 1000).unwrap(), expected);
+    }
     let mut taken = records().remove(0);
     taken.key.id = KeyId(uuid::Uuid::from_u128(0x5eed));
     taken.key.kid = "a kid of its own".into();
@@ -480,7 +505,7 @@ fn schema_of(path: &std::path::Path) -> u64 {
     version.unwrap().value()
 }
 
-// ---- schema 5 (the current version) ----
+// ---- schema 5 ----
 
 fn fixture_v5() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v5.redb")
@@ -499,7 +524,7 @@ fn schema_v5_keys() -> Vec<StoredKey> {
 }
 
 #[test]
-#[ignore = "wrote the schema-5 fixture with the schema-5 build; run only to regenerate it"]
+#[ignore = "wrote the schema-5 fixture with the schema-5 build; kept to show how (this build writes a later schema)"]
 fn write_schema_v5_fixture() {
     let path = fixture_v5();
     let _ = std::fs::remove_file(&path);
@@ -515,7 +540,47 @@ fn schema_v5_files_open_and_read_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("v5.redb");
     std::fs::copy(fixture_v5(), &copy).unwrap();
-    assert_stored_in_the_current_schema(&copy);
+    assert_eq!(schema_of(&copy), 5);
     check_fixture(&copy, &schema_v5_keys());
+    assert_stored_in_the_current_schema(&copy);
+}
+
+// ---- schema 6 (the current version) ----
+
+fn fixture_v6() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v6.redb")
+}
+
+/// The schema-5 fixture's keys, and one more under an issuer of its own.
+fn schema_v6_keys() -> Vec<StoredKey> {
+    let mut keys = schema_v5_keys();
+    let mut second = records().remove(0);
+    second.key.id = KeyId(uuid::Uuid::from_u128(0x66));
+    second.key.kid = "kid-issuer-second".into();
+    second.key.name = "Fixture of another issuer".into();
+    second.key.issuer = Some("second.example".into());
+    keys.push(second);
+    keys
+}
+
+#[test]
+#[ignore = "wrote the schema-6 fixture with the schema-6 build; run only to regenerate it"]
+fn write_schema_v6_fixture() {
+    let path = fixture_v6();
+    let _ = std::fs::remove_file(&path);
+    let store = RedbStore::open(&path, sealer()).unwrap();
+    fill_fixture(&store);
+    for record in schema_v6_keys() {
+        store.insert(&record).unwrap();
+    }
+}
+
+#[test]
+fn schema_v6_files_open_and_read_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("v6.redb");
+    std::fs::copy(fixture_v6(), &copy).unwrap();
+    assert_eq!(schema_of(&copy), 6);
+    check_fixture(&copy, &schema_v6_keys());
     assert_stored_in_the_current_schema(&copy);
 }

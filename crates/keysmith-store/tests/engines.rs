@@ -341,6 +341,78 @@ fn a_url_with_a_password_never_shows_it() {
     assert!(!text.contains("hunter2"), "{text}");
 }
 
+/// Migration 3 adds the `issuer` column and fills it from each key's record: a database of
+/// schema 2 that holds keys with and without an issuer serves them by issuer once migrated.
+#[test]
+fn migration_3_fills_the_issuer_of_keys_stored_before_it() {
+    let Some((server, store)) = pg_store("PostgreSQL issuer backfill") else {
+        return;
+    };
+    // More than one page of the backfill (1,024 keys).
+    let (mut ids, mut records) = (Vec::new(), Vec::new());
+    for i in 0..1_030u32 {
+        let record = keysmith_store::StoredKey {
+            key: keysmith_model::Key {
+                algorithm: keysmith_model::Algorithm::HS256,
+                certificate: None,
+                certificate_information: None,
+                expiration_instant: None,
+                has_private_key: None,
+                id: keysmith_model::KeyId(uuid::Uuid::from_u128(u128::from(i) + 1)),
+                insert_instant: 1,
+                // Every third key has no issuer; the others alternate between two.
+                issuer: match i % 3 {
+                    0 => None,
+                    1 => Some("one.example".into()),
+                    _ => Some("two.example".into()),
+                },
+                kid: format!("kid-{i}"),
+                last_update_instant: 1,
+                length: None,
+                name: format!("key {i}"),
+                public_key: None,
+                key_type: keysmith_model::KeyType::Hmac,
+            },
+            private: None,
+        };
+        ids.push((record.key.id, record.key.issuer.clone()));
+        records.push(record);
+    }
+    store.insert_many(&records).unwrap();
+    drop(store);
+    // Back to schema 2, as a build before the issuer index left it.
+    sql(&server, "keysmith")
+        .batch_execute(
+            "DROP INDEX keys_by_issuer; ALTER TABLE keys DROP COLUMN issuer;
+             DELETE FROM keysmith_schema WHERE version = 3;",
+        )
+        .unwrap();
+    let store = PgStore::connect(&server.url("keysmith"), sealer(), &PgOptions::default()).unwrap();
+    assert_eq!(
+        (store.migrated().from, store.migrated().to),
+        (2, PG_SCHEMA_VERSION)
+    );
+    for issuer in ["one.example", "two.example"] {
+        let expected: Vec<_> = ids
+            .iter()
+            .filter(|(_, i)| i.as_deref() == Some(issuer))
+            .map(|(id, _)| *id)
+            .collect();
+        let found: Vec<_> = store
+            .keys_by_issuer(issuer, None, 10_000)
+            .unwrap()
+            .iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(found, expected, "{issuer}");
+    }
+    let unindexed: i64 = sql(&server, "keysmith")
+        .query_one("SELECT count(*) FROM keys WHERE issuer IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(unindexed, 344, "the keys without an issuer");
+}
+
 #[test]
 fn a_node_without_the_master_key_of_stored_secrets_is_refused() {
     let Some((server, store)) = pg_store("PostgreSQL master-key check") else {

@@ -1541,7 +1541,79 @@ fn expiring_before_reads_the_expiration_index_in_order(store: &dyn KeyStore) {
     );
 }
 
+/// The per-issuer JWKS's read: one issuer's live keys in id order, paged by id; exact issuer
+/// (case and a prefix are other issuers); keys without an issuer, deleted ones (restorably or
+/// not) and restored ones as they are.
+fn keys_by_issuer_reads_one_issuer_in_id_order(store: &dyn KeyStore) {
+    let with_issuer = |n: u128, issuer: Option<&str>| {
+        let mut record = key(&format!("k {n}"), &format!("kid-{n}"), Algorithm::ES256, 1);
+        record.key.id = KeyId(uuid::Uuid::from_u128(n));
+        record.key.issuer = issuer.map(str::to_owned);
+        record
+    };
+    // Inserted out of id order; the index answers in id order.
+    for (n, issuer) in [
+        (9, Some("acme.com")),
+        (3, Some("acme.com")),
+        (5, Some("ACME.com")),
+        (7, Some("acme.co")),
+        (4, None),
+        (1, Some("acme.com")),
+        (8, Some("acme.com")),
+    ] {
+        store.insert(&with_issuer(n, issuer)).unwrap();
+    }
+    let ids = |keys: Vec<Key>| keys.iter().map(|k| k.id.0.as_u128()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.keys_by_issuer("acme.com", None, 100).unwrap()),
+        [1, 3, 8, 9]
+    );
+    assert_eq!(ids(store.keys_by_issuer("ACME.com", None, 100).unwrap()), [5]);
+    assert_eq!(ids(store.keys_by_issuer("acme.co", None, 100).unwrap()), [7]);
+    assert!(store.keys_by_issuer("acme", None, 100).unwrap().is_empty());
+    assert!(store.keys_by_issuer("", None, 100).unwrap().is_empty());
+    // Paged: after a key, the next ones.
+    let first = store.keys_by_issuer("acme.com", None, 2).unwrap();
+    assert_eq!(ids(first.clone()), [1, 3]);
+    assert_eq!(
+        ids(store.keys_by_issuer("acme.com", Some(first[1].id), 2).unwrap()),
+        [8, 9]
+    );
+    let last = KeyId(uuid::Uuid::from_u128(9));
+    assert!(store.keys_by_issuer("acme.com", Some(last), 2).unwrap().is_empty());
+    let end = KeyId(uuid::Uuid::from_u128(u128::MAX));
+    assert!(store.keys_by_issuer("acme.com", Some(end), 2).unwrap().is_empty());
+    // The keys come whole.
+    assert_eq!(
+        store.keys_by_issuer("acme.co", None, 1).unwrap()[0],
+        with_issuer(7, Some("acme.co")).key
+    );
+    // A deleted key leaves the index; a restorably deleted one too, until it is restored.
+    assert!(store.delete(&KeyId(uuid::Uuid::from_u128(3))).unwrap());
+    let restorable = KeyId(uuid::Uuid::from_u128(8));
+    assert!(store.delete_restorably(&restorable, i64::MAX).unwrap());
+    assert_eq!(
+        ids(store.keys_by_issuer("acme.com", None, 100).unwrap()),
+        [1, 9]
+    );
+    store.restore(&restorable).unwrap().unwrap();
+    assert_eq!(
+        ids(store.keys_by_issuer("acme.com", None, 100).unwrap()),
+        [1, 8, 9]
+    );
+    // A rename keeps the key under its issuer.
+    store
+        .rename(&KeyId(uuid::Uuid::from_u128(1)), "renamed", 2)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.keys_by_issuer("acme.com", None, 1).unwrap()[0].name,
+        "renamed"
+    );
+}
+
 on_both_engines!(
+    keys_by_issuer_reads_one_issuer_in_id_order,
     expiring_before_reads_the_expiration_index_in_order,
     audit_after_reads_the_trail_in_id_order,
     names_kids_and_ids_are_unique_and_a_refused_insert_changes_nothing,

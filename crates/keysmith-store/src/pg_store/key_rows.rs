@@ -40,8 +40,9 @@ pub(super) fn insert_in(
 ) -> Result<(), StoreError> {
     let k = &key.key;
     txn.execute(
-        "INSERT INTO keys (id, name, lower_name, kid, key_type, algorithm, expires_at, record, secret)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO keys (id, name, lower_name, kid, key_type, algorithm, expires_at, issuer,
+                           record, secret)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &k.id.0,
             &k.name,
@@ -50,6 +51,7 @@ pub(super) fn insert_in(
             &k.key_type.as_str(),
             &k.algorithm.as_str(),
             &k.expiration_instant,
+            &k.issuer,
             &key.record,
             &key.secret,
         ],

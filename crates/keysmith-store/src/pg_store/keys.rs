@@ -218,6 +218,28 @@ impl KeyRecords for PgStore {
         })
     }
 
+    fn keys_by_issuer(
+        &self,
+        issuer: &str,
+        after: Option<KeyId>,
+        limit: usize,
+    ) -> Result<Vec<Key>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|txn| {
+            let rows = match &after {
+                None => txn.query(
+                    "SELECT record FROM keys WHERE issuer = $1 ORDER BY id LIMIT $2",
+                    &[&issuer, &limit],
+                )?,
+                Some(id) => txn.query(
+                    "SELECT record FROM keys WHERE issuer = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    &[&issuer, &id.0, &limit],
+                )?,
+            };
+            rows.iter().map(|row| decode_key(row.get(0))).collect()
+        })
+    }
+
     fn count(&self) -> Result<u64, StoreError> {
         self.read(|txn| {
             let count: i64 = txn.query_one("SELECT count(*) FROM keys", &[])?.get(0);

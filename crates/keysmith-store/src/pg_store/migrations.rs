@@ -25,6 +25,9 @@ struct Migration {
     version: i32,
     description: &'static str,
     sql: &'static str,
+    /// Fills what SQL cannot derive (a field inside the record bytes), after `sql`, in the
+    /// same transaction.
+    backfill: Option<fn(&mut Transaction<'_>) -> Result<u64, StoreError>>,
 }
 
 /// Every migration, in order; versions are 1, 2, 3, ... without gaps.
@@ -118,6 +121,7 @@ CREATE TABLE master_keys_in_use (
     id  bytea PRIMARY KEY
 );
 "#,
+        backfill: None,
     },
     Migration {
         version: 2,
@@ -132,8 +136,45 @@ CREATE TABLE changes (
     at   timestamptz NOT NULL DEFAULT now()
 );
 "#,
+        backfill: None,
+    },
+    Migration {
+        version: 3,
+        description: "keys by issuer, for the per-issuer JWKS",
+        sql: r#"
+-- The issuer given at generation (NULL without one), copied from the record as the redb
+-- engine's `keys_by_issuer` index is; filled for existing rows by the migration's backfill.
+ALTER TABLE keys ADD COLUMN issuer text;
+CREATE INDEX keys_by_issuer ON keys (issuer, id) WHERE issuer IS NOT NULL;
+"#,
+        backfill: Some(backfill_issuers),
     },
 ];
+
+/// Copies every key's issuer from its record into the `issuer` column, a page at a time.
+/// Returns the number of keys that have one.
+fn backfill_issuers(txn: &mut Transaction<'_>) -> Result<u64, StoreError> {
+    const PAGE: i64 = 1024;
+    let mut after = uuid::Uuid::nil();
+    let mut filled = 0;
+    loop {
+        let rows = txn.query(
+            "SELECT id, record FROM keys WHERE id > $1 ORDER BY id LIMIT $2",
+            &[&after, &PAGE],
+        )?;
+        for row in &rows {
+            let id: uuid::Uuid = row.get(0);
+            if let Some(issuer) = crate::records::decode_key(row.get(1))?.issuer {
+                txn.execute("UPDATE keys SET issuer = $2 WHERE id = $1", &[&id, &issuer])?;
+                filled += 1;
+            }
+            after = id;
+        }
+        if rows.len() < PAGE as usize {
+            return Ok(filled);
+        }
+    }
+}
 
 /// The schema version this build writes (the last migration's).
 pub const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -197,6 +238,10 @@ pub(super) fn migrate(txn: &mut Transaction<'_>, apply: bool) -> Result<Migrated
     }
     for migration in MIGRATIONS.iter().filter(|m| m.version > from) {
         txn.batch_execute(migration.sql)?;
+        let backfilled = match migration.backfill {
+            Some(backfill) => backfill(txn)?,
+            None => 0,
+        };
         txn.execute(
             "INSERT INTO keysmith_schema (version, description) VALUES ($1, $2)",
             &[&migration.version, &migration.description],
@@ -204,6 +249,7 @@ pub(super) fn migrate(txn: &mut Transaction<'_>, apply: bool) -> Result<Migrated
         tracing::info!(
             version = migration.version,
             description = migration.description,
+            backfilled,
             "applied a database migration"
         );
     }

@@ -284,6 +284,30 @@ impl KeyRecords for RedbStore {
         Ok(self.read()?.open_table(KEYS)?.len()?)
     }
 
+    fn keys_by_issuer(
+        &self,
+        issuer: &str,
+        after: Option<KeyId>,
+        limit: usize,
+    ) -> Result<Vec<Key>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(BY_ISSUER)?;
+        let keys = txn.open_table(KEYS)?;
+        let range = match after.map(|id| raw(&id).checked_add(1)) {
+            None => index.range((issuer, 0u128)..=(issuer, u128::MAX))?,
+            Some(Some(next)) => index.range((issuer, next)..=(issuer, u128::MAX))?,
+            Some(None) => return Ok(Vec::new()),
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in range.take(limit) {
+            let (_, id) = entry?.0.value();
+            if let Some(bytes) = keys.get(id)? {
+                out.push(decode_key(bytes.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     fn census(&self, expiring_before: i64) -> Result<KeyCensus, StoreError> {
         let txn = self.read()?;
         let mut by_kind = Vec::new();
@@ -646,6 +670,7 @@ pub(super) fn insert_all_in<'k>(
     let mut by_kind_name = txn.open_table(BY_KIND_NAME)?;
     let mut secrets = txn.open_table(SECRETS)?;
     let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
+    let mut by_issuer = txn.open_table(BY_ISSUER)?;
     let mut meta = txn.open_table(META)?;
     let mut next_insertion = meta.get(META_NEXT_INSERTION)?.map_or(0, |v| v.value());
     let first_insertion = next_insertion;
@@ -679,6 +704,9 @@ pub(super) fn insert_all_in<'k>(
         }
         if let Some(expires) = key.expiration_instant {
             by_expiration.insert((expires, id), ())?;
+        }
+        if let Some(issuer) = &key.issuer {
+            by_issuer.insert((issuer.as_str(), id), ())?;
         }
         *added_by_kind.entry(kind).or_default() += 1;
     }
@@ -788,6 +816,22 @@ pub(super) fn build_name_index(txn: &WriteTransaction) -> Result<u64, StoreError
     Ok(keys)
 }
 
+/// Builds the issuer index from KEYS (the schema 5 → 6 upgrade, in the open transaction).
+/// Returns the number of keys indexed.
+pub(super) fn build_issuer_index(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(BY_ISSUER)?;
+    let mut index = txn.open_table(BY_ISSUER)?;
+    let mut indexed = 0;
+    for entry in txn.open_table(KEYS)?.iter()? {
+        let (id, bytes) = entry?;
+        if let Some(issuer) = decode_key(bytes.value())?.issuer {
+            index.insert((issuer.as_str(), id.value()), ())?;
+            indexed += 1;
+        }
+    }
+    Ok(indexed)
+}
+
 /// The id of the live key named exactly `name`: of the entries under its lower case (one, or
 /// a few names that differ only in case), the one whose exact name it is.
 fn id_named(
@@ -849,6 +893,9 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
     txn.open_table(BY_NAME)?
         .remove((lower(&key.name).as_str(), id))?;
     txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
+    if let Some(issuer) = &key.issuer {
+        txn.open_table(BY_ISSUER)?.remove((issuer.as_str(), id))?;
+    }
     if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
         txn.open_table(BY_INSERTION)?.remove(seq)?;
     }

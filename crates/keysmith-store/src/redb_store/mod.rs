@@ -28,7 +28,7 @@ use crate::{
 
 /// The schema version this build writes. Versions 1 (keys only), 2 (rings, plaintext
 /// secrets), 3 (JSON key records) and 4 (two name indexes) are upgraded on open.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// The oldest schema version this build opens (and upgrades).
 const OLDEST_SCHEMA_VERSION: u64 = 1;
@@ -88,6 +88,9 @@ declare_tables! { $
     /// id)`, so a search by algorithm reads a range in name order, and one by type merges the
     /// ranges of its algorithms. Built at open when it does not hold one entry per key.
     BY_KIND_NAME: (&str, &str, u128) => () = "keys_by_kind_and_name", plain;
+    /// Live keys with an issuer (schema 6): (issuer, id) → (). Exact issuer, in id order: what
+    /// a per-issuer JWKS reads, whatever the number of other keys.
+    BY_ISSUER: (&str, u128) => () = "keys_by_issuer", plain;
     API_KEYS: &[u8] => () = "api_key_hashes", plain;
     /// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).
     /// Added without a schema change: an older build ignores it, so these keys fail closed there.

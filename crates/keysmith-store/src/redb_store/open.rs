@@ -189,7 +189,7 @@ impl RedbStore {
 /// Upgrades a file of schema `found` to this build's, in the open transaction: 1 → 2 adds
 /// tables (created after this); 2 → 3 seals the plaintext secrets; 3 → 4 stores key records
 /// compactly; 4 → 5 keeps one name index instead of two (and one kind entry per key, which
-/// `ensure_kind_index` builds after this).
+/// `ensure_kind_index` builds after this); 5 → 6 indexes keys by issuer.
 fn upgrade(
     txn: &WriteTransaction,
     sealer: &dyn SecretSealer,
@@ -216,14 +216,18 @@ fn upgrade(
             "data file upgraded: key records are stored compactly"
         );
     }
-    let keys = build_name_index(txn)?;
-    txn.delete_table(LEGACY_BY_EXACT_NAME)?;
-    txn.delete_table(LEGACY_BY_LOWER_NAME)?;
+    if found < 5 {
+        let keys = build_name_index(txn)?;
+        txn.delete_table(LEGACY_BY_EXACT_NAME)?;
+        txn.delete_table(LEGACY_BY_LOWER_NAME)?;
+        tracing::info!(from = found, keys, "data file upgraded: one name index");
+    }
+    let indexed = build_issuer_index(txn)?;
     tracing::info!(
         from = found,
         to = SCHEMA_VERSION,
-        keys,
-        "data file upgraded: one name index"
+        indexed,
+        "data file upgraded: keys indexed by issuer"
     );
     Ok(())
 }
