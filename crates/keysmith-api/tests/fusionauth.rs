@@ -751,7 +751,8 @@ async fn a_key_set_too_large_to_keep_is_streamed_the_same() {
                     algorithm: Some(algorithm),
                     name: Some(&format!("streamed {n}")),
                     length: None,
-                    issuer: None,
+                    // Every key but one in 100 has the issuer: more than one page of its index.
+                    issuer: (n % 100 != 7).then_some("streamed.example"),
                 },
             )
             .unwrap()
@@ -813,6 +814,50 @@ async fn a_key_set_too_large_to_keep_is_streamed_the_same() {
     assert_eq!(changed.status, 200);
     assert_ne!(changed.header("etag").unwrap(), etag);
     assert_eq!(changed.json()["keys"].as_array().unwrap().len(), 991);
+    // One issuer's JWKS is streamed the same way when it is too large to keep: its keys in
+    // id order, each JWK as the full JWKS has it, with an ETag from its keys.
+    let issuer_path = "/.well-known/jwks/issuers/streamed.example";
+    let issued = app.fa("GET", issuer_path, "", None).await;
+    assert_eq!(issued.status, 200);
+    let mut of_issuer: Vec<keysmith_model::Key> = app
+        .state
+        .keys
+        .keys()
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|k| {
+            k.issuer.as_deref() == Some("streamed.example")
+                && k.key_type != keysmith_model::KeyType::Hmac
+        })
+        .collect();
+    of_issuer.sort_by_key(|k| k.id.0);
+    assert_eq!(
+        of_issuer.len(),
+        1100 - 110 - 11,
+        "HMAC keys and keys without it left out"
+    );
+    let all_jwks = changed.json()["keys"].as_array().unwrap().clone();
+    let expected: Vec<Value> = of_issuer
+        .iter()
+        .map(|k| {
+            all_jwks
+                .iter()
+                .find(|jwk| jwk["kid"] == k.kid.as_str())
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    assert_eq!(issued.json(), json!({ "keys": expected }));
+    let issuer_etag = issued.header("etag").unwrap().to_owned();
+    let again = app
+        .send(
+            actix_web::test::TestRequest::get()
+                .uri(issuer_path)
+                .insert_header(("If-None-Match", issuer_etag.as_str())),
+        )
+        .await;
+    assert_eq!(again.status, 304);
     // The key list is streamed too, a page of keys at a time: every key, oldest first.
     let listed = app.fa("GET", "/api/key", KEYS, None).await;
     assert_eq!(listed.status, 200);
@@ -822,6 +867,129 @@ async fn a_key_set_too_large_to_keep_is_streamed_the_same() {
         listed,
         json!({"keys": app.state.keys.keys().list().unwrap()})
     );
+}
+
+/// The kids of a JWKS reply, in order.
+fn kids_of(reply: &support::Reply) -> Vec<String> {
+    reply.json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|jwk| jwk["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `/.well-known/jwks/issuers/{issuer}` serves the asymmetric keys generated with exactly that
+/// issuer (case counts, a prefix is another issuer, a `/` comes percent-encoded), in id
+/// order, each JWK as the full JWKS has it; anonymous, with an ETag that follows renames and
+/// deletes, and `{"keys":[]}` for an issuer without keys.
+#[actix_web::test]
+async fn an_issuers_jwks_serves_its_keys_alone() {
+    let app = TestApp::new().await;
+    let mut made = Vec::new();
+    for (name, algorithm, issuer) in [
+        ("acme one", "ES256", Some("acme.example")),
+        ("acme two", "EdDSA", Some("acme.example")),
+        ("acme mac", "HS256", Some("acme.example")),
+        ("other case", "ES256", Some("ACME.example")),
+        ("slashed", "ES384", Some("tenant/one")),
+        ("no issuer", "ES256", None),
+        ("acme three", "ES256", Some("acme.example")),
+    ] {
+        let mut key = json!({"algorithm": algorithm, "name": name});
+        if let Some(issuer) = issuer {
+            key["issuer"] = json!(issuer);
+        }
+        made.push(app.generate(json!({ "key": key })).await);
+    }
+    let kid = |n: usize| made[n]["kid"].as_str().unwrap().to_owned();
+    let full = app
+        .fa("GET", "/.well-known/jwks.json", "", None)
+        .await
+        .json();
+    let path = "/.well-known/jwks/issuers/acme.example";
+    let acme = app.fa("GET", path, "", None).await;
+    assert_eq!(acme.status, 200, "{}", acme.text());
+    assert_eq!(acme.header("content-type"), Some("application/json"));
+    let mut expected = vec![(0, kid(0)), (1, kid(1)), (6, kid(6))];
+    expected.sort_by_key(|(n, _)| made[*n]["id"].as_str().unwrap().to_owned());
+    let expected: Vec<String> = expected.into_iter().map(|(_, kid)| kid).collect();
+    assert_eq!(kids_of(&acme), expected, "no HMAC key, in id order");
+    for jwk in acme.json()["keys"].as_array().unwrap() {
+        let same = full["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == jwk["kid"])
+            .unwrap();
+        assert_eq!(jwk, same);
+    }
+    assert!(
+        acme.header("cache-control")
+            .unwrap()
+            .starts_with("public, max-age=")
+    );
+    assert_eq!(
+        kids_of(
+            &app.fa("GET", "/.well-known/jwks/issuers/ACME.example", "", None)
+                .await
+        ),
+        [kid(3)]
+    );
+    assert_eq!(
+        kids_of(
+            &app.fa("GET", "/.well-known/jwks/issuers/tenant%2Fone", "", None)
+                .await
+        ),
+        [kid(4)]
+    );
+    for nobody in ["acme", "acme.example.", "no-such-issuer"] {
+        let empty = app
+            .fa(
+                "GET",
+                &format!("/.well-known/jwks/issuers/{nobody}"),
+                "",
+                None,
+            )
+            .await;
+        assert_eq!((empty.status, empty.text()), (200, r#"{"keys":[]}"#.into()));
+    }
+    // Unchanged: 304 (kept or built again, the same ETag).
+    let etag = acme.header("etag").unwrap().to_owned();
+    let with_tag = |etag: &str| {
+        actix_web::test::TestRequest::get()
+            .uri(path)
+            .insert_header(("If-None-Match", etag.to_owned()))
+    };
+    assert_eq!(app.send(with_tag(&etag)).await.status, 304);
+    // A rename changes the ETag; a delete takes the key out.
+    let renamed = app
+        .fa(
+            "PUT",
+            &format!("/api/key/{}", made[0]["id"].as_str().unwrap()),
+            ADMIN,
+            Some(json!({"key": {"name": "acme one renamed"}})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text());
+    let after_rename = app.send(with_tag(&etag)).await;
+    assert_eq!(after_rename.status, 200);
+    assert_eq!(kids_of(&after_rename), expected);
+    let etag = after_rename.header("etag").unwrap().to_owned();
+    assert_ne!(etag, acme.header("etag").unwrap());
+    let deleted = app
+        .fa(
+            "DELETE",
+            &format!("/api/key/{}", made[1]["id"].as_str().unwrap()),
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    let after_delete = app.send(with_tag(&etag)).await;
+    assert_eq!(after_delete.status, 200);
+    assert!(!kids_of(&after_delete).contains(&kid(1)));
+    assert_eq!(kids_of(&after_delete).len(), 2);
 }
 
 // ---- sign and verify ----

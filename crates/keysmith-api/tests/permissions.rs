@@ -69,6 +69,7 @@ fn path_of(template: &str) -> String {
             },
         )
         .replace("{kid}", "no-such-kid")
+        .replace("{issuer}", "no-such-issuer.example")
 }
 
 #[actix_web::test]

@@ -15,7 +15,9 @@ use keysmith_model::{
 use keysmith_store::{Committed, KeyStore, StoreError, StoredKey};
 
 use crate::ServiceConfig;
-use crate::published::{Published, PublishedAnswer, PublishedDocument, Publisher};
+use crate::published::{
+    IssuerJwks, Published, PublishedAnswer, PublishedDocument, Publisher, Source,
+};
 use crate::tokens::LoadedKeys;
 
 /// What to generate: algorithm, name, length and certificate fields.
@@ -213,7 +215,39 @@ impl KeyService {
         document: PublishedDocument,
         out: &mut dyn std::io::Write,
     ) -> Result<(), ServiceError> {
-        Publisher::write(&*self.backend, &*self.store, document, out)
+        Publisher::write(&*self.backend, &*self.store, Source::All, document, out)
+    }
+
+    /// The JWKS of the published keys whose `issuer` is exactly `issuer` (the issuer given
+    /// when they were generated), in id order, for relying parties that trust one issuer:
+    /// whole when it fits in `published_cache_bytes`, otherwise an answer to stream with
+    /// [`Self::write_issuer_jwks`]. `{"keys":[]}` for an issuer without keys. Reads the
+    /// store's issuer index: the cost is that of the issuer's keys, whatever the others.
+    pub fn issuer_jwks(&self, issuer: &str) -> Result<IssuerJwks, ServiceError> {
+        self.published
+            .issuer_answer(&*self.backend, &*self.store, issuer)
+    }
+
+    /// [`Self::issuer_jwks`] if it is kept in memory and current, else `None`: reads no store,
+    /// so an async handler may call it inline.
+    pub fn issuer_jwks_kept(&self, issuer: &str) -> Option<IssuerJwks> {
+        self.published.issuer_kept(issuer)
+    }
+
+    /// Writes the JWKS of `issuer` from the store, a page of keys at a time (memory does not
+    /// grow with the number of keys). Stops at the first failed write.
+    pub fn write_issuer_jwks(
+        &self,
+        issuer: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), ServiceError> {
+        Publisher::write(
+            &*self.backend,
+            &*self.store,
+            Source::Issuer(issuer),
+            PublishedDocument::Jwks,
+            out,
+        )
     }
 
     /// The SPKI PEM of the published key with `kid`: `None` for an unknown kid, an HMAC key or

@@ -37,7 +37,7 @@ pub use connections::{ConnectionFields, Connections};
 pub use error::ServiceError;
 pub use key_json::KeyJsonStats;
 pub use keys::{GenerateRequest, ImportRequest, KeyCommit, KeyService, Keys, MadeKey, QueuedKey};
-pub use published::{Published, PublishedAnswer, PublishedDocument, ScopedJwks};
+pub use published::{IssuerJwks, Published, PublishedAnswer, PublishedDocument, ScopedJwks};
 pub use rings::{
     CONNECTION_SIGNING_ALGS, RingKeyView, RotationPolicy, RotationReason, TenantSigningKeys,
 };

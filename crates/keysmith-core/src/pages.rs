@@ -1,7 +1,7 @@
-//! Reading every stored key in bounded pieces: what the documents that list every key (the
-//! key list, the JWKS) are written from.
+//! Reading every stored key, or one issuer's, in bounded pieces: what the documents that list
+//! keys (the key list, the JWKS, an issuer's JWKS) are written from.
 
-use keysmith_model::Key;
+use keysmith_model::{Key, KeyId};
 use keysmith_store::KeyStore;
 
 use crate::ServiceError;
@@ -26,6 +26,29 @@ pub(crate) fn for_each_key(
         }
         match page.last() {
             Some((last, _)) if page.len() == KEYS_PER_READ => after = Some(*last),
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// Calls `visit` with every live key whose issuer is exactly `issuer`, in id order, reading the
+/// store [`KEYS_PER_READ`] keys at a time through its issuer index, until it answers `false`.
+/// Returns whether every such key was visited.
+pub(crate) fn for_each_key_of_issuer(
+    store: &dyn KeyStore,
+    issuer: &str,
+    visit: &mut dyn FnMut(&Key) -> Result<bool, ServiceError>,
+) -> Result<bool, ServiceError> {
+    let mut after: Option<KeyId> = None;
+    loop {
+        let page = store.keys_by_issuer(issuer, after, KEYS_PER_READ)?;
+        for key in &page {
+            if !visit(key)? {
+                return Ok(false);
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == KEYS_PER_READ => after = Some(last.id),
             _ => return Ok(true),
         }
     }

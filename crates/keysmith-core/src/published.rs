@@ -6,7 +6,12 @@
 //! are served from memory and a burst of writes costs one rebuild; a larger set is streamed
 //! from the store on every request, in constant memory. A change bumps the version, which drops
 //! the bytes: the store is the only source of truth, so nothing can drift from it.
+//!
+//! One issuer's JWKS is written the same way from the store's issuer index (in id order), and
+//! kept per issuer until the next change while the kept issuer documents together fit in
+//! `published_cache_bytes`; a document larger than that is streamed ([`IssuerJwks`]).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -66,12 +71,52 @@ pub struct ScopedJwks {
     pub etag: String,
 }
 
+/// How one issuer's JWKS is served right now ([`crate::KeyService::issuer_jwks`]).
+#[derive(Debug, Clone)]
+pub enum IssuerJwks {
+    /// Whole, from memory: `json` in the issuer's keys' id order; `etag` computed from the
+    /// keys as the full JWKS's is (the same whether the document is kept or streamed).
+    Whole(Arc<ScopedJwks>),
+    /// Larger than `published_cache_bytes`: write it with
+    /// [`crate::KeyService::write_issuer_jwks`].
+    Streamed {
+        /// A strong ETag (quoted).
+        etag: String,
+    },
+}
+
+/// What is published: every key, or the keys of one issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source<'a> {
+    /// Every published key, in insertion order.
+    All,
+    /// The published keys whose `issuer` is exactly this, in id order.
+    Issuer(&'a str),
+}
+
+/// The issuers' documents kept for one version.
+#[derive(Debug, Default)]
+struct IssuerCache {
+    version: u64,
+    entries: HashMap<String, IssuerJwks>,
+    /// The bytes `entries` holds: issuers and whole documents.
+    bytes: usize,
+}
+
+/// At most this many issuers' documents are kept at a time (each costs at least its entry).
+const MAX_ISSUERS_KEPT: usize = 1024;
+
+/// An empty JWKS: not kept per issuer (any string is an issuer without keys; they cost one
+/// index read to answer).
+const EMPTY_JWKS: &[u8] = b"{\"keys\":[]}";
+
 /// The documents' version and the bytes kept for it.
 #[derive(Debug)]
 pub(crate) struct Publisher {
     /// Bumped after every committed change that may alter what is published.
     version: AtomicU64,
     cache: RwLock<Cache>,
+    issuers: RwLock<IssuerCache>,
     /// One build at a time: requests after a change wait for it instead of each building.
     building: Mutex<()>,
     cache_bytes: usize,
@@ -110,24 +155,31 @@ fn jwk_of(backend: &dyn KeyBackend, key: &Key) -> Result<Option<Box<RawValue>>, 
         .map_err(ServiceError::internal)
 }
 
-/// Calls `visit` with every published key (not withdrawn from its ring) and its JWK, in
-/// insertion order, reading the store a page at a time.
 /// What [`for_each_published`] calls with each key and its JWK; it answers whether to go on.
 type Visit<'a> = dyn FnMut(&Key, Option<&RawValue>) -> Result<bool, ServiceError> + 'a;
 
-/// `visit` answers whether to go on; the result is whether every key was visited.
+/// Calls `visit` with every key of `source` that is published (not withdrawn from its ring)
+/// and its JWK, in the source's order, reading the store a page at a time. `visit` answers
+/// whether to go on; the result is whether every key was visited.
 fn for_each_published(
     backend: &dyn KeyBackend,
     store: &dyn KeyStore,
+    source: Source<'_>,
     visit: &mut Visit<'_>,
 ) -> Result<bool, ServiceError> {
     let withdrawn = crate::rings::withdrawn_keys(store)?;
-    crate::pages::for_each_key(store, &mut |key| {
+    let mut published = |key: &Key| {
         if withdrawn.contains(&key.id) {
             return Ok(true);
         }
         visit(key, jwk_of(backend, key)?.as_deref())
-    })
+    };
+    match source {
+        Source::All => crate::pages::for_each_key(store, &mut published),
+        Source::Issuer(issuer) => {
+            crate::pages::for_each_key_of_issuer(store, issuer, &mut published)
+        }
+    }
 }
 
 /// Writes one document as its keys come: the head, one member per key, the tail.
@@ -187,6 +239,7 @@ impl Publisher {
         Self {
             version: AtomicU64::new(0),
             cache: RwLock::default(),
+            issuers: RwLock::default(),
             building: Mutex::default(),
             cache_bytes,
         }
@@ -203,6 +256,12 @@ impl Publisher {
             Err(poisoned) => poisoned.into_inner(),
         };
         cache.whole = None;
+        drop(cache);
+        let mut issuers = match self.issuers.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *issuers = IssuerCache::default();
     }
 
     fn cached(&self, version: u64) -> Option<PublishedAnswer> {
@@ -259,7 +318,7 @@ impl Publisher {
         if let Some(answer) = self.cached(version) {
             return Ok(answer);
         }
-        let built = build(backend, store, self.cache_bytes)?;
+        let built = build(backend, store, Source::All, self.cache_bytes)?;
         let mut cache = match self.cache.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -291,7 +350,7 @@ impl Publisher {
         if let PublishedAnswer::Whole(whole) = self.answer(backend, store)? {
             return Ok(whole);
         }
-        match build(backend, store, usize::MAX)? {
+        match build(backend, store, Source::All, usize::MAX)? {
             Built::Whole(whole) => Ok(Arc::new(whole)),
             Built::TooLarge { .. } => Err(write_failed(std::io::Error::other(
                 "no size limit was passed",
@@ -299,16 +358,84 @@ impl Publisher {
         }
     }
 
-    /// Writes `document` to `out` from the store, a page of keys at a time: the memory it
-    /// takes does not grow with the number of keys. Stops at the first failed write.
+    /// The JWKS of `issuer` kept for the current version, if any: reads no store.
+    pub(crate) fn issuer_kept(&self, issuer: &str) -> Option<IssuerJwks> {
+        let version = self.version.load(Ordering::Acquire);
+        let cache = match self.issuers.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if cache.version != version {
+            return None;
+        }
+        cache.entries.get(issuer).cloned()
+    }
+
+    /// The JWKS of `issuer`: whole when it fits in the cache (built now if not kept), otherwise
+    /// an answer to stream. Kept until the next change unless empty or the kept issuer
+    /// documents would pass `published_cache_bytes` or [`MAX_ISSUERS_KEPT`].
+    pub(crate) fn issuer_answer(
+        &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+        issuer: &str,
+    ) -> Result<IssuerJwks, ServiceError> {
+        if let Some(kept) = self.issuer_kept(issuer) {
+            return Ok(kept);
+        }
+        // Read before the store, as in `answer`: bytes from a read that missed a change carry
+        // the version that change has already left behind.
+        let version = self.version.load(Ordering::Acquire);
+        let (answer, size) = match build(backend, store, Source::Issuer(issuer), self.cache_bytes)?
+        {
+            Built::Whole(whole) => {
+                let size = whole.jwks_json.len();
+                let scoped = ScopedJwks {
+                    json: whole.jwks_json,
+                    etag: whole.jwks_etag,
+                };
+                (IssuerJwks::Whole(Arc::new(scoped)), size)
+            }
+            Built::TooLarge { etag } => (IssuerJwks::Streamed { etag }, 0),
+        };
+        if matches!(&answer, IssuerJwks::Whole(whole) if whole.json == EMPTY_JWKS) {
+            return Ok(answer);
+        }
+        let mut cache = match self.issuers.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if self.version.load(Ordering::Acquire) != version {
+            return Ok(answer);
+        }
+        if cache.version != version {
+            *cache = IssuerCache {
+                version,
+                ..IssuerCache::default()
+            };
+        }
+        let size = size + issuer.len();
+        if cache.entries.len() < MAX_ISSUERS_KEPT
+            && cache.bytes.saturating_add(size) <= self.cache_bytes
+        {
+            cache.bytes += size;
+            cache.entries.insert(issuer.to_owned(), answer.clone());
+        }
+        Ok(answer)
+    }
+
+    /// Writes `document` of `source` to `out` from the store, a page of keys at a time: the
+    /// memory it takes does not grow with the number of keys. Stops at the first failed write.
+    /// One issuer's keys are published as a JWKS only.
     pub(crate) fn write(
         backend: &dyn KeyBackend,
         store: &dyn KeyStore,
+        source: Source<'_>,
         document: PublishedDocument,
         out: &mut dyn Write,
     ) -> Result<(), ServiceError> {
         let mut writer = DocumentWriter::start(document, out).map_err(write_failed)?;
-        for_each_published(backend, store, &mut |key, jwk| {
+        for_each_published(backend, store, source, &mut |key, jwk| {
             writer.key(key, jwk).map_err(write_failed)?;
             Ok(true)
         })?;
@@ -402,13 +529,16 @@ impl<'a> ContentTag<'a> {
     }
 }
 
-/// Both documents whole, or only their ETag as soon as together they pass `limit` bytes (the
-/// rest of the keys are then read for the ETag alone).
+/// The documents of `source` whole (for one issuer, its JWKS only: `public_keys_json` is
+/// empty), or only their ETag as soon as together they pass `limit` bytes (the rest of the
+/// keys are then read for the ETag alone).
 fn build(
     backend: &dyn KeyBackend,
     store: &dyn KeyStore,
+    source: Source<'_>,
     limit: usize,
 ) -> Result<Built, ServiceError> {
+    let with_public_keys = source == Source::All;
     let (mut jwks_json, mut public_keys_json) = (Vec::new(), Vec::new());
     let mut tag = ContentTag::new(backend);
     let mut jwks =
@@ -418,19 +548,20 @@ fn build(
             .map_err(write_failed)?;
     // About the bytes written so far: what decides whether the documents are kept.
     let mut written = 0usize;
-    for_each_published(backend, store, &mut |key, jwk| {
+    for_each_published(backend, store, source, &mut |key, jwk| {
         // The ETag covers every published key's name and update time, so a rename changes it.
         tag.add(key, jwk)?;
         if written <= limit {
             jwks.key(key, jwk).map_err(write_failed)?;
-            public_keys.key(key, jwk).map_err(write_failed)?;
-            written = written.saturating_add(
-                jwk.map_or(0, |jwk| jwk.get().len())
-                    + key
-                        .public_key
+            written = written.saturating_add(jwk.map_or(0, |jwk| jwk.get().len()));
+            if with_public_keys {
+                public_keys.key(key, jwk).map_err(write_failed)?;
+                written = written.saturating_add(
+                    key.public_key
                         .as_ref()
                         .map_or(0, |pem| pem.len() + key.kid.len()),
-            );
+                );
+            }
         }
         Ok(true)
     })?;
@@ -440,6 +571,9 @@ fn build(
     }
     jwks.finish().map_err(write_failed)?;
     public_keys.finish().map_err(write_failed)?;
+    if !with_public_keys {
+        public_keys_json.clear();
+    }
     Ok(Built::Whole(Published {
         jwks_json,
         jwks_etag: etag,

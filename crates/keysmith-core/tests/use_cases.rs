@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use keysmith_core::{
-    ConnectionFields, GenerateRequest, ImportRequest, KeyService, SearchRequest, ServiceConfig,
-    ServiceError, TokenRejection,
+    ConnectionFields, GenerateRequest, ImportRequest, IssuerJwks, KeyService, SearchRequest,
+    ServiceConfig, ServiceError, TokenRejection,
 };
 use keysmith_model::{KeyId, KeyType, KeyUse, RingRole};
 use keysmith_store::RedbStore;
@@ -1036,4 +1036,90 @@ fn a_healthy_store_reports_no_failure_and_snapshots_everything() {
             .is_err(),
         "never over an existing file"
     );
+}
+
+fn generate_for(service: &KeyService, name: &str, issuer: Option<&str>) -> keysmith_model::Key {
+    service
+        .keys()
+        .generate(
+            None,
+            &GenerateRequest {
+                algorithm: Some("ES256"),
+                name: Some(name),
+                issuer,
+                ..GenerateRequest::default()
+            },
+        )
+        .unwrap()
+}
+
+/// An issuer's JWKS is built once and kept until the next change (any key's: the version is
+/// the store's); an empty one is never kept; one larger than `published_cache_bytes` is
+/// streamed: written from the issuer index in id order, with an ETag that does not change
+/// between answers.
+#[test]
+fn an_issuers_jwks_is_kept_until_the_next_change_and_a_large_one_streamed() {
+    let f = service();
+    let s = &f.service;
+    let key = generate_for(s, "issued", Some("kept.example"));
+    assert!(s.issuer_jwks_kept("kept.example").is_none());
+    let IssuerJwks::Whole(built) = s.issuer_jwks("kept.example").unwrap() else {
+        panic!("a one-key JWKS is kept whole");
+    };
+    let jwks: serde_json::Value = serde_json::from_slice(&built.json).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], key.kid.as_str());
+    let Some(IssuerJwks::Whole(kept)) = s.issuer_jwks_kept("kept.example") else {
+        panic!("kept after the first answer");
+    };
+    assert!(
+        Arc::ptr_eq(&built, &kept),
+        "the same bytes, not built again"
+    );
+    let IssuerJwks::Whole(empty) = s.issuer_jwks("nobody.example").unwrap() else {
+        panic!("an empty JWKS is whole");
+    };
+    assert_eq!(empty.json, br#"{"keys":[]}"#);
+    assert!(
+        s.issuer_jwks_kept("nobody.example").is_none(),
+        "empty: not kept"
+    );
+    // Another key's change drops what was kept; the rebuilt document is equal.
+    generate_for(s, "another", None);
+    assert!(s.issuer_jwks_kept("kept.example").is_none());
+    let IssuerJwks::Whole(rebuilt) = s.issuer_jwks("kept.example").unwrap() else {
+        panic!("whole");
+    };
+    assert_eq!(*rebuilt, *built);
+
+    // Too large to keep: streamed.
+    let small = service_with(ServiceConfig {
+        published_cache_bytes: 16,
+        ..ServiceConfig::default()
+    });
+    let s = &small.service;
+    let keys = [
+        generate_for(s, "one", Some("kept.example")),
+        generate_for(s, "two", Some("kept.example")),
+    ];
+    let IssuerJwks::Streamed { etag } = s.issuer_jwks("kept.example").unwrap() else {
+        panic!("two keys do not fit in 16 bytes");
+    };
+    let mut written = Vec::new();
+    s.write_issuer_jwks("kept.example", &mut written).unwrap();
+    let jwks: serde_json::Value = serde_json::from_slice(&written).unwrap();
+    let mut kids: Vec<_> = keys.iter().map(|k| (k.id.0, k.kid.as_str())).collect();
+    kids.sort();
+    assert_eq!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        kids.iter().map(|(_, kid)| *kid).collect::<Vec<_>>()
+    );
+    let IssuerJwks::Streamed { etag: again } = s.issuer_jwks("kept.example").unwrap() else {
+        panic!("still too large");
+    };
+    assert_eq!(again, etag, "the ETag follows the keys, not the request");
 }

@@ -171,7 +171,10 @@ fn assert_stored_in_the_current_schema(path: &std::path::Path) {
         let (position, _) = entry.unwrap();
         let (issuer, id) = position.value();
         assert!(!issuer.is_empty());
-        assert!(table.get(id).unwrap().is_some(), "an issuer entry of no key");
+        assert!(
+            table.get(id).unwrap().is_some(),
+            "an issuer entry of no key"
+        );
     }
     let tables: Vec<String> = txn
         .list_tables()

@@ -1568,21 +1568,39 @@ fn keys_by_issuer_reads_one_issuer_in_id_order(store: &dyn KeyStore) {
         ids(store.keys_by_issuer("acme.com", None, 100).unwrap()),
         [1, 3, 8, 9]
     );
-    assert_eq!(ids(store.keys_by_issuer("ACME.com", None, 100).unwrap()), [5]);
-    assert_eq!(ids(store.keys_by_issuer("acme.co", None, 100).unwrap()), [7]);
+    assert_eq!(
+        ids(store.keys_by_issuer("ACME.com", None, 100).unwrap()),
+        [5]
+    );
+    assert_eq!(
+        ids(store.keys_by_issuer("acme.co", None, 100).unwrap()),
+        [7]
+    );
     assert!(store.keys_by_issuer("acme", None, 100).unwrap().is_empty());
     assert!(store.keys_by_issuer("", None, 100).unwrap().is_empty());
     // Paged: after a key, the next ones.
     let first = store.keys_by_issuer("acme.com", None, 2).unwrap();
     assert_eq!(ids(first.clone()), [1, 3]);
     assert_eq!(
-        ids(store.keys_by_issuer("acme.com", Some(first[1].id), 2).unwrap()),
+        ids(store
+            .keys_by_issuer("acme.com", Some(first[1].id), 2)
+            .unwrap()),
         [8, 9]
     );
     let last = KeyId(uuid::Uuid::from_u128(9));
-    assert!(store.keys_by_issuer("acme.com", Some(last), 2).unwrap().is_empty());
+    assert!(
+        store
+            .keys_by_issuer("acme.com", Some(last), 2)
+            .unwrap()
+            .is_empty()
+    );
     let end = KeyId(uuid::Uuid::from_u128(u128::MAX));
-    assert!(store.keys_by_issuer("acme.com", Some(end), 2).unwrap().is_empty());
+    assert!(
+        store
+            .keys_by_issuer("acme.com", Some(end), 2)
+            .unwrap()
+            .is_empty()
+    );
     // The keys come whole.
     assert_eq!(
         store.keys_by_issuer("acme.co", None, 1).unwrap()[0],

@@ -1,12 +1,14 @@
 //! Tokens: `/.well-known/jwks.json`, `/api/jwt/public-key`, `/api/jwt/vend`,
-//! `/api/jwt/validate`; and Keysmith's scoped JWKS, `/.well-known/jwks/signing-keys` and
-//! `/.well-known/jwks/connections/{id}`.
+//! `/api/jwt/validate`; and Keysmith's scoped JWKS, `/.well-known/jwks/signing-keys`,
+//! `/.well-known/jwks/connections/{id}` and `/.well-known/jwks/issuers/{issuer}`.
 
 use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use keysmith_core::{Published, PublishedAnswer, PublishedDocument, ServiceError, TokenRejection};
+use keysmith_core::{
+    IssuerJwks, Published, PublishedAnswer, PublishedDocument, ServiceError, TokenRejection,
+};
 use keysmith_model::{Errors, KeyUse, PublicKeys, RingOwner};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,6 +21,7 @@ pub(crate) fn configure(routes: &mut impl Registrar) {
     routes.add::<__path_jwks, _, _>(RouteSpec::anonymous(), jwks);
     routes.add::<__path_tenant_jwks, _, _>(RouteSpec::anonymous(), tenant_jwks);
     routes.add::<__path_connection_jwks, _, _>(RouteSpec::anonymous(), connection_jwks);
+    routes.add::<__path_issuer_jwks, _, _>(RouteSpec::anonymous(), issuer_jwks);
     routes.add::<__path_public_key, _, _>(RouteSpec::anonymous(), public_key);
     routes.add::<__path_vend, _, _>(
         RouteSpec::fusionauth(Family::Sign).audited_use("jwt.vend"),
@@ -208,6 +211,72 @@ async fn connection_jwks(
 ) -> Result<HttpResponse, ApiError> {
     let owner = RingOwner::connection(&path.id, KeyUse::Signing);
     ring_jwks_answer(&request, &state, owner).await
+}
+
+/// `{issuer}` in `/.well-known/jwks/issuers/{issuer}`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct IssuerJwksPath {
+    /// The issuer given when the keys were generated (`key.issuer`), exactly, percent-encoded
+    /// as a path segment (`/` as `%2F`).
+    issuer: String,
+}
+
+/// The JWKS of the keys generated with one issuer: what a relying party that trusts that
+/// issuer alone fetches, instead of every key in `/.well-known/jwks.json`. Exact issuer (case
+/// counts), in the keys' id order, never HMAC keys nor keys withdrawn from a ring. Anonymous.
+/// Keysmith only.
+#[utoipa::path(
+    get, path = "/.well-known/jwks/issuers/{issuer}", tag = "jwt", operation_id = "retrieveIssuerJwks",
+    security(()),
+    params(
+        IssuerJwksPath,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer.")
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The issuer's JWKS (`{\"keys\":[]}` for an issuer without keys), with a strong `ETag` \
+                           computed from the keys and `Cache-Control: public, max-age`.",
+            body = keysmith_crypto::jwk::JwkSet
+        ),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 500, description = "An unexpected failure.")
+    )
+)]
+async fn issuer_jwks(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<IssuerJwksPath>,
+) -> Result<HttpResponse, ApiError> {
+    let issuer = path.into_inner().issuer;
+    let answer = match state.keys.issuer_jwks_kept(&issuer) {
+        Some(kept) => kept,
+        None => {
+            let (service, issuer) = (state.keys.clone(), issuer.clone());
+            web::block(move || service.issuer_jwks(&issuer)).await??
+        }
+    };
+    Ok(match answer {
+        IssuerJwks::Whole(whole) => jwks_answer(&request, &state, &whole.etag, || {
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(web::Bytes::from_owner(KeptIssuerJwks(whole.clone())))
+        }),
+        IssuerJwks::Streamed { etag } => jwks_answer(&request, &state, &etag, || {
+            let service = state.keys.clone();
+            crate::streamed::json_response(move |out| service.write_issuer_jwks(&issuer, out))
+        }),
+    })
+}
+
+/// A kept issuer JWKS as a body that shares its bytes.
+struct KeptIssuerJwks(Arc<keysmith_core::ScopedJwks>);
+
+impl AsRef<[u8]> for KeptIssuerJwks {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.json
+    }
 }
 
 /// `GET /api/jwt/public-key`'s query string.

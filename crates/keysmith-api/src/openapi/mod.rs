@@ -68,6 +68,7 @@ pub fn document_json() -> &'static str {
         crate::fusionauth::jwt::jwks,
         crate::fusionauth::jwt::tenant_jwks,
         crate::fusionauth::jwt::connection_jwks,
+        crate::fusionauth::jwt::issuer_jwks,
         crate::fusionauth::jwt::public_key,
         crate::fusionauth::jwt::vend,
         crate::fusionauth::jwt::validate,

@@ -181,7 +181,8 @@ fn every_route_checks_its_permission(backend: &str) {
                     NO_SUCH_ID
                 },
             )
-            .replace("{kid}", "no-such-kid");
+            .replace("{kid}", "no-such-kid")
+            .replace("{issuer}", "no-such-issuer.example");
         let auth0 = template.starts_with("/api/v2");
         let header = |key: &str| {
             if auth0 {
@@ -290,7 +291,9 @@ fn every_route_checks_its_permission(backend: &str) {
         if template == "/api/jwt/validate" {
             continue; // 401 for a missing token is its contract; the token tests cover it.
         }
-        let path = template.replace("{id}", "con_AAAAAAAAAAAAAAAA");
+        let path = template
+            .replace("{id}", "con_AAAAAAAAAAAAAAAA")
+            .replace("{issuer}", "no-such-issuer.example");
         let status = server.raw(method, &path, &[], None).status;
         assert!(
             ![401, 403].contains(&status),
