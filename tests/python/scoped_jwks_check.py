@@ -2,17 +2,21 @@
 connection's current key verifies through `/.well-known/jwks/connections/{id}`, one vended with
 the tenant's current signing key through `/.well-known/jwks/signing-keys`, and neither set serves
 the other's key nor a key outside any ring (which the full `/.well-known/jwks.json` serves).
+Keys generated with an issuer verify through `/.well-known/jwks/issuers/{issuer}` (an issuer with
+a `/` percent-encoded) and through no other issuer's set.
 
 Usage: python scoped_jwks_check.py BASE_URL API_KEY
 """
 
 import json
 import sys
+import urllib.parse
 import urllib.request
 
 import jwt
 from fusionauth.fusionauth_client import FusionAuthClient
 from jwt import PyJWKClient, PyJWKClientError
+from jwt.exceptions import PyJWKSetError
 
 
 def check(label, condition, detail=""):
@@ -41,7 +45,7 @@ def verifies(url, token):
     client = PyJWKClient(url, cache_keys=False, cache_jwk_set=False)
     try:
         key = client.get_signing_key_from_jwt(token)
-    except PyJWKClientError:
+    except (PyJWKClientError, PyJWKSetError):  # not in the set, or the set is empty
         return False
     alg = jwt.get_unverified_header(token)["alg"]
     return jwt.decode(token, key.key, algorithms=[alg], audience="rp")["sub"] == "scoped"
@@ -75,6 +79,30 @@ def main():
         check(f"a key outside any ring is not in {url}", not verifies(url, outside_token))
     for token in (connection_token, tenant_token, outside_token):
         check("the full JWKS serves every key", verifies(everything_url, token))
+
+    # Per issuer: two keys of one issuer (ES256 and EdDSA), one of an issuer with a slash.
+    acme = [client.generate_key({"key": {"algorithm": alg, "name": f"acme {alg}", "issuer": "acme.example"}})
+            for alg in ("ES256", "EdDSA")]
+    slashed = client.generate_key({"key": {"algorithm": "ES384", "name": "slashed", "issuer": "tenant/one"}})
+    for r in acme + [slashed]:
+        check("generate with an issuer", r.was_successful(), r.error_response)
+    acme_tokens = [vend(client, r.success_response["key"]["id"]) for r in acme]
+    slashed_token = vend(client, slashed.success_response["key"]["id"])
+
+    def issuer_url(issuer):
+        return f"{base_url}/.well-known/jwks/issuers/{urllib.parse.quote(issuer, safe='')}"
+
+    for token in acme_tokens:
+        check("an issuer's token verifies through its issuer's JWKS", verifies(issuer_url("acme.example"), token))
+        check("... and not through another issuer's", not verifies(issuer_url("tenant/one"), token))
+        check("... nor through the same issuer in another case", not verifies(issuer_url("ACME.example"), token))
+    check("a percent-encoded issuer's token verifies", verifies(issuer_url("tenant/one"), slashed_token))
+    check("it is not in acme.example's JWKS", not verifies(issuer_url("acme.example"), slashed_token))
+    for token in (connection_token, tenant_token, outside_token):
+        check("a key without that issuer is not in its JWKS", not verifies(issuer_url("acme.example"), token))
+    with urllib.request.urlopen(issuer_url("acme.example")) as response:
+        served = json.loads(response.read())
+    check("the issuer's JWKS holds its two keys", len(served["keys"]) == 2, served)
     print("scoped jwks: all checks passed")
 
 
