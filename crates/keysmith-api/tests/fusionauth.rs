@@ -880,8 +880,8 @@ fn kids_of(reply: &support::Reply) -> Vec<String> {
 }
 
 /// `/.well-known/jwks/issuers/{issuer}` serves the asymmetric keys generated with exactly that
-/// issuer (case counts, a prefix is another issuer, a `/` comes percent-encoded), in id
-/// order, each JWK as the full JWKS has it; anonymous, with an ETag that follows renames and
+/// issuer (case counts, a prefix is another issuer, a `/` comes percent-encoded; without one,
+/// the default issuer), in id order, each JWK as the full JWKS has it; anonymous, with an ETag that follows renames and
 /// deletes, and `{"keys":[]}` for an issuer without keys.
 #[actix_web::test]
 async fn an_issuers_jwks_serves_its_keys_alone() {
@@ -893,7 +893,7 @@ async fn an_issuers_jwks_serves_its_keys_alone() {
         ("acme mac", "HS256", Some("acme.example")),
         ("other case", "ES256", Some("ACME.example")),
         ("slashed", "ES384", Some("tenant/one")),
-        ("no issuer", "ES256", None),
+        ("default issuer", "ES256", None),
         ("acme three", "ES256", Some("acme.example")),
     ] {
         let mut key = json!({"algorithm": algorithm, "name": name});
@@ -942,6 +942,12 @@ async fn an_issuers_jwks_serves_its_keys_alone() {
                 .await
         ),
         [kid(4)]
+    );
+    // A key generated without an issuer has the default one (`keysmith`), as its certificate.
+    assert_eq!(made[5]["issuer"], "keysmith");
+    assert!(
+        kids_of(&app.fa("GET", "/.well-known/jwks/issuers/keysmith", "", None).await)
+            .contains(&kid(5))
     );
     for nobody in ["acme", "acme.example.", "no-such-issuer"] {
         let empty = app
