@@ -197,7 +197,8 @@ try {
   check((await page.textContent("#key-certificate")) === key.certificate, "the certificate PEM shown");
   const jwk = JSON.parse(await page.textContent("#key-jwk"));
   check(jwk.kid === key.kid && jwk.kty === "EC" && jwk.x && jwk.y, "the key's JWK shown");
-  check((await page.textContent("#key-jwk-source")).includes("/.well-known/jwks.json"), "the JWK's source named");
+  check((await page.textContent("#key-jwk-source")).includes(`/.well-known/jwks/issuers/${encodeURIComponent(key.issuer)}`),
+    "the JWK's source named: its issuer's key set");
   await noPrivateMaterial("a generated key");
   check(await page.locator("#view-key button.copy:enabled").count() === 3, "three copy buttons");
   for (const kind of ["public", "certificate", "jwk"]) {

@@ -511,7 +511,8 @@ function renderUsage(found) {
   box.replaceChildren(...children);
 }
 
-/// The key's JWK, from the scoped key set of its ring or the full JWKS, with nothing private.
+/// The key's JWK, from the scoped key set of its ring or its issuer, else the full JWKS, with
+/// nothing private.
 async function loadJwk(key, uses, ticket) {
   if (key.type === "HMAC") {
     if (!stale(ticket)) { setMaterial("jwk", "", "", "", "HMAC keys are never published."); $("key-jwk-source").textContent = ""; }
@@ -522,6 +523,7 @@ async function loadJwk(key, uses, ticket) {
     if (use.kind === "connection" && use.keyUse === "signing") sources.push(`/.well-known/jwks/connections/${enc(use.connection.id)}`);
     if (use.kind === "tenant") sources.push("/.well-known/jwks/signing-keys");
   }
+  if (key.issuer) sources.push(`/.well-known/jwks/issuers/${enc(key.issuer)}`);
   sources.push("/.well-known/jwks.json");
   let found = null;
   let source = null;

@@ -946,8 +946,11 @@ async fn an_issuers_jwks_serves_its_keys_alone() {
     // A key generated without an issuer has the default one (`keysmith`), as its certificate.
     assert_eq!(made[5]["issuer"], "keysmith");
     assert!(
-        kids_of(&app.fa("GET", "/.well-known/jwks/issuers/keysmith", "", None).await)
-            .contains(&kid(5))
+        kids_of(
+            &app.fa("GET", "/.well-known/jwks/issuers/keysmith", "", None)
+                .await
+        )
+        .contains(&kid(5))
     );
     for nobody in ["acme", "acme.example.", "no-such-issuer"] {
         let empty = app

@@ -31,7 +31,8 @@ pub struct ServiceConfig {
     /// The longest name, kid or issuer, in characters (at most FusionAuth's 255).
     pub max_field_length: usize,
     /// The most bytes the published documents (JWKS and public keys, together) are kept in
-    /// memory for; a larger set is streamed from the store on every request.
+    /// memory for; a larger set is streamed from the store on every request. The per-issuer
+    /// JWKS kept together have a budget of the same size of their own.
     pub published_cache_bytes: usize,
     /// RSA pairs made ahead of need, per size (all zero: none, every RSA key made on request).
     pub rsa_pool: crate::RsaPoolConfig,

@@ -116,7 +116,8 @@ pub struct Settings {
     pub max_pem_bytes: usize,
     /// The longest name, kid or issuer, characters (at most 255).
     pub max_field_length: usize,
-    /// The most bytes the JWKS and public-key documents are kept in memory for.
+    /// The most bytes the JWKS and public-key documents are kept in memory for (and, apart,
+    /// the per-issuer JWKS).
     pub published_cache_bytes: usize,
     /// RSA-2048 pairs made ahead of need and kept ready (0 = none).
     pub rsa_pool_2048: usize,
