@@ -201,3 +201,70 @@ fn a_key_renamed_or_deleted_on_one_node_reads_fresh_on_another() {
         Err(keysmith_core::ServiceError::NotFound)
     ));
 }
+
+/// One issuer's JWKS kept on one node follows the keys another node generates and deletes: the
+/// change notice drops what the node kept (within a deadline, never a stale answer forever).
+#[test]
+fn an_issuers_jwks_kept_on_one_node_follows_another_nodes_changes() {
+    let Some(server) = TestPostgres::start_or_skip("issuer JWKS on two nodes") else {
+        return;
+    };
+    server.create_database("keysmith").unwrap();
+    let nodes = nodes(&server, 2, 0);
+    let generate = |name: &str| {
+        nodes[0]
+            .keys()
+            .generate(
+                None,
+                &keysmith_core::GenerateRequest {
+                    algorithm: Some("ES256"),
+                    name: Some(name),
+                    issuer: Some("cluster.example"),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    };
+    let kids_on_second = || match nodes[1].issuer_jwks("cluster.example").unwrap() {
+        keysmith_core::IssuerJwks::Whole(whole) => {
+            let jwks: serde_json::Value = serde_json::from_slice(&whole.json).unwrap();
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|jwk| jwk["kid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+        keysmith_core::IssuerJwks::Streamed { .. } => panic!("two keys are kept whole"),
+    };
+    let wait_for = |expected: Vec<String>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let served = kids_on_second();
+            if served == expected {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{served:?} != {expected:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let first = generate("first");
+    wait_for(vec![first.kid.clone()]);
+    // Kept once the generate's own change notice has reached the second node (a build before
+    // it is dropped by it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while nodes[1].issuer_jwks_kept("cluster.example").is_none() {
+        assert!(std::time::Instant::now() < deadline, "never kept");
+        assert_eq!(kids_on_second(), [first.kid.clone()]);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = generate("second");
+    let mut both = [&first, &second];
+    both.sort_by_key(|k| k.id.0);
+    wait_for(both.iter().map(|k| k.kid.clone()).collect());
+    nodes[0].keys().delete(&first.id).unwrap();
+    wait_for(vec![second.kid.clone()]);
+}
