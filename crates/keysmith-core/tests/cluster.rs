@@ -258,7 +258,7 @@ fn an_issuers_jwks_kept_on_one_node_follows_another_nodes_changes() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while nodes[1].issuer_jwks_kept("cluster.example").is_none() {
         assert!(std::time::Instant::now() < deadline, "never kept");
-        assert_eq!(kids_on_second(), [first.kid.clone()]);
+        assert_eq!(kids_on_second(), std::slice::from_ref(&first.kid));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let second = generate("second");

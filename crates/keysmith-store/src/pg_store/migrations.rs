@@ -27,8 +27,11 @@ struct Migration {
     sql: &'static str,
     /// Fills what SQL cannot derive (a field inside the record bytes), after `sql`, in the
     /// same transaction.
-    backfill: Option<fn(&mut Transaction<'_>) -> Result<u64, StoreError>>,
+    backfill: Option<Backfill>,
 }
+
+/// A migration's backfill: returns how many rows it filled.
+type Backfill = fn(&mut Transaction<'_>) -> Result<u64, StoreError>;
 
 /// Every migration, in order; versions are 1, 2, 3, ... without gaps.
 const MIGRATIONS: &[Migration] = &[
