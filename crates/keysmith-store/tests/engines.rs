@@ -31,6 +31,36 @@ fn api_key(id: u128, name: &str) -> ApiKeyRecord {
     }
 }
 
+/// An HMAC key record with `secret` as its secret, named `name`.
+fn hmac_key(
+    id: keysmith_model::KeyId,
+    name: &str,
+    kid: &str,
+    secret: &[u8],
+) -> keysmith_store::StoredKey {
+    keysmith_store::StoredKey {
+        key: keysmith_model::Key {
+            algorithm: keysmith_model::Algorithm::HS256,
+            certificate: None,
+            certificate_information: None,
+            expiration_instant: None,
+            has_private_key: None,
+            id,
+            insert_instant: 1,
+            issuer: None,
+            kid: kid.into(),
+            last_update_instant: 1,
+            length: None,
+            name: name.into(),
+            public_key: None,
+            key_type: keysmith_model::KeyType::Hmac,
+        },
+        private: Some(keysmith_model::PrivateMaterial::HmacSecret(
+            keysmith_model::SecretBytes::new(secret.to_vec()),
+        )),
+    }
+}
+
 // ---- one body per concern, for every engine ----
 
 fn connections_contract(store: &(impl ConnectionRecords + ?Sized)) {
@@ -351,29 +381,17 @@ fn migration_3_fills_the_issuer_of_keys_stored_before_it() {
     // More than one page of the backfill (1,024 keys).
     let (mut ids, mut records) = (Vec::new(), Vec::new());
     for i in 0..1_030u32 {
-        let record = keysmith_store::StoredKey {
-            key: keysmith_model::Key {
-                algorithm: keysmith_model::Algorithm::HS256,
-                certificate: None,
-                certificate_information: None,
-                expiration_instant: None,
-                has_private_key: None,
-                id: keysmith_model::KeyId(uuid::Uuid::from_u128(u128::from(i) + 1)),
-                insert_instant: 1,
-                // Every third key has no issuer; the others alternate between two.
-                issuer: match i % 3 {
-                    0 => None,
-                    1 => Some("one.example".into()),
-                    _ => Some("two.example".into()),
-                },
-                kid: format!("kid-{i}"),
-                last_update_instant: 1,
-                length: None,
-                name: format!("key {i}"),
-                public_key: None,
-                key_type: keysmith_model::KeyType::Hmac,
-            },
-            private: None,
+        let mut record = hmac_key(
+            keysmith_model::KeyId(uuid::Uuid::from_u128(u128::from(i) + 1)),
+            &format!("key {i}"),
+            &format!("kid-{i}"),
+            b"secret",
+        );
+        // Every third key has no issuer; the others alternate between two.
+        record.key.issuer = match i % 3 {
+            0 => None,
+            1 => Some("one.example".into()),
+            _ => Some("two.example".into()),
         };
         ids.push((record.key.id, record.key.issuer.clone()));
         records.push(record);
@@ -418,27 +436,12 @@ fn a_node_without_the_master_key_of_stored_secrets_is_refused() {
     let Some((server, store)) = pg_store("PostgreSQL master-key check") else {
         return;
     };
-    let record = keysmith_store::StoredKey {
-        key: keysmith_model::Key {
-            algorithm: keysmith_model::Algorithm::HS256,
-            certificate: None,
-            certificate_information: None,
-            expiration_instant: None,
-            has_private_key: None,
-            id: keysmith_model::KeyId::random(),
-            insert_instant: 1,
-            issuer: None,
-            kid: "kid-1".into(),
-            last_update_instant: 1,
-            length: None,
-            name: "secret".into(),
-            public_key: None,
-            key_type: keysmith_model::KeyType::Hmac,
-        },
-        private: Some(keysmith_model::PrivateMaterial::HmacSecret(
-            keysmith_model::SecretBytes::new(b"secret".to_vec()),
-        )),
-    };
+    let record = hmac_key(
+        keysmith_model::KeyId::random(),
+        "secret",
+        "kid-1",
+        b"secret",
+    );
     store.insert(&record).unwrap();
     let backend: Arc<dyn keysmith_crypto::KeyBackend> =
         Arc::new(keysmith_crypto_aws_lc::AwsLcBackend::new());
@@ -473,27 +476,12 @@ fn rewrapping_moves_every_secret_on_the_database_to_the_new_master_key() {
     };
     let ids: Vec<_> = (0..3)
         .map(|i| {
-            let record = keysmith_store::StoredKey {
-                key: keysmith_model::Key {
-                    algorithm: keysmith_model::Algorithm::HS256,
-                    certificate: None,
-                    certificate_information: None,
-                    expiration_instant: None,
-                    has_private_key: None,
-                    id: keysmith_model::KeyId::random(),
-                    insert_instant: 1,
-                    issuer: None,
-                    kid: format!("kid-{i}"),
-                    last_update_instant: 1,
-                    length: None,
-                    name: format!("secret-{i}"),
-                    public_key: None,
-                    key_type: keysmith_model::KeyType::Hmac,
-                },
-                private: Some(keysmith_model::PrivateMaterial::HmacSecret(
-                    keysmith_model::SecretBytes::new(format!("secret-{i}").into_bytes()),
-                )),
-            };
+            let record = hmac_key(
+                keysmith_model::KeyId::random(),
+                &format!("secret-{i}"),
+                &format!("kid-{i}"),
+                format!("secret-{i}").as_bytes(),
+            );
             store.insert(&record).unwrap();
             record.key.id
         })
