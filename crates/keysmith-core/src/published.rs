@@ -119,6 +119,10 @@ pub(crate) struct Publisher {
     issuers: RwLock<IssuerCache>,
     /// One build at a time: requests after a change wait for it instead of each building.
     building: Mutex<()>,
+    /// One build per issuer at a time, the same way (other issuers do not wait for it). An
+    /// entry lives while a build or a waiter holds it, so the map does not grow with the
+    /// issuers asked for.
+    issuer_building: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     cache_bytes: usize,
 }
 
@@ -241,6 +245,7 @@ impl Publisher {
             cache: RwLock::default(),
             issuers: RwLock::default(),
             building: Mutex::default(),
+            issuer_building: Mutex::default(),
             cache_bytes,
         }
     }
@@ -383,6 +388,54 @@ impl Publisher {
         if let Some(kept) = self.issuer_kept(issuer) {
             return Ok(kept);
         }
+        let lock = self.issuer_lock(issuer);
+        let answer = {
+            let _building = match lock.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match self.issuer_kept(issuer) {
+                Some(kept) => Ok(kept),
+                None => self.build_issuer(backend, store, issuer),
+            }
+        };
+        self.release_issuer_lock(issuer, lock);
+        answer
+    }
+
+    /// The build lock of `issuer`, shared by every request building it now.
+    fn issuer_lock(&self, issuer: &str) -> Arc<Mutex<()>> {
+        let mut locks = match self.issuer_building.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        locks.entry(issuer.to_owned()).or_default().clone()
+    }
+
+    /// Drops the build lock of `issuer` from the map when no other request holds it.
+    fn release_issuer_lock(&self, issuer: &str, lock: Arc<Mutex<()>>) {
+        let mut locks = match self.issuer_building.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Every clone is made and dropped under the map's lock, so the count is exact: 1 is
+        // the map's own, and nobody else builds or waits.
+        drop(lock);
+        if locks
+            .get(issuer)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            locks.remove(issuer);
+        }
+    }
+
+    /// Builds the JWKS of `issuer` and keeps it (see [`Self::issuer_answer`]).
+    fn build_issuer(
+        &self,
+        backend: &dyn KeyBackend,
+        store: &dyn KeyStore,
+        issuer: &str,
+    ) -> Result<IssuerJwks, ServiceError> {
         // Read before the store, as in `answer`: bytes from a read that missed a change carry
         // the version that change has already left behind.
         let version = self.version.load(Ordering::Acquire);

@@ -1123,3 +1123,49 @@ fn an_issuers_jwks_is_kept_until_the_next_change_and_a_large_one_streamed() {
     };
     assert_eq!(again, etag, "the ETag follows the keys, not the request");
 }
+
+/// Requests for one issuer's JWKS that arrive together while it is not kept build it once: the
+/// others wait for that build and answer its bytes (the same allocation), instead of each
+/// reading every key of the issuer.
+#[test]
+fn concurrent_first_requests_for_an_issuer_build_its_jwks_once() {
+    let f = service();
+    let s = &f.service;
+    let keys = s.keys();
+    // Enough keys that one build takes a while (each JWK is made from its key).
+    let made: Vec<_> = (0..600)
+        .map(|n| {
+            keys.make(
+                None,
+                &GenerateRequest {
+                    algorithm: Some("ES256"),
+                    name: Some(&format!("together {n}")),
+                    issuer: Some("together.example"),
+                    ..GenerateRequest::default()
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    keys.store_many(made).unwrap();
+    let barrier = std::sync::Barrier::new(8);
+    let answers: Vec<Arc<keysmith_core::ScopedJwks>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    match s.issuer_jwks("together.example").unwrap() {
+                        IssuerJwks::Whole(whole) => whole,
+                        IssuerJwks::Streamed { .. } => panic!("600 keys are kept whole"),
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for answer in &answers {
+        assert!(Arc::ptr_eq(answer, &answers[0]), "built more than once");
+    }
+    let jwks: serde_json::Value = serde_json::from_slice(&answers[0].json).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 600);
+}
