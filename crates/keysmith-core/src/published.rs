@@ -591,14 +591,18 @@ fn build(
     source: Source<'_>,
     limit: usize,
 ) -> Result<Built, ServiceError> {
-    let with_public_keys = source == Source::All;
     let (mut jwks_json, mut public_keys_json) = (Vec::new(), Vec::new());
     let mut tag = ContentTag::new(backend);
     let mut jwks =
         DocumentWriter::start(PublishedDocument::Jwks, &mut jwks_json).map_err(write_failed)?;
-    let mut public_keys =
-        DocumentWriter::start(PublishedDocument::PublicKeys, &mut public_keys_json)
-            .map_err(write_failed)?;
+    // Every key's public-key document only; one issuer's keys are published as a JWKS alone.
+    let mut public_keys = match source {
+        Source::All => Some(
+            DocumentWriter::start(PublishedDocument::PublicKeys, &mut public_keys_json)
+                .map_err(write_failed)?,
+        ),
+        Source::Issuer(_) => None,
+    };
     // About the bytes written so far: what decides whether the documents are kept.
     let mut written = 0usize;
     for_each_published(backend, store, source, &mut |key, jwk| {
@@ -607,7 +611,7 @@ fn build(
         if written <= limit {
             jwks.key(key, jwk).map_err(write_failed)?;
             written = written.saturating_add(jwk.map_or(0, |jwk| jwk.get().len()));
-            if with_public_keys {
+            if let Some(public_keys) = &mut public_keys {
                 public_keys.key(key, jwk).map_err(write_failed)?;
                 written = written.saturating_add(
                     key.public_key
@@ -623,9 +627,8 @@ fn build(
         return Ok(Built::TooLarge { etag });
     }
     jwks.finish().map_err(write_failed)?;
-    public_keys.finish().map_err(write_failed)?;
-    if !with_public_keys {
-        public_keys_json.clear();
+    if let Some(public_keys) = public_keys {
+        public_keys.finish().map_err(write_failed)?;
     }
     Ok(Built::Whole(Published {
         jwks_json,
