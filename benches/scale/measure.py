@@ -137,6 +137,12 @@ def main():
     _, body, _ = client.call("GET", issuer_path, auth=False)
     if len(json.loads(body)["keys"]) != 3:
         raise SystemExit(f"the issuer's JWKS holds {body[:200]!r}, not its three keys")
+    # The same keys found by the search's issuer filter (the issuer index, then sorted by name).
+    issuer_search_path = "/api/key/search?issuer=rp.example"
+    issuer_search_ms, _, _ = timed(client, "GET", issuer_search_path, runs=5)
+    _, body, _ = client.call("GET", issuer_search_path)
+    if json.loads(body)["total"] != 3:
+        raise SystemExit(f"the search by issuer found {body[:200]!r}, not its three keys")
     for key_id_issued in issued:
         status, body, _ = client.call("DELETE", f"/api/key/{key_id_issued}")
         if status != 200:
@@ -166,6 +172,7 @@ def main():
         "issuer_jwks_first_ms": round(issuer_first_ms, 2),
         "issuer_jwks_ms": round(issuer_ms, 2),
         "issuer_jwks_bytes": issuer_bytes,
+        "search_issuer_ms": round(issuer_search_ms, 2),
         "data_file_bytes": args.file_bytes,
         "bytes_per_key": round(args.file_bytes / args.keys),
         "compact_seconds": args.compact_seconds,
@@ -194,6 +201,7 @@ def main():
         ("one issuer's JWKS, 3 keys (`/.well-known/jwks/issuers/rp.example`: first, then median of 5)",
          f"{figures['issuer_jwks_bytes']:,} B body, {figures['issuer_jwks_first_ms']} ms, "
          f"then {figures['issuer_jwks_ms']} ms"),
+        ("search by issuer, 3 keys (`issuer=rp.example`, median of 5)", f"{figures['search_issuer_ms']} ms"),
         ("data file per key (after the compaction)", f"{figures['bytes_per_key']} bytes"),
         ("disk blocks per key before the compaction", f"{figures['disk_bytes_per_key_before_compaction']} bytes"
          if figures["disk_bytes_per_key_before_compaction"] else "(reused data)"),

@@ -3,7 +3,8 @@ connection's current key verifies through `/.well-known/jwks/connections/{id}`, 
 the tenant's current signing key through `/.well-known/jwks/signing-keys`, and neither set serves
 the other's key nor a key outside any ring (which the full `/.well-known/jwks.json` serves).
 Keys generated with an issuer verify through `/.well-known/jwks/issuers/{issuer}` (an issuer with
-a `/` percent-encoded) and through no other issuer's set.
+a `/` percent-encoded) and through no other issuer's set, and a key search by `issuer` (through
+the official client's `search_keys`) finds exactly the keys of that issuer's set.
 
 Usage: python scoped_jwks_check.py BASE_URL API_KEY
 """
@@ -103,6 +104,17 @@ def main():
     with urllib.request.urlopen(issuer_url("acme.example")) as response:
         served = json.loads(response.read())
     check("the issuer's JWKS holds its two keys", len(served["keys"]) == 2, served)
+
+    # Keysmith's `issuer` search filter, sent through the official client's search_keys: it
+    # finds exactly the keys of the issuer's JWKS, in the same (id) order.
+    for issuer in ("acme.example", "tenant/one", "ACME.example"):
+        r = client.search_keys({"search": {"issuer": issuer, "orderBy": "id ASC"}})
+        check(f"search by issuer {issuer}", r.was_successful(), r.error_response)
+        found = [key["kid"] for key in r.success_response.get("keys", [])]
+        with urllib.request.urlopen(issuer_url(issuer)) as response:
+            published = [jwk["kid"] for jwk in json.loads(response.read())["keys"]]
+        check(f"the search by issuer {issuer} finds its JWKS's keys", found == published, (found, published))
+        check(f"... and its total counts them", r.success_response["total"] == len(found), r.success_response)
     print("scoped jwks: all checks passed")
 
 

@@ -620,6 +620,99 @@ async fn search_by_query_string() {
     }
 }
 
+/// `issuer` (a Keysmith extension) keeps the keys generated for that issuer, matched exactly:
+/// case counts, a prefix is another issuer, and HMAC keys (no issuer) never match. It combines
+/// with the other filters, every order, paging and both request forms.
+#[actix_web::test]
+async fn search_by_issuer() {
+    let app = TestApp::new().await;
+    for i in 0..12 {
+        let issuer = ["acme.com", "Acme.com", "acme.com.evil"][i % 3];
+        let algorithm = ["ES256", "ES384"][i % 2];
+        app.generate(
+            json!({"key": {"algorithm": algorithm, "name": format!("k{i:02}"),
+            "issuer": issuer}}),
+        )
+        .await;
+    }
+    // Without an issuer, a generated asymmetric key has the default issuer.
+    app.generate(json!({"key": {"algorithm": "ES256", "name": "plain"}}))
+        .await;
+    app.generate(json!({"key": {"algorithm": "HS256", "name": "secret"}}))
+        .await;
+    let names = |page: &Value| -> Vec<String> {
+        page["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let acme = search(&app, json!({"issuer": "acme.com"})).await;
+    assert_eq!(acme.status, 200, "{}", acme.text());
+    let acme = acme.json();
+    assert_eq!(acme["total"], 4);
+    assert_eq!(names(&acme), ["k00", "k03", "k06", "k09"]);
+    for key in acme["keys"].as_array().unwrap() {
+        assert_eq!(key["issuer"], "acme.com", "{key}");
+    }
+    let page = search(
+        &app,
+        json!({"issuer": "acme.com", "algorithm": "ES384", "orderBy": "name DESC"}),
+    )
+    .await
+    .json();
+    assert_eq!(names(&page), ["k09", "k03"]);
+    let page = search(
+        &app,
+        json!({"issuer": "Acme.com", "orderBy": "insertInstant DESC", "startRow": 1,
+            "numberOfResults": 2}),
+    )
+    .await
+    .json();
+    assert_eq!(page["total"], 4);
+    assert_eq!(names(&page), ["k07", "k04"]);
+    let by_id = search(&app, json!({"issuer": "acme.com.evil", "orderBy": "id"}))
+        .await
+        .json();
+    assert_eq!(by_id["total"], 4);
+    let mut sorted = by_id["keys"].as_array().unwrap().clone();
+    sorted.sort_by_key(|k| k["id"].as_str().unwrap().to_owned());
+    assert_eq!(by_id["keys"].as_array().unwrap(), &sorted, "id order");
+    let default = search(&app, json!({"issuer": "keysmith", "name": "*"}))
+        .await
+        .json();
+    assert_eq!(names(&default), ["plain"]);
+    for nobody in ["acme", "ACME.COM", "secret", "nobody"] {
+        let page = search(&app, json!({"issuer": nobody})).await.json();
+        assert_eq!(page["total"], 0, "{nobody}");
+    }
+    // Empty means any, as for the other filters; surrounding space is trimmed, as it is from
+    // the issuer a key is generated with.
+    assert_eq!(
+        search(&app, json!({"issuer": ""})).await.json()["total"],
+        14
+    );
+    assert_eq!(
+        names(&search(&app, json!({"issuer": " acme.com "})).await.json()),
+        ["k00", "k03", "k06", "k09"]
+    );
+    let by_query = app
+        .fa(
+            "GET",
+            "/api/key/search?issuer=Acme.com&name=k1*&orderBy=name",
+            ADMIN,
+            None,
+        )
+        .await;
+    assert_eq!(by_query.status, 200, "{}", by_query.text());
+    assert_eq!(names(&by_query.json()), ["k10"]);
+    let twice = app
+        .fa("GET", "/api/key/search?issuer=a&issuer=b", ADMIN, None)
+        .await;
+    assert_eq!(twice.error_codes(), ["[invalid]search.issuer"]);
+}
+
 #[actix_web::test]
 async fn search_refuses_bad_parameters() {
     let app = TestApp::new().await;
@@ -635,6 +728,11 @@ async fn search_refuses_bad_parameters() {
         (json!({"startRow": -1}), "[invalid]search.startRow"),
         (json!({"orderBy": "color ASC"}), "[invalid]search.orderBy"),
         (json!({"type": "DSA"}), "[invalid]search.type"),
+        (
+            json!({"issuer": "x".repeat(20_000)}),
+            "[tooLong]search.issuer",
+        ),
+        (json!({"issuer": "tab\there"}), "[invalid]search.issuer"),
     ] {
         assert_eq!(
             search(&app, body.clone()).await.error_codes(),

@@ -16,6 +16,8 @@ pub struct SearchRequest<'a> {
     pub key_type: Option<&'a str>,
     /// Algorithm.
     pub algorithm: Option<&'a str>,
+    /// Issuer, matched exactly (a Keysmith extension: FusionAuth's search has no issuer).
+    pub issuer: Option<&'a str>,
     /// Page size (default 25).
     pub number_of_results: Option<i64>,
     /// Offset (default 0).
@@ -39,6 +41,13 @@ impl Keys<'_> {
         let algorithm =
             validate::algorithm_field(&mut errors, "search.algorithm", request.algorithm, false);
         let key_type = validate::key_type_field(&mut errors, "search.type", request.key_type);
+        // Trimmed as a generated key's issuer is trimmed when it is stored.
+        let issuer = validate::optional_text(
+            &mut errors,
+            "search.issuer",
+            request.issuer,
+            keysmith_model::MAX_ISSUER_LENGTH,
+        );
         let max = self.core.config().max_search_results;
         let number_of_results = match request.number_of_results {
             None => DEFAULT_NUMBER_OF_RESULTS.min(max),
@@ -99,6 +108,7 @@ impl Keys<'_> {
             name,
             key_type,
             algorithm,
+            issuer,
             order_by,
             descending,
             start_row,

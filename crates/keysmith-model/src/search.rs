@@ -54,6 +54,9 @@ pub struct SearchQuery {
     pub key_type: Option<KeyType>,
     /// Only keys with this algorithm.
     pub algorithm: Option<Algorithm>,
+    /// Only keys whose issuer is exactly this (case-sensitive, as the per-issuer JWKS matches
+    /// it): keys without an issuer never match.
+    pub issuer: Option<String>,
     /// Sort field.
     pub order_by: SortField,
     /// Descending instead of ascending.
@@ -81,6 +84,10 @@ impl SearchQuery {
     pub fn matches(&self, key: &Key) -> bool {
         self.key_type.is_none_or(|t| t == key.key_type)
             && self.algorithm.is_none_or(|a| a == key.algorithm)
+            && self
+                .issuer
+                .as_deref()
+                .is_none_or(|i| key.issuer.as_deref() == Some(i))
             && self
                 .name
                 .as_deref()

@@ -1053,6 +1053,8 @@ mod search_model {
             let mut record = key(name, &format!("kid-{i}"), algorithm, insert);
             // Same ids in both engines, so orders by id compare.
             record.key.id = KeyId(uuid::Uuid::from_u128(0x1000 + (i as u128 * 7919) % 97));
+            // Issuers that differ only in case are two issuers.
+            record.key.issuer = [None, Some("a"), Some("A"), Some("b")][i % 4].map(str::to_owned);
             for store in engines {
                 store.insert(&record).unwrap();
             }
@@ -1073,8 +1075,10 @@ mod search_model {
             .copied()
             .chain(["%", "_", "\\", "a_b", "10%", "%*", "*_*"]);
         let mut compared = 0;
-        for pattern in patterns.map(Some).chain([None]) {
-            for kind in 0..5 {
+        for (p, pattern) in patterns.map(Some).chain([None]).enumerate() {
+            for (kind, issuer) in
+                (0..5).flat_map(|k| [(k, None), (k, Some(["a", "A", "zz"][p % 3]))])
+            {
                 for order_by in [
                     SortField::Name,
                     SortField::InsertInstant,
@@ -1095,6 +1099,7 @@ mod search_model {
                                     Some(KeyType::Okp),
                                 ][kind],
                                 algorithm: [None, None, None, Some(Algorithm::RS256), None][kind],
+                                issuer: issuer.map(str::to_owned),
                                 order_by,
                                 descending,
                                 start_row,
@@ -1116,7 +1121,7 @@ mod search_model {
                 }
             }
         }
-        assert_eq!(compared, 25 * 5 * 6 * 2 * 2);
+        assert_eq!(compared, 25 * 5 * 2 * 6 * 2 * 2);
     }
 
     proptest! {
@@ -1126,6 +1131,7 @@ mod search_model {
             picks in proptest::collection::vec((0..NAMES.len(), 0..6usize), 1..40),
             pattern in proptest::option::of(0..PATTERNS.len()),
             kind in 0..5usize,
+            issuer in proptest::option::of(0..3usize),
             order in 0..3usize,
             descending: bool,
             start_row in 0..12usize,
@@ -1145,7 +1151,9 @@ mod search_model {
                 // Names are unique: a suffix keeps repeats apart.
                 let name = format!("{}{}", NAMES[*name], "_".repeat(i / NAMES.len()));
                 if store.id_by_name(&name).unwrap().is_none() {
-                    store.insert(&key(&name, &format!("kid-{i}"), algorithm, i as i64)).unwrap();
+                    let mut record = key(&name, &format!("kid-{i}"), algorithm, i as i64);
+                    record.key.issuer = [None, Some("a"), Some("A")][(name.len() + alg) % 3].map(str::to_owned);
+                    store.insert(&record).unwrap();
                 }
             }
             // Renames and deletes keep every index in step (every third key renamed, every
@@ -1162,6 +1170,7 @@ mod search_model {
                 name: pattern.map(|p| PATTERNS[p].to_owned()),
                 key_type: [None, Some(KeyType::Ec), Some(KeyType::Hmac), None, Some(KeyType::Rsa)][kind],
                 algorithm: [None, None, None, Some(Algorithm::RS256), None][kind],
+                issuer: issuer.map(|i| ["a", "A", "zz"][i].to_owned()),
                 order_by: [SortField::Name, SortField::InsertInstant, SortField::Id][order],
                 descending,
                 start_row,

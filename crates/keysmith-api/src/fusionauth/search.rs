@@ -40,6 +40,10 @@ pub(super) async fn search_by_body(
         ("type" = Option<String>, Query, description = "Key type: `RSA`, `EC`, `OKP`, `HMAC` or `AKP`; empty means any."),
         ("algorithm" = Option<String>, Query, description = "Algorithm, e.g. `ES256`; empty means any."),
         (
+            "issuer" = Option<String>, Query,
+            description = "Issuer, matched exactly and case-sensitively; empty means any (a Keysmith extension)."
+        ),
+        (
             "numberOfResults" = Option<u32>, Query, minimum = 1, maximum = 500,
             description = "Page size (default 25, at most `max_search_results`)."
         ),
@@ -80,6 +84,7 @@ pub(crate) fn search_fields_from_query(
         name: single_parameter(&mut given, "name", &mut errors),
         key_type: single_parameter(&mut given, "type", &mut errors),
         algorithm: single_parameter(&mut given, "algorithm", &mut errors),
+        issuer: single_parameter(&mut given, "issuer", &mut errors),
         number_of_results: number_parameter(&mut given, "numberOfResults", &mut errors),
         start_row: number_parameter(&mut given, "startRow", &mut errors),
         order_by: single_parameter(&mut given, "orderBy", &mut errors),
@@ -175,6 +180,7 @@ pub(crate) fn search_request(fields: &SearchFields) -> Result<SearchRequest<'_>,
         name: fields.name.as_deref(),
         key_type: fields.key_type.as_deref(),
         algorithm: fields.algorithm.as_deref(),
+        issuer: fields.issuer.as_deref(),
         number_of_results,
         start_row,
         order_by: fields.order_by.as_deref(),

@@ -110,6 +110,9 @@ pub(crate) struct SearchFields {
     pub key_type: Option<String>,
     /// e.g. `ES256`; empty means any.
     pub algorithm: Option<String>,
+    /// The issuer, matched exactly and case-sensitively; empty means any. A Keysmith
+    /// extension: FusionAuth's key search has no issuer.
+    pub issuer: Option<String>,
     #[schema(schema_with = whole_number)]
     pub number_of_results: Option<Value>,
     #[schema(schema_with = whole_number)]

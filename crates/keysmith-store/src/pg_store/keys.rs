@@ -316,6 +316,10 @@ impl KeyRecords for PgStore {
         if let Some(algorithm) = query.algorithm {
             filters.add("algorithm = $", algorithm.as_str());
         }
+        // Served by the `keys_by_issuer` index (migration 3).
+        if let Some(issuer) = &query.issuer {
+            filters.add("issuer = $", issuer.clone());
+        }
         let direction = if query.descending { "DESC" } else { "ASC" };
         // The same orders as the redb engine: the field, then the lower-case name (bytes), then
         // the id; a key without an expiration sorts last either way.

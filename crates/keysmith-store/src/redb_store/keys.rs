@@ -384,8 +384,10 @@ impl KeyRecords for RedbStore {
         // page's end.
         // Without any filter the total is the number of keys, so a stream stops at the end of
         // the page instead of counting the rest.
-        let unfiltered =
-            query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
+        let unfiltered = query.name.is_none()
+            && query.key_type.is_none()
+            && query.algorithm.is_none()
+            && query.issuer.is_none();
         // With the total known another way, a stream stops at the end of the page.
         let total_known = unfiltered || known.is_some();
         let past_bound = |pager: &Pager<'_>| bound.is_some_and(|b| pager.seen > b);
@@ -429,6 +431,41 @@ impl KeyRecords for RedbStore {
         // Filters only a record answers (the name index answers the name pattern).
         let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
         match query.order_by {
+            // The issuer index answers an issuer filter: that issuer's keys, in id order, are
+            // the only candidates, each record read to check the other filters. In id order
+            // they stream; in any other order the matches are sorted, so the work is the
+            // issuer's keys, not the store's.
+            order if query.issuer.is_some() => {
+                let issuer = query.issuer.as_deref().unwrap_or_default();
+                let index = txn.open_table(BY_ISSUER)?;
+                let range = index.range((issuer, 0u128)..=(issuer, u128::MAX))?;
+                if order == SortField::Id {
+                    stream!(range, |entry: (
+                        redb::AccessGuard<(&str, u128)>,
+                        redb::AccessGuard<()>
+                    )| pager
+                        .consider(true, || load(entry.0.value().1)))
+                } else {
+                    let insertion_of = txn.open_table(INSERTION_OF)?;
+                    let candidates = range.filter_map(|entry| match entry {
+                        Ok(entry) => load(entry.0.value().1).transpose(),
+                        Err(err) => Some(Err(StoreError::from(err))),
+                    });
+                    sorted_page(
+                        &mut pager,
+                        candidates,
+                        |key| {
+                            let mut sort = sort_key(order, key, query.descending);
+                            if order == SortField::InsertInstant {
+                                let seq = insertion_of.get(raw(&key.id))?.map_or(0, |v| v.value());
+                                sort.0 = format!("{seq:020}");
+                            }
+                            Ok(sort)
+                        },
+                        load,
+                    )?;
+                }
+            }
             SortField::Name if kind_filter => {
                 // The kind index answers the type or algorithm (a type: the merged ranges of
                 // its algorithms); the name pattern is checked on its entries as below. A type
@@ -543,47 +580,13 @@ impl KeyRecords for RedbStore {
                     .consider(filtered, || decode_key(entry.1.value()).map(Some)))
             }
             field => {
-                let window = query.start_row.saturating_add(query.number_of_results);
-                let mut ascending: BinaryHeap<SortKey> = BinaryHeap::new();
-                let mut descending: BinaryHeap<Reverse<SortKey>> = BinaryHeap::new();
-                for entry in keys.iter()? {
-                    let (_, bytes) = entry?;
-                    let key = decode_key(bytes.value())?;
-                    if !query.matches(&key) {
-                        continue;
-                    }
-                    pager.seen += 1;
-                    let sort = sort_key(field, &key, query.descending);
-                    if query.descending {
-                        descending.push(Reverse(sort));
-                        if descending.len() > window {
-                            descending.pop();
-                        }
-                    } else {
-                        ascending.push(sort);
-                        if ascending.len() > window {
-                            ascending.pop();
-                        }
-                    }
-                }
-                let ordered: Vec<u128> = if query.descending {
-                    descending
-                        .into_sorted_vec()
-                        .into_iter()
-                        .map(|Reverse(k)| k.2)
-                        .collect()
-                } else {
-                    ascending
-                        .into_sorted_vec()
-                        .into_iter()
-                        .map(|k| k.2)
-                        .collect()
-                };
-                for id in ordered.into_iter().skip(query.start_row) {
-                    if let Some(key) = load(id)? {
-                        pager.keys.push(key);
-                    }
-                }
+                let candidates = keys.iter()?.map(|entry| decode_key(entry?.1.value()));
+                sorted_page(
+                    &mut pager,
+                    candidates,
+                    |key| Ok(sort_key(field, key, query.descending)),
+                    load,
+                )?;
             }
         }
         // A count kept for later pages: every match, or one past the bound (which answers
@@ -919,6 +922,59 @@ pub(super) fn sort_key(field: SortField, key: &Key, descending: bool) -> SortKey
         SortField::Name | SortField::InsertInstant | SortField::Id => String::new(),
     };
     (primary, lower(&key.name), raw(&key.id))
+}
+
+/// The page of a search in an order no index gives: every candidate that matches is counted,
+/// and a heap keeps the first `startRow + numberOfResults` in the query's order (`sort`); the
+/// page is those past `startRow`, read again by id.
+fn sorted_page(
+    pager: &mut Pager<'_>,
+    candidates: impl Iterator<Item = Result<Key, StoreError>>,
+    sort: impl Fn(&Key) -> Result<SortKey, StoreError>,
+    load: impl Fn(u128) -> Result<Option<Key>, StoreError>,
+) -> Result<(), StoreError> {
+    let query = pager.query;
+    let window = query.start_row.saturating_add(query.number_of_results);
+    let mut ascending: BinaryHeap<SortKey> = BinaryHeap::new();
+    let mut descending: BinaryHeap<Reverse<SortKey>> = BinaryHeap::new();
+    for key in candidates {
+        let key = key?;
+        if !query.matches(&key) {
+            continue;
+        }
+        pager.seen += 1;
+        let sort = sort(&key)?;
+        if query.descending {
+            descending.push(Reverse(sort));
+            if descending.len() > window {
+                descending.pop();
+            }
+        } else {
+            ascending.push(sort);
+            if ascending.len() > window {
+                ascending.pop();
+            }
+        }
+    }
+    let ordered: Vec<u128> = if query.descending {
+        descending
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(k)| k.2)
+            .collect()
+    } else {
+        ascending
+            .into_sorted_vec()
+            .into_iter()
+            .map(|k| k.2)
+            .collect()
+    };
+    for id in ordered.into_iter().skip(query.start_row) {
+        if let Some(key) = load(id)? {
+            pager.keys.push(key);
+        }
+    }
+    Ok(())
 }
 
 /// Collects one page while counting every match.

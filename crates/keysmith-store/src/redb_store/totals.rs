@@ -76,15 +76,21 @@ pub(super) enum Counted {
 
 /// The filters of a query (a total does not depend on order or paging).
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub(super) struct FilterKey(Option<String>, Option<&'static str>, Option<&'static str>);
+pub(super) struct FilterKey {
+    name: Option<String>,
+    key_type: Option<&'static str>,
+    algorithm: Option<&'static str>,
+    issuer: Option<String>,
+}
 
 impl FilterKey {
     pub(super) fn of(query: &SearchQuery) -> Self {
-        Self(
-            query.name.clone(),
-            query.key_type.map(|t| t.as_str()),
-            query.algorithm.map(|a| a.as_str()),
-        )
+        Self {
+            name: query.name.clone(),
+            key_type: query.key_type.map(|t| t.as_str()),
+            algorithm: query.algorithm.map(|a| a.as_str()),
+            issuer: query.issuer.clone(),
+        }
     }
 }
 
