@@ -85,7 +85,11 @@ file_bytes=$(stat -c %s "$data/keysmith.redb")
 # ---- serve and measure ----
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 started=$(date +%s.%N)
-"$bin" serve --data "$data" --backend "$backend" --bind "127.0.0.1:$port" > "$out/server.log" 2>&1 &
+# The full JWKS of a million keys is 685 MB: its first build reads every record for its ETag
+# before the first byte, which from a cold page cache can outlast the default 30 s request
+# timeout (a 503 in a run on 2026-12-03). The benchmark times it rather than cutting it off.
+KEYSMITH_REQUEST_TIMEOUT_SECONDS=600 \
+  "$bin" serve --data "$data" --backend "$backend" --bind "127.0.0.1:$port" > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait 2>/dev/null' EXIT
 

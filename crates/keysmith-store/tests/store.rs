@@ -1369,6 +1369,13 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
                 i as i64,
             )
         }))
+        .enumerate()
+        .map(|(i, mut record)| {
+            // Every 50th key has the issuer "sparse", the rest "dense" (most of the store).
+            let issuer = if i % 50 == 7 { "sparse" } else { "dense" };
+            record.key.issuer = Some(issuer.into());
+            record
+        })
         .collect();
     let context = keysmith_store::AuditContext {
         actor: "test".into(),
@@ -1442,6 +1449,7 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
         (unfiltered.total, unfiltered.exact),
         (over + exact_over, true)
     );
+    issuer_searches_agree_with_filtering_the_list(store);
     // A count kept past the bound does not outlive a change: under the bound, exact again.
     assert_eq!(
         search(Some("b*"), SortField::Name, 0, false),
@@ -1454,6 +1462,83 @@ fn a_filtered_total_stops_at_its_bound_unless_accurate(store: &dyn KeyStore) {
         search(Some("b*"), SortField::Name, 0, false),
         (TOTAL_COUNT_BOUND - 1, true, 25)
     );
+}
+
+/// Over the keys of `a_filtered_total_stops_at_its_bound_unless_accurate` (20,009, of which an
+/// issuer "dense" has all but every 50th, which "sparse" has): each search by issuer answers
+/// the page and total of filtering the list, twice (the second may use a kept count). The redb
+/// engine reads "sparse" through the issuer index, and "dense" in name or insertion order
+/// through that order's index (it has more than half the store), else through the issuer index.
+fn issuer_searches_agree_with_filtering_the_list(store: &dyn KeyStore) {
+    let all = store.list().unwrap();
+    let (by_name, inserted) = (SortField::Name, SortField::InsertInstant);
+    let (ec, hmac) = (Some(KeyType::Ec), Some(KeyType::Hmac));
+    let cases = [
+        ("dense", None, None, by_name, false, 0, false),
+        ("dense", None, None, by_name, true, 0, false),
+        ("dense", None, None, by_name, false, 9_990, false),
+        ("dense", None, None, inserted, true, 0, false),
+        ("dense", None, None, inserted, false, 25, false),
+        ("dense", None, None, by_name, false, 0, true),
+        ("dense", None, None, SortField::Id, false, 50, false),
+        ("dense", None, None, SortField::Algorithm, true, 0, false),
+        ("dense", Some("c*"), None, by_name, false, 0, false),
+        ("dense", Some("c*"), None, inserted, true, 0, false),
+        ("dense", None, ec, by_name, false, 0, false),
+        ("dense", None, hmac, by_name, true, 0, false),
+        ("dense", Some("b0001*"), hmac, by_name, false, 0, false),
+        ("sparse", None, None, by_name, false, 0, false),
+        ("sparse", None, None, inserted, true, 3, false),
+        ("sparse", None, ec, SortField::Id, true, 0, false),
+        ("nobody", None, None, by_name, false, 0, false),
+    ];
+    for (issuer, name, key_type, order_by, descending, start_row, accurate_total) in cases {
+        let query = SearchQuery {
+            name: name.map(str::to_owned),
+            key_type,
+            issuer: Some(issuer.into()),
+            order_by,
+            descending,
+            start_row,
+            number_of_results: 25,
+            accurate_total,
+            ..SearchQuery::default()
+        };
+        let mut matching: Vec<&Key> = all.iter().filter(|k| query.matches(k)).collect();
+        match order_by {
+            SortField::Name => matching.sort_by_key(|k| (k.name.to_lowercase(), k.id.0.as_u128())),
+            SortField::InsertInstant => {} // the list is in insertion order
+            SortField::Id => matching.sort_by_key(|k| k.id.0.as_u128()),
+            SortField::Algorithm => matching.sort_by_key(|k| {
+                (
+                    k.algorithm.as_str(),
+                    k.name.to_lowercase(),
+                    k.id.0.as_u128(),
+                )
+            }),
+            _ => unreachable!(),
+        }
+        if descending {
+            matching.reverse();
+        }
+        let count = matching.len() as u64;
+        let expected_total = match query.count_bound() {
+            Some(bound) if count > bound => (bound, false),
+            _ => (count, true),
+        };
+        let expected_page: Vec<KeyId> = matching
+            .iter()
+            .skip(start_row)
+            .take(25)
+            .map(|k| k.id)
+            .collect();
+        for _ in 0..2 {
+            let page = store.search(&query).unwrap();
+            let got: Vec<KeyId> = page.keys.iter().map(|k| k.id).collect();
+            assert_eq!((page.total, page.exact), expected_total, "{query:?}");
+            assert_eq!(got, expected_page, "{query:?}");
+        }
+    }
 }
 
 /// The webhook dispatcher's read: records after an id, in id order, a bounded number at a time,

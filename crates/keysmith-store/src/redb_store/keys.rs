@@ -430,12 +430,24 @@ impl KeyRecords for RedbStore {
         }
         // Filters only a record answers (the name index answers the name pattern).
         let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
+        let record_filter = kind_filter || query.issuer.is_some();
+        let issuer_index = match (query.issuer.as_deref(), bound) {
+            (None, _) => false,
+            (Some(issuer), Some(bound))
+                if matches!(query.order_by, SortField::Name | SortField::InsertInstant) =>
+            {
+                !issuer_outnumbers_the_rest(&txn, issuer, keys.len()?, bound)?
+            }
+            (Some(_), _) => true,
+        };
         match query.order_by {
             // The issuer index answers an issuer filter: that issuer's keys, in id order, are
             // the only candidates, each record read to check the other filters. In id order
             // they stream; in any other order the matches are sorted, so the work is the
-            // issuer's keys, not the store's.
-            order if query.issuer.is_some() => {
+            // issuer's keys, not the store's. An issuer of most of the store in name or
+            // insertion order is read through that order's index instead (below), each record
+            // checked for the issuer.
+            order if issuer_index => {
                 let issuer = query.issuer.as_deref().unwrap_or_default();
                 let index = txn.open_table(BY_ISSUER)?;
                 let range = index.range((issuer, 0u128)..=(issuer, u128::MAX))?;
@@ -516,8 +528,8 @@ impl KeyRecords for RedbStore {
                     // Without a name pattern the total is the census's count of the kinds, so
                     // the scan stops at the end of the page.
                     let counted = match &pattern {
-                        None => Some(kinds_total(&txn, &kinds)?),
-                        Some(_) => known,
+                        None if query.issuer.is_none() => Some(kinds_total(&txn, &kinds)?),
+                        _ => known,
                     };
                     counted_every_match = counted.is_none();
                     for entry in merge_in_order(streams, query.descending) {
@@ -525,7 +537,7 @@ impl KeyRecords for RedbStore {
                             break;
                         }
                         let (_, id) = entry?;
-                        pager.consider(false, || load(id))?;
+                        pager.consider(query.issuer.is_some(), || load(id))?;
                         if counted.is_none() && past_bound(&pager) {
                             counted_every_match = false;
                             stopped_at_bound = true;
@@ -559,12 +571,12 @@ impl KeyRecords for RedbStore {
                     }) {
                         return Ok::<(), StoreError>(());
                     }
-                    pager.consider(kind_filter, || load(entry.0.value().1))
+                    pager.consider(record_filter, || load(entry.0.value().1))
                 })
             }
             SortField::InsertInstant => {
                 let table = txn.open_table(BY_INSERTION)?;
-                let filtered = kind_filter || query.name.is_some();
+                let filtered = record_filter || query.name.is_some();
                 stream!(table.iter()?, |entry: (
                     redb::AccessGuard<u64>,
                     redb::AccessGuard<u128>
@@ -572,7 +584,7 @@ impl KeyRecords for RedbStore {
                     .consider(filtered, || load(entry.1.value())))
             }
             SortField::Id => {
-                let filtered = kind_filter || query.name.is_some();
+                let filtered = record_filter || query.name.is_some();
                 stream!(keys.iter()?, |entry: (
                     redb::AccessGuard<u128>,
                     redb::AccessGuard<&[u8]>
@@ -922,6 +934,29 @@ pub(super) fn sort_key(field: SortField, key: &Key, descending: bool) -> SortKey
         SortField::Name | SortField::InsertInstant | SortField::Id => String::new(),
     };
     (primary, lower(&key.name), raw(&key.id))
+}
+
+/// Whether `issuer` has more than half of the store's keys, counted past `bound` (a search's
+/// count bound): then streaming name or insertion order and checking each record decodes at
+/// most the other issuers' keys plus `bound + 1` matches, fewer than the issuer's own keys that
+/// its index would decode. Counting walks index entries only, and stops at that half.
+fn issuer_outnumbers_the_rest(
+    txn: &ReadTransaction,
+    issuer: &str,
+    store_keys: u64,
+    bound: u64,
+) -> Result<bool, StoreError> {
+    let half = store_keys.saturating_add(bound).saturating_add(1) / 2;
+    let index = txn.open_table(BY_ISSUER)?;
+    let mut count = 0u64;
+    for entry in index.range((issuer, 0u128)..=(issuer, u128::MAX))? {
+        entry?;
+        count += 1;
+        if count > half {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The page of a search in an order no index gives: every candidate that matches is counted,
