@@ -365,7 +365,16 @@ impl KeyRecords for RedbStore {
         // Without `accurateTotal` a count stops one match past its bound (which is never
         // before the end of the page), and the total reads as the bound.
         let bound = query.count_bound();
-        let known = generation.and_then(|g| self.search_totals.get(&filters, g, bound));
+        // A search by issuer alone reads its total from the issuer's count.
+        let issuer_keys = match query.issuer.as_deref() {
+            Some(issuer) => Some(issuer_count(&txn, issuer)?),
+            None => None,
+        };
+        let issuer_alone =
+            query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
+        let known = generation
+            .and_then(|g| self.search_totals.get(&filters, g, bound))
+            .or(issuer_keys.filter(|_| issuer_alone));
         // Whether `pager.seen` ends up as the count of every match (to keep for later pages).
         let mut counted_every_match = true;
         let keys = txn.open_table(KEYS)?;
@@ -430,15 +439,38 @@ impl KeyRecords for RedbStore {
         }
         // Filters only a record answers (the name index answers the name pattern).
         let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
-        let record_filter = kind_filter || query.issuer.is_some();
-        let issuer_index = match (query.issuer.as_deref(), bound) {
-            (None, _) => false,
-            (Some(issuer), Some(bound))
-                if matches!(query.order_by, SortField::Name | SortField::InsertInstant) =>
-            {
-                !issuer_outnumbers_the_rest(&txn, issuer, keys.len()?, bound)?
+        // An issuer read through another order's index is checked on the issuer index (an
+        // entry of a few dozen bytes), not on the record.
+        let issuers = txn.open_table(BY_ISSUER)?;
+        let of_issuer = |id: u128| -> Result<bool, StoreError> {
+            match query.issuer.as_deref() {
+                None => Ok(true),
+                Some(issuer) => Ok(issuers.get((issuer, id))?.is_some()),
             }
-            (Some(_), _) => true,
+        };
+        // Which index an issuer filter reads: its own (decoding the issuer's keys), or, in
+        // name or insertion order, that order's, each record checked for the issuer (decoding
+        // at most the other issuers' keys plus the matches it must read), whichever decodes
+        // fewer.
+        let issuer_index = match issuer_keys {
+            None => false,
+            Some(count) if matches!(query.order_by, SortField::Name | SortField::InsertInstant) => {
+                let page_end = query.start_row.saturating_add(query.number_of_results);
+                let matches_read = match (known, bound) {
+                    (Some(_), _) => Some(u64::try_from(page_end).unwrap_or(u64::MAX)),
+                    (None, Some(bound)) => Some(bound.saturating_add(1)),
+                    // Every match counted: the order's index would read every key.
+                    (None, None) => None,
+                };
+                matches_read.is_none_or(|reads| {
+                    keys.len()
+                        .unwrap_or(u64::MAX)
+                        .saturating_sub(count)
+                        .saturating_add(reads)
+                        >= count
+                })
+            }
+            Some(_) => true,
         };
         match query.order_by {
             // The issuer index answers an issuer filter: that issuer's keys, in id order, are
@@ -449,8 +481,7 @@ impl KeyRecords for RedbStore {
             // checked for the issuer.
             order if issuer_index => {
                 let issuer = query.issuer.as_deref().unwrap_or_default();
-                let index = txn.open_table(BY_ISSUER)?;
-                let range = index.range((issuer, 0u128)..=(issuer, u128::MAX))?;
+                let range = issuers.range((issuer, 0u128)..=(issuer, u128::MAX))?;
                 if order == SortField::Id {
                     stream!(range, |entry: (
                         redb::AccessGuard<(&str, u128)>,
@@ -537,7 +568,10 @@ impl KeyRecords for RedbStore {
                             break;
                         }
                         let (_, id) = entry?;
-                        pager.consider(query.issuer.is_some(), || load(id))?;
+                        if !of_issuer(id)? {
+                            continue;
+                        }
+                        pager.consider(false, || load(id))?;
                         if counted.is_none() && past_bound(&pager) {
                             counted_every_match = false;
                             stopped_at_bound = true;
@@ -571,20 +605,30 @@ impl KeyRecords for RedbStore {
                     }) {
                         return Ok::<(), StoreError>(());
                     }
-                    pager.consider(record_filter, || load(entry.0.value().1))
+                    let id = entry.0.value().1;
+                    if !of_issuer(id)? {
+                        return Ok(());
+                    }
+                    pager.consider(kind_filter, || load(id))
                 })
             }
             SortField::InsertInstant => {
                 let table = txn.open_table(BY_INSERTION)?;
-                let filtered = record_filter || query.name.is_some();
+                let filtered = kind_filter || query.name.is_some();
                 stream!(table.iter()?, |entry: (
                     redb::AccessGuard<u64>,
                     redb::AccessGuard<u128>
-                )| pager
-                    .consider(filtered, || load(entry.1.value())))
+                )| {
+                    let id = entry.1.value();
+                    if !of_issuer(id)? {
+                        return Ok::<(), StoreError>(());
+                    }
+                    pager.consider(filtered, || load(id))
+                })
             }
             SortField::Id => {
-                let filtered = record_filter || query.name.is_some();
+                // Never with an issuer: the issuer index is in id order (above).
+                let filtered = kind_filter || query.name.is_some();
                 stream!(keys.iter()?, |entry: (
                     redb::AccessGuard<u128>,
                     redb::AccessGuard<&[u8]>
@@ -691,6 +735,7 @@ pub(super) fn insert_all_in<'k>(
     let first_insertion = next_insertion;
     // The census, counted here and written once.
     let mut added_by_kind: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut added_by_issuer: std::collections::BTreeMap<&str, u64> = Default::default();
     let mut sealed = false;
     for (key, record, secret) in records {
         let id = raw(&key.id);
@@ -722,6 +767,7 @@ pub(super) fn insert_all_in<'k>(
         }
         if let Some(issuer) = &key.issuer {
             by_issuer.insert((issuer.as_str(), id), ())?;
+            *added_by_issuer.entry(issuer.as_str()).or_default() += 1;
         }
         *added_by_kind.entry(kind).or_default() += 1;
     }
@@ -737,6 +783,11 @@ pub(super) fn insert_all_in<'k>(
     for (kind, added) in added_by_kind {
         let now = counts.get(kind.as_str())?.map_or(0, |v| v.value());
         counts.insert(kind.as_str(), now.saturating_add(added))?;
+    }
+    let mut issuer_counts = txn.open_table(ISSUER_COUNTS)?;
+    for (issuer, added) in added_by_issuer {
+        let now = issuer_counts.get(issuer)?.map_or(0, |v| v.value());
+        issuer_counts.insert(issuer, now.saturating_add(added))?;
     }
     Ok(())
 }
@@ -847,6 +898,35 @@ pub(super) fn build_issuer_index(txn: &WriteTransaction) -> Result<u64, StoreErr
     Ok(indexed)
 }
 
+/// Counts the issuer index's entries per issuer into `issuer_counts` (the schema 6 → 7
+/// upgrade, in the open transaction). Returns the number of issuers.
+pub(super) fn build_issuer_counts(txn: &WriteTransaction) -> Result<u64, StoreError> {
+    txn.delete_table(ISSUER_COUNTS)?;
+    let mut counts = txn.open_table(ISSUER_COUNTS)?;
+    let index = txn.open_table(BY_ISSUER)?;
+    // The index is in issuer order: one run of entries per issuer.
+    let mut run: Option<(String, u64)> = None;
+    let mut issuers = 0;
+    for entry in index.iter()? {
+        let position = entry?.0;
+        let (issuer, _) = position.value();
+        match &mut run {
+            Some((current, count)) if current == issuer => *count += 1,
+            _ => {
+                if let Some((done, count)) = run.replace((issuer.to_owned(), 1)) {
+                    counts.insert(done.as_str(), count)?;
+                    issuers += 1;
+                }
+            }
+        }
+    }
+    if let Some((done, count)) = run {
+        counts.insert(done.as_str(), count)?;
+        issuers += 1;
+    }
+    Ok(issuers)
+}
+
 /// The id of the live key named exactly `name`: of the entries under its lower case (one, or
 /// a few names that differ only in case), the one whose exact name it is.
 fn id_named(
@@ -910,6 +990,13 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
     txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
     if let Some(issuer) = &key.issuer {
         txn.open_table(BY_ISSUER)?.remove((issuer.as_str(), id))?;
+        let mut counts = txn.open_table(ISSUER_COUNTS)?;
+        let now = counts.get(issuer.as_str())?.map_or(0, |v| v.value());
+        if now > 1 {
+            counts.insert(issuer.as_str(), now - 1)?;
+        } else {
+            counts.remove(issuer.as_str())?;
+        }
     }
     if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
         txn.open_table(BY_INSERTION)?.remove(seq)?;
@@ -936,27 +1023,12 @@ pub(super) fn sort_key(field: SortField, key: &Key, descending: bool) -> SortKey
     (primary, lower(&key.name), raw(&key.id))
 }
 
-/// Whether `issuer` has more than half of the store's keys, counted past `bound` (a search's
-/// count bound): then streaming name or insertion order and checking each record decodes at
-/// most the other issuers' keys plus `bound + 1` matches, fewer than the issuer's own keys that
-/// its index would decode. Counting walks index entries only, and stops at that half.
-fn issuer_outnumbers_the_rest(
-    txn: &ReadTransaction,
-    issuer: &str,
-    store_keys: u64,
-    bound: u64,
-) -> Result<bool, StoreError> {
-    let half = store_keys.saturating_add(bound).saturating_add(1) / 2;
-    let index = txn.open_table(BY_ISSUER)?;
-    let mut count = 0u64;
-    for entry in index.range((issuer, 0u128)..=(issuer, u128::MAX))? {
-        entry?;
-        count += 1;
-        if count > half {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+/// How many live keys have `issuer` (its `issuer_counts` row).
+fn issuer_count(txn: &ReadTransaction, issuer: &str) -> Result<u64, StoreError> {
+    Ok(txn
+        .open_table(ISSUER_COUNTS)?
+        .get(issuer)?
+        .map_or(0, |v| v.value()))
 }
 
 /// The page of a search in an order no index gives: every candidate that matches is counted,

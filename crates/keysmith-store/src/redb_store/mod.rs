@@ -27,8 +27,9 @@ use crate::{
 };
 
 /// The schema version this build writes. Versions 1 (keys only), 2 (rings, plaintext
-/// secrets), 3 (JSON key records) and 4 (two name indexes) are upgraded on open.
-pub const SCHEMA_VERSION: u64 = 6;
+/// secrets), 3 (JSON key records), 4 (two name indexes), 5 (no issuer index) and 6 (no count
+/// per issuer) are upgraded on open.
+pub const SCHEMA_VERSION: u64 = 7;
 
 /// The oldest schema version this build opens (and upgrades).
 const OLDEST_SCHEMA_VERSION: u64 = 1;
@@ -91,6 +92,10 @@ declare_tables! { $
     /// Live keys with an issuer (schema 6): (issuer, id) → (). Exact issuer, in id order: what
     /// a per-issuer JWKS reads, whatever the number of other keys.
     BY_ISSUER: (&str, u128) => () = "keys_by_issuer", plain;
+    /// Live keys per issuer (schema 7): issuer → how many, kept with `keys_by_issuer` in the
+    /// same transactions (an issuer without keys has no row). A search by issuer picks its plan
+    /// from it, and one by issuer alone reads its total from it.
+    ISSUER_COUNTS: &str => u64 = "issuer_counts", plain;
     API_KEYS: &[u8] => () = "api_key_hashes", plain;
     /// Scoped API keys: id → JSON of an `ApiKeyRecord` (hash and permissions, never the key).
     /// Added without a schema change: an older build ignores it, so these keys fail closed there.

@@ -189,7 +189,7 @@ impl RedbStore {
 /// Upgrades a file of schema `found` to this build's, in the open transaction: 1 → 2 adds
 /// tables (created after this); 2 → 3 seals the plaintext secrets; 3 → 4 stores key records
 /// compactly; 4 → 5 keeps one name index instead of two (and one kind entry per key, which
-/// `ensure_kind_index` builds after this); 5 → 6 indexes keys by issuer.
+/// `ensure_kind_index` builds after this); 5 → 6 indexes keys by issuer; 6 → 7 counts them.
 fn upgrade(
     txn: &WriteTransaction,
     sealer: &dyn SecretSealer,
@@ -222,12 +222,20 @@ fn upgrade(
         txn.delete_table(LEGACY_BY_LOWER_NAME)?;
         tracing::info!(from = found, keys, "data file upgraded: one name index");
     }
-    let indexed = build_issuer_index(txn)?;
+    if found < 6 {
+        let indexed = build_issuer_index(txn)?;
+        tracing::info!(
+            from = found,
+            indexed,
+            "data file upgraded: keys indexed by issuer"
+        );
+    }
+    let issuers = build_issuer_counts(txn)?;
     tracing::info!(
         from = found,
         to = SCHEMA_VERSION,
-        indexed,
-        "data file upgraded: keys indexed by issuer"
+        issuers,
+        "data file upgraded: keys counted by issuer"
     );
     Ok(())
 }
