@@ -164,6 +164,24 @@ try {
   check(await page.$(`#key-table tr.expiring:has-text('${keyName}')`) === null, "a ten-year key is not highlighted");
   step("imported a certificate; the list highlights the one expiring within the warning window");
 
+  // The imported certificate's key has its issuer's CN as its issuer; the generated one has the
+  // server's default issuer. The issuer filter matches exactly.
+  await page.fill("#filter-issuer", "soon");
+  await page.waitForFunction((name) => {
+    const trs = [...document.querySelectorAll("#key-table tbody tr")];
+    return trs.length === 1 && trs[0].textContent.includes(name);
+  }, soonName);
+  check((await hash()).includes("issuer=soon"), "the issuer filter is in the hash");
+  await page.fill("#filter-issuer", "Soon");
+  await page.waitForFunction(() => document.querySelectorAll("#key-table tbody tr").length === 0);
+  await page.fill("#filter-issuer", "keysmith");
+  await page.waitForFunction((name) => {
+    const trs = [...document.querySelectorAll("#key-table tbody tr")];
+    return trs.some((tr) => tr.textContent.includes(name)) && trs.every((tr) => !tr.textContent.includes("expiring-soon-"));
+  }, keyName);
+  await page.fill("#filter-issuer", "");
+  step("the issuer filter lists one issuer's keys, matched exactly");
+
   await page.fill("#search", "browser-key-*");
   await page.waitForFunction((name) => {
     const trs = [...document.querySelectorAll("#key-table tbody tr")];

@@ -299,14 +299,17 @@ async function loadKeys(params, ticket) {
   const name = params.get("name") || "";
   const type = params.get("type") || "";
   const algorithm = params.get("algorithm") || "";
+  const issuer = params.get("issuer") || "";
   const page = pageOf(params);
   if (document.activeElement !== $("search")) $("search").value = name;
+  if (document.activeElement !== $("filter-issuer")) $("filter-issuer").value = issuer;
   $("filter-type").value = type;
   $("filter-algorithm").value = algorithm;
   const query = new URLSearchParams({ numberOfResults: String(KEYS_PAGE), startRow: String(page * KEYS_PAGE), orderBy: "name ASC" });
   if (name) query.set("name", name);
   if (type) query.set("type", type);
   if (algorithm) query.set("algorithm", algorithm);
+  if (issuer) query.set("issuer", issuer);
   const result = await fa("GET", `/api/key/search?${query}`);
   if (stale(ticket)) return null;
   const body = document.createElement("tbody");
@@ -337,6 +340,7 @@ function keysFilterChanged() {
   params = with_(params, "name", $("search").value.trim());
   params = with_(params, "type", $("filter-type").value);
   params = with_(params, "algorithm", $("filter-algorithm").value);
+  params = with_(params, "issuer", $("filter-issuer").value.trim());
   history.replaceState(null, "", hashFor("keys", params));
   route();
 }
@@ -1032,6 +1036,7 @@ function wire() {
   $("search").addEventListener("input", keysFilterChanged);
   $("filter-type").addEventListener("change", keysFilterChanged);
   $("filter-algorithm").addEventListener("change", keysFilterChanged);
+  $("filter-issuer").addEventListener("input", keysFilterChanged);
   $("refresh").addEventListener("click", () => route());
   $("refresh-connections").addEventListener("click", () => route());
   $("show-generate").addEventListener("click", () => toggle($("show-generate"), $("generate-form")));
