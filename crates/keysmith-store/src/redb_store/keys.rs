@@ -448,10 +448,11 @@ impl KeyRecords for RedbStore {
                 Some(issuer) => Ok(issuers.get((issuer, id))?.is_some()),
             }
         };
-        // Which index an issuer filter reads: its own (decoding the issuer's keys), or, in
-        // name or insertion order, that order's, each record checked for the issuer (decoding
-        // at most the other issuers' keys plus the matches it must read), whichever decodes
-        // fewer.
+        // Which index an issuer filter reads: its own (decoding each of the issuer's keys), or,
+        // in name or insertion order, that order's, each entry checked on the issuer index
+        // (passing at most the other issuers' keys plus the matches it must read), whichever
+        // reads fewer.
+        let store_keys = keys.len()?;
         let issuer_index = match issuer_keys {
             None => false,
             Some(count) if matches!(query.order_by, SortField::Name | SortField::InsertInstant) => {
@@ -463,11 +464,7 @@ impl KeyRecords for RedbStore {
                     (None, None) => None,
                 };
                 matches_read.is_none_or(|reads| {
-                    keys.len()
-                        .unwrap_or(u64::MAX)
-                        .saturating_sub(count)
-                        .saturating_add(reads)
-                        >= count
+                    store_keys.saturating_sub(count).saturating_add(reads) >= count
                 })
             }
             Some(_) => true,
@@ -477,8 +474,8 @@ impl KeyRecords for RedbStore {
             // the only candidates, each record read to check the other filters. In id order
             // they stream; in any other order the matches are sorted, so the work is the
             // issuer's keys, not the store's. An issuer of most of the store in name or
-            // insertion order is read through that order's index instead (below), each record
-            // checked for the issuer.
+            // insertion order is read through that order's index instead (below), each entry
+            // checked on the issuer index.
             order if issuer_index => {
                 let issuer = query.issuer.as_deref().unwrap_or_default();
                 let range = issuers.range((issuer, 0u128)..=(issuer, u128::MAX))?;
