@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target for SECONDS (default 10) each, on the stable toolchain with no
 # sanitizer; a crash, a failed check or a build failure fails. BUILD is `release` (the default,
-# for long runs) or `dev`: the fuzz crate's dev profile (opt-level 1) builds a minute quicker on
-# two cores, which is what CI's ten-second smoke run needs (docs/fuzzing.md). Installs the pinned cargo-fuzz
+# for long runs) or `dev`: the fuzz crate's dev profile (opt-level 1), which CI's ten-second
+# smoke run uses (docs/fuzzing.md has its figures). Installs the pinned cargo-fuzz
 # if it is missing. docs/fuzzing.md says what each target feeds to which function.
 set -euo pipefail
 cd "$(dirname "$0")/.."
