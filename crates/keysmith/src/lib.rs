@@ -12,7 +12,7 @@
 //!   [`key_cli`], [`api_keys`], [`backup`] and [`check`] are what the commands do; [`client`] is the small HTTP client
 //!   behind their `--url`.
 //! - [`webhooks`] POSTs key events read from the audit trail to the configured receivers.
-//! - [`malloc`] caps glibc's malloc arenas at start.
+//! - [`malloc`] caps glibc's malloc arenas at start and trims them while serving.
 //!
 //! # Crate features
 //! - `aws-lc` (default): the aws-lc-rs backend.

@@ -164,6 +164,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
             "serving plain HTTP on a non-loopback address: API keys cross the network in clear text"
         );
     }
+    let trimming = crate::malloc::start_trimming();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         backend = backend.name(),
@@ -175,6 +176,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         tls = tls_name,
         bind = %addresses.join(","),
         malloc_arena_max = ?crate::malloc::applied_arena_cap(),
+        malloc_trim = trimming,
         "keysmith listening"
     );
     let running = server.run();
