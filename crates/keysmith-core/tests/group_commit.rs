@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use keysmith_core::{GenerateRequest, KeyService, ServiceConfig};
 use keysmith_crypto::KeyBackend;
 use keysmith_crypto::envelope::{Envelope, MasterKey};
+use keysmith_model::search::{SearchQuery, SortField};
 use keysmith_model::{Algorithm, AuditQuery, Key, KeyId, KeyType, PrivateMaterial, SecretBytes};
 use keysmith_store::prelude::*;
 use keysmith_store::testing::{Loss, SimulatedDisk};
@@ -192,6 +193,112 @@ fn refusals_in_a_batch_are_exact_and_the_rest_commit() {
         "the old name left its index"
     );
     assert!(reopened.get(&c_id).unwrap().unwrap().private.is_some());
+}
+
+/// Key inserts queued next to each other are applied as one run (each table opened once for
+/// the run), writing what applying them one by one would: the keys in queue order of
+/// insertion, the census, and each accepted insert's audit row in queue order. A refusal in a
+/// run sends the batch back to one-by-one, with exact answers.
+#[test]
+fn a_run_of_inserts_writes_what_one_by_one_would() {
+    let (_backend, _dir, store) = open_store();
+    type R = Result<(), StoreError>;
+    let queue = |records: Vec<StoredKey>| -> Vec<Answer> {
+        let changes: Vec<Change> = records
+            .into_iter()
+            .map(|record| -> Change { Box::new(move |s: &RedbStore| Box::new(s.insert(&record))) })
+            .collect();
+        queue_in_order(&store, changes)
+    };
+    // Every key inserted so far, in insertion order, and the audit rows' actions and targets
+    // in the order they were written.
+    let inserted = || -> Vec<KeyId> {
+        let query = SearchQuery {
+            order_by: SortField::InsertInstant,
+            number_of_results: 100,
+            ..SearchQuery::default()
+        };
+        store
+            .search(&query)
+            .unwrap()
+            .keys
+            .iter()
+            .map(|k| k.id)
+            .collect()
+    };
+    let audited = || -> Vec<(String, String)> {
+        let everything = AuditQuery {
+            number_of_results: 100,
+            ..AuditQuery::default()
+        };
+        let (mut rows, _) = store.search_audit(&everything).unwrap();
+        rows.sort_by_key(|r| r.id);
+        rows.into_iter().map(|r| (r.action, r.target)).collect()
+    };
+
+    // A run that succeeds: ten inserts, of which at least nine were applied in one run (the
+    // first may have been taken alone before the rest queued).
+    let records: Vec<StoredKey> = (0..10)
+        .map(|i| hmac_key(&format!("run{i}"), &format!("runkid{i}")))
+        .collect();
+    let ids: Vec<KeyId> = records.iter().map(|r| r.key.id).collect();
+    let before = store.commit_stats();
+    for given in queue(records) {
+        answer::<R>(&given).as_ref().unwrap();
+    }
+    let stats = store.commit_stats();
+    assert!(
+        stats.run_inserts - before.run_inserts >= 9,
+        "the inserts were not applied as a run: {stats:?}"
+    );
+    assert_eq!(inserted(), ids);
+    let expected: Vec<(String, String)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("change-{i}"), id.to_string()))
+        .collect();
+    assert_eq!(audited(), expected);
+    assert_eq!(store.count().unwrap(), 10);
+
+    // A run with refusals: the sixth repeats the third's name, the tenth the eighth's kid.
+    let mut records: Vec<StoredKey> = (0..12)
+        .map(|i| hmac_key(&format!("again{i}"), &format!("againkid{i}")))
+        .collect();
+    records[5].key.name = "again2".into();
+    records[9].key.kid = "againkid7".into();
+    let more: Vec<KeyId> = records.iter().map(|r| r.key.id).collect();
+    let answers = queue(records);
+    for (i, given) in answers.iter().enumerate() {
+        let given = answer::<R>(given);
+        match i {
+            5 => assert!(
+                matches!(given, Err(StoreError::Duplicate(UniqueField::Name))),
+                "{given:?}"
+            ),
+            9 => assert!(
+                matches!(given, Err(StoreError::Duplicate(UniqueField::Kid))),
+                "{given:?}"
+            ),
+            _ => assert!(given.is_ok(), "change {i}: {given:?}"),
+        }
+    }
+    let accepted: Vec<usize> = (0..12).filter(|i| *i != 5 && *i != 9).collect();
+    let mut all = ids.clone();
+    all.extend(accepted.iter().map(|&i| more[i]));
+    assert_eq!(inserted(), all, "insertion order is queue order");
+    let mut expected = expected;
+    expected.extend(
+        accepted
+            .iter()
+            .map(|&i| (format!("change-{i}"), more[i].to_string())),
+    );
+    assert_eq!(
+        audited(),
+        expected,
+        "an audit row per accepted insert, in queue order"
+    );
+    assert_eq!(store.count().unwrap(), 20);
+    assert_eq!(store.id_by_name("again2").unwrap(), Some(more[2]));
 }
 
 /// Many writers waiting for one commit are answered by that one commit, and every change is

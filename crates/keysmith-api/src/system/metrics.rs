@@ -139,6 +139,13 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         "Changes those transactions carried (divided by the commits: the mean batch size).",
         commits.changes,
     );
+    render_counter(
+        &mut out,
+        "keysmith_store_run_inserts_total",
+        "Key inserts among those changes applied in runs of two or more (each table opened once \
+         per run).",
+        commits.run_inserts,
+    );
     render_gauges(
         &mut out,
         "keysmith_store_writes_waiting",

@@ -476,6 +476,7 @@ impl KeyStore for PgStore {
             commits,
             changes: commits,
             waiting: 0,
+            run_inserts: 0,
         }
     }
 }

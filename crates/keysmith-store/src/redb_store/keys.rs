@@ -33,22 +33,106 @@ impl InsertChange {
     }
 }
 
+/// A key insert queued for the writer with its caller's audit context (taken on the caller's
+/// thread) and reply. The writer applies inserts queued next to each other as one run.
+pub(super) struct QueuedInsert {
+    change: InsertChange,
+    context: Option<crate::AuditContext>,
+    /// The audit rows written with the key, kept until the commit.
+    rows: Option<Vec<keysmith_model::AuditRecord>>,
+    reply: writer::Reply<Vec<keysmith_model::AuditRecord>>,
+}
+
+impl QueuedInsert {
+    fn audit_rows(&self) -> Vec<keysmith_model::AuditRecord> {
+        crate::audit::audit_rows(self.context.as_ref(), vec![self.change.key.id.to_string()])
+    }
+
+    /// Applies inserts in queue order with each table opened once for all of them: the same
+    /// records, indexes, census and audit rows (in the same order) as applying each alone.
+    pub(super) fn apply_run(
+        txn: &WriteTransaction,
+        run: &mut [&mut QueuedInsert],
+    ) -> Result<(), StoreError> {
+        let Some(first) = run.first() else {
+            return Ok(());
+        };
+        let sealed_under = first.change.sealed_under.clone();
+        if run.iter().any(|q| q.change.sealed_under != sealed_under) {
+            // Sealed under different master keys (a rotation between them): one by one.
+            for insert in run.iter_mut() {
+                writer::Queued::apply(&mut **insert, txn)?;
+            }
+            return Ok(());
+        }
+        insert_all_in(
+            txn,
+            run.iter().map(|q| {
+                let c = &q.change;
+                (&c.key, c.json.as_slice(), c.secret.as_deref())
+            }),
+            &sealed_under,
+        )?;
+        let rows: Vec<Vec<keysmith_model::AuditRecord>> =
+            run.iter().map(|q| q.audit_rows()).collect();
+        append_in(txn, &rows.concat())?;
+        for (insert, rows) in run.iter_mut().zip(rows) {
+            insert.rows = Some(rows);
+        }
+        Ok(())
+    }
+}
+
+impl writer::Queued for QueuedInsert {
+    fn apply(&mut self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        self.change.apply(txn)?;
+        let rows = self.audit_rows();
+        append_in(txn, &rows)?;
+        self.rows = Some(rows);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, result: Result<(), StoreError>) {
+        let QueuedInsert { rows, reply, .. } = *self;
+        reply(result.and_then(|()| {
+            rows.ok_or_else(|| StoreError::Corrupt("a committed insert kept no audit rows".into()))
+        }));
+    }
+
+    fn as_key_insert(&mut self) -> Option<&mut QueuedInsert> {
+        Some(self)
+    }
+}
+
 impl KeyRecords for RedbStore {
     fn insert(&self, record: &StoredKey) -> Result<(), StoreError> {
-        let change = InsertChange::of(self, record)?;
-        let id = record.key.id;
-        self.write_audited(move |()| vec![id.to_string()], move |txn| change.apply(txn))
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.insert_then(
+            record,
+            Box::new(move |committed| {
+                // The caller may be gone (its thread unwound); nothing waits for the answer then.
+                let _ = reply.send(committed);
+            }),
+        );
+        let ((), rows) = answer.recv().map_err(|_| writer::stopped())??.log_audit();
+        crate::audit::committed(rows);
+        Ok(())
     }
 
     fn insert_then(&self, record: &StoredKey, on_commit: crate::OnCommit<()>) {
         match InsertChange::of(self, record) {
             Ok(change) => {
-                let id = record.key.id;
-                self.write_audited_then(
-                    move |()| vec![id.to_string()],
-                    move |txn| change.apply(txn),
-                    on_commit,
-                );
+                let reply = self.writer.counted(Box::new(
+                    move |answer: Result<Vec<keysmith_model::AuditRecord>, StoreError>| {
+                        on_commit(answer.map(|rows| crate::Committed::with_audit((), rows)));
+                    },
+                ));
+                self.writer.enqueue(Box::new(QueuedInsert {
+                    change,
+                    context: crate::audit::current(),
+                    rows: None,
+                    reply,
+                }));
             }
             Err(err) => on_commit(Err(err)),
         }
@@ -370,11 +454,11 @@ impl KeyRecords for RedbStore {
             Some(issuer) => Some(issuer_count(&txn, issuer)?),
             None => None,
         };
-        let issuer_alone =
+        let no_filter_but_issuer =
             query.name.is_none() && query.key_type.is_none() && query.algorithm.is_none();
         let known = generation
             .and_then(|g| self.search_totals.get(&filters, g, bound))
-            .or(issuer_keys.filter(|_| issuer_alone));
+            .or(issuer_keys.filter(|_| no_filter_but_issuer));
         // Whether `pager.seen` ends up as the count of every match (to keep for later pages).
         let mut counted_every_match = true;
         let keys = txn.open_table(KEYS)?;
@@ -393,10 +477,7 @@ impl KeyRecords for RedbStore {
         // page's end.
         // Without any filter the total is the number of keys, so a stream stops at the end of
         // the page instead of counting the rest.
-        let unfiltered = query.name.is_none()
-            && query.key_type.is_none()
-            && query.algorithm.is_none()
-            && query.issuer.is_none();
+        let unfiltered = no_filter_but_issuer && query.issuer.is_none();
         // With the total known another way, a stream stops at the end of the page.
         let total_known = unfiltered || known.is_some();
         let past_bound = |pager: &Pager<'_>| bound.is_some_and(|b| pager.seen > b);
@@ -441,19 +522,22 @@ impl KeyRecords for RedbStore {
         let kind_filter = query.key_type.is_some() || query.algorithm.is_some();
         // An issuer read through another order's index is checked on the issuer index (an
         // entry of a few dozen bytes), not on the record.
-        let issuers = txn.open_table(BY_ISSUER)?;
+        // The issuer index, opened only for a search by issuer.
+        let issuers = match query.issuer.as_deref() {
+            Some(issuer) => Some((issuer, txn.open_table(BY_ISSUER)?)),
+            None => None,
+        };
         let of_issuer = |id: u128| -> Result<bool, StoreError> {
-            match query.issuer.as_deref() {
+            match &issuers {
                 None => Ok(true),
-                Some(issuer) => Ok(issuers.get((issuer, id))?.is_some()),
+                Some((issuer, index)) => Ok(index.get((*issuer, id))?.is_some()),
             }
         };
         // Which index an issuer filter reads: its own (decoding each of the issuer's keys), or,
         // in name or insertion order, that order's, each entry checked on the issuer index
         // (passing at most the other issuers' keys plus the matches it must read), whichever
         // reads fewer.
-        let store_keys = keys.len()?;
-        let issuer_index = match issuer_keys {
+        let read_issuer_index = match issuer_keys {
             None => false,
             Some(count) if matches!(query.order_by, SortField::Name | SortField::InsertInstant) => {
                 let page_end = query.start_row.saturating_add(query.number_of_results);
@@ -463,22 +547,23 @@ impl KeyRecords for RedbStore {
                     // Every match counted: the order's index would read every key.
                     (None, None) => None,
                 };
-                matches_read.is_none_or(|reads| {
-                    store_keys.saturating_sub(count).saturating_add(reads) >= count
-                })
+                match matches_read {
+                    None => true,
+                    Some(reads) => keys.len()?.saturating_sub(count).saturating_add(reads) >= count,
+                }
             }
             Some(_) => true,
         };
-        match query.order_by {
+        let issuer_index = issuers.as_ref().filter(|_| read_issuer_index);
+        match (query.order_by, issuer_index) {
             // The issuer index answers an issuer filter: that issuer's keys, in id order, are
             // the only candidates, each record read to check the other filters. In id order
             // they stream; in any other order the matches are sorted, so the work is the
             // issuer's keys, not the store's. An issuer of most of the store in name or
             // insertion order is read through that order's index instead (below), each entry
             // checked on the issuer index.
-            order if issuer_index => {
-                let issuer = query.issuer.as_deref().unwrap_or_default();
-                let range = issuers.range((issuer, 0u128)..=(issuer, u128::MAX))?;
+            (order, Some((issuer, index))) => {
+                let range = index.range((*issuer, 0u128)..=(*issuer, u128::MAX))?;
                 if order == SortField::Id {
                     stream!(range, |entry: (
                         redb::AccessGuard<(&str, u128)>,
@@ -506,7 +591,7 @@ impl KeyRecords for RedbStore {
                     )?;
                 }
             }
-            SortField::Name if kind_filter => {
+            (SortField::Name, None) if kind_filter => {
                 // The kind index answers the type or algorithm (a type: the merged ranges of
                 // its algorithms); the name pattern is checked on its entries as below. A type
                 // and an algorithm of another type match nothing.
@@ -580,7 +665,7 @@ impl KeyRecords for RedbStore {
                     }
                 }
             }
-            SortField::Name => {
+            (SortField::Name, None) => {
                 let table = txn.open_table(BY_NAME)?;
                 let pattern = query.name.as_deref().map(lower);
                 // A wildcard pattern's literal start bounds the scan to the names that begin
@@ -609,7 +694,7 @@ impl KeyRecords for RedbStore {
                     pager.consider(kind_filter, || load(id))
                 })
             }
-            SortField::InsertInstant => {
+            (SortField::InsertInstant, None) => {
                 let table = txn.open_table(BY_INSERTION)?;
                 let filtered = kind_filter || query.name.is_some();
                 stream!(table.iter()?, |entry: (
@@ -623,7 +708,7 @@ impl KeyRecords for RedbStore {
                     pager.consider(filtered, || load(id))
                 })
             }
-            SortField::Id => {
+            (SortField::Id, None) => {
                 // Never with an issuer: the issuer index is in id order (above).
                 let filtered = kind_filter || query.name.is_some();
                 stream!(keys.iter()?, |entry: (
@@ -632,7 +717,7 @@ impl KeyRecords for RedbStore {
                 )| pager
                     .consider(filtered, || decode_key(entry.1.value()).map(Some)))
             }
-            field => {
+            (field, None) => {
                 let candidates = keys.iter()?.map(|entry| decode_key(entry?.1.value()));
                 sorted_page(
                     &mut pager,
@@ -778,13 +863,38 @@ pub(super) fn insert_all_in<'k>(
     meta.insert(META_CENSUS_KEYS, census.saturating_add(added))?;
     let mut counts = txn.open_table(KEY_COUNTS)?;
     for (kind, added) in added_by_kind {
-        let now = counts.get(kind.as_str())?.map_or(0, |v| v.value());
-        counts.insert(kind.as_str(), now.saturating_add(added))?;
+        adjust_count(&mut counts, &kind, Tally::Add(added))?;
     }
     let mut issuer_counts = txn.open_table(ISSUER_COUNTS)?;
     for (issuer, added) in added_by_issuer {
-        let now = issuer_counts.get(issuer)?.map_or(0, |v| v.value());
-        issuer_counts.insert(issuer, now.saturating_add(added))?;
+        adjust_count(&mut issuer_counts, issuer, Tally::Add(added))?;
+    }
+    Ok(())
+}
+
+/// A change to a count row: keys added or removed.
+#[derive(Clone, Copy)]
+enum Tally {
+    Add(u64),
+    Remove(u64),
+}
+
+/// Changes a count row (`key_counts`, `issuer_counts`). Invariant of both tables: a row that
+/// reaches 0 is removed, so every row counts at least one live key.
+fn adjust_count(
+    table: &mut redb::Table<&'static str, u64>,
+    row: &str,
+    tally: Tally,
+) -> Result<(), StoreError> {
+    let now = table.get(row)?.map_or(0, |v| v.value());
+    let next = match tally {
+        Tally::Add(n) => now.saturating_add(n),
+        Tally::Remove(n) => now.saturating_sub(n),
+    };
+    if next == 0 {
+        table.remove(row)?;
+    } else {
+        table.insert(row, next)?;
     }
     Ok(())
 }
@@ -793,37 +903,28 @@ pub(super) fn kind_of(key: &Key) -> String {
     format!("{}/{}", key.key_type.as_str(), key.algorithm.as_str())
 }
 
-/// Keeps the census (KEY_COUNTS, BY_EXPIRATION, META_CENSUS_KEYS) as a key is added or removed.
-pub(super) fn count_key(txn: &WriteTransaction, key: &Key, added: bool) -> Result<(), StoreError> {
-    let kind = kind_of(key);
-    let mut counts = txn.open_table(KEY_COUNTS)?;
-    let now = counts.get(kind.as_str())?.map_or(0, |v| v.value());
-    let next = if added {
-        now.saturating_add(1)
-    } else {
-        now.saturating_sub(1)
-    };
-    if next == 0 {
-        counts.remove(kind.as_str())?;
-    } else {
-        counts.insert(kind.as_str(), next)?;
+/// Takes a removed key out of the census (KEY_COUNTS, ISSUER_COUNTS, BY_EXPIRATION,
+/// META_CENSUS_KEYS); `insert_all_in` adds keys to it.
+fn uncount_key(txn: &WriteTransaction, key: &Key) -> Result<(), StoreError> {
+    adjust_count(
+        &mut txn.open_table(KEY_COUNTS)?,
+        &kind_of(key),
+        Tally::Remove(1),
+    )?;
+    if let Some(issuer) = &key.issuer {
+        adjust_count(
+            &mut txn.open_table(ISSUER_COUNTS)?,
+            issuer,
+            Tally::Remove(1),
+        )?;
     }
     if let Some(expires) = key.expiration_instant {
-        let mut by_expiration = txn.open_table(BY_EXPIRATION)?;
-        if added {
-            by_expiration.insert((expires, raw(&key.id)), ())?;
-        } else {
-            by_expiration.remove((expires, raw(&key.id)))?;
-        }
+        txn.open_table(BY_EXPIRATION)?
+            .remove((expires, raw(&key.id)))?;
     }
     let mut meta = txn.open_table(META)?;
     let total = meta.get(META_CENSUS_KEYS)?.map_or(0, |v| v.value());
-    let total = if added {
-        total.saturating_add(1)
-    } else {
-        total.saturating_sub(1)
-    };
-    meta.insert(META_CENSUS_KEYS, total)?;
+    meta.insert(META_CENSUS_KEYS, total.saturating_sub(1))?;
     Ok(())
 }
 
@@ -979,7 +1080,7 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
         return Ok(false);
     };
     let key = decode_key(&bytes)?;
-    count_key(txn, &key, false)?;
+    uncount_key(txn, &key)?;
     index_kind(txn, &key, &lower(&key.name), false)?;
     txn.open_table(SECRETS)?.remove(id)?;
     txn.open_table(BY_NAME)?
@@ -987,13 +1088,6 @@ pub(super) fn delete_in(txn: &WriteTransaction, id: u128) -> Result<bool, StoreE
     txn.open_table(BY_KID)?.remove(key.kid.as_str())?;
     if let Some(issuer) = &key.issuer {
         txn.open_table(BY_ISSUER)?.remove((issuer.as_str(), id))?;
-        let mut counts = txn.open_table(ISSUER_COUNTS)?;
-        let now = counts.get(issuer.as_str())?.map_or(0, |v| v.value());
-        if now > 1 {
-            counts.insert(issuer.as_str(), now - 1)?;
-        } else {
-            counts.remove(issuer.as_str())?;
-        }
     }
     if let Some(seq) = txn.open_table(INSERTION_OF)?.remove(id)?.map(|v| v.value()) {
         txn.open_table(BY_INSERTION)?.remove(seq)?;

@@ -380,22 +380,6 @@ impl RedbStore {
         Ok(out)
     }
 
-    /// [`Self::write_audited`] that returns at once: `on_commit` gets the answer on the writer
-    /// thread, with the committed audit rows still to be logged by its receiver.
-    fn write_audited_then<T: Send + 'static>(
-        &self,
-        targets: impl Fn(&T) -> Vec<String> + Send + 'static,
-        f: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
-        on_commit: crate::OnCommit<T>,
-    ) {
-        self.writer.submit_then(
-            audited(targets, f),
-            Box::new(move |answer| {
-                on_commit(answer.map(|(out, rows)| crate::Committed::with_audit(out, rows)))
-            }),
-        );
-    }
-
     /// [`Self::write_audited`] for a change that commits alone (it cannot be run twice).
     fn write_audited_alone<T>(
         &self,

@@ -13,6 +13,10 @@
 //!   re-runnable (`FnMut`) and own what it reads (`'static`).
 //! - A batch holds at most [`MAX_BATCH`] changes, which bounds the work a batch with refusals
 //!   may repeat (each refusal re-runs the changes queued before it).
+//! - Key inserts queued next to each other are applied as one run ([`QueuedInsert::apply_run`]:
+//!   each table opened once for the run, not once per key), which writes exactly what applying
+//!   them one by one would. If a run fails in any way, the transaction is abandoned and the
+//!   batch runs again with every change applied alone, so the rules above decide each answer.
 //!
 //! Writes that cannot be re-run (a ring change decides from a one-shot closure) or that are
 //! large on their own (pruning, re-wrapping) commit alone through `RedbStore::write`; redb lets
@@ -26,6 +30,7 @@ use std::thread::JoinHandle;
 
 use redb::{Database, Durability, WriteTransaction};
 
+use super::keys::QueuedInsert;
 use crate::StoreError;
 use crate::health::WriteHealth;
 
@@ -41,6 +46,8 @@ pub struct CommitStats {
     pub changes: u64,
     /// Changes queued or being applied now, not yet answered.
     pub waiting: u64,
+    /// Key inserts committed in runs of two or more applied together (of `changes`).
+    pub run_inserts: u64,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +55,7 @@ pub(super) struct Counters {
     commits: AtomicU64,
     changes: AtomicU64,
     waiting: AtomicU64,
+    run_inserts: AtomicU64,
     /// Every commit of this store's file, grouped or alone, runs through it.
     pub(super) generation: super::totals::CommitGeneration,
 }
@@ -58,16 +66,21 @@ impl Counters {
             commits: self.commits.load(Ordering::Relaxed),
             changes: self.changes.load(Ordering::Relaxed),
             waiting: self.waiting.load(Ordering::Relaxed),
+            run_inserts: self.run_inserts.load(Ordering::Relaxed),
         }
     }
 }
 
 /// A queued change with its caller's answer channel, its type erased.
-trait Queued: Send {
+pub(super) trait Queued: Send {
     /// Applies the change in `txn`, keeping its output until the commit.
     fn apply(&mut self, txn: &WriteTransaction) -> Result<(), StoreError>;
     /// Answers the caller: its kept output if `result` is `Ok`, else the error.
     fn answer(self: Box<Self>, result: Result<(), StoreError>);
+    /// This change as a key insert, which may be applied in a run with its neighbours.
+    fn as_key_insert(&mut self) -> Option<&mut QueuedInsert> {
+        None
+    }
 }
 
 /// Where a change's answer goes: a waiting caller's channel, or a callback that runs on the
@@ -153,21 +166,32 @@ impl Writer {
         T: Send + 'static,
         F: FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let counters = self.counters.clone();
-        counters.waiting.fetch_add(1, Ordering::Relaxed);
-        let pending = Box::new(Pending {
+        let reply = self.counted(reply);
+        self.enqueue(Box::new(Pending {
             change,
             output: None,
-            reply: Box::new(move |answered| {
-                counters.waiting.fetch_sub(1, Ordering::Relaxed);
-                reply(answered);
-            }),
-        });
+            reply,
+        }));
+    }
+
+    /// Counts a change as waiting (`CommitStats::waiting`) until `reply` runs.
+    pub(super) fn counted<T: 'static>(&self, reply: Reply<T>) -> Reply<T> {
+        let counters = self.counters.clone();
+        counters.waiting.fetch_add(1, Ordering::Relaxed);
+        Box::new(move |answered| {
+            counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            reply(answered);
+        })
+    }
+
+    /// Queues a change whose reply is [`Self::counted`]; answers it at once if the writer has
+    /// stopped.
+    pub(super) fn enqueue(&self, queued: Box<dyn Queued>) {
         let Some(queue) = self.queue.as_ref() else {
-            return pending.answer(Err(stopped()));
+            return queued.answer(Err(stopped()));
         };
-        if let Err(mpsc::SendError(pending)) = queue.send(pending) {
-            pending.answer(Err(stopped()));
+        if let Err(mpsc::SendError(queued)) = queue.send(queued) {
+            queued.answer(Err(stopped()));
         }
     }
 
@@ -212,26 +236,30 @@ fn commit_batch(
     counters: &Counters,
     mut batch: Vec<Box<dyn Queued>>,
 ) {
+    // Whether runs of key inserts are applied together: not after a run failed, so that the
+    // changes, applied alone, find the one at fault.
+    let mut runs = true;
     while !batch.is_empty() {
         let txn = match begin(db) {
             Ok(txn) => txn,
             Err(err) => return fail_all(health, batch, err),
         };
-        let refused = batch.iter_mut().enumerate().find_map(|(i, change)| {
-            match catch_unwind(AssertUnwindSafe(|| change.apply(&txn))) {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => Some((i, err)),
-                Err(_) => Some((i, StoreError::Corrupt("a storage change panicked".into()))),
+        let run_inserts = match apply_all(&txn, &mut batch, runs) {
+            Applied::All { run_inserts } => run_inserts,
+            Applied::Refused(i, err) => {
+                // Abandon everything this transaction wrote; the others run again without it.
+                drop(txn);
+                let refusal = Err(err);
+                health.record::<()>(&refusal);
+                batch.remove(i).answer(refusal);
+                continue;
             }
-        });
-        if let Some((i, err)) = refused {
-            // Abandon everything this transaction wrote; the others run again without it.
-            drop(txn);
-            let refusal = Err(err);
-            health.record::<()>(&refusal);
-            batch.remove(i).answer(refusal);
-            continue;
-        }
+            Applied::RunFailed => {
+                drop(txn);
+                runs = false;
+                continue;
+            }
+        };
         let committed = counters
             .generation
             .commit(|| txn.commit())
@@ -243,6 +271,9 @@ fn commit_batch(
                 counters
                     .changes
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                counters
+                    .run_inserts
+                    .fetch_add(run_inserts, Ordering::Relaxed);
                 for change in batch {
                     change.answer(Ok(()));
                 }
@@ -253,7 +284,57 @@ fn commit_batch(
     }
 }
 
-fn stopped() -> StoreError {
+/// How applying a batch in one transaction went.
+enum Applied {
+    /// Every change, this many of them key inserts in runs.
+    All { run_inserts: u64 },
+    /// The change at this index failed alone (its own error, or a panic).
+    Refused(usize, StoreError),
+    /// A run of key inserts failed; which of them is at fault is not known.
+    RunFailed,
+}
+
+/// Applies the batch in queue order in `txn`; with `runs`, each run of key inserts next to
+/// each other as one ([`QueuedInsert::apply_run`]). Stops at the first failure.
+fn apply_all(txn: &WriteTransaction, batch: &mut [Box<dyn Queued>], runs: bool) -> Applied {
+    let mut i = 0;
+    let mut run_inserts = 0;
+    while i < batch.len() {
+        let mut run = 0;
+        while runs && i + run < batch.len() && batch[i + run].as_key_insert().is_some() {
+            run += 1;
+        }
+        if run > 1 {
+            let mut inserts: Vec<&mut QueuedInsert> = batch[i..i + run]
+                .iter_mut()
+                .filter_map(|change| change.as_key_insert())
+                .collect();
+            match catch_unwind(AssertUnwindSafe(|| {
+                QueuedInsert::apply_run(txn, &mut inserts)
+            })) {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Applied::RunFailed,
+            }
+            i += run;
+            run_inserts += run as u64;
+            continue;
+        }
+        match catch_unwind(AssertUnwindSafe(|| batch[i].apply(txn))) {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return Applied::Refused(i, err),
+            Err(_) => {
+                return Applied::Refused(
+                    i,
+                    StoreError::Corrupt("a storage change panicked".into()),
+                );
+            }
+        }
+        i += 1;
+    }
+    Applied::All { run_inserts }
+}
+
+pub(super) fn stopped() -> StoreError {
     StoreError::Engine("the store's writer has stopped".into())
 }
 

@@ -92,6 +92,10 @@ fn metrics_count_requests_keys_and_generation(backend: &str) {
         (1..=changes).contains(&commits) && changes >= 4,
         "{commits} commits, {changes} changes"
     );
+    assert!(
+        counter(&text, "keysmith_store_run_inserts_total") <= changes,
+        "{text}"
+    );
     assert!(text.contains("keysmith_store_writes_waiting 0"), "{text}");
     assert!(
         counter(&text, "keysmith_key_json_kept_bytes") > 1_000,
