@@ -134,3 +134,29 @@ fn a_data_file_of_an_unknown_schema_is_refused_untouched() {
     refused();
     assert_eq!(std::fs::read(&file).unwrap(), b"not a database");
 }
+
+/// `serve`'s allocator settings (`crates/keysmith/src/malloc.rs`): glibc's arenas capped at four
+/// per core unless the environment sets `MALLOC_ARENA_MAX`, and a thread that hands their free
+/// memory back every 30 s.
+#[test]
+fn serve_caps_the_malloc_arenas_and_starts_their_trim() {
+    let server = Server::start("aws-lc");
+    let log = server.log();
+    let expected = if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        "malloc_arena_max=None".to_owned()
+    } else {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        format!("malloc_arena_max=Some({})", cores * 4)
+    };
+    assert!(log.contains(&expected), "no {expected}:\n{log}");
+    assert!(log.contains("malloc_trim=true"), "{log}");
+    // Linux keeps a thread's name to 15 bytes: "keysmith-malloc-trim" reads "keysmith-malloc".
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+    let names: Vec<String> = tasks
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap())
+        .collect();
+    assert!(
+        names.iter().any(|name| name.trim() == "keysmith-malloc"),
+        "no trim thread among {names:?}"
+    );
+}

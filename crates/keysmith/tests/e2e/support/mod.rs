@@ -364,6 +364,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Everything the server wrote to stderr so far.
     pub(crate) fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
